@@ -16,17 +16,22 @@ public record Conv2d(NDArray weight, NDArray bias, int stride, int padding) {
 
   public Conv2d {
     if (weight.getShape().dimension() != 4) {
-      throw new IllegalArgumentException("conv weight must be (out, in, k, k), got " + weight.getShape());
+      throw new IllegalArgumentException(
+          "conv weight must be (out, in, k, k), got " + weight.getShape());
     }
     if (stride < 1 || padding < 0) {
       throw new IllegalArgumentException(
-          "conv stride must be >= 1 and padding >= 0, got stride " + stride + ", padding " + padding);
+          "conv stride must be >= 1 and padding >= 0, got stride "
+              + stride
+              + ", padding "
+              + padding);
     }
   }
 
   /**
-   * Loads {@code name.weight} (checked against (out, in, k, k)) and, when present, {@code
-   * name.bias} (checked against (out)); a mismatch names the key.
+   * Loads {@code name.weight}, checked against (out, in, k, k), and {@code name.bias}, checked
+   * against (out); {@code nn.Conv2d} has a bias by default, so a missing one is an error naming its
+   * key rather than a silently bias-free layer.
    */
   public static Conv2d load(
       Weights w,
@@ -38,7 +43,7 @@ public record Conv2d(NDArray weight, NDArray bias, int stride, int padding) {
       int stride,
       int padding) {
     NDArray weight = w.load(name + ".weight", manager, outChannels, inChannels, kernel, kernel);
-    NDArray bias = w.has(name + ".bias") ? w.load(name + ".bias", manager, outChannels) : null;
+    NDArray bias = w.load(name + ".bias", manager, outChannels);
     return new Conv2d(weight, bias, stride, padding);
   }
 

@@ -30,7 +30,9 @@ public record GroupNorm(NDArray gamma, NDArray beta, int groups, float eps) {
 
   /**
    * Loads {@code name.weight} and {@code name.bias}, both checked against (channels), and shapes
-   * them (C, 1, 1) once so that the forward creates nothing on the model's manager.
+   * them (C, 1, 1) once so that the forward creates nothing on the model's manager. The (C)
+   * originals stay attached to the manager: on CPU they may alias the memory-mapped file, and their
+   * Java objects are what keep that mapping alive for the reshaped views.
    */
   public static GroupNorm load(
       Weights w, String name, NDManager manager, long channels, int groups, float eps) {

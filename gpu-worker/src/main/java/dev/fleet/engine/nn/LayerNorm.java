@@ -28,6 +28,17 @@ public record LayerNorm(NDArray gamma, NDArray beta, float eps) {
   /** (..., C) -> (..., C) */
   public NDArray forward(NDArray x) {
     long c = x.getShape().get(x.getShape().dimension() - 1);
-    return ai.djl.nn.norm.LayerNorm.layerNorm(x, new Shape(c), gamma, beta, eps).singletonOrThrow();
+    Shape shape = new Shape(c);
+    // DJL's binding dereferences weight and bias, which libtorch would take as absent: pass the
+    // identity affine (on x's manager, so the call allocates nothing on the owner of the norm).
+    NDArray g =
+        gamma != null
+            ? gamma
+            : x.getManager().ones(shape, x.getDataType()).toDevice(x.getDevice(), false);
+    NDArray b =
+        beta != null
+            ? beta
+            : x.getManager().zeros(shape, x.getDataType()).toDevice(x.getDevice(), false);
+    return ai.djl.nn.norm.LayerNorm.layerNorm(x, shape, g, b, eps).singletonOrThrow();
   }
 }
