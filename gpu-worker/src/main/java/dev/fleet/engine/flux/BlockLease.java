@@ -1,0 +1,47 @@
+package dev.fleet.engine.flux;
+
+import ai.djl.ndarray.NDManager;
+
+/**
+ * A transformer block's parameters, usable until the lease is closed. The forward pass holds one
+ * lease per block call, so a source can load or move a block just before its call and free it just
+ * after.
+ *
+ * @param <T> {@link DoubleStreamBlock} or {@link SingleStreamBlock}
+ */
+public interface BlockLease<T> extends AutoCloseable {
+
+  T block();
+
+  /** Ends the lease; the block must not be used afterwards. */
+  @Override
+  void close();
+
+  /** A lease on a block that stays loaded: closing it does nothing. */
+  static <T> BlockLease<T> resident(T block) {
+    return new BlockLease<>() {
+      @Override
+      public T block() {
+        return block;
+      }
+
+      @Override
+      public void close() {}
+    };
+  }
+
+  /** A lease on a block loaded for this call only: closing it frees the block's manager. */
+  static <T> BlockLease<T> owning(T block, NDManager manager) {
+    return new BlockLease<>() {
+      @Override
+      public T block() {
+        return block;
+      }
+
+      @Override
+      public void close() {
+        manager.close();
+      }
+    };
+  }
+}

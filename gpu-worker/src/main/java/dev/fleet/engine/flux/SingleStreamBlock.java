@@ -1,0 +1,63 @@
+package dev.fleet.engine.flux;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import dev.fleet.engine.nn.Activations;
+import dev.fleet.engine.nn.LayerNorm;
+import dev.fleet.engine.nn.Linear;
+
+/**
+ * A single-stream block over the joint text + image sequence (BFL's {@code SingleStreamBlock}):
+ * attention and MLP in parallel, their inputs from one linear layer and their outputs merged by
+ * another.
+ *
+ * @param linear1 (3*hidden + mlp, hidden): qkv and MLP input
+ * @param linear2 (hidden, hidden + mlp): attention projection and MLP output
+ * @param norm QK-norm over the head dimension
+ * @param modulation one modulation triple
+ * @param heads number of heads
+ */
+public record SingleStreamBlock(
+    Linear linear1, Linear linear2, QkNorm norm, Modulation modulation, int heads) {
+
+  /** The affine-free pre-norm. */
+  private static final LayerNorm PRE_NORM = LayerNorm.plain(1e-6f);
+
+  /**
+   * Loads one block.
+   *
+   * @param w the block's weights, scoped to {@code single_blocks.N}
+   */
+  public static SingleStreamBlock load(ParameterLoader w, FluxParams p, NDManager m) {
+    int hidden = p.hiddenSize();
+    int mlp = p.mlpHiddenDim();
+    return new SingleStreamBlock(
+        ShapedLoad.linear(w, "linear1", m, 3L * hidden + mlp, hidden, true),
+        ShapedLoad.linear(w, "linear2", m, hidden, (long) hidden + mlp, true),
+        QkNorm.load(w, "norm", m, p.headDim()),
+        Modulation.load(w, "modulation", m, hidden, false),
+        p.numHeads());
+  }
+
+  /**
+   * @param x (B, T+L, hidden)
+   * @param vec (B, hidden)
+   * @param attention RoPE over the (T + L) joint positions
+   * @return (B, T+L, hidden), on x's manager
+   */
+  public NDArray forward(NDArray x, NDArray vec, FluxAttention attention) {
+    try (NDManager scope = NDManager.subManagerOf(x)) {
+      scope.tempAttachAll(x, vec);
+      long hidden = x.getShape().get(2);
+      Modulation.Out mod = modulation.forward(vec)[0];
+      NDList parts =
+          linear1.forward(mod.modulate(PRE_NORM.forward(x))).split(new long[] {3 * hidden}, 2);
+      NDArray[] qkv = SelfAttention.splitQkv(parts.get(0), heads, norm); // (B, H, T+L, D)
+      NDArray attn = attention.forward(qkv[0], qkv[1], qkv[2]); // (B, T+L, H*D)
+      NDArray merged = attn.concat(Activations.geluTanh(parts.get(1)), 2); // (B, T+L, hidden+mlp)
+      NDArray out = mod.gatedAdd(x, linear2.forward(merged));
+      return scope.ret(HalfPrecision.clampIfHalf(out));
+    }
+  }
+}
