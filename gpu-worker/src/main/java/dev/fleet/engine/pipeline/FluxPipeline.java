@@ -39,6 +39,9 @@ public final class FluxPipeline implements AutoCloseable {
   private final TextEmbedder text;
   private final AutoEncoder vae;
 
+  /** Parent of every job's manager: what is left under it after a job is a leak. */
+  private final NDManager jobs;
+
   private FluxPipeline(
       ModelDirectory model,
       ComputeTarget target,
@@ -52,6 +55,10 @@ public final class FluxPipeline implements AutoCloseable {
     this.dit = dit;
     this.text = text;
     this.vae = vae;
+    this.jobs = NDManager.newBaseManager(target.device());
+    // Parameters are loaded; from here on an allocation on a model's manager is a bug.
+    dit.manager().cap();
+    vae.manager().cap();
   }
 
   /** Loads every component of a model directory onto the target. */
@@ -117,7 +124,7 @@ public final class FluxPipeline implements AutoCloseable {
               + latentShape.size());
     }
     float[] timesteps = Schedule.timesteps(spec.steps(), h * w, dit.params().guidanceEmbed());
-    try (NDManager job = NDManager.newBaseManager(target.device())) {
+    try (NDManager job = jobs.newSubManager()) {
       NDArray latent = job.create(initial, latentShape); // (1, 16, 2h, 2w) float32
       trace(listener, "pipe.noise", latent);
       trace(listener, "pipe.timesteps", job.create(timesteps));
@@ -209,6 +216,11 @@ public final class FluxPipeline implements AutoCloseable {
     return text;
   }
 
+  /** Arrays still alive from jobs: zero between jobs unless something leaks. */
+  public int liveJobArrays() {
+    return jobs.getManagedArrays().size();
+  }
+
   private static void trace(GenerationListener listener, String name, NDArray value) {
     if (listener.wantsTensors()) {
       listener.onTensor(name, value);
@@ -217,7 +229,7 @@ public final class FluxPipeline implements AutoCloseable {
 
   @Override
   public void close() {
-    closeQuietly(vae, text, dit, ditStore);
+    closeQuietly(jobs, vae, text, dit, ditStore);
   }
 
   private static void closeQuietly(AutoCloseable... resources) {
