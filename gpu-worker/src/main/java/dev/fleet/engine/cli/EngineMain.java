@@ -168,7 +168,9 @@ public final class EngineMain {
     List<String> written = new java.util.ArrayList<>();
     try (TensorStore inputs = TensorStore.open(Path.of(a.required("inputs")));
         NDManager manager = NDManager.newBaseManager(target.device())) {
-      Weights in = new Weights(inputs, target);
+      // Inputs stay float32: every model casts to its compute dtype itself, and positions and
+      // timesteps are embedded in float32.
+      Weights in = new Weights(inputs, new ComputeTarget(target.device(), DataType.FLOAT32));
       if (inputs.contains("dit.in.img")) {
         try (TensorStore store = FluxPipeline.openTransformer(model);
             FluxTransformer dit =

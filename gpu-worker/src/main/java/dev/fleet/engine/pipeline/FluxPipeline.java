@@ -146,7 +146,9 @@ public final class FluxPipeline implements AutoCloseable {
       int w,
       float[] ts,
       GenerationListener listener) {
-    DataType dt = target.dtype();
+    // Ids, timesteps and guidance stay float32: the DiT embeds positions and times in float32
+    // whatever it computes in (1000 * t in fp16 would lose the time's low bits).
+    DataType dt = DataType.FLOAT32;
     try (TextEmbeddings cond = text.embed(spec.prompt(), job)) {
       NDArray imgIds = LatentPacking.imageIds(job, 1, h, w, dt);
       NDArray txtIds = LatentPacking.textIds(job, 1, cond.t5().getShape().get(1), dt);
@@ -164,12 +166,11 @@ public final class FluxPipeline implements AutoCloseable {
             scope.tempAttachAll(guidance);
           }
           NDArray t = scope.full(new Shape(1), ts[k], dt);
-          NDArray pred =
-              dit.forward(
-                  img.toType(dt, false), imgIds, cond.t5(), txtIds, cond.clipPooled(), t, guidance);
+          NDArray pred = // (1, L, 64) float32, img's dtype
+              dit.forward(img, imgIds, cond.t5(), txtIds, cond.clipPooled(), t, guidance);
           // img + (t_prev - t_curr) * pred, the step size taken in double as Python does
           float step = (float) ((double) ts[k + 1] - (double) ts[k]);
-          next = scope.ret(img.add(pred.toType(DataType.FLOAT32, false).mul(step)));
+          next = scope.ret(img.add(pred.mul(step)));
         }
         img.close();
         img = next;
@@ -183,7 +184,7 @@ public final class FluxPipeline implements AutoCloseable {
   private NDArray decode(NDArray img, int h, int w) {
     try (NDManager scope = NDManager.subManagerOf(img)) {
       scope.tempAttachAll(img);
-      NDArray z = LatentPacking.unpack(img, h, w).toType(target.dtype(), false);
+      NDArray z = LatentPacking.unpack(img, h, w);
       NDArray x = vae.decode(z).toType(DataType.FLOAT32, false).clip(-1f, 1f);
       return scope.ret(x);
     }

@@ -158,6 +158,20 @@ class FluxPipelineTest {
     assertEquals(0, pipeline.liveJobArrays());
   }
 
+  @Test
+  void halfPrecisionOnCpuStaysWithin2PercentOfTheReference() throws Exception {
+    var fp16 = new ComputeTarget(ai.djl.Device.cpu(), ai.djl.ndarray.types.DataType.FLOAT16);
+    try (FluxPipeline half = FluxPipeline.load(ModelDirectory.resolve(Fixtures.MODEL, null), fp16);
+        TensorStore expected = TensorStore.open(Fixtures.EXPECTED)) {
+      Recorder r = new Recorder();
+      half.generate(fixtureCase, r);
+      for (String name : List.of("pipe.latents.step0", "pipe.latents.step3", "pipe.image")) {
+        double err = relErr(floats(expected, name), r.tensors.get(name));
+        assertTrue(err < 2e-2, name + " fp16 rel err " + err);
+      }
+    }
+  }
+
   static void assertPngMatchesExpected(byte[] png) throws Exception {
     BufferedImage actual = ImageIO.read(new ByteArrayInputStream(png));
     BufferedImage expected = ImageIO.read(Fixtures.EXPECTED_PNG.toFile());
