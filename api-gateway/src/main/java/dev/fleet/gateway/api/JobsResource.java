@@ -1,0 +1,315 @@
+package dev.fleet.gateway.api;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fleet.gateway.events.JobEventHub;
+import dev.fleet.gateway.jobs.JobSubmitter;
+import dev.fleet.gateway.jobs.JobsConfig;
+import dev.fleet.gateway.metrics.FleetMetrics;
+import dev.fleet.gateway.storage.ResultStorage;
+import dev.fleet.model.FieldError;
+import dev.fleet.model.job.Job;
+import dev.fleet.model.job.JobState;
+import dev.fleet.model.store.JobStore;
+import io.micrometer.core.instrument.Timer;
+import io.smallrye.common.annotation.Blocking;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.Context;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.sse.Sse;
+import jakarta.ws.rs.sse.SseEventSink;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.UUID;
+import java.util.regex.Pattern;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+
+/** The jobs API, {@code /v1/jobs}: submit, follow, list, cancel, fetch the image. */
+@Path("/v1/jobs")
+@Produces(MediaType.APPLICATION_JSON)
+@Tag(name = "jobs")
+public class JobsResource {
+  static final String TENANT_HEADER = "X-Tenant";
+  static final String IDEMPOTENCY_HEADER = "Idempotency-Key";
+  private static final Pattern TENANT = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
+  private static final int MAX_IDEMPOTENCY_KEY = 255;
+  private static final int DEFAULT_LIMIT = 20;
+
+  private final JobSubmitter submitter;
+  private final JobStore store;
+  private final ResultStorage storage;
+  private final JobEventHub hub;
+  private final ObjectMapper json;
+  private final JobsConfig config;
+  private final Timer submitTimer;
+
+  public JobsResource(
+      JobSubmitter submitter,
+      JobStore store,
+      ResultStorage storage,
+      JobEventHub hub,
+      ObjectMapper json,
+      JobsConfig config,
+      FleetMetrics metrics) {
+    this.submitter = submitter;
+    this.store = store;
+    this.storage = storage;
+    this.hub = hub;
+    this.json = json;
+    this.config = config;
+    this.submitTimer = metrics.submitTimer();
+  }
+
+  @POST
+  @Consumes(MediaType.APPLICATION_JSON)
+  @Operation(summary = "Submit a text-to-image job")
+  @RequestBody(content = @Content(schema = @Schema(implementation = SubmitRequest.class)))
+  @APIResponse(
+      responseCode = "202",
+      description = "Stored and queued (or, for a repeated Idempotency-Key, the earlier job)",
+      content = @Content(schema = @Schema(implementation = JobView.class)))
+  @APIResponse(responseCode = "400", description = "Not JSON, or a field of the wrong type")
+  @APIResponse(responseCode = "415", description = "Not application/json")
+  @APIResponse(
+      responseCode = "422",
+      description = "Invalid fields (named in errors), or too large for every GPU class")
+  public Response submit(
+      String body,
+      @HeaderParam(IDEMPOTENCY_HEADER) String idempotencyKey,
+      @HeaderParam(TENANT_HEADER) String tenantHeader) {
+    Timer.Sample sample = Timer.start();
+    String tenant = tenant(tenantHeader);
+    String key = idempotencyKey(idempotencyKey);
+    SubmitRequest request = SubmitRequest.parse(json, body);
+    JobStore.Inserted inserted = submitter.submit(tenant, key, request);
+    Job job = inserted.job();
+    JobView view = view(job);
+    sample.stop(submitTimer);
+    Response.ResponseBuilder r =
+        Response.accepted(view).location(URI.create("/v1/jobs/" + job.id()));
+    if (!inserted.created()) {
+      r.header("Idempotent-Replayed", "true");
+    }
+    return r.build();
+  }
+
+  @GET
+  @Path("{id}")
+  @Operation(summary = "A job's status, progress, plan, error or result link")
+  @APIResponse(
+      responseCode = "200",
+      content = @Content(schema = @Schema(implementation = JobView.class)))
+  @APIResponse(responseCode = "404", description = "No such job")
+  public JobView get(@PathParam("id") String id) {
+    return view(find(id));
+  }
+
+  @GET
+  @Operation(summary = "The tenant's jobs, newest first, optionally by status")
+  @APIResponse(
+      responseCode = "200",
+      content = @Content(schema = @Schema(implementation = JobPage.class)))
+  public JobPage list(
+      @QueryParam("status") List<String> status,
+      @QueryParam("limit") String limit,
+      @QueryParam("cursor") String cursor,
+      @HeaderParam(TENANT_HEADER) String tenantHeader) {
+    String tenant = tenant(tenantHeader);
+    Set<JobState> states = states(status);
+    int n = limit(limit);
+    JobStore.Page page;
+    try {
+      page = store.list(tenant, states, n, cursor == null || cursor.isEmpty() ? null : cursor);
+    } catch (IllegalArgumentException e) {
+      throw ProblemException.malformed(
+          "cursor: not one from this listing",
+          List.of(new FieldError("cursor", "is not a cursor from this listing")));
+    }
+    List<JobView> views = new ArrayList<>(page.jobs().size());
+    for (Job job : page.jobs()) {
+      views.add(JobView.of(job, null, storage));
+    }
+    return new JobPage(views, page.nextCursor().orElse(null));
+  }
+
+  @DELETE
+  @Path("{id}")
+  @Operation(
+      summary = "Cancel a job",
+      description =
+          "A queued job is cancelled at once (200); a running one stops at its next step (202)")
+  @APIResponse(responseCode = "200", description = "Cancelled")
+  @APIResponse(responseCode = "202", description = "Cancellation requested from the worker")
+  @APIResponse(responseCode = "404", description = "No such job")
+  @APIResponse(responseCode = "409", description = "The job had already finished")
+  public Response cancel(@PathParam("id") String id) {
+    UUID uuid = uuid(id);
+    JobStore.CancelOutcome outcome = store.requestCancel(uuid);
+    if (outcome == JobStore.CancelOutcome.NOT_FOUND) {
+      throw ProblemException.jobNotFound(id);
+    }
+    Job job = find(id);
+    return switch (outcome) {
+      case CANCELLED -> Response.ok(view(job)).build();
+      case REQUESTED -> Response.accepted(view(job)).build();
+      default -> {
+        if (job.state() == JobState.CANCELLED) {
+          yield Response.ok(view(job)).build(); // cancelling twice is no error
+        }
+        throw new ProblemException(
+            new Problem(
+                Problem.JOB_FINISHED,
+                "Job already finished",
+                409,
+                "job " + id + " is " + job.state() + " and can no longer be cancelled",
+                null));
+      }
+    };
+  }
+
+  @GET
+  @Path("{id}/image")
+  @Produces(MediaType.WILDCARD)
+  @Operation(summary = "Redirect (303) to the image's presigned link")
+  @APIResponse(responseCode = "303", description = "See the Location header")
+  @APIResponse(responseCode = "409", description = "The job has no image (yet)")
+  public Response image(@PathParam("id") String id) {
+    Job job = find(id);
+    if (job.state() != JobState.SUCCEEDED || job.resultKey() == null) {
+      throw new ProblemException(
+          new Problem(
+              Problem.NO_IMAGE_YET,
+              "No image",
+              409,
+              "job "
+                  + id
+                  + " is "
+                  + job.state()
+                  + (job.state().terminal() ? " and has no image" : ": no image yet"),
+              null));
+    }
+    return Response.seeOther(storage.presignedGet(job.resultKey()).url()).build();
+  }
+
+  @GET
+  @Path("{id}/events")
+  @Produces(MediaType.SERVER_SENT_EVENTS)
+  @Blocking
+  @Operation(
+      summary = "Server-Sent Events: the job now, then status and progress events until it ends",
+      description =
+          "The first and the last event: status carry the whole job (as GET /v1/jobs/{id});"
+              + " in between, event: status (the state moved) and event: progress (a step) carry"
+              + " {id, status, step, steps, attempts, cancelRequested}. The stream closes after"
+              + " the terminal status.")
+  public void events(@PathParam("id") String id, @Context SseEventSink sink, @Context Sse sse) {
+    UUID uuid = find(id).id();
+    Thread.ofVirtual()
+        .name("sse-" + uuid)
+        .start(new JobEventStream(uuid, sink, sse, store, storage, hub, json));
+  }
+
+  private Job find(String id) {
+    return store.find(uuid(id)).orElseThrow(() -> ProblemException.jobNotFound(id));
+  }
+
+  private JobView view(Job job) {
+    Long position =
+        job.state() == JobState.QUEUED
+            ? store.queuePosition(job.id()).stream().boxed().findFirst().orElse(null)
+            : null;
+    return JobView.of(job, position, storage);
+  }
+
+  private static UUID uuid(String id) {
+    try {
+      return UUID.fromString(id);
+    } catch (IllegalArgumentException e) {
+      throw ProblemException.jobNotFound(id);
+    }
+  }
+
+  private String tenant(String header) {
+    if (header == null || header.isEmpty()) {
+      return config.defaultTenant();
+    }
+    if (!TENANT.matcher(header).matches()) {
+      throw ProblemException.malformed(
+          TENANT_HEADER + ": 1 to 63 letters, digits, '.', '_' or '-'",
+          List.of(
+              new FieldError(TENANT_HEADER, "must be 1 to 63 letters, digits, '.', '_' or '-'")));
+    }
+    return header;
+  }
+
+  private static String idempotencyKey(String key) {
+    if (key == null) {
+      return null;
+    }
+    if (key.isBlank() || key.length() > MAX_IDEMPOTENCY_KEY) {
+      throw ProblemException.malformed(
+          IDEMPOTENCY_HEADER + ": 1 to " + MAX_IDEMPOTENCY_KEY + " characters",
+          List.of(
+              new FieldError(
+                  IDEMPOTENCY_HEADER, "must have 1 to " + MAX_IDEMPOTENCY_KEY + " characters")));
+    }
+    return key;
+  }
+
+  private static Set<JobState> states(List<String> params) {
+    Set<JobState> states = EnumSet.noneOf(JobState.class);
+    for (String param : params) {
+      for (String s : param.split(",")) {
+        if (s.isBlank()) {
+          continue;
+        }
+        try {
+          states.add(JobState.valueOf(s.trim().toUpperCase(Locale.ROOT)));
+        } catch (IllegalArgumentException e) {
+          throw ProblemException.malformed(
+              "status: unknown status " + s,
+              List.of(
+                  new FieldError(
+                      "status", "must be one of " + EnumSet.allOf(JobState.class) + ", got " + s)));
+        }
+      }
+    }
+    return states;
+  }
+
+  private static int limit(String limit) {
+    if (limit == null || limit.isEmpty()) {
+      return DEFAULT_LIMIT;
+    }
+    try {
+      int n = Integer.parseInt(limit);
+      if (n >= 1 && n <= JobStore.MAX_PAGE) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw ProblemException.malformed(
+        "limit: 1 to " + JobStore.MAX_PAGE,
+        List.of(
+            new FieldError(
+                "limit", "must be an integer from 1 to " + JobStore.MAX_PAGE + ", got " + limit)));
+  }
+}

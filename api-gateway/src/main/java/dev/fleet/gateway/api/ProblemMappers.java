@@ -1,0 +1,85 @@
+package dev.fleet.gateway.api;
+
+import com.fasterxml.jackson.core.JacksonException;
+import dev.fleet.model.store.JobStoreException;
+import jakarta.ws.rs.WebApplicationException;
+import jakarta.ws.rs.core.Response;
+import java.util.UUID;
+import org.jboss.logging.Logger;
+import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
+
+/**
+ * Turns every failure into an {@code application/problem+json} response. Details are written for
+ * the client: no exception class names, no stack traces. Unexpected failures are logged with an id
+ * that the response repeats.
+ */
+public class ProblemMappers {
+  private static final Logger LOG = Logger.getLogger(ProblemMappers.class);
+
+  @ServerExceptionMapper
+  public Response problem(ProblemException e) {
+    return respond(e.problem());
+  }
+
+  /** JAX-RS's own refusals: unknown path (404), wrong method (405), content type (415), ... */
+  @ServerExceptionMapper
+  public Response http(WebApplicationException e) {
+    int status = e.getResponse().getStatus();
+    if (status >= 500) {
+      return unexpected(e);
+    }
+    Response.StatusType type = Response.Status.fromStatusCode(status);
+    String title = type != null ? type.getReasonPhrase() : "HTTP " + status;
+    String detail =
+        switch (status) {
+          case 404 -> "there is no such resource";
+          case 405 -> "this resource does not support that method";
+          case 406 -> "this resource answers application/json (or text/event-stream for events)";
+          case 413 -> "the request body is too large";
+          case 415 -> "send the request body as application/json";
+          default -> title;
+        };
+    return respond(new Problem("about:blank", title, status, detail, null));
+  }
+
+  /** A JSON body that the framework itself parsed and found broken. */
+  @ServerExceptionMapper
+  public Response json(JacksonException e) {
+    return respond(
+        new Problem(
+            Problem.MALFORMED_REQUEST,
+            "Malformed request",
+            400,
+            "the body is not valid JSON",
+            null));
+  }
+
+  @ServerExceptionMapper
+  public Response store(JobStoreException e) {
+    LOG.warn("job store unavailable", e);
+    return respond(
+        new Problem(
+            Problem.UNAVAILABLE,
+            "Service unavailable",
+            503,
+            "the job store cannot be reached; retry later",
+            null));
+  }
+
+  @ServerExceptionMapper
+  public Response unexpected(Throwable e) {
+    String id = UUID.randomUUID().toString();
+    LOG.errorf(e, "unexpected failure %s", id);
+    return respond(
+        new Problem(
+            "about:blank",
+            "Internal Server Error",
+            500,
+            "an unexpected error occurred (reference " + id + ")",
+            null));
+  }
+
+  static Response respond(Problem p) {
+    return Response.status(p.status()).type(Problem.MEDIA_TYPE).entity(p).build();
+  }
+}

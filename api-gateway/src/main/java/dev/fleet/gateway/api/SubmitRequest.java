@@ -1,0 +1,176 @@
+package dev.fleet.gateway.api;
+
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fleet.model.FieldError;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+
+/**
+ * The body of {@code POST /v1/jobs} as the client sent it: every field may be absent (null), and
+ * the model's defaults fill in later. Parsed by hand from the JSON tree so that a wrong type is
+ * refused with the field's name (Jackson would coerce {@code "4"} to 4, and name nothing).
+ */
+@Schema(
+    name = "SubmitRequest",
+    description = "A text-to-image job; absent fields take the model's defaults")
+public record SubmitRequest(
+    @Schema(required = true, example = "a red fox sitting in the snow at dawn") String prompt,
+    @Schema(description = "0 to 4294967295; -1 or absent picks one at random", example = "1234")
+        Long seed,
+    @Schema(example = "4") Integer steps,
+    @Schema(description = "a multiple of 16", example = "128") Integer width,
+    @Schema(description = "a multiple of 16", example = "96") Integer height,
+    @Schema(example = "3.5") Double guidance,
+    @Schema(
+            description = "a configured model; the default model when absent",
+            example = "flux-tiny")
+        String model) {
+
+  private static final Set<String> FIELDS =
+      Set.of("prompt", "seed", "steps", "width", "height", "guidance", "model");
+
+  /**
+   * @throws ProblemException 400, naming the fields, for anything but a JSON object of known fields
+   *     with the right types
+   */
+  public static SubmitRequest parse(ObjectMapper json, String body) {
+    JsonNode root;
+    try {
+      root = body == null || body.isBlank() ? null : json.readTree(body);
+    } catch (JacksonException e) {
+      var at = e.getLocation();
+      throw ProblemException.malformed(
+          "the body is not valid JSON"
+              + (at != null
+                  ? " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")"
+                  : ""),
+          List.of());
+    }
+    if (root == null || !root.isObject()) {
+      throw ProblemException.malformed("the body must be a JSON object", List.of());
+    }
+    List<FieldError> errors = new ArrayList<>();
+    for (Map.Entry<String, JsonNode> field : root.properties()) {
+      String name = field.getKey();
+      if (!FIELDS.contains(name)) {
+        errors.add(
+            new FieldError(
+                name, "is not a field of a job (fields: " + String.join(", ", sorted()) + ")"));
+      }
+    }
+    Fields f = new Fields(root, errors);
+    SubmitRequest r =
+        new SubmitRequest(
+            f.text("prompt"),
+            f.integer("seed", Long.MIN_VALUE, Long.MAX_VALUE),
+            toInt(f.integer("steps", Integer.MIN_VALUE, Integer.MAX_VALUE)),
+            toInt(f.integer("width", Integer.MIN_VALUE, Integer.MAX_VALUE)),
+            toInt(f.integer("height", Integer.MIN_VALUE, Integer.MAX_VALUE)),
+            f.number("guidance"),
+            f.text("model"));
+    if (!errors.isEmpty()) {
+      throw ProblemException.malformed(
+          errors.stream().map(FieldError::toString).reduce((a, b) -> a + "; " + b).orElseThrow(),
+          errors);
+    }
+    return r;
+  }
+
+  private static List<String> sorted() {
+    return FIELDS.stream().sorted().toList();
+  }
+
+  private static Integer toInt(Long v) {
+    return v == null ? null : Math.toIntExact(v);
+  }
+
+  /** Typed access to the fields of the JSON object; a wrong type adds an error and reads null. */
+  private record Fields(JsonNode root, List<FieldError> errors) {
+    String text(String name) {
+      JsonNode n = root.get(name);
+      if (n == null || n.isNull()) {
+        return null;
+      }
+      if (!n.isTextual()) {
+        errors.add(new FieldError(name, "must be a string, got " + kind(n)));
+        return null;
+      }
+      return n.textValue();
+    }
+
+    Long integer(String name, long min, long max) {
+      JsonNode n = root.get(name);
+      if (n == null || n.isNull()) {
+        return null;
+      }
+      boolean integral =
+          n.isIntegralNumber()
+              || (n.isFloatingPointNumber() && n.asDouble() == Math.rint(n.asDouble()));
+      if (!n.isNumber() || !integral) {
+        errors.add(new FieldError(name, "must be an integer, got " + kind(n)));
+        return null;
+      }
+      if (!n.canConvertToLong() || n.asLong() < min || n.asLong() > max) {
+        errors.add(new FieldError(name, "is out of range, got " + n.asText()));
+        return null;
+      }
+      return n.asLong();
+    }
+
+    Double number(String name) {
+      JsonNode n = root.get(name);
+      if (n == null || n.isNull()) {
+        return null;
+      }
+      if (!n.isNumber()) {
+        errors.add(new FieldError(name, "must be a number, got " + kind(n)));
+        return null;
+      }
+      return n.asDouble();
+    }
+
+    private static String kind(JsonNode n) {
+      return switch (n.getNodeType()) {
+        case STRING -> "a string";
+        case BOOLEAN -> "a boolean";
+        case ARRAY -> "an array";
+        case OBJECT -> "an object";
+        case NUMBER -> "the number " + n.asText();
+        default -> n.getNodeType().name().toLowerCase(Locale.ROOT);
+      };
+    }
+  }
+
+  /**
+   * A hash of the request as sent (absent fields included as absent): an idempotency key that comes
+   * back with a different request is refused by comparing these.
+   */
+  public String fingerprint() {
+    String canonical =
+        String.join(
+            "\u0000",
+            String.valueOf(prompt),
+            String.valueOf(seed),
+            String.valueOf(steps),
+            String.valueOf(width),
+            String.valueOf(height),
+            String.valueOf(guidance),
+            String.valueOf(model));
+    try {
+      MessageDigest sha = MessageDigest.getInstance("SHA-256");
+      return HexFormat.of().formatHex(sha.digest(canonical.getBytes(StandardCharsets.UTF_8)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is part of every JDK", e);
+    }
+  }
+}

@@ -1,0 +1,117 @@
+package dev.fleet.gateway;
+
+import static io.restassured.RestAssured.given;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.fleet.gateway.storage.ResultStorage;
+import dev.fleet.model.job.Job;
+import dev.fleet.model.job.JobMessage;
+import dev.fleet.model.store.JobStore;
+import dev.fleet.stack.FleetStackTestResource;
+import io.minio.MinioClient;
+import io.minio.PutObjectArgs;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import javax.imageio.ImageIO;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.junit.jupiter.api.Test;
+
+/** A worker's PNG in the bucket, served through the presigned link, which expires. */
+@QuarkusTest
+@QuarkusTestResource(FleetStackTestResource.class)
+class ResultLinkTest {
+  @Inject JobStore store;
+  @Inject ResultStorage storage;
+
+  @ConfigProperty(name = "fleet.s3.endpoint")
+  String endpoint;
+
+  @ConfigProperty(name = "fleet.s3.access-key")
+  String accessKey;
+
+  @ConfigProperty(name = "fleet.s3.secret-key")
+  String secretKey;
+
+  @ConfigProperty(name = "fleet.s3.bucket")
+  String bucket;
+
+  private final HttpClient http = HttpClient.newHttpClient();
+
+  private static byte[] png() throws Exception {
+    BufferedImage image = new BufferedImage(128, 96, BufferedImage.TYPE_INT_RGB);
+    image.setRGB(5, 5, 0xff4400);
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ImageIO.write(image, "png", out);
+    return out.toByteArray();
+  }
+
+  /** What a worker does at the end of a job: upload, then record success. */
+  private Job finishedJob(byte[] png) throws Exception {
+    Job job = TestJobs.queued(store, "links", 4);
+    String key = JobMessage.resultKey(job.tenant(), job.id());
+    MinioClient s3 =
+        MinioClient.builder()
+            .endpoint(endpoint)
+            .credentials(accessKey, secretKey)
+            .region("us-east-1")
+            .build();
+    s3.putObject(
+        PutObjectArgs.builder().bucket(bucket).object(key).contentType("image/png").stream(
+                new ByteArrayInputStream(png), png.length, -1)
+            .build());
+    store.markRunning(job.id(), "w", 1);
+    store.succeed(job.id(), key, png.length);
+    return store.find(job.id()).orElseThrow();
+  }
+
+  private HttpResponse<byte[]> fetch(URI url) throws Exception {
+    return http.send(HttpRequest.newBuilder(url).build(), HttpResponse.BodyHandlers.ofByteArray());
+  }
+
+  @Test
+  void theLinkServesThePng() throws Exception {
+    byte[] png = png();
+    Job job = finishedJob(png);
+    var body = given().get("/v1/jobs/" + job.id()).then().statusCode(200).extract().jsonPath();
+    assertEquals("SUCCEEDED", body.getString("status"));
+    assertEquals(png.length, body.getLong("result.bytes"));
+    assertEquals(128, body.getInt("result.width"));
+    assertEquals(1234L, body.getLong("result.seed"));
+    HttpResponse<byte[]> image = fetch(URI.create(body.getString("result.url")));
+    assertEquals(200, image.statusCode());
+    assertEquals("image/png", image.headers().firstValue("Content-Type").orElseThrow());
+    assertArrayEquals(png, image.body());
+
+    String location =
+        given()
+            .redirects()
+            .follow(false)
+            .get("/v1/jobs/" + job.id() + "/image")
+            .then()
+            .statusCode(303)
+            .extract()
+            .header("Location");
+    assertArrayEquals(png, fetch(URI.create(location)).body());
+  }
+
+  @Test
+  void theLinkExpires() throws Exception {
+    Job job = finishedJob(png());
+    URI url = storage.presignedGet(job.resultKey(), Duration.ofSeconds(2)).url();
+    assertEquals(200, fetch(url).statusCode());
+    Thread.sleep(3500);
+    int expired = fetch(url).statusCode();
+    assertTrue(expired == 403 || expired == 400, "an expired link is refused, got " + expired);
+  }
+}

@@ -1,0 +1,603 @@
+package dev.fleet.model.store;
+
+import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.job.Job;
+import dev.fleet.model.job.JobMessage;
+import dev.fleet.model.job.JobState;
+import dev.fleet.model.job.MemoryClass;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.UUID;
+import javax.sql.DataSource;
+
+/**
+ * The jobs table and its outbox, over plain JDBC: the gateway and the workers share this class,
+ * each with its own DataSource.
+ *
+ * <p>Every transition is one guarded UPDATE whose WHERE clause holds the allowed source states (the
+ * same table as {@link JobState#next()}), and returns whether it applied. A duplicate or late
+ * message therefore changes nothing: it can neither move a job backwards nor finish it twice. A
+ * trigger bumps {@code version} and {@code updated_at} and sends {@code pg_notify('job_events',
+ * json)} for every change (see {@code V1__jobs.sql}).
+ *
+ * <p>Messages to Kafka are never sent from here: they are written to the {@code outbox} table in
+ * the transaction that creates (or re-queues) the job, and a relay in the gateway sends them.
+ */
+public final class JobStore {
+  /** Where a job goes after its last allowed attempt. */
+  public static final String DEAD_LETTER_TOPIC = "jobs-dead-letter";
+
+  public static final int DEFAULT_MAX_ATTEMPTS = 3;
+  public static final int MAX_PAGE = 200;
+
+  private static final String COLUMNS =
+      "id, tenant, idempotency_key, request_fingerprint, prompt, seed, steps, width, height,"
+          + " guidance, model, memory_class, predicted_peak_bytes, state, progress_step,"
+          + " progress_steps, attempts, worker, cancel_requested, result_key, result_bytes,"
+          + " error_code, error_message, created_at, started_at, finished_at, updated_at, version";
+  private static final String ACTIVE = "state IN ('QUEUED', 'RUNNING')";
+
+  private final DataSource dataSource;
+  private final int maxAttempts;
+
+  public JobStore(DataSource dataSource) {
+    this(dataSource, DEFAULT_MAX_ATTEMPTS);
+  }
+
+  /**
+   * @param maxAttempts attempts a job gets before {@link #requeue} fails it to the dead-letter
+   *     topic
+   */
+  public JobStore(DataSource dataSource, int maxAttempts) {
+    this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
+    if (maxAttempts < 1) {
+      throw new IllegalArgumentException("maxAttempts must be at least 1, got " + maxAttempts);
+    }
+    this.maxAttempts = maxAttempts;
+  }
+
+  public int maxAttempts() {
+    return maxAttempts;
+  }
+
+  /** The outcome of {@link #insert}: the job, and whether this call created it. */
+  public record Inserted(Job job, boolean created) {}
+
+  /**
+   * Inserts a QUEUED job and its first Kafka message (into the outbox) in one transaction. With an
+   * idempotency key that the tenant used before, inserts nothing and returns the earlier job.
+   *
+   * @throws IdempotencyKeyReusedException the key was used before for a different request
+   */
+  public Inserted insert(NewJob job) {
+    GenerationSpec s = job.spec();
+    String sql =
+        "INSERT INTO jobs (id, tenant, idempotency_key, request_fingerprint, prompt, seed, steps,"
+            + " width, height, guidance, model, memory_class, predicted_peak_bytes,"
+            + " progress_steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            + " ON CONFLICT (tenant, idempotency_key) DO NOTHING RETURNING "
+            + COLUMNS;
+    try (Connection c = dataSource.getConnection()) {
+      return inTransaction(
+          c,
+          () -> {
+            Optional<Job> created;
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+              ps.setObject(1, job.id());
+              ps.setString(2, job.tenant());
+              ps.setString(3, job.idempotencyKey());
+              ps.setString(4, job.requestFingerprint());
+              ps.setString(5, s.prompt());
+              ps.setLong(6, s.seed());
+              ps.setInt(7, s.steps());
+              ps.setInt(8, s.width());
+              ps.setInt(9, s.height());
+              ps.setDouble(10, s.guidance());
+              ps.setString(11, s.model());
+              ps.setString(12, job.memoryClass().className());
+              ps.setLong(13, job.predictedPeakBytes());
+              ps.setInt(14, s.steps());
+              created = one(ps);
+            }
+            if (created.isPresent()) {
+              Job j = created.get();
+              enqueue(c, j.memoryClass().topic(), j.message());
+              return new Inserted(j, true);
+            }
+            return new Inserted(existing(c, job), false);
+          });
+    } catch (SQLException e) {
+      throw new JobStoreException("insert job " + job.id(), e);
+    }
+  }
+
+  private static Job existing(Connection c, NewJob job) throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "SELECT " + COLUMNS + " FROM jobs WHERE tenant = ? AND idempotency_key = ?")) {
+      ps.setString(1, job.tenant());
+      ps.setString(2, job.idempotencyKey());
+      try (ResultSet rs = ps.executeQuery()) {
+        if (!rs.next()) {
+          // ON CONFLICT found the row, so it exists: only a concurrent delete could get here.
+          throw new SQLException("idempotency key conflict without a row");
+        }
+        Job earlier = job(rs);
+        if (!Objects.equals(rs.getString("request_fingerprint"), job.requestFingerprint())) {
+          throw new IdempotencyKeyReusedException(job.idempotencyKey(), earlier.id());
+        }
+        return earlier;
+      }
+    }
+  }
+
+  public Optional<Job> find(UUID id) {
+    return query("find job " + id, "SELECT " + COLUMNS + " FROM jobs WHERE id = ?", id);
+  }
+
+  /**
+   * A worker takes attempt {@code attempt} of the job: from QUEUED, or from RUNNING with the same
+   * attempt (Kafka redelivered the message after a worker died or lost its partition; progress
+   * starts over). Refused for a stale attempt and for a finished job.
+   */
+  public boolean markRunning(UUID id, String worker, int attempt) {
+    return update(
+        "mark running " + id,
+        "UPDATE jobs SET state = 'RUNNING', worker = ?, started_at = now(), progress_step = 0"
+            + " WHERE id = ? AND attempts = ? AND "
+            + ACTIVE,
+        worker,
+        id,
+        attempt);
+  }
+
+  /** Records that step {@code step} of {@code steps} is done; only while RUNNING and forward. */
+  public boolean progress(UUID id, int step, int steps) {
+    if (step < 1 || step > steps) {
+      throw new IllegalArgumentException("step " + step + " of " + steps + " is out of range");
+    }
+    return update(
+        "progress " + id,
+        "UPDATE jobs SET progress_step = ?, progress_steps = ?"
+            + " WHERE id = ? AND state = 'RUNNING' AND progress_step < ?",
+        step,
+        steps,
+        id,
+        step);
+  }
+
+  /** RUNNING → SUCCEEDED with the image's object key and size. */
+  public boolean succeed(UUID id, String resultKey, long bytes) {
+    return update(
+        "succeed " + id,
+        "UPDATE jobs SET state = 'SUCCEEDED', result_key = ?, result_bytes = ?, finished_at = now(),"
+            + " progress_step = progress_steps WHERE id = ? AND state = 'RUNNING'",
+        resultKey,
+        bytes,
+        id);
+  }
+
+  /** QUEUED or RUNNING → FAILED with a machine-readable code and a message for people. */
+  public boolean fail(UUID id, String code, String message) {
+    return finish("fail " + id, JobState.FAILED, id, code, message);
+  }
+
+  /** QUEUED or RUNNING → TIMED_OUT. */
+  public boolean timeOut(UUID id, String message) {
+    return finish("time out " + id, JobState.TIMED_OUT, id, "TIMED_OUT", message);
+  }
+
+  /**
+   * Times out, in one statement, every job queued for longer than {@code queued} or running (since
+   * its last start) for longer than {@code running}: for the jobs whose worker hangs or whose class
+   * has no worker. Safe to run from several gateways at once.
+   *
+   * @return how many jobs timed out
+   */
+  public int timeOutStale(Duration queued, Duration running) {
+    String sql =
+        "UPDATE jobs SET state = 'TIMED_OUT', error_code = 'TIMED_OUT', finished_at = now(),"
+            + " error_message = CASE WHEN state = 'QUEUED'"
+            + "   THEN 'no worker took the job within ' || ? ELSE 'the job ran longer than ' || ? END"
+            + " WHERE (state = 'QUEUED' AND created_at < now() - ? * interval '1 millisecond')"
+            + " OR (state = 'RUNNING' AND started_at < now() - ? * interval '1 millisecond')";
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps = c.prepareStatement(sql)) {
+      ps.setString(1, human(queued));
+      ps.setString(2, human(running));
+      ps.setLong(3, queued.toMillis());
+      ps.setLong(4, running.toMillis());
+      return ps.executeUpdate();
+    } catch (SQLException e) {
+      throw new JobStoreException("time out stale jobs", e);
+    }
+  }
+
+  private static String human(Duration d) {
+    return d.toString().substring(2).toLowerCase(Locale.ROOT);
+  }
+
+  /**
+   * QUEUED or RUNNING → CANCELLED. The worker calls this once it has stopped a job whose
+   * cancellation was requested; the API uses {@link #requestCancel}.
+   */
+  public boolean cancel(UUID id) {
+    return update(
+        "cancel " + id,
+        "UPDATE jobs SET state = 'CANCELLED', cancel_requested = true, finished_at = now()"
+            + " WHERE id = ? AND "
+            + ACTIVE,
+        id);
+  }
+
+  private boolean finish(String what, JobState state, UUID id, String code, String message) {
+    return update(
+        what,
+        "UPDATE jobs SET state = ?, error_code = ?, error_message = ?, finished_at = now()"
+            + " WHERE id = ? AND "
+            + ACTIVE,
+        state.name(),
+        code,
+        message,
+        id);
+  }
+
+  /** What {@link #requestCancel} did. */
+  public enum CancelOutcome {
+    /** The job was queued and is now CANCELLED. */
+    CANCELLED,
+    /** The job is running; its worker stops it at the next step. */
+    REQUESTED,
+    /** The job had already finished; nothing changed. */
+    ALREADY_FINISHED,
+    NOT_FOUND
+  }
+
+  /**
+   * The user's cancellation: a queued job is cancelled at once (its Kafka message, when it comes,
+   * finds it finished), a running one is flagged for its worker.
+   */
+  public CancelOutcome requestCancel(UUID id) {
+    String sql =
+        "UPDATE jobs SET cancel_requested = true,"
+            + " state = CASE WHEN state = 'QUEUED' THEN 'CANCELLED' ELSE state END,"
+            + " finished_at = CASE WHEN state = 'QUEUED' THEN now() ELSE finished_at END"
+            + " WHERE id = ? AND "
+            + ACTIVE
+            + " RETURNING state";
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps = c.prepareStatement(sql)) {
+      ps.setObject(1, id);
+      try (ResultSet rs = ps.executeQuery()) {
+        if (rs.next()) {
+          return JobState.valueOf(rs.getString(1)) == JobState.CANCELLED
+              ? CancelOutcome.CANCELLED
+              : CancelOutcome.REQUESTED;
+        }
+      }
+    } catch (SQLException e) {
+      throw new JobStoreException("request cancel " + id, e);
+    }
+    return find(id).isPresent() ? CancelOutcome.ALREADY_FINISHED : CancelOutcome.NOT_FOUND;
+  }
+
+  /** Whether the user asked to stop the job: the worker checks between steps. */
+  public boolean cancelRequested(UUID id) {
+    String sql = "SELECT cancel_requested FROM jobs WHERE id = ?";
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps = c.prepareStatement(sql)) {
+      ps.setObject(1, id);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() && rs.getBoolean(1);
+      }
+    } catch (SQLException e) {
+      throw new JobStoreException("read cancel flag " + id, e);
+    }
+  }
+
+  /** What {@link #requeue} did. */
+  public enum RequeueOutcome {
+    /** QUEUED again with the next attempt, whose message is in the outbox. */
+    REQUEUED,
+    /** That was the last allowed attempt: FAILED, and the message went to the dead-letter topic. */
+    DEAD_LETTERED,
+    /** Its cancellation had been requested: CANCELLED instead of another attempt. */
+    CANCELLED,
+    /** Not RUNNING at that attempt (finished, re-queued already, or unknown): nothing changed. */
+    REFUSED
+  }
+
+  /**
+   * Attempt {@code attempt} of a running job hit a transient fault (or its worker crashed): the job
+   * goes back to QUEUED as attempt + 1 and its next message is written to the outbox, in one
+   * transaction. After {@link #maxAttempts()} attempts it ends FAILED ({@code RETRIES_EXHAUSTED})
+   * and its message goes to {@link #DEAD_LETTER_TOPIC} instead.
+   */
+  public RequeueOutcome requeue(UUID id, int attempt, String reason) {
+    String sql =
+        "UPDATE jobs SET"
+            + " state = CASE WHEN cancel_requested THEN 'CANCELLED'"
+            + "   WHEN attempts < ? THEN 'QUEUED' ELSE 'FAILED' END,"
+            + " error_code = CASE WHEN NOT cancel_requested AND attempts >= ?"
+            + "   THEN 'RETRIES_EXHAUSTED' END,"
+            + " error_message = CASE WHEN NOT cancel_requested AND attempts >= ? THEN ? END,"
+            + " finished_at = CASE WHEN cancel_requested OR attempts >= ? THEN now() END,"
+            + " attempts = CASE WHEN NOT cancel_requested AND attempts < ? THEN attempts + 1"
+            + "   ELSE attempts END,"
+            + " worker = NULL, progress_step = 0"
+            + " WHERE id = ? AND state = 'RUNNING' AND attempts = ? RETURNING "
+            + COLUMNS;
+    try (Connection c = dataSource.getConnection()) {
+      return inTransaction(
+          c,
+          () -> {
+            Optional<Job> updated;
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+              String exhausted = "gave up after " + maxAttempts + " attempts; last: " + reason;
+              bind(ps, maxAttempts, maxAttempts, maxAttempts, exhausted, maxAttempts, maxAttempts);
+              ps.setObject(7, id);
+              ps.setInt(8, attempt);
+              updated = one(ps);
+            }
+            if (updated.isEmpty()) {
+              return RequeueOutcome.REFUSED;
+            }
+            Job j = updated.get();
+            return switch (j.state()) {
+              case QUEUED -> {
+                enqueue(c, j.memoryClass().topic(), j.message());
+                yield RequeueOutcome.REQUEUED;
+              }
+              case FAILED -> {
+                enqueue(c, DEAD_LETTER_TOPIC, j.message());
+                yield RequeueOutcome.DEAD_LETTERED;
+              }
+              case CANCELLED -> RequeueOutcome.CANCELLED;
+              default -> throw new IllegalStateException("requeue produced " + j.state());
+            };
+          });
+    } catch (SQLException e) {
+      throw new JobStoreException("requeue " + id, e);
+    }
+  }
+
+  /** 1 for the next job a worker of its class takes; empty unless the job is QUEUED. */
+  public OptionalLong queuePosition(UUID id) {
+    String sql =
+        "SELECT count(*) FROM jobs j JOIN jobs q ON q.memory_class = j.memory_class"
+            + " WHERE j.id = ? AND j.state = 'QUEUED' AND q.state = 'QUEUED'"
+            + " AND (q.created_at, q.id) <= (j.created_at, j.id)";
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps = c.prepareStatement(sql)) {
+      ps.setObject(1, id);
+      try (ResultSet rs = ps.executeQuery()) {
+        long n = rs.next() ? rs.getLong(1) : 0;
+        return n > 0 ? OptionalLong.of(n) : OptionalLong.empty();
+      }
+    } catch (SQLException e) {
+      throw new JobStoreException("queue position " + id, e);
+    }
+  }
+
+  /** One page of a listing, and the cursor of the next page if there is one. */
+  public record Page(List<Job> jobs, Optional<String> nextCursor) {}
+
+  /**
+   * A tenant's jobs, newest first, optionally only those in {@code states}.
+   *
+   * @param cursor from an earlier page's {@link Page#nextCursor()}, or null for the first page
+   * @throws IllegalArgumentException the cursor is not one this method made
+   */
+  public Page list(String tenant, Set<JobState> states, int limit, String cursor) {
+    if (limit < 1 || limit > MAX_PAGE) {
+      throw new IllegalArgumentException("limit must be between 1 and " + MAX_PAGE);
+    }
+    Cursor after = cursor == null ? null : Cursor.decode(cursor);
+    StringBuilder sql = new StringBuilder("SELECT " + COLUMNS + " FROM jobs WHERE tenant = ?");
+    List<Object> args = new ArrayList<>(List.of(tenant));
+    if (states != null && !states.isEmpty()) {
+      sql.append(" AND state = ANY (?)");
+      args.add(states.stream().map(Enum::name).toArray(String[]::new));
+    }
+    if (after != null) {
+      sql.append(" AND (created_at, id) < (?, ?)");
+      args.add(OffsetDateTime.ofInstant(after.createdAt(), ZoneOffset.UTC));
+      args.add(after.id());
+    }
+    sql.append(" ORDER BY created_at DESC, id DESC LIMIT ?");
+    args.add(limit + 1);
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps = c.prepareStatement(sql.toString())) {
+      for (int i = 0; i < args.size(); i++) {
+        Object a = args.get(i);
+        if (a instanceof String[] array) {
+          ps.setArray(i + 1, c.createArrayOf("text", array));
+        } else {
+          ps.setObject(i + 1, a);
+        }
+      }
+      List<Job> jobs = new ArrayList<>();
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          jobs.add(job(rs));
+        }
+      }
+      if (jobs.size() <= limit) {
+        return new Page(jobs, Optional.empty());
+      }
+      Job last = jobs.get(limit - 1);
+      return new Page(
+          List.copyOf(jobs.subList(0, limit)),
+          Optional.of(new Cursor(last.createdAt(), last.id()).encode()));
+    } catch (SQLException e) {
+      throw new JobStoreException("list jobs of " + tenant, e);
+    }
+  }
+
+  /** How many jobs are in each state, per memory class (absent combinations are zero). */
+  public Map<JobState, Map<MemoryClass, Long>> countByStateAndClass() {
+    Map<JobState, Map<MemoryClass, Long>> counts = new EnumMap<>(JobState.class);
+    String sql = "SELECT state, memory_class, count(*) FROM jobs GROUP BY state, memory_class";
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps = c.prepareStatement(sql);
+        ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) {
+        JobState state = JobState.valueOf(rs.getString(1));
+        MemoryClass mc = MemoryClass.byName(rs.getString(2)).orElse(null);
+        if (mc != null) {
+          counts
+              .computeIfAbsent(state, k -> new EnumMap<>(MemoryClass.class))
+              .put(mc, rs.getLong(3));
+        }
+      }
+    } catch (SQLException e) {
+      throw new JobStoreException("count jobs", e);
+    }
+    return counts;
+  }
+
+  /** Listing position: after (created_at, id), newest first. Opaque to clients. */
+  record Cursor(Instant createdAt, UUID id) {
+    String encode() {
+      long micros = createdAt.getEpochSecond() * 1_000_000L + createdAt.getNano() / 1_000;
+      String raw = micros + ":" + id;
+      return Base64.getUrlEncoder()
+          .withoutPadding()
+          .encodeToString(raw.getBytes(StandardCharsets.UTF_8));
+    }
+
+    static Cursor decode(String cursor) {
+      try {
+        String raw = new String(Base64.getUrlDecoder().decode(cursor), StandardCharsets.UTF_8);
+        int colon = raw.indexOf(':');
+        long micros = Long.parseLong(raw.substring(0, colon));
+        Instant at =
+            Instant.ofEpochSecond(
+                Math.floorDiv(micros, 1_000_000L), Math.floorMod(micros, 1_000_000L) * 1_000);
+        return new Cursor(at, UUID.fromString(raw.substring(colon + 1)));
+      } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
+        throw new IllegalArgumentException("not a cursor from this listing: " + cursor);
+      }
+    }
+  }
+
+  private static void enqueue(Connection c, String topic, JobMessage message) throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement("INSERT INTO outbox (topic, message_key, payload) VALUES (?, ?, ?)")) {
+      ps.setString(1, topic);
+      ps.setString(2, message.jobId().toString());
+      ps.setString(3, message.toJson());
+      ps.executeUpdate();
+    }
+  }
+
+  private boolean update(String what, String sql, Object... args) {
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps = c.prepareStatement(sql)) {
+      bind(ps, args);
+      return ps.executeUpdate() == 1;
+    } catch (SQLException e) {
+      throw new JobStoreException(what, e);
+    }
+  }
+
+  private Optional<Job> query(String what, String sql, Object... args) {
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps = c.prepareStatement(sql)) {
+      bind(ps, args);
+      return one(ps);
+    } catch (SQLException e) {
+      throw new JobStoreException(what, e);
+    }
+  }
+
+  private static void bind(PreparedStatement ps, Object... args) throws SQLException {
+    for (int i = 0; i < args.length; i++) {
+      ps.setObject(i + 1, args[i]);
+    }
+  }
+
+  private static Optional<Job> one(PreparedStatement ps) throws SQLException {
+    try (ResultSet rs = ps.executeQuery()) {
+      return rs.next() ? Optional.of(job(rs)) : Optional.empty();
+    }
+  }
+
+  private static Job job(ResultSet rs) throws SQLException {
+    GenerationSpec spec =
+        new GenerationSpec(
+            rs.getString("prompt"),
+            rs.getLong("seed"),
+            rs.getInt("steps"),
+            rs.getInt("width"),
+            rs.getInt("height"),
+            rs.getDouble("guidance"),
+            rs.getString("model"));
+    long resultBytes = rs.getLong("result_bytes");
+    Long bytes = rs.wasNull() ? null : resultBytes;
+    return new Job(
+        rs.getObject("id", UUID.class),
+        rs.getString("tenant"),
+        rs.getString("idempotency_key"),
+        spec,
+        MemoryClass.byName(rs.getString("memory_class"))
+            .orElseThrow(() -> new SQLException("unknown memory class in jobs row")),
+        rs.getLong("predicted_peak_bytes"),
+        JobState.valueOf(rs.getString("state")),
+        rs.getInt("progress_step"),
+        rs.getInt("progress_steps"),
+        rs.getInt("attempts"),
+        rs.getString("worker"),
+        rs.getBoolean("cancel_requested"),
+        rs.getString("result_key"),
+        bytes,
+        rs.getString("error_code"),
+        rs.getString("error_message"),
+        instant(rs, "created_at"),
+        instant(rs, "started_at"),
+        instant(rs, "finished_at"),
+        instant(rs, "updated_at"),
+        rs.getLong("version"));
+  }
+
+  private static Instant instant(ResultSet rs, String column) throws SQLException {
+    OffsetDateTime t = rs.getObject(column, OffsetDateTime.class);
+    return t == null ? null : t.toInstant();
+  }
+
+  private interface Work<T> {
+    T run() throws SQLException;
+  }
+
+  private static <T> T inTransaction(Connection c, Work<T> work) throws SQLException {
+    boolean autoCommit = c.getAutoCommit();
+    c.setAutoCommit(false);
+    try {
+      T result = work.run();
+      c.commit();
+      return result;
+    } catch (SQLException | RuntimeException e) {
+      c.rollback();
+      throw e;
+    } finally {
+      c.setAutoCommit(autoCommit);
+    }
+  }
+}

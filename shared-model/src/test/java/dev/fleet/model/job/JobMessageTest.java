@@ -1,0 +1,37 @@
+package dev.fleet.model.job;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.InvalidSpecException;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+
+class JobMessageTest {
+  private static final UUID ID = UUID.fromString("0b8f7d1e-6f3a-4a57-9a43-3f0c1b2d4e5f");
+
+  @Test
+  void jsonNamesTheComponentsAndEscapesThePrompt() {
+    GenerationSpec spec =
+        new GenerationSpec("a \"red\" fox\n\\ \u0001", 1234, 4, 128, 96, 3.5, "flux-tiny");
+    JobMessage m = JobMessage.of(ID, "acme", spec, MemoryClass.VRAM_8G, 2);
+    assertEquals(
+        "{\"jobId\":\"0b8f7d1e-6f3a-4a57-9a43-3f0c1b2d4e5f\",\"tenant\":\"acme\","
+            + "\"prompt\":\"a \\\"red\\\" fox\\n\\\\ \\u0001\",\"seed\":1234,\"steps\":4,"
+            + "\"width\":128,\"height\":96,\"guidance\":3.5,\"model\":\"flux-tiny\","
+            + "\"memoryClass\":\"vram-8g\",\"attempt\":2}",
+        m.toJson());
+    assertEquals(spec, m.spec());
+    assertEquals("acme/0b8f7d1e-6f3a-4a57-9a43-3f0c1b2d4e5f.png", m.resultKey());
+  }
+
+  @Test
+  void aTamperedMessageDoesNotYieldASpec() {
+    JobMessage m = new JobMessage(ID, "t", "x", 1, 0, 64, 64, 3.5, "flux-tiny", "vram-8g", 1);
+    assertThrows(InvalidSpecException.class, m::spec);
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new JobMessage(ID, "t", "x", 1, 4, 64, 64, 3.5, "flux-tiny", "vram-8g", 0));
+  }
+}
