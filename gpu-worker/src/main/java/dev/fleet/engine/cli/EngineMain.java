@@ -49,7 +49,14 @@ public final class EngineMain {
     this.err = err;
   }
 
+  /** Held so that the level set on it is not garbage-collected with the logger. */
+  private static final java.util.logging.Logger DJL_LOG =
+      java.util.logging.Logger.getLogger("ai.djl");
+
   public static void main(String[] argv) {
+    // DJL's start-up chatter (engine, threads, a CUDA probe on CPU machines) is not the user's
+    // news.
+    DJL_LOG.setLevel(java.util.logging.Level.SEVERE);
     System.exit(new EngineMain(System.out, System.err).run(argv));
   }
 

@@ -1,0 +1,83 @@
+package dev.fleet.engine.synthetic;
+
+import dev.fleet.engine.safetensors.DType;
+import dev.fleet.engine.weights.Widening;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * float32 values to the storage types of FLUX checkpoints, rounding to nearest with ties to even
+ * (as PyTorch's {@code .to(torch.bfloat16)} and {@code .to(torch.float8_e4m3fn)} do); the inverse
+ * of {@link Widening}.
+ */
+public final class Narrowing {
+  /** The largest finite e4m3fn magnitude, code 0x7e. */
+  private static final int E4M3_MAX_CODE = 0x7e;
+
+  private Narrowing() {}
+
+  /** Little-endian bytes of {@code values} in {@code dtype} (F32, BF16 or F8_E4M3). */
+  public static byte[] encode(float[] values, DType dtype) {
+    ByteBuffer out =
+        ByteBuffer.allocate(values.length * dtype.bytes()).order(ByteOrder.LITTLE_ENDIAN);
+    switch (dtype) {
+      case F32 -> out.asFloatBuffer().put(values);
+      case BF16 -> {
+        for (float v : values) {
+          out.putShort(bf16(v));
+        }
+      }
+      case F8_E4M3 -> {
+        for (float v : values) {
+          out.put(e4m3fn(v));
+        }
+      }
+      default ->
+          throw new IllegalArgumentException(
+              "cannot store synthetic weights as " + dtype + "; use F32, BF16 or F8_E4M3");
+    }
+    return out.array();
+  }
+
+  /** bfloat16 bits of {@code v}: the top half of its float32 bits, rounded (NaN stays NaN). */
+  public static short bf16(float v) {
+    int bits = Float.floatToRawIntBits(v);
+    if (Float.isNaN(v)) {
+      return (short) ((bits >>> 16) | 0x40); // keep it a (quiet) NaN
+    }
+    int lsb = (bits >>> 16) & 1;
+    return (short) ((bits + 0x7fff + lsb) >>> 16);
+  }
+
+  /**
+   * e4m3fn code of {@code v}. Magnitudes beyond 448 saturate to ±448: e4m3fn has no infinities, and
+   * a synthetic weight that large is a scale mistake better kept finite than turned into NaN.
+   */
+  public static byte e4m3fn(float v) {
+    if (Float.isNaN(v)) {
+      return 0x7f;
+    }
+    int sign = Float.floatToRawIntBits(v) < 0 ? 0x80 : 0;
+    float a = Math.abs(v);
+    float[] table = Widening.E4M3FN; // codes 0x00..0x7e ascend with the value
+    int code;
+    if (a >= table[E4M3_MAX_CODE]) {
+      code = E4M3_MAX_CODE;
+    } else {
+      int lo = 0; // table[lo] <= a < table[hi]
+      int hi = E4M3_MAX_CODE;
+      while (hi - lo > 1) {
+        int mid = (lo + hi) >>> 1;
+        if (table[mid] <= a) {
+          lo = mid;
+        } else {
+          hi = mid;
+        }
+      }
+      float below = a - table[lo];
+      float above = table[hi] - a;
+      code = below < above || (below == above && (lo & 1) == 0) ? lo : hi;
+    }
+    return (byte) (sign | code);
+  }
+}

@@ -1,0 +1,224 @@
+package dev.fleet.worker;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fleet.model.job.JobMessage;
+import dev.fleet.model.store.JobStore;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import io.smallrye.common.annotation.Identifier;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import java.lang.management.ManagementFactory;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import javax.sql.DataSource;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.jboss.logging.Logger;
+
+/**
+ * Takes jobs of this worker's memory class from Kafka, one at a time. The job runs on its own
+ * thread while this loop keeps polling with every partition paused, so a job of many minutes never
+ * exceeds {@code max.poll.interval.ms} nor triggers a rebalance; the offset is committed only after
+ * the job's terminal state is stored. A worker that dies mid-job leaves the offset uncommitted and
+ * the job RUNNING: Kafka redelivers it, and the store lets the same attempt start over.
+ */
+@ApplicationScoped
+public class JobConsumer {
+  private static final Logger LOG = Logger.getLogger(JobConsumer.class);
+  private static final Duration POLL = Duration.ofMillis(200);
+  private static final ObjectMapper JSON =
+      new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+
+  @Inject WorkerConfig config;
+  @Inject ModelRuntime model;
+  @Inject ImageSink sink;
+  @Inject DataSource dataSource;
+  @Inject MeterRegistry metrics;
+
+  @Inject
+  @Identifier("default-kafka-broker")
+  Map<String, Object> kafkaConfig;
+
+  private final AtomicBoolean stopping = new AtomicBoolean();
+  private final ExecutorService jobThread =
+      Executors.newSingleThreadExecutor(r -> new Thread(r, "fleet-job"));
+  private volatile boolean busy;
+  private Thread loop;
+  private KafkaConsumer<String, String> consumer;
+  private JobStore store;
+  private JobRunner runner;
+
+  void start(@Observes StartupEvent event) {
+    if (!config.consume()) {
+      return;
+    }
+    store = new JobStore(dataSource);
+    String workerId = config.id().orElse(ManagementFactory.getRuntimeMXBean().getName());
+    runner =
+        new JobRunner(
+            store,
+            sink,
+            model.pipeline()::generate,
+            workerId,
+            config.modelName(),
+            config.jobTimeout(),
+            config.progressInterval(),
+            stopping::get,
+            Clock.systemUTC());
+    consumer =
+        new KafkaConsumer<>(
+            consumerProperties(), new StringDeserializer(), new StringDeserializer());
+    loop = new Thread(this::pollLoop, "fleet-consumer");
+    loop.start();
+    LOG.infof("worker %s consuming topic %s", workerId, config.memoryClass());
+  }
+
+  private Map<String, Object> consumerProperties() {
+    Map<String, Object> p = new HashMap<>();
+    p.put(
+        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+        kafkaConfig.getOrDefault("bootstrap.servers", "localhost:9092"));
+    p.put(ConsumerConfig.GROUP_ID_CONFIG, "fleet-workers-" + config.memoryClass());
+    p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+    p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 1);
+    return p;
+  }
+
+  boolean running() {
+    return loop != null && loop.isAlive();
+  }
+
+  private void pollLoop() {
+    try {
+      consumer.subscribe(List.of(config.memoryClass()), new PauseWhileBusy());
+      while (!stopping.get()) {
+        for (ConsumerRecord<String, String> record : consumer.poll(POLL)) {
+          handle(record);
+          if (stopping.get()) {
+            break;
+          }
+        }
+      }
+    } catch (WakeupException e) {
+      // stop() woke the poll up
+    } catch (RuntimeException e) {
+      LOG.error("consumer loop stopped", e);
+    } finally {
+      consumer.close(Duration.ofSeconds(5));
+    }
+  }
+
+  /** Runs one record's job off the poll thread and commits its offset once the job has ended. */
+  private void handle(ConsumerRecord<String, String> record) {
+    TopicPartition tp = new TopicPartition(record.topic(), record.partition());
+    JobMessage message;
+    try {
+      message = JSON.readValue(record.value(), JobMessage.class);
+    } catch (Exception e) {
+      rejectUnreadable(record, e);
+      commit(tp, record.offset());
+      return;
+    }
+    busy = true;
+    consumer.pause(consumer.assignment());
+    long start = System.nanoTime();
+    Future<Outcome> job = jobThread.submit(() -> runner.run(message));
+    Outcome outcome;
+    try {
+      while (!job.isDone()) {
+        // Paused: returns nothing, but keeps this member of the group alive.
+        consumer.poll(POLL);
+      }
+      outcome = job.get();
+    } catch (Exception e) {
+      LOG.errorf(e, "job %s: runner failed", message.jobId());
+      outcome = Outcome.ABANDONED;
+    } finally {
+      busy = false;
+    }
+    metrics
+        .timer("fleet.worker.jobs", "outcome", outcome.name(), "class", config.memoryClass())
+        .record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+    if (outcome != Outcome.ABANDONED) {
+      commit(tp, record.offset());
+    }
+    consumer.resume(consumer.paused());
+  }
+
+  /** A record that is no job message: fail its job if it names one, and move past it. */
+  private void rejectUnreadable(ConsumerRecord<String, String> record, Exception e) {
+    LOG.warnf(
+        "unreadable message at %s-%d@%d: %s",
+        record.topic(), record.partition(), record.offset(), e.getMessage());
+    try {
+      JsonNode id = JSON.readTree(record.value()).get("jobId");
+      if (id != null) {
+        store.fail(
+            UUID.fromString(id.asText()),
+            "BAD_MESSAGE",
+            "the job's message could not be read: " + e.getMessage());
+      }
+    } catch (Exception ignored) {
+      // not even JSON with an id: nothing to mark
+    }
+  }
+
+  private void commit(TopicPartition tp, long offset) {
+    try {
+      consumer.commitSync(Map.of(tp, new OffsetAndMetadata(offset + 1)));
+    } catch (RuntimeException e) {
+      // The partition moved to another worker mid-job; it will see the job finished and skip it.
+      LOG.warnf("could not commit %s@%d: %s", tp, offset, e.getMessage());
+    }
+  }
+
+  /** Partitions assigned while a job runs must stay paused until it ends. */
+  private final class PauseWhileBusy implements ConsumerRebalanceListener {
+    @Override
+    public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+      if (busy) {
+        consumer.pause(partitions);
+      }
+    }
+
+    @Override
+    public void onPartitionsRevoked(Collection<TopicPartition> partitions) {}
+  }
+
+  void stop(@Observes ShutdownEvent event) {
+    stopping.set(true);
+    if (consumer != null) {
+      consumer.wakeup();
+    }
+    try {
+      if (loop != null) {
+        loop.join(TimeUnit.SECONDS.toMillis(30));
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    jobThread.shutdownNow();
+  }
+}

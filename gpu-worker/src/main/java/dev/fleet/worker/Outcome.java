@@ -1,0 +1,15 @@
+package dev.fleet.worker;
+
+/** How one delivery of a job ended on this worker. */
+public enum Outcome {
+  SUCCEEDED,
+  FAILED,
+  CANCELLED,
+  TIMED_OUT,
+  /** A transient fault: the job went back to the queue as its next attempt (or dead-lettered). */
+  REQUEUED,
+  /** Nothing to do: the job was finished, cancelled or taken by a newer attempt already. */
+  SKIPPED,
+  /** The worker is stopping: the job stays RUNNING and Kafka redelivers it. */
+  ABANDONED
+}
