@@ -75,10 +75,36 @@ public final class FluxPipeline implements AutoCloseable {
           params.guidanceEmbed() ? TextEmbedder.DEV_T5_LENGTH : TextEmbedder.SCHNELL_T5_LENGTH;
       text = TextEmbedder.load(model.root(), t5Length, target);
       AutoEncoder vae = VaeLoader.load(model.root(), target);
+      checkCompatible(params, vae);
       return new FluxPipeline(model, target, store, dit, text, vae);
     } catch (RuntimeException e) {
       closeQuietly(text, dit, store);
       throw e;
+    }
+  }
+
+  /**
+   * The sampler packs 16 latent channels of an 8x autoencoder into 64 features per token, as FLUX.1
+   * does: a DiT or autoencoder of another geometry cannot be paired with it.
+   */
+  private static void checkCompatible(FluxParams dit, AutoEncoder vae) {
+    var ae = vae.params();
+    if (ae.zChannels() != LATENT_CHANNELS
+        || ae.downscale() != 8
+        || dit.inChannels() != LATENT_CHANNELS * 4) {
+      vae.close();
+      throw new IllegalArgumentException(
+          "model geometry is not FLUX.1's: autoencoder z_channels="
+              + ae.zChannels()
+              + " (need "
+              + LATENT_CHANNELS
+              + "), downscale="
+              + ae.downscale()
+              + " (need 8), DiT in_channels="
+              + dit.inChannels()
+              + " (need "
+              + LATENT_CHANNELS * 4
+              + ")");
     }
   }
 

@@ -1,0 +1,178 @@
+package dev.fleet.worker;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.fleet.engine.Fixtures;
+import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.job.Job;
+import dev.fleet.model.job.JobMessage;
+import dev.fleet.model.job.JobState;
+import dev.fleet.model.job.MemoryClass;
+import dev.fleet.model.store.JobStore;
+import dev.fleet.model.store.NewJob;
+import dev.fleet.stack.FleetStackTestResource;
+import io.minio.GetObjectArgs;
+import io.minio.MinioClient;
+import io.minio.StatObjectArgs;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
+import java.time.Duration;
+import java.util.Map;
+import java.util.UUID;
+import javax.imageio.ImageIO;
+import javax.sql.DataSource;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The worker on real services: jobs written to the real job store, their messages sent to the real
+ * Kafka topic, images read back from the real S3 bucket.
+ */
+@QuarkusTest
+@QuarkusTestResource(FleetStackTestResource.class)
+class WorkerFlowTest {
+  static final String FOX = "a red fox sitting in the snow at dawn, highly detailed";
+
+  @Inject DataSource dataSource;
+  @Inject S3Config s3;
+
+  @ConfigProperty(name = "kafka.bootstrap.servers")
+  String kafka;
+
+  JobStore store;
+  KafkaProducer<String, String> producer;
+
+  @BeforeEach
+  void setUp() {
+    store = new JobStore(dataSource);
+    producer =
+        new KafkaProducer<>(
+            Map.of("bootstrap.servers", kafka, "acks", "all"),
+            new StringSerializer(),
+            new StringSerializer());
+  }
+
+  @AfterEach
+  void tearDown() {
+    producer.close();
+  }
+
+  private JobMessage submit(GenerationSpec spec) {
+    UUID id = UUID.randomUUID();
+    store.insert(new NewJob(id, "t1", null, null, spec, MemoryClass.VRAM_8G, 1L << 30));
+    JobMessage message = JobMessage.of(id, "t1", spec, MemoryClass.VRAM_8G, 1);
+    send(id, message.toJson());
+    return message;
+  }
+
+  private void send(UUID key, String value) {
+    try {
+      producer.send(new ProducerRecord<>(MemoryClass.VRAM_8G.topic(), key.toString(), value)).get();
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private Job awaitState(UUID id, JobState state) {
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .pollInterval(Duration.ofMillis(100))
+        .until(() -> store.find(id).orElseThrow().state() == state);
+    return store.find(id).orElseThrow();
+  }
+
+  private MinioClient minio() {
+    return MinioClient.builder()
+        .endpoint(s3.endpoint())
+        .credentials(s3.accessKey(), s3.secretKey())
+        .build();
+  }
+
+  @Test
+  void jobRunsToAnImageInTheBucketThatMatchesTheReference() throws Exception {
+    JobMessage m = submit(new GenerationSpec(FOX, 1234, 4, 128, 96, 3.5, "flux-tiny"));
+    Job done = awaitState(m.jobId(), JobState.SUCCEEDED);
+    assertEquals("t1/" + m.jobId() + ".png", done.resultKey());
+    assertEquals(4, done.step());
+    assertEquals(4, done.steps());
+    var stat =
+        minio()
+            .statObject(
+                StatObjectArgs.builder().bucket(s3.bucket()).object(done.resultKey()).build());
+    assertEquals("image/png", stat.contentType());
+    assertEquals(done.resultBytes().longValue(), stat.size());
+    byte[] png;
+    try (InputStream in =
+        minio()
+            .getObject(
+                GetObjectArgs.builder().bucket(s3.bucket()).object(done.resultKey()).build())) {
+      png = in.readAllBytes();
+    }
+    BufferedImage actual = ImageIO.read(new ByteArrayInputStream(png));
+    BufferedImage expected = ImageIO.read(Fixtures.EXPECTED_PNG.toFile());
+    for (int y = 0; y < expected.getHeight(); y++) {
+      for (int x = 0; x < expected.getWidth(); x++) {
+        assertEquals(expected.getRGB(x, y), actual.getRGB(x, y), "pixel " + x + "," + y);
+      }
+    }
+  }
+
+  @Test
+  void aDuplicateDeliveryNeitherRerunsNorRefinishesTheJob() {
+    JobMessage m = submit(new GenerationSpec("twice", 7, 2, 64, 64, 3.5, "flux-tiny"));
+    Job first = awaitState(m.jobId(), JobState.SUCCEEDED);
+    send(m.jobId(), m.toJson());
+    // A marker job behind the duplicate: once it is done, the duplicate has been consumed.
+    JobMessage marker = submit(new GenerationSpec("marker", 8, 1, 32, 32, 3.5, "flux-tiny"));
+    awaitState(marker.jobId(), JobState.SUCCEEDED);
+    Job after = store.find(m.jobId()).orElseThrow();
+    assertEquals(JobState.SUCCEEDED, after.state());
+    assertEquals(first.finishedAt(), after.finishedAt());
+    assertEquals(first.version(), after.version());
+  }
+
+  @Test
+  void aRunningJobStopsAtTheNextStepWhenCancelled() {
+    JobMessage m =
+        submit(
+            new GenerationSpec(
+                "a long one", 3, GenerationSpec.MAX_STEPS, 256, 256, 3.5, "flux-tiny"));
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .until(() -> store.find(m.jobId()).orElseThrow().step() >= 1);
+    store.requestCancel(m.jobId());
+    Job cancelled = awaitState(m.jobId(), JobState.CANCELLED);
+    assertTrue(
+        cancelled.step() < GenerationSpec.MAX_STEPS, "stopped early at step " + cancelled.step());
+  }
+
+  @Test
+  void unreadableMessagesAndForeignModelsFailTheirJobAndTheWorkerGoesOn() {
+    GenerationSpec spec = new GenerationSpec("bad", 1, 1, 32, 32, 3.5, "flux-tiny");
+    UUID bad = UUID.randomUUID();
+    store.insert(new NewJob(bad, "t1", null, null, spec, MemoryClass.VRAM_8G, 1L << 30));
+    send(bad, "{\"jobId\":\"" + bad + "\",\"steps\":\"not a number\"}");
+    Job failed = awaitState(bad, JobState.FAILED);
+    assertEquals("BAD_MESSAGE", failed.errorCode());
+
+    JobMessage foreign = submit(new GenerationSpec("other model", 1, 1, 32, 32, 3.5, "flux-dev"));
+    Job refused = awaitState(foreign.jobId(), JobState.FAILED);
+    assertEquals("MODEL_UNAVAILABLE", refused.errorCode());
+    assertTrue(refused.errorMessage().contains("flux-dev"), refused.errorMessage());
+
+    JobMessage fine =
+        submit(new GenerationSpec("after the bad ones", 2, 1, 32, 32, 3.5, "flux-tiny"));
+    awaitState(fine.jobId(), JobState.SUCCEEDED);
+  }
+}
