@@ -30,7 +30,7 @@ import java.util.Map;
  */
 public final class FluxPipeline implements AutoCloseable {
   /** Latent channels of the FLUX.1 autoencoder; the noise has this many. */
-  private static final int LATENT_CHANNELS = 16;
+  static final int LATENT_CHANNELS = 16;
 
   private final ModelDirectory model;
   private final ComputeTarget target;
@@ -87,7 +87,7 @@ public final class FluxPipeline implements AutoCloseable {
    * The sampler packs 16 latent channels of an 8x autoencoder into 64 features per token, as FLUX.1
    * does: a DiT or autoencoder of another geometry cannot be paired with it.
    */
-  private static void checkCompatible(FluxParams dit, AutoEncoder vae) {
+  static void checkCompatible(FluxParams dit, AutoEncoder vae) {
     var ae = vae.params();
     if (ae.zChannels() != LATENT_CHANNELS
         || ae.downscale() != 8
@@ -229,7 +229,7 @@ public final class FluxPipeline implements AutoCloseable {
   }
 
   /** The text chunks of the PNG: A1111-style {@code parameters} plus one key per setting. */
-  private Map<String, String> pngText(GenerationSpec spec) {
+  static Map<String, String> pngText(GenerationSpec spec) {
     Map<String, String> text = new LinkedHashMap<>();
     text.put("parameters", spec.parametersText());
     text.put("prompt", spec.prompt());

@@ -73,6 +73,26 @@ public final class AutoEncoder implements AutoCloseable {
   }
 
   /**
+   * {@link #decode} in tiles of {@code tile} x {@code tile} latent pixels, so that the device holds
+   * one tile's feature maps at a time (the whole-latent mid block aside): the same result up to
+   * rounding, see {@link TiledDecoder} for how.
+   *
+   * @param z (B, z_channels, h, w) latent in any float dtype on any device
+   * @param tile core size of a tile in latent pixels (>= 1)
+   * @param attentionChunk query rows per chunk of the mid-block attention, 0 for the default
+   * @return as {@link #decode}
+   */
+  public NDArray decodeTiled(NDArray z, int tile, int attentionChunk) {
+    checkInput("decode", z, params.zChannels(), "z_channels");
+    try (NDManager scope = NDManager.subManagerOf(z)) {
+      scope.tempAttachAll(z);
+      NDArray latent =
+          toTarget(z).div(params.scaleFactor()).add(params.shiftFactor()); // (B, z, h, w)
+      return scope.ret(TiledDecoder.decode(decoder, params, latent, tile, attentionChunk));
+    }
+  }
+
+  /**
    * BFL's {@code encode} with {@code sample=False}: {@code scale_factor * (mean - shift_factor)} of
    * the encoder's latent Gaussian.
    *

@@ -1,0 +1,456 @@
+package dev.fleet.engine.flux;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.fleet.engine.memory.BudgetExceededException;
+import dev.fleet.engine.memory.DeviceLedger;
+import dev.fleet.engine.memory.HostToDevice;
+import dev.fleet.engine.memory.Widener;
+import dev.fleet.engine.safetensors.DType;
+import dev.fleet.engine.safetensors.SafetensorsException;
+import dev.fleet.engine.safetensors.TensorEntry;
+import dev.fleet.engine.weights.Weights;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The first K double and K' single blocks on the device, the rest in host memory, copied to the
+ * device for their call and freed after it: the DiT of a memory plan that does not fit whole.
+ *
+ * <p>Every block is kept in its storage form: float8 weights as their raw bytes (UINT8, half of
+ * float16 on the wire and in memory), everything else in the compute dtype. Float8 bytes are
+ * widened on the device right before the block's call, for resident and streamed blocks alike, so a
+ * resident float8 block costs one byte per weight between calls. Every device allocation is booked
+ * in the {@link DeviceLedger}: resident blocks for the source's lifetime, a streamed block's copy
+ * and any widened weights for its lease.
+ *
+ * <p>While block {@code i} is leased the copy of the next streamed block of the same forward pass
+ * is begun (a one-block prefetch), so that an asynchronous {@link HostToDevice} overlaps it with
+ * block {@code i}'s compute; the synchronous default simply copies it early. A lease books its own
+ * block (copy and widened weights) before it begins the next block's copy, and a prefetch that the
+ * budget cannot hold is skipped, not an error. So at most two streamed blocks in storage form and
+ * one block's widened weights are on the device beyond the resident blocks.
+ */
+public final class StreamedBlocks implements BlockSource {
+  private final FluxParams params;
+  private final Device device;
+  private final DataType compute;
+  private final DeviceLedger ledger;
+  private final HostToDevice hostToDevice;
+  private final Widener widener;
+  private final int residentDouble;
+  private final int residentSingle;
+  private final NDManager host;
+  private final NDManager resident;
+  private final List<Stored> blocks;
+  private final List<DeviceLedger.Booking> residentBookings = new ArrayList<>();
+  private final AtomicLong bytesCopied = new AtomicLong();
+  private final AtomicLong prefetchesSkipped = new AtomicLong();
+  private Prefetch pending;
+
+  /** One block in its storage form; {@code built} is set for a resident block without float8. */
+  private static final class Stored {
+    final String name;
+    final List<String> keys = new ArrayList<>();
+    final List<DType> dtypes = new ArrayList<>();
+    NDList arrays = new NDList();
+    long bytes;
+    boolean streamed;
+    Object built;
+
+    Stored(String name) {
+      this.name = name;
+    }
+
+    boolean hasFloat8() {
+      return dtypes.stream().anyMatch(StreamedBlocks::isFloat8);
+    }
+  }
+
+  /** A copy begun ahead of its lease. */
+  private record Prefetch(
+      int position,
+      NDManager manager,
+      HostToDevice.Transfer transfer,
+      DeviceLedger.Booking booking) {
+    void discard() {
+      try {
+        transfer.await(); // never free memory a copy may still be writing
+      } finally {
+        manager.close();
+        booking.close();
+      }
+    }
+  }
+
+  private StreamedBlocks(
+      FluxParams params,
+      Device device,
+      DataType compute,
+      DeviceLedger ledger,
+      HostToDevice hostToDevice,
+      Widener widener,
+      int residentDouble,
+      int residentSingle) {
+    this.params = params;
+    this.device = device;
+    this.compute = compute;
+    this.ledger = ledger;
+    this.hostToDevice = hostToDevice;
+    this.widener = widener;
+    this.residentDouble = residentDouble;
+    this.residentSingle = residentSingle;
+    this.host = NDManager.newBaseManager(Device.cpu());
+    this.resident = NDManager.newBaseManager(device);
+    this.blocks = new ArrayList<>(params.depth() + params.depthSingleBlocks());
+  }
+
+  /**
+   * Reads every block, moves the resident ones to the device (booking them) and keeps the others in
+   * host memory.
+   *
+   * @param weights the whole checkpoint (unscoped); its store must outlive this source (on CPU the
+   *     host copies may alias its memory-mapped bytes)
+   * @param residentDouble how many of the first double blocks stay on the device (capped at depth)
+   * @param residentSingle how many of the first single blocks stay on the device (capped at depth)
+   * @throws BudgetExceededException when the resident blocks do not fit the ledger's budget
+   */
+  public static StreamedBlocks load(
+      Weights weights,
+      FluxParams params,
+      int residentDouble,
+      int residentSingle,
+      DeviceLedger ledger,
+      HostToDevice hostToDevice,
+      Widener widener) {
+    if (residentDouble < 0 || residentSingle < 0) {
+      throw new IllegalArgumentException(
+          "resident block counts must be >= 0, got " + residentDouble + ", " + residentSingle);
+    }
+    StreamedBlocks s =
+        new StreamedBlocks(
+            params,
+            weights.target().device(),
+            weights.target().dtype(),
+            ledger,
+            hostToDevice,
+            widener,
+            Math.min(residentDouble, params.depth()),
+            Math.min(residentSingle, params.depthSingleBlocks()));
+    try {
+      for (int i = 0; i < params.depth(); i++) {
+        s.add(weights, "double_blocks." + i, i >= s.residentDouble, true);
+      }
+      for (int i = 0; i < params.depthSingleBlocks(); i++) {
+        s.add(weights, "single_blocks." + i, i >= s.residentSingle, false);
+      }
+      // Loaded: from here on an allocation on these managers is a bug.
+      s.host.cap();
+      s.resident.cap();
+      return s;
+    } catch (RuntimeException e) {
+      s.close();
+      throw e;
+    }
+  }
+
+  private void add(Weights weights, String name, boolean streamed, boolean isDouble) {
+    Stored b = new Stored(name);
+    b.streamed = streamed;
+    ParameterLoader recorder = (key, m, shape) -> record(weights, b, key, shape);
+    // Loading the block through its own code names exactly the tensors it needs, shapes checked.
+    build(isDouble, recorder, host);
+    blocks.add(b);
+    if (streamed) {
+      return;
+    }
+    DeviceLedger.Booking booking = ledger.reserve(b.bytes, name + " resident");
+    residentBookings.add(booking);
+    NDList onDevice = hostToDevice.begin(b.arrays, resident).await();
+    NDList onHost = b.arrays;
+    b.arrays = onDevice;
+    onHost.close();
+    if (!b.hasFloat8()) {
+      b.built = build(isDouble, replay(b, b.arrays), resident);
+    }
+  }
+
+  private NDArray record(Weights weights, Stored b, String key, long[] shape) {
+    String full = b.name + "." + key;
+    TensorEntry e = weights.entry(full);
+    NDArray stored;
+    if (isFloat8(e.dtype())) {
+      if (!Arrays.equals(e.shape(), shape)) {
+        throw new SafetensorsException(
+            weights.store().describe(),
+            full,
+            "wrong shape " + Arrays.toString(e.shape()) + ", expected " + Arrays.toString(shape));
+      }
+      stored = host.create(weights.store().bytes(e.name()), new Shape(shape), DataType.UINT8);
+    } else {
+      stored = weights.load(full, host, shape); // the compute dtype, on the host
+    }
+    NDArray kept = hostToDevice.keepOnHost(stored, e.dtype(), host);
+    b.keys.add(key);
+    b.dtypes.add(e.dtype());
+    b.arrays.add(kept);
+    // From the storage form, not the array: a GPU host copy of float8 may be opaque to DJL.
+    long elements = new Shape(shape).size();
+    b.bytes += elements * (isFloat8(e.dtype()) ? 1 : compute.getNumOfBytes());
+    return kept;
+  }
+
+  private static boolean isFloat8(DType t) {
+    return t == DType.F8_E4M3 || t == DType.F8_E5M2;
+  }
+
+  /** A loader that hands out {@code arrays} (in the order {@code b.keys}) by key. */
+  private static ParameterLoader replay(Stored b, NDList arrays) {
+    Map<String, NDArray> byKey = new HashMap<>();
+    for (int i = 0; i < b.keys.size(); i++) {
+      byKey.put(b.keys.get(i), arrays.get(i));
+    }
+    return (key, m, shape) -> {
+      NDArray a = byKey.get(key);
+      if (a == null) {
+        throw new IllegalStateException(b.name + "." + key + " was not loaded with the block");
+      }
+      return a;
+    };
+  }
+
+  private Object build(boolean isDouble, ParameterLoader w, NDManager m) {
+    return isDouble ? DoubleStreamBlock.load(w, params, m) : SingleStreamBlock.load(w, params, m);
+  }
+
+  @Override
+  public BlockLease<DoubleStreamBlock> doubleBlock(int index) {
+    checkIndex(index, params.depth(), "double");
+    return lease(index, DoubleStreamBlock.class);
+  }
+
+  @Override
+  public BlockLease<SingleStreamBlock> singleBlock(int index) {
+    checkIndex(index, params.depthSingleBlocks(), "single");
+    return lease(params.depth() + index, SingleStreamBlock.class);
+  }
+
+  private static void checkIndex(int index, int depth, String kind) {
+    if (index < 0 || index >= depth) {
+      throw new IndexOutOfBoundsException(kind + " block " + index + " of " + depth);
+    }
+  }
+
+  private <T> BlockLease<T> lease(int position, Class<T> type) {
+    Stored b = blocks.get(position);
+    boolean isDouble = position < params.depth();
+    if (b.built != null) {
+      prefetchAfter(position);
+      return BlockLease.resident(type.cast(b.built));
+    }
+    NDManager m = NDManager.newBaseManager(device);
+    List<AutoCloseable> owned = new ArrayList<>(4);
+    owned.add(m);
+    try {
+      Prefetch own = null;
+      if (b.streamed) {
+        own = take(position);
+        if (own == null) {
+          own = begin(position);
+        }
+        owned.add(own.manager());
+        owned.add(own.booking());
+      }
+      // This block's widened weights are booked before the next block's copy: a prefetch may be
+      // skipped for lack of room, this block's needs may not.
+      if (b.hasFloat8()) {
+        owned.add(ledger.reserve(wideningBytes(b), b.name + " widened"));
+      }
+      prefetchAfter(position);
+      NDList arrays = own != null ? own.transfer().await() : b.arrays;
+      NDList usable = widen(b, arrays, m);
+      T block = type.cast(build(isDouble, replay(b, usable), m));
+      return new BlockLease<>() {
+        @Override
+        public T block() {
+          return block;
+        }
+
+        @Override
+        public void close() {
+          closeAll(owned);
+        }
+      };
+    } catch (RuntimeException e) {
+      closeAll(owned);
+      throw e;
+    }
+  }
+
+  /** Frees a lease's managers and releases its bookings, all of them even if one fails. */
+  private static void closeAll(List<AutoCloseable> owned) {
+    IllegalStateException failure = null;
+    for (AutoCloseable c : owned) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        if (failure == null) {
+          failure = new IllegalStateException("cannot free a block lease", e);
+        } else {
+          failure.addSuppressed(e);
+        }
+      }
+    }
+    if (failure != null) {
+      throw failure;
+    }
+  }
+
+  /** Books and begins the copy of a streamed block onto a manager of its own. */
+  private Prefetch begin(int position) {
+    Stored b = blocks.get(position);
+    DeviceLedger.Booking booking = ledger.reserve(b.bytes, b.name + " streamed");
+    NDManager m = NDManager.newBaseManager(device);
+    try {
+      HostToDevice.Transfer t = hostToDevice.begin(b.arrays, m);
+      bytesCopied.addAndGet(b.bytes);
+      return new Prefetch(position, m, t, booking);
+    } catch (RuntimeException e) {
+      m.close();
+      booking.close();
+      throw e;
+    }
+  }
+
+  /** The prefetched copy of {@code position}, or null; a prefetch of another block is dropped. */
+  private synchronized Prefetch take(int position) {
+    Prefetch p = pending;
+    pending = null;
+    if (p != null && p.position() != position) {
+      p.discard();
+      return null;
+    }
+    return p;
+  }
+
+  /** Begins the copy of the next streamed block of this forward pass, if there is one. */
+  private void prefetchAfter(int position) {
+    int next = position + 1;
+    while (next < blocks.size() && !blocks.get(next).streamed) {
+      next++;
+    }
+    if (next >= blocks.size()) {
+      return;
+    }
+    synchronized (this) {
+      if (pending != null) {
+        if (pending.position() == next) {
+          return;
+        }
+        pending.discard();
+        pending = null;
+      }
+      try {
+        pending = begin(next);
+      } catch (BudgetExceededException e) {
+        // Two blocks do not fit: the next one is copied when its turn comes.
+        prefetchesSkipped.incrementAndGet();
+      }
+    }
+  }
+
+  /**
+   * Device bytes of a block's float8 weights widened to the compute dtype, plus the widener's
+   * scratch for the largest of them.
+   */
+  private long wideningBytes(Stored b) {
+    long widened = 0;
+    long largest = 0;
+    for (int i = 0; i < b.arrays.size(); i++) {
+      if (isFloat8(b.dtypes.get(i))) {
+        long n = b.arrays.get(i).getShape().size();
+        widened += n * compute.getNumOfBytes();
+        largest = Math.max(largest, n);
+      }
+    }
+    return widened + widener.scratchBytes(largest);
+  }
+
+  /**
+   * The block's arrays in the compute dtype: float8 ones widened onto {@code m} (unless the
+   * transfer already delivered them widened).
+   */
+  private NDList widen(Stored b, NDList arrays, NDManager m) {
+    if (!b.hasFloat8()) {
+      return arrays;
+    }
+    NDList out = new NDList(arrays.size());
+    for (int i = 0; i < arrays.size(); i++) {
+      NDArray a = arrays.get(i);
+      boolean narrow = isFloat8(b.dtypes.get(i)) && a.getDataType() != compute;
+      out.add(narrow ? widener.widen(a, b.dtypes.get(i), compute, m) : a);
+    }
+    return out;
+  }
+
+  /** Drops a prefetched copy that no lease will claim (e.g. after a failed forward pass). */
+  public synchronized void cancelPrefetch() {
+    if (pending != null) {
+      Prefetch p = pending;
+      pending = null;
+      p.discard();
+    }
+  }
+
+  /** Resident double blocks (the first ones). */
+  public int residentDouble() {
+    return residentDouble;
+  }
+
+  /** Resident single blocks (the first ones). */
+  public int residentSingle() {
+    return residentSingle;
+  }
+
+  /** Device bytes of the resident blocks in their storage form. */
+  public long residentBytes() {
+    return blocks.stream().filter(b -> !b.streamed).mapToLong(b -> b.bytes).sum();
+  }
+
+  /** Bytes copied host to device per forward pass: the streamed blocks' storage form. */
+  public long streamedBytesPerPass() {
+    return blocks.stream().filter(b -> b.streamed).mapToLong(b -> b.bytes).sum();
+  }
+
+  /** The largest streamed block's storage bytes (what a prefetch adds to the peak). */
+  public long largestStreamedBlockBytes() {
+    return blocks.stream().filter(b -> b.streamed).mapToLong(b -> b.bytes).max().orElse(0);
+  }
+
+  /** Bytes copied host to device since loading. */
+  public long bytesCopied() {
+    return bytesCopied.get();
+  }
+
+  /** Prefetches skipped because the budget could not hold a second block. */
+  public long prefetchesSkipped() {
+    return prefetchesSkipped.get();
+  }
+
+  @Override
+  public void close() {
+    cancelPrefetch();
+    resident.close();
+    host.close();
+    residentBookings.forEach(DeviceLedger.Booking::close);
+    residentBookings.clear();
+  }
+}

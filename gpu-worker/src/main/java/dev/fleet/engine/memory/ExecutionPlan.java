@@ -1,0 +1,88 @@
+package dev.fleet.engine.memory;
+
+/**
+ * How one generation uses device memory, as plain numbers (what a planner decided, mapped by the
+ * caller): which DiT blocks stay on the device, whether the text encoders stay loaded, whether the
+ * autoencoder decodes in tiles and whether attention runs in query chunks.
+ *
+ * @param name a label for logs and events (e.g. the planner's plan name)
+ * @param residentDoubleBlocks how many of the first double-stream blocks stay on the device; the
+ *     rest are streamed from host memory on every forward pass. A count above the model's depth
+ *     means all of them.
+ * @param residentSingleBlocks the same for the single-stream blocks
+ * @param stageTextEncoders true: T5 and CLIP are loaded for an encode and released before the DiT
+ *     runs; false: they stay loaded
+ * @param vaeTile 0 decodes the whole latent at once; otherwise the core size in latent pixels of
+ *     each decoder tile
+ * @param attentionChunk 0 computes attention over all queries at once; otherwise the number of
+ *     query rows per chunk, which bounds the (B, H, chunk, L) scores
+ * @param budgetBytes device bytes the ledger may book
+ */
+public record ExecutionPlan(
+    String name,
+    int residentDoubleBlocks,
+    int residentSingleBlocks,
+    boolean stageTextEncoders,
+    int vaeTile,
+    int attentionChunk,
+    long budgetBytes) {
+
+  /** Below this a tile is mostly margin (the decoder's receptive field is ~13 latent pixels). */
+  public static final int MIN_VAE_TILE = 4;
+
+  public ExecutionPlan {
+    if (name == null || name.isBlank()) {
+      throw new IllegalArgumentException("execution plan needs a name");
+    }
+    if (residentDoubleBlocks < 0 || residentSingleBlocks < 0) {
+      throw new IllegalArgumentException(
+          "plan "
+              + name
+              + ": resident block counts must be >= 0, got double="
+              + residentDoubleBlocks
+              + ", single="
+              + residentSingleBlocks);
+    }
+    if (vaeTile != 0 && vaeTile < MIN_VAE_TILE) {
+      throw new IllegalArgumentException(
+          "plan "
+              + name
+              + ": vaeTile must be 0 (untiled) or >= "
+              + MIN_VAE_TILE
+              + ", got "
+              + vaeTile);
+    }
+    if (attentionChunk < 0) {
+      throw new IllegalArgumentException(
+          "plan " + name + ": attentionChunk must be 0 (unchunked) or > 0, got " + attentionChunk);
+    }
+    if (budgetBytes <= 0) {
+      throw new IllegalArgumentException(
+          "plan " + name + ": budgetBytes must be positive, got " + budgetBytes);
+    }
+  }
+
+  /** Everything resident, untiled, unchunked: the fastest plan. */
+  public static ExecutionPlan allResident(long budgetBytes) {
+    return new ExecutionPlan(
+        "all-resident", Integer.MAX_VALUE, Integer.MAX_VALUE, false, 0, 0, budgetBytes);
+  }
+
+  /** Resident double blocks for a model of {@code depth} double blocks. */
+  public int residentDoubleBlocks(int depth) {
+    return Math.min(residentDoubleBlocks, depth);
+  }
+
+  /** Resident single blocks for a model of {@code depth} single blocks. */
+  public int residentSingleBlocks(int depth) {
+    return Math.min(residentSingleBlocks, depth);
+  }
+
+  public boolean tiledDecode() {
+    return vaeTile > 0;
+  }
+
+  public boolean chunkedAttention() {
+    return attentionChunk > 0;
+  }
+}

@@ -1,0 +1,77 @@
+package dev.fleet.engine.pipeline;
+
+import dev.fleet.engine.flux.AttentionKernel;
+import dev.fleet.engine.memory.HostToDevice;
+import dev.fleet.engine.memory.Widener;
+
+/**
+ * The device-specific parts of a {@link PlannedPipeline}, with CPU-safe defaults: on a GPU the
+ * caller plugs in pinned, non-blocking copies, a float8 cast, a fused attention kernel and the
+ * allocator's cache release (e.g. TorchScript helpers).
+ *
+ * @param hostToDevice how streamed blocks reach the device
+ * @param widener how float8 bytes become the compute dtype on the device
+ * @param attention the attention kernel; plans with an attention chunk run it per chunk of queries
+ * @param embeddingCache prompt conditionings kept across jobs (shared by every plan)
+ * @param releaseDeviceCaches run after an out-of-memory failure, before the retry (e.g. {@code
+ *     torch.cuda.empty_cache()})
+ * @param listener hears plan changes
+ */
+public record ExecutionOptions(
+    HostToDevice hostToDevice,
+    Widener widener,
+    AttentionKernel attention,
+    PromptEmbeddingCache embeddingCache,
+    Runnable releaseDeviceCaches,
+    PlanListener listener) {
+
+  public ExecutionOptions {
+    if (hostToDevice == null
+        || widener == null
+        || attention == null
+        || embeddingCache == null
+        || releaseDeviceCaches == null
+        || listener == null) {
+      throw new IllegalArgumentException("execution options must all be set (use defaults())");
+    }
+  }
+
+  /** Synchronous DJL copies, the lookup-table widener, eager attention, a default cache. */
+  public static ExecutionOptions defaults() {
+    return new ExecutionOptions(
+        HostToDevice.synchronous(),
+        Widener.lookupTable(),
+        AttentionKernel.EAGER,
+        PromptEmbeddingCache.defaults(),
+        () -> {},
+        PlanListener.NONE);
+  }
+
+  public ExecutionOptions withHostToDevice(HostToDevice h) {
+    return new ExecutionOptions(
+        h, widener, attention, embeddingCache, releaseDeviceCaches, listener);
+  }
+
+  public ExecutionOptions withWidener(Widener w) {
+    return new ExecutionOptions(
+        hostToDevice, w, attention, embeddingCache, releaseDeviceCaches, listener);
+  }
+
+  public ExecutionOptions withAttention(AttentionKernel k) {
+    return new ExecutionOptions(
+        hostToDevice, widener, k, embeddingCache, releaseDeviceCaches, listener);
+  }
+
+  public ExecutionOptions withEmbeddingCache(PromptEmbeddingCache c) {
+    return new ExecutionOptions(hostToDevice, widener, attention, c, releaseDeviceCaches, listener);
+  }
+
+  public ExecutionOptions withReleaseDeviceCaches(Runnable r) {
+    return new ExecutionOptions(hostToDevice, widener, attention, embeddingCache, r, listener);
+  }
+
+  public ExecutionOptions withListener(PlanListener l) {
+    return new ExecutionOptions(
+        hostToDevice, widener, attention, embeddingCache, releaseDeviceCaches, l);
+  }
+}

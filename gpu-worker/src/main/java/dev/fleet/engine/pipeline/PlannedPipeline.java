@@ -1,0 +1,501 @@
+package dev.fleet.engine.pipeline;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.fleet.engine.flux.AttentionKernel;
+import dev.fleet.engine.flux.ChunkedAttention;
+import dev.fleet.engine.flux.FluxParams;
+import dev.fleet.engine.flux.FluxTransformer;
+import dev.fleet.engine.flux.StreamedBlocks;
+import dev.fleet.engine.image.PngEncoder;
+import dev.fleet.engine.memory.DeviceLedger;
+import dev.fleet.engine.memory.ExecutionPlan;
+import dev.fleet.engine.memory.MemoryFailure;
+import dev.fleet.engine.safetensors.TensorStore;
+import dev.fleet.engine.sampling.LatentPacking;
+import dev.fleet.engine.sampling.Schedule;
+import dev.fleet.engine.sampling.TorchNoise;
+import dev.fleet.engine.text.TextEmbedder;
+import dev.fleet.engine.text.TextEmbeddings;
+import dev.fleet.engine.vae.AutoEncoder;
+import dev.fleet.engine.vae.VaeLoader;
+import dev.fleet.engine.weights.ComputeTarget;
+import dev.fleet.engine.weights.Weights;
+import dev.fleet.model.GenerationSpec;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * FLUX text-to-image under a memory budget: the same sampling as {@link FluxPipeline} (and the same
+ * latents), executed under an {@link ExecutionPlan} with every device allocation booked in a {@link
+ * DeviceLedger}. DiT blocks beyond the plan's resident counts stream from host memory, the text
+ * encoders may be staged (and a cached prompt skips them), the decoder may run in tiles and
+ * attention in query chunks.
+ *
+ * <p>The plans come as a list, fastest first. At load the first plan whose resident weights fit is
+ * taken. When a job runs out of memory (a refused booking, or the device's own out-of-memory error)
+ * the job's arrays are freed with it, the device caches are released, the next plan is loaded and
+ * the job is run once more, from its seed, so the result is what the first attempt would have
+ * produced. Each such change is a {@link PlanEvent}, returned with the result and told to the
+ * {@link PlanListener}. A failed retry ends in a {@link GenerationOutOfMemoryException}; the
+ * pipeline stays usable on the more frugal plan.
+ */
+public final class PlannedPipeline implements AutoCloseable {
+  private final ModelDirectory model;
+  private final ComputeTarget target;
+  private final List<ExecutionPlan> plans;
+  private final ExecutionOptions options;
+  private final DeviceLedger ledger;
+  private final TensorStore ditStore;
+  private final FluxParams params;
+  private final long ditOuterBytes;
+  private final int t5Length;
+  private final AutoEncoder vae;
+  private final DeviceLedger.Booking vaeBooking;
+
+  /** Parent of every job's manager: what is left under it after a job is a leak. */
+  private final NDManager jobs;
+
+  private int planIndex = -1;
+  private Loaded loaded;
+
+  /** What one plan keeps loaded. */
+  private record Loaded(
+      ExecutionPlan plan,
+      FluxTransformer dit,
+      StreamedBlocks blocks,
+      DeviceLedger.Booking ditBooking,
+      TextStage text)
+      implements AutoCloseable {
+    @Override
+    public void close() {
+      try {
+        text.close();
+      } finally {
+        dit.close(); // closes the block source, which releases the resident blocks' bookings
+        ditBooking.close();
+      }
+    }
+  }
+
+  private PlannedPipeline(
+      ModelDirectory model,
+      ComputeTarget target,
+      List<ExecutionPlan> plans,
+      ExecutionOptions options,
+      DeviceLedger ledger,
+      TensorStore ditStore,
+      FluxParams params,
+      AutoEncoder vae,
+      DeviceLedger.Booking vaeBooking) {
+    this.model = model;
+    this.target = target;
+    this.plans = plans;
+    this.options = options;
+    this.ledger = ledger;
+    this.ditStore = ditStore;
+    this.params = params;
+    this.vae = vae;
+    this.vaeBooking = vaeBooking;
+    int dtypeBytes = target.dtype().getNumOfBytes();
+    this.ditOuterBytes =
+        ParameterBytes.of(
+            ditStore,
+            n -> !n.startsWith("double_blocks.") && !n.startsWith("single_blocks."),
+            dtypeBytes);
+    this.t5Length =
+        params.guidanceEmbed() ? TextEmbedder.DEV_T5_LENGTH : TextEmbedder.SCHNELL_T5_LENGTH;
+    this.jobs = NDManager.newBaseManager(target.device());
+  }
+
+  /**
+   * Loads a model directory under the first of {@code plans} that fits.
+   *
+   * @param plans fastest first, all with the same budget (the device's)
+   * @throws dev.fleet.engine.memory.BudgetExceededException when not even the last plan's resident
+   *     weights fit
+   */
+  public static PlannedPipeline load(
+      ModelDirectory model,
+      ComputeTarget target,
+      List<ExecutionPlan> plans,
+      ExecutionOptions options) {
+    if (plans.isEmpty()) {
+      throw new IllegalArgumentException("a planned pipeline needs at least one execution plan");
+    }
+    long budget = plans.get(0).budgetBytes();
+    for (ExecutionPlan p : plans) {
+      if (p.budgetBytes() != budget) {
+        throw new IllegalArgumentException(
+            "plans must share one device budget: "
+                + plans.get(0).name()
+                + " has "
+                + budget
+                + " bytes, "
+                + p.name()
+                + " has "
+                + p.budgetBytes());
+      }
+    }
+    DeviceLedger ledger = new DeviceLedger(budget);
+    TensorStore store = null;
+    AutoEncoder vae = null;
+    DeviceLedger.Booking vaeBooking = null;
+    PlannedPipeline pipeline = null;
+    try {
+      store = FluxPipeline.openTransformer(model);
+      FluxParams params =
+          FluxParams.infer(store, model.transformer().resolveSibling("config.json"));
+      vaeBooking =
+          ledger.reserve(
+              ParameterBytes.of(
+                  VaeLoader.findCheckpoint(model.root()), target.dtype().getNumOfBytes()),
+              "autoencoder resident");
+      vae = VaeLoader.load(model.root(), target);
+      FluxPipeline.checkCompatible(params, vae);
+      vae.manager().cap();
+      pipeline =
+          new PlannedPipeline(
+              model, target, List.copyOf(plans), options, ledger, store, params, vae, vaeBooking);
+      pipeline.loadFrom(0, new ArrayList<>());
+      return pipeline;
+    } catch (RuntimeException e) {
+      if (pipeline != null) {
+        pipeline.close();
+      } else {
+        closeQuietly(vae, vaeBooking, store);
+      }
+      throw e;
+    }
+  }
+
+  /** Loads the first plan from {@code first} on whose resident weights fit. */
+  private void loadFrom(int first, List<PlanEvent> events) {
+    RuntimeException last = null;
+    for (int i = first; i < plans.size(); i++) {
+      try {
+        loaded = loadPlan(plans.get(i));
+        planIndex = i;
+        return;
+      } catch (RuntimeException e) {
+        if (!MemoryFailure.isMemoryFailure(e)) {
+          throw e;
+        }
+        last = e;
+        String next = i + 1 < plans.size() ? plans.get(i + 1).name() : "none";
+        event(events, PlanEvent.Kind.LOAD_FELL_BACK, plans.get(i).name(), next, e);
+        options.releaseDeviceCaches().run();
+      }
+    }
+    throw last;
+  }
+
+  private Loaded loadPlan(ExecutionPlan plan) {
+    Weights weights = new Weights(ditStore, target);
+    AttentionKernel kernel =
+        plan.chunkedAttention()
+            ? new ChunkedAttention(plan.attentionChunk(), options.attention())
+            : options.attention();
+    AtomicReference<StreamedBlocks> blocks = new AtomicReference<>();
+    DeviceLedger.Booking ditBooking = ledger.reserve(ditOuterBytes, "dit embedders and head");
+    FluxTransformer dit = null;
+    try {
+      dit =
+          FluxTransformer.load(
+              weights,
+              params,
+              m -> {
+                blocks.set(
+                    StreamedBlocks.load(
+                        weights,
+                        params,
+                        plan.residentDoubleBlocks(params.depth()),
+                        plan.residentSingleBlocks(params.depthSingleBlocks()),
+                        ledger,
+                        options.hostToDevice(),
+                        options.widener()));
+                return blocks.get();
+              },
+              kernel);
+      dit.manager().cap();
+      TextStage text =
+          TextStage.load(
+              model, t5Length, target, plan.stageTextEncoders(), options.embeddingCache(), ledger);
+      return new Loaded(plan, dit, blocks.get(), ditBooking, text);
+    } catch (RuntimeException e) {
+      closeQuietly(dit, ditBooking);
+      throw e;
+    }
+  }
+
+  public ModelDirectory model() {
+    return model;
+  }
+
+  public ComputeTarget target() {
+    return target;
+  }
+
+  public FluxParams params() {
+    return params;
+  }
+
+  /** The plan in force now (it changes after an out-of-memory fallback). */
+  public synchronized ExecutionPlan currentPlan() {
+    return loaded.plan();
+  }
+
+  public DeviceLedger ledger() {
+    return ledger;
+  }
+
+  public PromptEmbeddingCache embeddingCache() {
+    return options.embeddingCache();
+  }
+
+  /** The loaded text stage (tests count its encoder runs). */
+  synchronized TextStage textStage() {
+    return loaded.text();
+  }
+
+  /** Host-to-device bytes of one forward pass under the current plan. */
+  public synchronized long streamedBytesPerStep() {
+    return loaded.blocks().streamedBytesPerPass();
+  }
+
+  /** Generates with the seed's noise. */
+  public PlannedGeneration generate(GenerationSpec spec, GenerationListener listener) {
+    return generate(spec, null, listener);
+  }
+
+  /**
+   * One job, retried once under the next plan if it runs out of memory.
+   *
+   * @param noise the initial latent noise, or null to draw it from the seed (see {@link
+   *     FluxPipeline#generate(GenerationSpec, float[], GenerationListener)})
+   * @throws GenerationOutOfMemoryException when the retry runs out of memory too
+   */
+  public synchronized PlannedGeneration generate(
+      GenerationSpec spec, float[] noise, GenerationListener listener) {
+    List<PlanEvent> events = new ArrayList<>();
+    try {
+      return run(spec, noise, listener, events);
+    } catch (RuntimeException first) {
+      if (!MemoryFailure.isMemoryFailure(first)) {
+        throw first;
+      }
+      String from = loaded.plan().name();
+      fallBack(events);
+      event(events, PlanEvent.Kind.JOB_RETRIED, from, loaded.plan().name(), first);
+      try {
+        return run(spec, noise, listener, events);
+      } catch (RuntimeException second) {
+        if (!MemoryFailure.isMemoryFailure(second)) {
+          throw second;
+        }
+        String retried = loaded.plan().name();
+        fallBack(events);
+        event(events, PlanEvent.Kind.RETRY_FAILED, retried, loaded.plan().name(), second);
+        GenerationOutOfMemoryException e =
+            new GenerationOutOfMemoryException(
+                "out of device memory under plan "
+                    + from
+                    + " and again under "
+                    + retried
+                    + ": "
+                    + second.getMessage(),
+                events,
+                second);
+        e.addSuppressed(first);
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * After an out-of-memory failure (the job's arrays and bookings are gone with its scope): frees
+   * the device caches and takes the next plan, or keeps the last one when there is none.
+   */
+  private void fallBack(List<PlanEvent> events) {
+    loaded.blocks().cancelPrefetch();
+    options.releaseDeviceCaches().run();
+    if (planIndex + 1 >= plans.size()) {
+      return;
+    }
+    int failed = planIndex;
+    loaded.close();
+    loaded = null;
+    try {
+      loadFrom(failed + 1, events);
+    } catch (RuntimeException e) {
+      // Not even the more frugal plans load now: go back to the one that loaded before.
+      loadFrom(failed, events);
+    }
+  }
+
+  private void event(
+      List<PlanEvent> events, PlanEvent.Kind kind, String from, String to, Throwable cause) {
+    PlanEvent e = new PlanEvent(kind, from, to, String.valueOf(cause.getMessage()));
+    events.add(e);
+    options.listener().onEvent(e);
+  }
+
+  private PlannedGeneration run(
+      GenerationSpec spec, float[] noise, GenerationListener listener, List<PlanEvent> events) {
+    Loaded l = loaded;
+    int h = spec.height() / 16; // packed rows
+    int w = spec.width() / 16; // packed columns
+    Shape latentShape = new Shape(1, FluxPipeline.LATENT_CHANNELS, 2L * h, 2L * w);
+    float[] initial =
+        noise != null ? noise : new TorchNoise(spec.seed()).randn((int) latentShape.size());
+    if (initial.length != latentShape.size()) {
+      throw new IllegalArgumentException(
+          "noise has "
+              + initial.length
+              + " values, "
+              + latentShape
+              + " needs "
+              + latentShape.size());
+    }
+    float[] timesteps = Schedule.timesteps(spec.steps(), h * w, params.guidanceEmbed());
+    long tokens = (long) h * w;
+    long textTokens = l.text().t5Length();
+    // Latents (noise, packed, prediction, next) in float32, ids and the scalars.
+    long stateBytes =
+        4L * (latentShape.size() + 3 * tokens * params.inChannels())
+            + 4L * 3 * 2 * (tokens + textTokens)
+            + 64;
+    ledger.resetPeak();
+    long[] moved = new long[spec.steps()];
+    try (DeviceLedger.Booking state = ledger.reserve(stateBytes, "job latents");
+        NDManager job = jobs.newSubManager()) {
+      NDArray latent = job.create(initial, latentShape); // (1, 16, 2h, 2w) float32
+      trace(listener, "pipe.noise", latent);
+      trace(listener, "pipe.timesteps", job.create(timesteps));
+      NDArray img =
+          denoise(l, job, spec, LatentPacking.pack(latent), h, w, timesteps, listener, moved);
+      NDArray pixels = decode(l.plan(), img, h, w); // (1, 3, H, W) float32 in [-1, 1]
+      trace(listener, "pipe.image", pixels);
+      byte[] rgb = FluxPipeline.toRgb(pixels.toFloatArray(), spec.width(), spec.height());
+      byte[] png = PngEncoder.encode(rgb, spec.width(), spec.height(), FluxPipeline.pngText(spec));
+      GeneratedImage image = new GeneratedImage(spec, spec.width(), spec.height(), rgb, png);
+      return new PlannedGeneration(
+          image,
+          l.plan(),
+          events,
+          moved,
+          ledger.peakBytes(),
+          ledger.budgetBytes(),
+          ledger.bookingsAtPeak());
+    }
+  }
+
+  /** Euler steps from t=1 to t=0, as {@link FluxPipeline} takes them. */
+  private NDArray denoise(
+      Loaded l,
+      NDManager job,
+      GenerationSpec spec,
+      NDArray img,
+      int h,
+      int w,
+      float[] ts,
+      GenerationListener listener,
+      long[] moved) {
+    DataType dt = DataType.FLOAT32;
+    int dtypeBytes = target.dtype().getNumOfBytes();
+    long textBytes =
+        (long) dtypeBytes
+            * (l.text().t5Length() * (long) params.contextInDim() + params.vecInDim());
+    try (DeviceLedger.Booking condBooking = ledger.reserve(textBytes, "text embeddings");
+        TextEmbeddings cond = l.text().embed(spec.prompt(), job)) {
+      NDArray imgIds = LatentPacking.imageIds(job, 1, h, w, dt);
+      NDArray txtIds = LatentPacking.textIds(job, 1, cond.t5().getShape().get(1), dt);
+      NDArray guidance =
+          params.guidanceEmbed() ? job.full(new Shape(1), (float) spec.guidance(), dt) : null;
+      long activations =
+          ActivationEstimates.ditForward(
+              params,
+              1,
+              (long) h * w,
+              cond.t5().getShape().get(1),
+              dtypeBytes,
+              l.plan().attentionChunk());
+      int steps = ts.length - 1;
+      for (int k = 0; k < steps; k++) {
+        if (listener.cancelled()) {
+          throw new GenerationCancelledException(k);
+        }
+        long copiedBefore = l.blocks().bytesCopied();
+        NDArray next;
+        try (DeviceLedger.Booking act = ledger.reserve(activations, "dit activations");
+            NDManager scope = NDManager.subManagerOf(img)) {
+          scope.tempAttachAll(img, imgIds, txtIds, cond.t5(), cond.clipPooled());
+          if (guidance != null) {
+            scope.tempAttachAll(guidance);
+          }
+          NDArray t = scope.full(new Shape(1), ts[k], dt);
+          NDArray pred = // (1, L, 64) float32, img's dtype
+              l.dit().forward(img, imgIds, cond.t5(), txtIds, cond.clipPooled(), t, guidance);
+          float step = (float) ((double) ts[k + 1] - (double) ts[k]);
+          next = scope.ret(img.add(pred.mul(step)));
+        } finally {
+          l.blocks().cancelPrefetch();
+        }
+        moved[k] = l.blocks().bytesCopied() - copiedBefore;
+        img.close();
+        img = next;
+        trace(listener, "pipe.latents.step" + k, img);
+        listener.onStep(k + 1, steps);
+      }
+      return img;
+    }
+  }
+
+  private NDArray decode(ExecutionPlan plan, NDArray img, int h, int w) {
+    long bytes =
+        ActivationEstimates.vaeDecode(
+            vae.params(), 1, 2 * h, 2 * w, plan.vaeTile(), target.dtype().getNumOfBytes());
+    try (DeviceLedger.Booking act = ledger.reserve(bytes, "autoencoder decode");
+        NDManager scope = NDManager.subManagerOf(img)) {
+      scope.tempAttachAll(img);
+      NDArray z = LatentPacking.unpack(img, h, w);
+      NDArray decoded =
+          plan.tiledDecode()
+              ? vae.decodeTiled(z, plan.vaeTile(), plan.attentionChunk())
+              : vae.decode(z);
+      return scope.ret(decoded.toType(DataType.FLOAT32, false).clip(-1f, 1f));
+    }
+  }
+
+  /** Arrays still alive from jobs: zero between jobs unless something leaks. */
+  public int liveJobArrays() {
+    return jobs.getManagedArrays().size();
+  }
+
+  private static void trace(GenerationListener listener, String name, NDArray value) {
+    if (listener.wantsTensors()) {
+      listener.onTensor(name, value);
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    closeQuietly(jobs, loaded, vae, vaeBooking, ditStore);
+    loaded = null;
+  }
+
+  private static void closeQuietly(AutoCloseable... resources) {
+    for (AutoCloseable r : resources) {
+      if (r != null) {
+        try {
+          r.close();
+        } catch (Exception ignored) {
+          // closing the rest matters more than one failure to close
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,264 @@
+package dev.fleet.engine.pipeline;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import dev.fleet.engine.memory.DeviceLedger;
+import dev.fleet.engine.text.ClipTextConfig;
+import dev.fleet.engine.text.ClipTextModel;
+import dev.fleet.engine.text.T5Config;
+import dev.fleet.engine.text.T5Encoder;
+import dev.fleet.engine.text.TextEmbeddings;
+import dev.fleet.engine.tokenizer.PromptTokenizer;
+import dev.fleet.engine.weights.ComputeTarget;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
+
+/**
+ * Prompt to conditioning under a memory plan: a {@link PromptEmbeddingCache} hit skips the text
+ * encoders altogether; a miss runs T5 and CLIP, which either stay loaded (resident) or are loaded
+ * for the encode and released before the DiT runs (staged). Encoder weights and their activations
+ * are booked in the ledger while they exist. The tokenizers (host memory only) stay loaded.
+ */
+public final class TextStage implements AutoCloseable {
+
+  /** A loaded encoder pair. */
+  interface Encoders extends AutoCloseable {
+    /** T5 (1, L, d_model) and CLIP pooled (1, C) in the compute dtype, owned by {@code manager}. */
+    TextEmbeddings encode(long[] t5Ids, long[] clipIds, NDManager manager);
+
+    @Override
+    void close();
+  }
+
+  private final PromptTokenizer clipTokenizer;
+  private final PromptTokenizer t5Tokenizer;
+  private final Supplier<Encoders> loader;
+  private final long encoderBytes;
+  private final long activationBytes;
+  private final boolean staged;
+  private final PromptEmbeddingCache cache;
+  private final String identity;
+  private final ComputeTarget target;
+  private final DeviceLedger ledger;
+  private final AtomicInteger loads = new AtomicInteger();
+  private final AtomicInteger runs = new AtomicInteger();
+  private Encoders resident;
+  private DeviceLedger.Booking residentBooking;
+
+  TextStage(
+      PromptTokenizer clipTokenizer,
+      PromptTokenizer t5Tokenizer,
+      Supplier<Encoders> loader,
+      long encoderBytes,
+      long activationBytes,
+      boolean staged,
+      PromptEmbeddingCache cache,
+      String identity,
+      ComputeTarget target,
+      DeviceLedger ledger) {
+    this.clipTokenizer = clipTokenizer;
+    this.t5Tokenizer = t5Tokenizer;
+    this.loader = loader;
+    this.encoderBytes = encoderBytes;
+    this.activationBytes = activationBytes;
+    this.staged = staged;
+    this.cache = cache;
+    this.identity = identity;
+    this.target = target;
+    this.ledger = ledger;
+    if (!staged) {
+      residentBooking = ledger.reserve(encoderBytes, "text encoders resident");
+      try {
+        resident = load();
+      } catch (RuntimeException e) {
+        residentBooking.close();
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * The text stage of a model directory in the FLUX.1-dev layout.
+   *
+   * @param t5Length the T5 length when {@code tokenizer_2/tokenizer.json} carries none
+   * @param staged true to load the encoders per encode, false to keep them loaded
+   * @throws dev.fleet.engine.memory.BudgetExceededException when resident encoders do not fit
+   */
+  public static TextStage load(
+      ModelDirectory model,
+      int t5Length,
+      ComputeTarget target,
+      boolean staged,
+      PromptEmbeddingCache cache,
+      DeviceLedger ledger) {
+    PromptTokenizer clipTokenizer = null;
+    PromptTokenizer t5Tokenizer = null;
+    try {
+      clipTokenizer = PromptTokenizer.clip(model.clipTokenizer());
+      t5Tokenizer = PromptTokenizer.t5(model.t5Tokenizer(), t5Length);
+      int dtypeBytes = target.dtype().getNumOfBytes();
+      long bytes =
+          ParameterBytes.of(model.clip(), dtypeBytes) + ParameterBytes.of(model.t5(), dtypeBytes);
+      long activations =
+          ActivationEstimates.textEncode(
+              T5Config.read(model.t5()),
+              t5Tokenizer.maxLength(),
+              ClipTextConfig.read(model.clip()),
+              clipTokenizer.maxLength(),
+              dtypeBytes);
+      Path clipDir = model.clip();
+      Path t5Dir = model.t5();
+      String identity =
+          clipDir.toAbsolutePath().normalize()
+              + "|"
+              + t5Dir.toAbsolutePath().normalize()
+              + "|"
+              + target.dtype();
+      return new TextStage(
+          clipTokenizer,
+          t5Tokenizer,
+          () -> LoadedEncoders.load(clipDir, t5Dir, target),
+          bytes,
+          activations,
+          staged,
+          cache,
+          identity,
+          target,
+          ledger);
+    } catch (RuntimeException e) {
+      if (t5Tokenizer != null) {
+        t5Tokenizer.close();
+      }
+      if (clipTokenizer != null) {
+        clipTokenizer.close();
+      }
+      throw e;
+    }
+  }
+
+  private Encoders load() {
+    loads.incrementAndGet();
+    return loader.get();
+  }
+
+  /**
+   * The conditioning of {@code prompt} on {@code job}'s device in the compute dtype, owned by
+   * {@code job}: from the cache when it holds it, else from the encoders (then cached).
+   */
+  public TextEmbeddings embed(String prompt, NDManager job) {
+    PromptEmbeddingCache.Key key =
+        new PromptEmbeddingCache.Key(
+            identity, prompt, t5Tokenizer.maxLength(), clipTokenizer.maxLength());
+    HostEmbeddings host = cache.get(key);
+    if (host == null) {
+      host = encode(prompt, job);
+      cache.put(key, host);
+    }
+    return host.toDevice(job, target.dtype());
+  }
+
+  private HostEmbeddings encode(String prompt, NDManager job) {
+    long[] t5Ids = t5Tokenizer.encode(prompt);
+    long[] clipIds = clipTokenizer.encode(prompt);
+    DeviceLedger.Booking weights =
+        staged ? ledger.reserve(encoderBytes, "text encoders staged") : null;
+    try {
+      Encoders encoders = staged ? load() : resident;
+      try (DeviceLedger.Booking act = ledger.reserve(activationBytes, "text activations");
+          NDManager scope = job.newSubManager(target.device());
+          TextEmbeddings out = encoders.encode(t5Ids, clipIds, scope)) {
+        runs.incrementAndGet();
+        return HostEmbeddings.of(out);
+      } finally {
+        if (staged) {
+          encoders.close();
+        }
+      }
+    } finally {
+      if (weights != null) {
+        weights.close();
+      }
+    }
+  }
+
+  /** True when the encoders are loaded per encode and released after it. */
+  public boolean staged() {
+    return staged;
+  }
+
+  /** Device bytes of the two encoders' parameters. */
+  public long encoderBytes() {
+    return encoderBytes;
+  }
+
+  /** Times the encoders were loaded (once when resident, once per cache miss when staged). */
+  public int encoderLoads() {
+    return loads.get();
+  }
+
+  /** Times the encoders ran (once per cache miss). */
+  public int encoderRuns() {
+    return runs.get();
+  }
+
+  public int t5Length() {
+    return t5Tokenizer.maxLength();
+  }
+
+  @Override
+  public void close() {
+    try {
+      if (resident != null) {
+        resident.close();
+        resident = null;
+      }
+    } finally {
+      if (residentBooking != null) {
+        residentBooking.close();
+        residentBooking = null;
+      }
+      t5Tokenizer.close();
+      clipTokenizer.close();
+    }
+  }
+
+  /**
+   * T5 and CLIP read from their directories, as {@link dev.fleet.engine.text.TextEmbedder} does.
+   */
+  private record LoadedEncoders(ClipTextModel clip, T5Encoder t5, ComputeTarget target)
+      implements Encoders {
+
+    static LoadedEncoders load(Path clipDir, Path t5Dir, ComputeTarget target) {
+      ClipTextModel clip = ClipTextModel.load(clipDir, target);
+      try {
+        return new LoadedEncoders(clip, T5Encoder.load(t5Dir, target), target);
+      } catch (RuntimeException e) {
+        clip.close();
+        throw e;
+      }
+    }
+
+    @Override
+    public TextEmbeddings encode(long[] t5Ids, long[] clipIds, NDManager manager) {
+      try (NDManager scope = manager.newSubManager(target.device())) {
+        NDArray txt = t5.forward(scope.create(t5Ids, new Shape(1, t5Ids.length))); // (1, L, D)
+        NDArray pooled =
+            clip.forward(scope.create(clipIds, new Shape(1, clipIds.length))).pooledOutput();
+        txt.attach(manager);
+        pooled.attach(manager);
+        return new TextEmbeddings(txt, pooled);
+      }
+    }
+
+    @Override
+    public void close() {
+      try {
+        t5.close();
+      } finally {
+        clip.close();
+      }
+    }
+  }
+}

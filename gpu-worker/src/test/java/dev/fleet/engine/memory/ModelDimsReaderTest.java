@@ -1,0 +1,77 @@
+package dev.fleet.engine.memory;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.fleet.engine.Fixtures;
+import dev.fleet.engine.pipeline.ModelDirectory;
+import dev.fleet.engine.synthetic.Component;
+import dev.fleet.engine.synthetic.ModelShape;
+import dev.fleet.model.memory.ModelDims;
+import dev.fleet.model.memory.StorageType;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The planner's model dimensions (shared-model) and the engine's model shapes (gpu-worker) describe
+ * the same presets twice; this pins them to each other, count by count.
+ */
+class ModelDimsReaderTest {
+  private record Pair(ModelShape shape, ModelDims dims, int t5Length) {}
+
+  private static final List<Pair> PRESETS =
+      List.of(
+          new Pair(ModelShape.FLUX_DEV, ModelDims.FLUX_DEV, 512),
+          new Pair(ModelShape.FLUX_SCHNELL, ModelDims.FLUX_SCHNELL, 256),
+          new Pair(ModelShape.TINY, ModelDims.TINY, 32));
+
+  @Test
+  void presetParameterCountsAreTheEnginesLayoutCounts() {
+    for (Pair p : PRESETS) {
+      String name = p.dims().name();
+      assertEquals(p.shape().parameterCount(Component.DIT), p.dims().dit().params(), name);
+      assertEquals(p.shape().parameterCount(Component.T5), p.dims().t5().params(), name);
+      assertEquals(p.shape().parameterCount(Component.CLIP), p.dims().clip().params(), name);
+      assertEquals(p.shape().parameterCount(Component.VAE), p.dims().autoencoder().params(), name);
+      assertEquals(p.shape().doubleBlockParameterCount(), p.dims().dit().doubleBlockParams(), name);
+      assertEquals(p.shape().singleBlockParameterCount(), p.dims().dit().singleBlockParams(), name);
+      assertEquals(p.shape().parameterCount(), p.dims().params(), name);
+    }
+    // The published figures, once more here so that a change to both places still shows.
+    assertEquals(11_901_408_320L, ModelDims.FLUX_DEV.dit().params());
+    assertEquals(339_831_296L, ModelDims.FLUX_DEV.dit().doubleBlockParams());
+    assertEquals(141_591_808L, ModelDims.FLUX_DEV.dit().singleBlockParams());
+  }
+
+  @Test
+  void shapesConvertToThePresets() {
+    for (Pair p : PRESETS) {
+      assertEquals(p.dims(), ModelDimsReader.of(p.shape(), p.t5Length()));
+    }
+    assertEquals(512, ModelDimsReader.t5Length(ModelShape.FLUX_DEV.dit()));
+    assertEquals(256, ModelDimsReader.t5Length(ModelShape.FLUX_SCHNELL.dit()));
+  }
+
+  @Test
+  void theBundledModelReadsAsTheTinyPreset() {
+    ModelDims read = ModelDimsReader.read(ModelDirectory.resolve(Fixtures.MODEL, null));
+    assertEquals("flux-tiny", read.name());
+    assertEquals(ModelDims.TINY.dit(), read.dit());
+    assertEquals(ModelDims.TINY.t5(), read.t5()); // 32 tokens, from tokenizer_2/tokenizer.json
+    assertEquals(ModelDims.TINY.clip(), read.clip());
+    assertEquals(ModelDims.TINY.autoencoder(), read.autoencoder());
+  }
+
+  @Test
+  void storageFollowsTheCheckpoint() {
+    assertEquals(
+        StorageType.FP16, ModelDimsReader.ditStorage(ModelDirectory.resolve(Fixtures.MODEL, null)));
+    assertEquals(
+        StorageType.FP8,
+        ModelDimsReader.ditStorage(
+            ModelDirectory.resolve(Fixtures.MODEL, "flux-fp8-e4m3fn.safetensors")));
+    assertEquals(
+        StorageType.FP16,
+        ModelDimsReader.ditStorage(
+            ModelDirectory.resolve(Fixtures.MODEL, "flux-bf16.safetensors")));
+  }
+}
