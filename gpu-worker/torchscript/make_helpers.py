@@ -64,11 +64,11 @@ class UploadStart(torch.nn.Module):
 
 
 class UploadFinish(torch.nn.Module):
-    """Makes the current stream wait for an upload and widens the tensors to float16."""
+    """Makes the current stream wait (on the GPU, not the host) for an upload; returns its tensors."""
 
     def forward(self, moved: List[torch.Tensor], done: torch.classes.cuda.Event, device_index: int) -> List[torch.Tensor]:
         torch.cuda.current_stream(torch.device("cuda", device_index)).wait_event(done)
-        return [d.to(torch.float16) for d in moved]
+        return moved
 
 
 class RandomFp8Pinned(torch.nn.Module):
@@ -105,8 +105,9 @@ def check(out_dir: str) -> None:
     assert w8.is_pinned() and w8.dtype == torch.float8_e4m3fn
     moved, done = torch.jit.load(f"{out_dir}/upload_start.pt")([w8], 0)
     up = torch.jit.load(f"{out_dir}/upload_finish.pt")(moved, done, 0)[0]
-    assert up.is_cuda and up.dtype == torch.float16
-    assert torch.equal(up.cpu(), w8.to(torch.float16)), "upload"
+    assert up.is_cuda and up.dtype == torch.float8_e4m3fn
+    wide = torch.jit.load(f"{out_dir}/widen.pt")([up])[0]
+    assert torch.equal(wide.cpu(), w8.to(torch.float16)), "upload + widen"
     r = torch.jit.load(f"{out_dir}/random_fp8_pinned.pt")(8, 16, 0.02, 0)
     assert r.is_pinned() and r.shape == (8, 16)
     print("helpers ok")

@@ -172,7 +172,7 @@ class SubmitJobTest {
         Arguments.of("unknown field", "{\"prompt\":\"x\",\"stpes\":4}", 400, "stpes"),
         Arguments.of(
             "too large for every GPU",
-            "{\"prompt\":\"x\",\"model\":\"flux-dev\",\"width\":2048,\"height\":2048}",
+            "{\"prompt\":\"x\",\"model\":\"flux-dev\",\"width\":4096,\"height\":4096}",
             422,
             "width"),
         Arguments.of(
@@ -243,16 +243,26 @@ class SubmitJobTest {
     given().get("/v1/nothing-here").then().statusCode(404);
   }
 
+  /**
+   * Routing and refusal through the API, with the planner's numbers for the engine as it is
+   * (DJL_EAGER): 2048² needs more than the 8 GiB class even fully streamed, 4096² more than any
+   * class. MemoryAdmissionTest checks the numbers in the refusal for sizes the API cannot take.
+   */
   @Test
-  void theMemoryRefusalNamesTheLimit() {
+  void theMemoryRouteGrowsWithTheImageAndTheRefusalNamesTheLimit() {
+    submit("{\"prompt\":\"x\",\"model\":\"flux-dev\",\"width\":1024,\"height\":1024}")
+        .statusCode(202)
+        .body("plan.memoryClass", equalTo("vram-8g"))
+        .body("plan.predictedPeakBytes", greaterThanOrEqualTo(1L << 30));
     submit("{\"prompt\":\"x\",\"model\":\"flux-dev\",\"width\":2048,\"height\":2048}")
+        .statusCode(202)
+        .body("plan.memoryClass", equalTo("vram-12g"));
+    submit("{\"prompt\":\"x\",\"model\":\"flux-dev\",\"width\":4096,\"height\":4096}")
         .statusCode(422)
         .body("type", equalTo("urn:fleet:problem:too-large-for-gpus"))
-        .body("detail", containsString("vram-16g"))
-        .body("detail", containsString("16.0 GiB"));
-    submit("{\"prompt\":\"x\",\"model\":\"flux-dev\",\"width\":1536,\"height\":1536}")
-        .statusCode(202)
-        .body("plan.memoryClass", equalTo("vram-16g"));
+        .body("detail", containsString("4096x4096 needs "))
+        .body("detail", containsString("the largest class vram-16g has 16.0 GiB"))
+        .body("errors.field", hasItem("width"));
   }
 
   @Test

@@ -9,7 +9,7 @@ import dev.fleet.gateway.outbox.OutboxRelayService;
 import dev.fleet.model.FieldError;
 import dev.fleet.model.GenerationSpec;
 import dev.fleet.model.InvalidSpecException;
-import dev.fleet.model.job.MemoryEstimate;
+import dev.fleet.model.memory.ClassRoute;
 import dev.fleet.model.store.IdempotencyKeyReusedException;
 import dev.fleet.model.store.JobStore;
 import dev.fleet.model.store.NewJob;
@@ -24,9 +24,9 @@ import java.util.stream.Collectors;
 
 /**
  * Turns a submission into a stored job: the model's defaults, the random seed, validation (every
- * broken field named), the memory route, then one transaction for the job and its Kafka message
- * (the outbox). Nothing here talks to Kafka: the relay does, so a job the client got a 202 for is
- * in the database with its message, whatever happens to Kafka or to this process next.
+ * broken field named), the memory class from the planner, then one transaction for the job and its
+ * Kafka message (the outbox). Nothing here talks to Kafka: the relay does, so a job the client got
+ * a 202 for is in the database with its message, whatever happens to Kafka or to this process next.
  */
 @ApplicationScoped
 public class JobSubmitter {
@@ -46,18 +46,7 @@ public class JobSubmitter {
   public JobStore.Inserted submit(String tenant, String idempotencyKey, SubmitRequest request) {
     GenerationSpec spec = resolve(request);
     Model model = models.find(spec.model()).orElseThrow();
-    MemoryEstimate.Route route = MemoryEstimate.route(spec, model.family());
-    if (route instanceof MemoryEstimate.TooLarge tooLarge) {
-      String why = tooLarge.explain(spec);
-      throw new ProblemException(
-          new Problem(
-              Problem.TOO_LARGE_FOR_GPUS,
-              "Too large for any GPU class",
-              422,
-              why,
-              List.of(new FieldError("width", why), new FieldError("height", why))));
-    }
-    var fits = (MemoryEstimate.Fits) route;
+    ClassRoute.Fits route = MemoryAdmission.route(model, spec.width(), spec.height(), 1);
     NewJob job =
         new NewJob(
             UUID.randomUUID(),
@@ -65,8 +54,8 @@ public class JobSubmitter {
             idempotencyKey,
             request.fingerprint(),
             spec,
-            fits.memoryClass(),
-            fits.peakBytes());
+            route.memoryClass(),
+            route.plan().predictedPeakBytes());
     JobStore.Inserted inserted;
     try {
       inserted = store.insert(job);

@@ -2,7 +2,8 @@ package dev.fleet.gateway.models;
 
 import dev.fleet.model.FieldError;
 import dev.fleet.model.GenerationSpec;
-import dev.fleet.model.job.MemoryEstimate;
+import dev.fleet.model.memory.ModelDims;
+import dev.fleet.model.memory.StorageType;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -10,10 +11,14 @@ import java.util.List;
  * A model the gateway accepts jobs for: what a request gets by default and what it may ask for. The
  * global rules (multiples of 16, prompt length, ...) are {@link GenerationSpec}'s; these are the
  * narrower ones of this model.
+ *
+ * @param dims the dimensions the memory planner sizes this model's jobs by
+ * @param ditStorage how the workers store the transformer's blocks (fp8 as the fleet runs, or fp16)
  */
 public record Model(
     String name,
-    MemoryEstimate.Family family,
+    ModelDims dims,
+    StorageType ditStorage,
     int defaultSteps,
     int defaultWidth,
     int defaultHeight,

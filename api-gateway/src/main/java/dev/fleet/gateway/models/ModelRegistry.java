@@ -1,7 +1,8 @@
 package dev.fleet.gateway.models;
 
 import dev.fleet.model.GenerationSpec;
-import dev.fleet.model.job.MemoryEstimate;
+import dev.fleet.model.memory.ModelDims;
+import dev.fleet.model.memory.StorageType;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.util.Map;
 import java.util.Optional;
@@ -27,16 +28,33 @@ public class ModelRegistry {
   }
 
   private static Model model(String name, ModelRegistryConfig.ModelSettings s) {
-    MemoryEstimate.Family family =
-        MemoryEstimate.Family.byName(s.family())
+    ModelDims dims =
+        ModelDims.preset(s.family())
             .orElseThrow(
                 () ->
                     new IllegalStateException(
-                        "fleet.models." + name + ".family: unknown family " + s.family()));
+                        "fleet.models."
+                            + name
+                            + ".family: unknown family "
+                            + s.family()
+                            + " (known: "
+                            + String.join(", ", ModelDims.presetNames())
+                            + ")"));
+    StorageType storage;
+    try {
+      storage = StorageType.parse(s.ditStorage());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalStateException("fleet.models." + name + ".dit-storage: " + e.getMessage());
+    }
+    if (storage != StorageType.FP8 && storage != StorageType.FP16) {
+      throw new IllegalStateException(
+          "fleet.models." + name + ".dit-storage: fp8 or fp16, got " + s.ditStorage());
+    }
     Model m =
         new Model(
             name,
-            family,
+            dims,
+            storage,
             s.defaultSteps(),
             s.defaultWidth(),
             s.defaultHeight(),

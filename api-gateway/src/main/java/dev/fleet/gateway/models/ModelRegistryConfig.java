@@ -16,10 +16,19 @@ public interface ModelRegistryConfig {
 
   Map<String, ModelSettings> models();
 
-  /** One model: its family (for the memory estimate), request defaults and accepted ranges. */
+  /** One model: its family (for the memory planner), request defaults and accepted ranges. */
   interface ModelSettings {
-    /** {@code flux-1} (FLUX.1-dev/schnell, majicflus) or {@code flux-tiny}. */
+    /**
+     * The dimensions its jobs are planned with: {@code flux-dev} (FLUX.1-dev and its fine-tunes
+     * such as majicflus), {@code flux-schnell} or {@code tiny} (the bundled fixture).
+     */
     String family();
+
+    /**
+     * How workers store the transformer's blocks: {@code fp8} (the fleet's way) or {@code fp16}.
+     */
+    @WithDefault("fp8")
+    String ditStorage();
 
     int defaultSteps();
 

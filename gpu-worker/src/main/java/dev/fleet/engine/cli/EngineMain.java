@@ -70,10 +70,8 @@ public final class EngineMain {
       return switch (argv[0]) {
         case "generate" -> generate(rest);
         case "parity" -> parity(rest);
-        case "plan", "bench" ->
-            throw new UsageException(
-                argv[0]
-                    + " is not there yet: it arrives with the memory-budget issue (planner and benchmark)");
+        case "plan" -> new PlanCommand(out, err).run(rest);
+        case "bench" -> new BenchCommand(out, err).run(rest);
         default ->
             throw new UsageException(
                 "unknown engine command '" + argv[0] + "' (try: ./fleet engine help)");
@@ -331,8 +329,21 @@ public final class EngineMain {
             Runs whichever of dit.in.*, vae.in.z, vae.in.image, t5.in.ids, clip.in.ids are present
             and writes dit.out, vae.out.decoded, vae.out.latent_mean_scaled,
             t5.out.last_hidden_state, clip.out.pooler_output, clip.out.last_hidden_state (F32).
-        plan, bench
-            Memory planner and benchmark (not there yet).
+        plan --budget SIZE (--model DIR [--dit FILE] | --synthetic flux-dev|flux-schnell|tiny)
+             [--width W] [--height H] [--batch N] [--storage fp8|fp16] [--bandwidth 25GB/s]
+             [--tflops 40] [--engine djl-eager|djl-per-op|torch-sdpa]
+            The memory planner's choice for this job under a device budget (8GiB, 512MiB, 12G, or
+            bytes), as JSON: the plan, its predicted peak, bytes streamed per step, the per-step
+            bound, each component's residency and why faster plans were not taken. Exits 2 when
+            nothing fits. Defaults: 1024x1024, batch 1, the checkpoint's storage (fp8 for
+            --synthetic), a PCIe 4 card (25 GB/s, 40 TFLOP/s), the engine as it is (djl-eager).
+        bench --synthetic flux-dev|flux-schnell|tiny --budget SIZE [--width W] [--height H]
+              [--steps N] [--storage fp8|fp16] [--device cpu|gpu] [--bandwidth 25GB/s]
+            Real denoising steps of a DiT of that shape with random weights made in place (no
+            download), under the plan the planner picks for the budget: the plan's blocks resident,
+            the rest streamed every step. Prints JSON: s/step, measured device peak (nvidia-smi,
+            device-wide), the ledger's booked peak, the predicted peak, bytes moved host to device
+            per step and their rate, and the plan's bound. Defaults: 1024x1024, 5 steps, fp8.
 
       Common options:
         --model DIR        model directory in the FLUX.1-dev layout (default: FLEET_MODEL or the

@@ -199,6 +199,9 @@ public final class StreamedBlocks implements BlockSource {
       stored = weights.load(full, host, shape); // the compute dtype, on the host
     }
     NDArray kept = hostToDevice.keepOnHost(stored, e.dtype(), host);
+    if (kept != stored) {
+      stored.close(); // a pinned copy replaced it: do not hold the weights twice in host memory
+    }
     b.keys.add(key);
     b.dtypes.add(e.dtype());
     b.arrays.add(kept);

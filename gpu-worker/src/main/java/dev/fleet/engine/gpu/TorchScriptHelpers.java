@@ -99,6 +99,17 @@ public final class TorchScriptHelpers implements AutoCloseable {
         IValue.from(deviceIndex));
   }
 
+  /** Device float8 tensors to float16 (exact). */
+  public NDList widen(NDList float8, NDManager owner) {
+    PtNDArray[] arrays = float8.stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new);
+    IValue list = IValue.listFrom(arrays);
+    try (IValue out = module("widen").forward(list)) {
+      return out.toNDList((PtNDManager) owner);
+    } finally {
+      list.close();
+    }
+  }
+
   /** Waits until the device has finished everything queued so far. */
   public void synchronize() {
     IValue in = IValue.from(deviceIndex);
@@ -119,7 +130,7 @@ public final class TorchScriptHelpers implements AutoCloseable {
       this.done = done;
     }
 
-    /** The copies, widened to float16, on {@code owner}. */
+    /** The copies, as stored (float8 stays opaque float8), on {@code owner}. */
     public NDList finish(NDManager owner) {
       IValue index = IValue.from(deviceIndex);
       try (IValue out = module("upload_finish").forward(moved, done, index)) {

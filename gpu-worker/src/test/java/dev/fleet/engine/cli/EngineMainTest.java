@@ -87,7 +87,8 @@ class EngineMainTest {
     assertRefused(
         run(generate("--dit", "nope.safetensors")), "--dit nope.safetensors: no such file");
     assertRefused(run("paint"), "unknown engine command 'paint'");
-    assertRefused(run("plan"), "not there yet");
+    assertRefused(run("bench", "--budget", "8GiB"), "missing required option --synthetic");
+    assertRefused(run("bench", "--synthetic", "flux-3", "--budget", "8GiB"), "is not a preset");
   }
 
   @Test

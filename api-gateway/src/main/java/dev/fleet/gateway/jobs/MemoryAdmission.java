@@ -1,0 +1,39 @@
+package dev.fleet.gateway.jobs;
+
+import dev.fleet.gateway.api.Problem;
+import dev.fleet.gateway.api.ProblemException;
+import dev.fleet.gateway.models.Model;
+import dev.fleet.model.FieldError;
+import dev.fleet.model.memory.ClassRoute;
+import dev.fleet.model.memory.Hardware;
+import dev.fleet.model.memory.Workload;
+import java.util.List;
+
+/**
+ * The memory class a job goes to: the smallest whose budget the memory planner finds a plan for,
+ * with the same planner the workers admit jobs with. A job no class holds is refused here, at
+ * submission, with what it needs and what the largest class has.
+ */
+final class MemoryAdmission {
+  private MemoryAdmission() {}
+
+  /**
+   * @throws ProblemException 422 {@code too-large-for-gpus} when no class holds the job
+   */
+  static ClassRoute.Fits route(Model model, int width, int height, int batch) {
+    Workload workload = new Workload(width, height, batch, model.ditStorage());
+    // The hardware only ranks plans by speed; whether one fits depends on the budget alone.
+    ClassRoute route = ClassRoute.of(model.dims(), workload, Hardware.DEFAULT);
+    if (route instanceof ClassRoute.TooLarge tooLarge) {
+      String why = tooLarge.explain(workload);
+      throw new ProblemException(
+          new Problem(
+              Problem.TOO_LARGE_FOR_GPUS,
+              "Too large for any GPU class",
+              422,
+              why,
+              List.of(new FieldError("width", why), new FieldError("height", why))));
+    }
+    return (ClassRoute.Fits) route;
+  }
+}

@@ -1,0 +1,218 @@
+package dev.fleet.engine.cli;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fleet.engine.memory.ModelDimsReader;
+import dev.fleet.engine.pipeline.ModelDirectory;
+import dev.fleet.model.memory.ByteSize;
+import dev.fleet.model.memory.DitResidency;
+import dev.fleet.model.memory.EngineProfile;
+import dev.fleet.model.memory.Hardware;
+import dev.fleet.model.memory.MemoryModel;
+import dev.fleet.model.memory.ModelDims;
+import dev.fleet.model.memory.Phase;
+import dev.fleet.model.memory.Plan;
+import dev.fleet.model.memory.PlanDecision;
+import dev.fleet.model.memory.Planner;
+import dev.fleet.model.memory.StorageType;
+import dev.fleet.model.memory.Workload;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * {@code ./fleet engine plan}: the memory planner's choice for one job shape under one budget, as
+ * JSON. Exit 0 with {@code "fits": true}; exit 2 when no plan fits (the JSON then says what the job
+ * needs), or when the command line is wrong.
+ */
+final class PlanCommand {
+  private static final Set<String> OPTIONS =
+      Set.of(
+          "model",
+          "dit",
+          "synthetic",
+          "budget",
+          "width",
+          "height",
+          "batch",
+          "storage",
+          "bandwidth",
+          "tflops",
+          "engine");
+
+  private static final ObjectMapper JSON =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  private final PrintStream out;
+  private final PrintStream err;
+
+  PlanCommand(PrintStream out, PrintStream err) {
+    this.out = out;
+    this.err = err;
+  }
+
+  int run(List<String> argv) {
+    Args a = Args.parse("plan", argv, OPTIONS);
+    long budget = size("budget", a.required("budget"));
+    ModelDims dims;
+    StorageType storage;
+    if (a.has("synthetic")) {
+      if (a.has("model") || a.has("dit")) {
+        throw new UsageException("plan: give --model DIR or --synthetic NAME, not both");
+      }
+      String name = a.get("synthetic", null);
+      dims =
+          ModelDims.preset(name)
+              .orElseThrow(
+                  () ->
+                      new UsageException(
+                          "plan: --synthetic "
+                              + name
+                              + " is not a preset (known: "
+                              + String.join(", ", ModelDims.presetNames())
+                              + ")"));
+      storage = StorageType.FP8;
+    } else {
+      String dir = a.get("model", System.getProperty("fleet.default.model"));
+      if (dir == null) {
+        throw new UsageException(
+            "plan: give --model DIR or --synthetic NAME ("
+                + String.join(", ", ModelDims.presetNames())
+                + ")");
+      }
+      ModelDirectory model = ModelDirectory.resolve(Path.of(dir), a.get("dit", null));
+      dims = ModelDimsReader.read(model);
+      storage = ModelDimsReader.ditStorage(model);
+    }
+    if (a.has("storage")) {
+      storage = StorageType.parse(a.get("storage", null));
+    }
+    Workload workload =
+        new Workload(
+            a.intValue("width", 1024), a.intValue("height", 1024), a.intValue("batch", 1), storage);
+    Hardware hardware = Hardware.DEFAULT;
+    if (a.has("bandwidth")) {
+      hardware = hardware.withBandwidth(rate(a.get("bandwidth", null)));
+    }
+    if (a.has("tflops")) {
+      hardware = hardware.withTflops(a.doubleValue("tflops", hardware.effectiveTflops()));
+    }
+    EngineProfile engine = EngineProfile.preset(a.get("engine", EngineProfile.DJL_EAGER.name()));
+    PlanDecision decision = Planner.plan(dims, workload, budget, hardware, engine);
+    MemoryModel memory = new MemoryModel(dims, workload, engine);
+    out.println(write(json(decision, dims, workload, hardware, engine, memory)));
+    if (!decision.fits()) {
+      err.println("engine: plan: " + decision.reason());
+      return 2;
+    }
+    return 0;
+  }
+
+  private static long size(String option, String text) {
+    try {
+      return ByteSize.parse(text);
+    } catch (IllegalArgumentException e) {
+      throw new UsageException("plan: --" + option + ": " + e.getMessage());
+    }
+  }
+
+  private static double rate(String text) {
+    try {
+      return ByteSize.parseRate(text);
+    } catch (IllegalArgumentException e) {
+      throw new UsageException("plan: --bandwidth: " + e.getMessage());
+    }
+  }
+
+  private static ObjectNode json(
+      PlanDecision d,
+      ModelDims dims,
+      Workload w,
+      Hardware hw,
+      EngineProfile engine,
+      MemoryModel memory) {
+    ObjectNode o = JSON.createObjectNode();
+    o.put("fits", d.fits());
+    o.put("plan", d.fits() ? d.chosen().name() : null);
+    o.put("reason", d.reason());
+    o.put("model", dims.name());
+    o.put("width", w.width());
+    o.put("height", w.height());
+    o.put("batch", w.batch());
+    o.put("storage", w.ditStorage().label());
+    o.put("budgetBytes", d.budgetBytes());
+    o.put("reserveBytes", d.reserveBytes());
+    o.put("usableBytes", d.usableBytes());
+    o.put("neededBytes", d.neededBytes());
+    if (d.fits()) {
+      describe(o, d.chosen(), memory);
+    } else {
+      o.put("leanestPlan", d.leanest().name());
+      o.put("leanestPeakBytes", d.leanest().predictedPeakBytes());
+    }
+    ObjectNode h = o.putObject("hardware");
+    h.put("bandwidthBytesPerSecond", hw.bandwidthBytesPerSecond());
+    h.put("effectiveTflops", hw.effectiveTflops());
+    o.put("engine", engine.name());
+    ArrayNode alternatives = o.putArray("alternatives");
+    for (PlanDecision.Alternative alt : d.alternatives()) {
+      Plan p = alt.plan();
+      ObjectNode a = alternatives.addObject();
+      a.put("plan", p.name());
+      a.put("fits", alt.fits());
+      a.put("predictedPeakBytes", p.predictedPeakBytes());
+      a.put("peakPhase", p.peakPhase().label());
+      a.put("streamedBytesPerStep", p.streamedBytesPerStep());
+      a.put("boundSecondsPerStep", p.boundSecondsPerStep());
+      a.put("why", alt.why());
+    }
+    return o;
+  }
+
+  /** The chosen plan's numbers and residencies, at the top level. */
+  private static void describe(ObjectNode o, Plan p, MemoryModel memory) {
+    o.put("predictedPeakBytes", p.predictedPeakBytes());
+    o.put("peakPhase", p.peakPhase().label());
+    ObjectNode phases = o.putObject("phasePeakBytes");
+    for (Phase phase : Phase.values()) {
+      phases.put(phase.label(), p.phases().of(phase));
+    }
+    o.put("streamedBytesPerStep", p.streamedBytesPerStep());
+    o.put("loadedBytesPerJob", p.loadedBytesPerJob());
+    o.put("computeSecondsPerStep", p.computeSecondsPerStep());
+    o.put("transferSecondsPerStep", p.transferSecondsPerStep());
+    o.put("boundSecondsPerStep", p.boundSecondsPerStep());
+    o.put("bound", p.transferBound() ? "transfer" : "compute");
+    ObjectNode residency = o.putObject("residency");
+    DitResidency dit = p.dit();
+    ObjectNode r = residency.putObject("dit");
+    r.put("storage", dit.storage().label());
+    r.put("residentDoubleBlocks", dit.residentDoubleBlocks());
+    r.put("doubleBlocks", dit.doubleBlocks());
+    r.put("residentSingleBlocks", dit.residentSingleBlocks());
+    r.put("singleBlocks", dit.singleBlocks());
+    r.put("residentBytes", memory.ditNonBlockBytes() + memory.residentBlockBytes(dit));
+    residency.put("t5", p.t5().label());
+    residency.put("clip", p.clip().label());
+    residency.put("autoencoder", p.autoencoder().label());
+    ObjectNode decode = o.putObject("decode");
+    decode.put("tiled", p.decodeTiled());
+    decode.put("tile", p.decodeTile());
+    ObjectNode attention = o.putObject("attention");
+    attention.put("chunked", p.attentionChunked());
+    attention.put("chunk", p.attentionChunk());
+  }
+
+  private static String write(ObjectNode o) {
+    try {
+      return JSON.writeValueAsString(o);
+    } catch (JsonProcessingException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}

@@ -1,0 +1,66 @@
+package dev.fleet.model.memory;
+
+/**
+ * How the executor computes, as far as memory is concerned.
+ *
+ * @param name what the profile is called in plans and messages
+ * @param fusedAttention true when attention never materialises its (B, H, Lq, Lk) scores (a fused
+ *     kernel such as {@code F.scaled_dot_product_attention}); false for matmul, softmax, matmul,
+ *     which keeps the scores and their softmax in fp16 at once
+ * @param widensPerLayer true when fp8 weights are widened to fp16 one matrix at a time right before
+ *     use; false when a block is widened whole before it runs
+ * @param freesTemporaries true when each temporary is freed once its consumer has run (PyTorch's
+ *     reference counting; in DJL a scope per operation); false when a block's temporaries all live
+ *     until the block returns (one DJL scope per block, as the engine's blocks are written)
+ */
+public record EngineProfile(
+    String name, boolean fusedAttention, boolean widensPerLayer, boolean freesTemporaries) {
+
+  /**
+   * The DJL engine as its blocks are written: attention through DJL's own ops (unfused, ANCHORS.md:
+   * 4.4 ms per call at 1024²), a leased block's matrices widened to fp16 as a whole, and one scope
+   * per block, so every temporary of a block lives until the block returns.
+   */
+  public static final EngineProfile DJL_EAGER = new EngineProfile("djl-eager", false, false, false);
+
+  /**
+   * The DJL engine with a scope per operation (or temporaries closed once used): what freeing the
+   * block temporaries would buy, at 1024² about 1.4 GiB of activations.
+   */
+  public static final EngineProfile DJL_PER_OP =
+      new EngineProfile("djl-per-op", false, false, true);
+
+  /**
+   * The reference ANCHORS.md measured: PyTorch eager with SDPA, fp8 matrices cast to fp16 per
+   * layer. The model reproduces its peaks within 3% (MemoryModelTest).
+   */
+  public static final EngineProfile TORCH_SDPA = new EngineProfile("torch-sdpa", true, true, true);
+
+  private static final java.util.List<EngineProfile> PRESETS =
+      java.util.List.of(DJL_EAGER, DJL_PER_OP, TORCH_SDPA);
+
+  public EngineProfile {
+    if (name == null || name.isBlank()) {
+      throw new IllegalArgumentException("an engine profile needs a name");
+    }
+  }
+
+  /**
+   * A preset by name.
+   *
+   * @throws IllegalArgumentException naming the presets
+   */
+  public static EngineProfile preset(String name) {
+    for (EngineProfile p : PRESETS) {
+      if (p.name.equals(name)) {
+        return p;
+      }
+    }
+    throw new IllegalArgumentException(
+        "unknown engine profile '"
+            + name
+            + "' (known: "
+            + String.join(", ", PRESETS.stream().map(EngineProfile::name).toList())
+            + ")");
+  }
+}

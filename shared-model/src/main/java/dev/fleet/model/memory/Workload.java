@@ -1,0 +1,40 @@
+package dev.fleet.model.memory;
+
+import java.util.Objects;
+
+/**
+ * The shape of one job as memory sees it: image size, images per forward pass and how the DiT's
+ * weights are stored (fp8 as the fleet runs it, or fp16).
+ *
+ * @param batch images denoised together in one forward pass
+ * @param ditStorage storage of the transformer blocks' matrices on the wire and on the device: fp8
+ *     (widened to fp16 right before use) or fp16
+ */
+public record Workload(int width, int height, int batch, StorageType ditStorage) {
+
+  public Workload {
+    if (width <= 0 || height <= 0) {
+      throw new IllegalArgumentException(
+          "width and height must be positive, got " + width + "x" + height);
+    }
+    if (batch < 1) {
+      throw new IllegalArgumentException("batch must be at least 1, got " + batch);
+    }
+    Objects.requireNonNull(ditStorage, "ditStorage");
+    if (ditStorage != StorageType.FP8 && ditStorage != StorageType.FP16) {
+      throw new IllegalArgumentException(
+          "the DiT is stored on the device as fp8 or fp16, got "
+              + ditStorage.label()
+              + " (bf16 and fp32 checkpoints are widened or narrowed to fp16 on the host)");
+    }
+  }
+
+  /** One fp8 image of {@code width x height}: how the fleet runs jobs. */
+  public static Workload of(int width, int height) {
+    return new Workload(width, height, 1, StorageType.FP8);
+  }
+
+  public long pixels() {
+    return (long) width * height;
+  }
+}
