@@ -1,0 +1,524 @@
+package dev.fleet.launcher;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fleet.stack.StackConfig;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * {@code ./fleet run "PROMPT" [options]}: one image through the fleet's HTTP API.
+ *
+ * <p>Uses the fleet at {@code $FLEET_URL} (default {@value #DEFAULT_URL}) when its readiness
+ * answers 200 within a second; otherwise boots an ephemeral {@link LocalFleet} on free ports in a
+ * temporary directory, deleted afterwards. Submits the job ({@code POST /v1/jobs}; options not
+ * given are not sent, so the gateway applies the model's defaults), follows it (Server-Sent Events;
+ * {@code step k/n} lines on stderr), downloads the image from the presigned link and prints one
+ * JSON line on stdout: {@code {"id", "out", "seed", "seconds"}} (seconds from submission to the
+ * written file).
+ *
+ * <p>Exit status: 0 done; 1 the job failed, was cancelled or timed out, or the fleet did not work;
+ * 2 bad arguments (also when the gateway refuses a field: the option is named).
+ */
+public final class RunMain {
+  static final String DEFAULT_URL = "http://localhost:8080";
+  static final Duration DEFAULT_TIMEOUT = Duration.ofMinutes(10);
+  static final Duration PROBE_TIMEOUT = Duration.ofSeconds(1);
+
+  /** The API's field names and the options that set them. */
+  private static final Map<String, String> OPTION_OF_FIELD =
+      Map.of(
+          "prompt", "PROMPT",
+          "seed", "--seed",
+          "steps", "--steps",
+          "width", "--width",
+          "height", "--height",
+          "guidance", "--guidance",
+          "model", "--model");
+
+  private RunMain() {}
+
+  /** A bad command line: exit status 2, the message names the option. */
+  static final class UsageException extends IllegalArgumentException {
+    UsageException(String message) {
+      super(message);
+    }
+  }
+
+  /**
+   * The command line. Every job field is null when not given. {@code root} and {@code modelDir} are
+   * supplied by the launcher, for booting a local fleet.
+   */
+  record Args(
+      String prompt,
+      Long seed,
+      Integer steps,
+      Integer width,
+      Integer height,
+      Double guidance,
+      String model,
+      Path out,
+      Duration timeout,
+      Path root,
+      Path modelDir,
+      boolean help) {
+
+    /** The body of {@code POST /v1/jobs}: only what was given. */
+    ObjectNode body() {
+      ObjectNode b = FleetClient.JSON.createObjectNode();
+      b.put("prompt", prompt);
+      if (seed != null) {
+        b.put("seed", seed);
+      }
+      if (steps != null) {
+        b.put("steps", steps);
+      }
+      if (width != null) {
+        b.put("width", width);
+      }
+      if (height != null) {
+        b.put("height", height);
+      }
+      if (guidance != null) {
+        b.put("guidance", guidance);
+      }
+      if (model != null) {
+        b.put("model", model);
+      }
+      return b;
+    }
+  }
+
+  public static void main(String[] args) {
+    System.exit(run(args, System.out, System.err));
+  }
+
+  /** Runs the command; returns the exit status. */
+  static int run(String[] argv, PrintStream out, PrintStream err) {
+    Args args;
+    try {
+      args = parse(argv);
+    } catch (UsageException e) {
+      err.println("fleet run: " + e.getMessage());
+      err.println("usage: " + USAGE_LINE + " (./fleet run --help)");
+      return 2;
+    }
+    if (args.help()) {
+      out.println(usage());
+      return 0;
+    }
+
+    String url = System.getenv().getOrDefault("FLEET_URL", DEFAULT_URL);
+    URI base;
+    try {
+      base = URI.create(url.endsWith("/") ? url.substring(0, url.length() - 1) : url);
+      if (base.getScheme() == null || base.getHost() == null) {
+        throw new IllegalArgumentException("no scheme or host");
+      }
+    } catch (IllegalArgumentException e) {
+      err.println("fleet run: FLEET_URL is not an http URL: " + url);
+      return 2;
+    }
+
+    LocalFleet fleet = null;
+    Path tmp = null;
+    boolean ok = false;
+    try {
+      int health = new HealthProbe(PROBE_TIMEOUT).status(URI.create(base + "/q/health/ready"));
+      if (health != 200) {
+        err.println(
+            "fleet: "
+                + (health < 0
+                    ? "no fleet answers at " + base
+                    : "the fleet at " + base + " is not ready (" + health + ")")
+                + "; starting a throw-away local one");
+        if (args.root() == null || args.modelDir() == null) {
+          err.println("fleet run: cannot start a local fleet without --root and --model-dir");
+          return 2;
+        }
+        tmp = Files.createTempDirectory("fleet-run-");
+        fleet =
+            LocalFleet.start(
+                new LocalFleet.Options(
+                    args.root(),
+                    StackConfig.withFreePorts(tmp),
+                    args.modelDir(),
+                    0,
+                    0,
+                    LocalFleet.DEFAULT_READY_TIMEOUT,
+                    true,
+                    err));
+        base = fleet.gatewayUrl();
+      }
+      int status = submitAndFetch(base, args, out, err);
+      ok = status != 1; // a refused option (2) needs no logs either
+      return status;
+    } catch (LocalFleet.Stopped e) {
+      ok = true; // Ctrl-C: nothing to report, nothing to keep
+      return 130;
+    } catch (IOException e) {
+      if (fleet != null && fleet.isClosing()) {
+        ok = true; // Ctrl-C while the job ran: the fleet went away under it
+        return 130;
+      }
+      err.println("fleet run: " + LocalFleet.describe(e));
+      return 1;
+    } finally {
+      if (fleet != null) {
+        if (!ok) {
+          fleet.keepLogs();
+        }
+        try {
+          fleet.close();
+        } catch (IOException e) {
+          err.println("fleet: " + e.getMessage());
+        }
+        if (!ok) {
+          err.println("fleet: the local fleet's logs are in " + fleet.logDir());
+        }
+      } else if (tmp != null) {
+        // LocalFleet.start failed: it kept the logs (if it got that far) and deleted the rest.
+        Path logs = tmp.resolve("logs");
+        if (!ok && hasFiles(logs)) {
+          err.println("fleet: the local fleet's logs are in " + logs);
+        } else {
+          Cleanup.deleteTree(tmp, null);
+        }
+      }
+    }
+  }
+
+  private static boolean hasFiles(Path dir) {
+    try (var files = Files.list(dir)) {
+      return files.findAny().isPresent();
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private static int submitAndFetch(URI base, Args args, PrintStream out, PrintStream err)
+      throws IOException {
+    try (FleetClient client = new FleetClient(base)) {
+      long t0 = System.nanoTime();
+      JsonNode job;
+      try {
+        job = client.submit(args.body());
+      } catch (FleetClient.ApiException e) {
+        return refused(e, err);
+      }
+      String id = job.path("id").asText();
+      JsonNode spec = job.path("spec");
+      err.printf(
+          Locale.ROOT,
+          "job %s %s: %s, %dx%d, %d steps, guidance %s, seed %d%n",
+          id,
+          job.path("status").asText().toLowerCase(Locale.ROOT),
+          spec.path("model").asText(),
+          spec.path("width").asInt(),
+          spec.path("height").asInt(),
+          spec.path("steps").asInt(),
+          spec.path("guidance").asText(),
+          spec.path("seed").asLong());
+
+      Instant deadline = Instant.now().plus(args.timeout());
+      int[] lastStep = {-1};
+      String[] lastStatus = {job.path("status").asText()};
+      JsonNode done;
+      try {
+        done =
+            client.follow(
+                id,
+                deadline,
+                u -> {
+                  if (!u.status().equals(lastStatus[0]) && !u.terminal()) {
+                    lastStatus[0] = u.status();
+                    err.println(u.status().toLowerCase(Locale.ROOT));
+                  }
+                  if (u.steps() > 0 && u.step() > 0 && u.step() != lastStep[0]) {
+                    lastStep[0] = u.step();
+                    err.println("step " + u.step() + "/" + u.steps());
+                  }
+                });
+      } catch (FleetClient.DeadlineException e) {
+        err.println(
+            "fleet run: job "
+                + id
+                + " did not finish within "
+                + args.timeout().toSeconds()
+                + " s (--timeout); it goes on: "
+                + base
+                + "/v1/jobs/"
+                + id);
+        return 1;
+      }
+
+      String status = done.path("status").asText();
+      if (!status.equals("SUCCEEDED")) {
+        JsonNode error = done.path("error");
+        err.println(
+            "fleet run: job "
+                + id
+                + " "
+                + status
+                + (error.isMissingNode()
+                    ? ""
+                    : ": " + error.path("code").asText() + ": " + error.path("message").asText()));
+        return 1;
+      }
+      String link = done.path("result").path("url").asText("");
+      if (link.isEmpty()) {
+        err.println("fleet run: job " + id + " succeeded but its result has no url");
+        return 1;
+      }
+      Path file = args.out() != null ? args.out() : Path.of("fleet-" + id + ".png");
+      file = file.toAbsolutePath().normalize();
+      client.download(URI.create(link), file);
+      double seconds = (System.nanoTime() - t0) / 1e9;
+
+      ObjectNode summary = FleetClient.JSON.createObjectNode();
+      summary.put("id", id);
+      summary.put("out", file.toString());
+      summary.put("seed", done.path("spec").path("seed").asLong());
+      summary.put("seconds", Math.round(seconds * 1000) / 1000.0);
+      out.println(FleetClient.JSON.writeValueAsString(summary));
+      out.flush();
+      return 0;
+    }
+  }
+
+  /** A refused submission: 400/422 name fields, which are options here (exit 2). */
+  private static int refused(FleetClient.ApiException e, PrintStream err) {
+    if (e.status == 400 || e.status == 422) {
+      var fields = e.fieldErrors();
+      if (!fields.isEmpty()) {
+        for (String[] f : fields) {
+          err.println("fleet run: " + OPTION_OF_FIELD.getOrDefault(f[0], f[0]) + ": " + f[1]);
+        }
+        return 2;
+      }
+    }
+    err.println("fleet run: " + e.getMessage());
+    return e.status == 400 || e.status == 422 ? 2 : 1;
+  }
+
+  // --- the command line
+  // ---------------------------------------------------------------------------
+
+  static final String USAGE_LINE =
+      "./fleet run \"PROMPT\" [--seed N] [--steps N] [--width W] [--height H] [--guidance G]"
+          + " [--model NAME] [-o FILE] [--timeout SECONDS]";
+
+  static String usage() {
+    return "usage: "
+        + USAGE_LINE
+        + "\n"
+        + "Generates one image through the fleet's HTTP API: the fleet at $FLEET_URL (default "
+        + DEFAULT_URL
+        + ")\n"
+        + "if one answers, otherwise a throw-away local fleet. Options not given take the model's\n"
+        + "defaults.\n"
+        + "  --seed N          0 to 4294967295; -1 for a random one (the default)\n"
+        + "  --steps N         sampling steps\n"
+        + "  --width W         image width, a multiple of 16\n"
+        + "  --height H        image height, a multiple of 16\n"
+        + "  --guidance G      guidance scale\n"
+        + "  --model NAME      a model of the gateway's registry (default: its default model)\n"
+        + "  -o, --out FILE    where to write the PNG (default fleet-<job id>.png)\n"
+        + "  --timeout SECONDS how long to wait for the job (default "
+        + DEFAULT_TIMEOUT.toSeconds()
+        + ")\n"
+        + "Prints {\"id\", \"out\", \"seed\", \"seconds\"} as one JSON line; progress goes to stderr.\n"
+        + "Exit status: 0 done, 1 the job or the fleet failed, 2 bad arguments.";
+  }
+
+  /**
+   * Parses the command line; {@code --opt value} and {@code --opt=value} both work, {@code --} ends
+   * the options.
+   *
+   * @throws UsageException naming the option at fault
+   */
+  static Args parse(String[] argv) {
+    String prompt = null;
+    Long seed = null;
+    Integer steps = null;
+    Integer width = null;
+    Integer height = null;
+    Double guidance = null;
+    String model = null;
+    Path out = null;
+    Duration timeout = DEFAULT_TIMEOUT;
+    Path root = null;
+    Path modelDir = null;
+    boolean options = true;
+    for (int i = 0; i < argv.length; i++) {
+      String arg = argv[i];
+      if (options && arg.equals("--")) {
+        options = false;
+        continue;
+      }
+      if (options && (arg.equals("-h") || arg.equals("--help"))) {
+        return new Args(
+            null, null, null, null, null, null, null, null, timeout, root, modelDir, true);
+      }
+      if (!options || !arg.startsWith("-") || arg.equals("-") || isNegativeNumber(arg)) {
+        if (prompt != null) {
+          throw new UsageException(
+              "one prompt only, got \""
+                  + prompt
+                  + "\" and \""
+                  + arg
+                  + "\" (quote the prompt: ./fleet run \"a red fox ...\")");
+        }
+        prompt = arg;
+        continue;
+      }
+      String name = arg;
+      String value;
+      int eq = arg.indexOf('=');
+      if (arg.startsWith("--") && eq > 0) {
+        name = arg.substring(0, eq);
+        value = arg.substring(eq + 1);
+      } else {
+        if (!isOption(name)) {
+          throw new UsageException("unknown option " + name);
+        }
+        if (i + 1 >= argv.length) {
+          throw new UsageException(name + " needs a value");
+        }
+        value = argv[++i];
+      }
+      switch (name) {
+        case "--prompt" -> {
+          if (prompt != null) {
+            throw new UsageException("--prompt: the prompt was given already");
+          }
+          prompt = value;
+        }
+        case "--seed" -> {
+          long s = integer(name, value);
+          if (s < -1 || s > 0xFFFF_FFFFL) {
+            throw new UsageException(
+                "--seed must be 0 to 4294967295, or -1 for a random seed, got " + value);
+          }
+          seed = s;
+        }
+        case "--steps" -> steps = positive(name, value);
+        case "--width" -> width = side(name, value);
+        case "--height" -> height = side(name, value);
+        case "--guidance" -> guidance = number(name, value);
+        case "--model" -> model = text(name, value);
+        case "-o", "--out" -> out = outFile(name, value);
+        case "--timeout" -> timeout = Duration.ofSeconds(positive(name, value));
+        case "--root" -> root = Path.of(text(name, value));
+        case "--model-dir" -> modelDir = Path.of(text(name, value));
+        default -> throw new UsageException("unknown option " + name);
+      }
+    }
+    if (prompt == null) {
+      throw new UsageException("the prompt is missing");
+    }
+    if (prompt.isBlank()) {
+      throw new UsageException("the prompt is empty");
+    }
+    return new Args(
+        prompt, seed, steps, width, height, guidance, model, out, timeout, root, modelDir, false);
+  }
+
+  private static boolean isOption(String name) {
+    return switch (name) {
+      case "--prompt",
+          "--seed",
+          "--steps",
+          "--width",
+          "--height",
+          "--guidance",
+          "--model",
+          "-o",
+          "--out",
+          "--timeout",
+          "--root",
+          "--model-dir" ->
+          true;
+      default -> false;
+    };
+  }
+
+  private static boolean isNegativeNumber(String arg) {
+    return arg.length() > 1 && arg.charAt(0) == '-' && Character.isDigit(arg.charAt(1));
+  }
+
+  private static long integer(String option, String value) {
+    try {
+      return Long.parseLong(value.trim());
+    } catch (NumberFormatException e) {
+      throw new UsageException(option + " needs an integer, got \"" + value + "\"");
+    }
+  }
+
+  private static int positive(String option, String value) {
+    long n = integer(option, value);
+    if (n < 1 || n > Integer.MAX_VALUE) {
+      throw new UsageException(option + " needs a positive integer, got " + value);
+    }
+    return (int) n;
+  }
+
+  /**
+   * Image sides are multiples of 16 for every FLUX model (the autoencoder's 8x and the DiT's 2x2
+   * packing): refused here, before a local fleet is booted just to hear the gateway say so. The
+   * model's range is the gateway's to check.
+   */
+  private static int side(String option, String value) {
+    int n = positive(option, value);
+    if (n % 16 != 0) {
+      int nearest = Math.max(16, Math.round(n / 16f) * 16);
+      throw new UsageException(
+          option + " must be a multiple of 16, got " + n + " (nearest: " + nearest + ")");
+    }
+    return n;
+  }
+
+  private static double number(String option, String value) {
+    try {
+      double d = Double.parseDouble(value.trim());
+      if (Double.isFinite(d)) {
+        return d;
+      }
+    } catch (NumberFormatException e) {
+      // below
+    }
+    throw new UsageException(option + " needs a number, got \"" + value + "\"");
+  }
+
+  private static String text(String option, String value) {
+    if (value.isBlank()) {
+      throw new UsageException(option + " needs a value");
+    }
+    return value;
+  }
+
+  private static Path outFile(String option, String value) {
+    Path p;
+    try {
+      p = Path.of(text(option, value));
+    } catch (java.nio.file.InvalidPathException e) {
+      throw new UsageException(option + ": not a file name: " + value);
+    }
+    Path abs = p.toAbsolutePath().normalize();
+    if (Files.isDirectory(abs)) {
+      throw new UsageException(option + ": " + value + " is a directory");
+    }
+    Path dir = abs.getParent();
+    if (dir == null || !Files.isDirectory(dir)) {
+      throw new UsageException(option + ": directory " + dir + " does not exist");
+    }
+    return p;
+  }
+}
