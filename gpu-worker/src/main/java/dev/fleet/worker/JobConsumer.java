@@ -79,7 +79,8 @@ public class JobConsumer {
         new JobRunner(
             store,
             sink,
-            model.pipeline()::generate,
+            model::generate,
+            model.admission(),
             workerId,
             config.modelName(),
             config.jobTimeout(),

@@ -3,6 +3,7 @@ package dev.fleet.worker;
 import dev.fleet.engine.pipeline.GeneratedImage;
 import dev.fleet.engine.pipeline.GenerationCancelledException;
 import dev.fleet.engine.pipeline.GenerationListener;
+import dev.fleet.engine.pipeline.GenerationOutOfMemoryException;
 import dev.fleet.model.GenerationSpec;
 import dev.fleet.model.InvalidSpecException;
 import dev.fleet.model.job.JobMessage;
@@ -10,6 +11,7 @@ import dev.fleet.model.store.JobStore;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Optional;
 import java.util.function.BooleanSupplier;
 import org.jboss.logging.Logger;
 
@@ -21,15 +23,32 @@ import org.jboss.logging.Logger;
 public final class JobRunner {
   private static final Logger LOG = Logger.getLogger(JobRunner.class);
 
-  /** The engine as the runner sees it. */
+  /**
+   * The engine as the runner sees it.
+   *
+   * <p>A {@link GenerationOutOfMemoryException} says the job ran out of device memory under the
+   * worker's plan and again under a leaner one: the job goes back to the queue.
+   */
   @FunctionalInterface
   public interface Generator {
     GeneratedImage generate(GenerationSpec spec, GenerationListener listener);
   }
 
+  /** Whether this worker can take a job on at all, e.g. within its device-memory budget. */
+  @FunctionalInterface
+  public interface Admission {
+    /**
+     * Empty to run the job; otherwise why it cannot run here, with the numbers.
+     *
+     * @throws IllegalArgumentException when the job's image does not suit the model
+     */
+    Optional<String> refusal(GenerationSpec spec);
+  }
+
   private final JobStore store;
   private final ImageSink sink;
   private final Generator generator;
+  private final Admission admission;
   private final String workerId;
   private final String modelName;
   private final Duration timeout;
@@ -41,6 +60,7 @@ public final class JobRunner {
       JobStore store,
       ImageSink sink,
       Generator generator,
+      Admission admission,
       String workerId,
       String modelName,
       Duration timeout,
@@ -50,6 +70,7 @@ public final class JobRunner {
     this.store = store;
     this.sink = sink;
     this.generator = generator;
+    this.admission = admission;
     this.workerId = workerId;
     this.modelName = modelName;
     this.timeout = timeout;
@@ -85,6 +106,15 @@ public final class JobRunner {
           "MODEL_UNAVAILABLE",
           "this worker serves '" + modelName + "', not '" + spec.model() + "'");
     }
+    Optional<String> refusal;
+    try {
+      refusal = admission.refusal(spec);
+    } catch (IllegalArgumentException e) {
+      return fail(message, "INVALID_SPEC", e.getMessage());
+    }
+    if (refusal.isPresent()) {
+      return fail(message, "DOES_NOT_FIT", refusal.get());
+    }
     Progress progress = new Progress(message, Instant.now(clock));
     GeneratedImage image;
     try {
@@ -95,6 +125,9 @@ public final class JobRunner {
         case SHUTDOWN -> Outcome.ABANDONED;
         default -> cancelled(message);
       };
+    } catch (GenerationOutOfMemoryException e) {
+      // Another worker, or this one once its caches have settled, may well run it.
+      return requeue(message, "OUT_OF_MEMORY: " + e.getMessage());
     } catch (RuntimeException | OutOfMemoryError e) {
       return requeue(message, "ENGINE_ERROR: " + e);
     }

@@ -3,37 +3,168 @@ package dev.fleet.worker;
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.types.DataType;
-import dev.fleet.engine.pipeline.FluxPipeline;
+import ai.djl.pytorch.jni.JniUtils;
+import dev.fleet.engine.gpu.EngineProfiles;
+import dev.fleet.engine.gpu.FusedAttention;
+import dev.fleet.engine.gpu.PinnedUploads;
+import dev.fleet.engine.gpu.TorchScriptHelpers;
+import dev.fleet.engine.memory.ExecutionPlan;
+import dev.fleet.engine.memory.ModelDimsReader;
+import dev.fleet.engine.memory.PlanMapping;
+import dev.fleet.engine.pipeline.ExecutionOptions;
+import dev.fleet.engine.pipeline.GeneratedImage;
+import dev.fleet.engine.pipeline.GenerationListener;
 import dev.fleet.engine.pipeline.ModelDirectory;
+import dev.fleet.engine.pipeline.PlanListener;
+import dev.fleet.engine.pipeline.PlannedPipeline;
 import dev.fleet.engine.weights.ComputeTarget;
+import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.job.MemoryClass;
+import dev.fleet.model.memory.ByteSize;
+import dev.fleet.model.memory.Hardware;
+import dev.fleet.model.memory.PlanDecision;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.Startup;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
+import java.util.stream.Collectors;
 import org.jboss.logging.Logger;
 
-/** The worker's one loaded pipeline: loaded at start, kept warm for every job, closed at stop. */
+/**
+ * The worker's one loaded pipeline and the memory plans it runs under: loaded at start, kept warm
+ * for every job, closed at stop.
+ *
+ * <p>At start the planner picks the fastest plan under which the largest image the worker plans for
+ * ({@code fleet.worker.max-width} x {@code max-height}) fits the budget; the pipeline loads it,
+ * with the decision's leaner fitting plans behind it as fallbacks for a job that runs out of
+ * memory. When nothing fits, the worker does not start.
+ */
 @Startup
 @ApplicationScoped
 public class ModelRuntime {
   private static final Logger LOG = Logger.getLogger(ModelRuntime.class);
 
-  private final FluxPipeline pipeline;
+  private final PlannedPipeline pipeline;
+  private final MemoryAdmission admission;
 
-  public ModelRuntime(WorkerConfig config) {
+  /** The GPU helpers the pipeline runs with; null where they do not run (CPU). */
+  private final TorchScriptHelpers helpers;
+
+  public ModelRuntime(WorkerConfig config, MeterRegistry metrics) {
     ComputeTarget target = target(config);
-    long start = System.nanoTime();
-    this.pipeline =
-        FluxPipeline.load(
-            ModelDirectory.resolve(config.modelDir(), config.dit().orElse(null)), target);
+    ModelDirectory model = ModelDirectory.resolve(config.modelDir(), config.dit().orElse(null));
+    long budget = budget(config);
+    this.admission =
+        new MemoryAdmission(
+            ModelDimsReader.read(model),
+            ModelDimsReader.ditStorage(model),
+            budget,
+            hardware(config),
+            EngineProfiles.forTarget(target));
+    PlanDecision decision = admission.planForLoad(config.maxWidth(), config.maxHeight());
+    List<ExecutionPlan> plans = PlanMapping.fallbackLadder(decision);
     LOG.infof(
-        "model %s (%s) loaded from %s on %s/%s in %.1f s",
+        "memory plan for %dx%d under %s (%s, %s): %s",
+        config.maxWidth(),
+        config.maxHeight(),
+        ByteSize.exact(budget),
+        config.budget().isPresent() ? "fleet.worker.budget" : "class " + config.memoryClass(),
+        admission.engine().name(),
+        decision.reason());
+    LOG.infof(
+        "plans to load, fastest first: %s",
+        plans.stream().map(ModelRuntime::describe).collect(Collectors.joining("; ")));
+    long start = System.nanoTime();
+    this.helpers =
+        EngineProfiles.usesHelpers(target) ? TorchScriptHelpers.load(target.device()) : null;
+    try {
+      this.pipeline =
+          PlannedPipeline.load(
+              model,
+              target,
+              plans,
+              options(target, new PlanEventLog(metrics, config.memoryClass())));
+    } catch (RuntimeException e) {
+      if (helpers != null) {
+        helpers.close();
+      }
+      throw e;
+    }
+    LOG.infof(
+        "model %s (%s) loaded from %s on %s/%s under plan %s in %.1f s",
         config.modelName(),
         pipeline.params().guidanceEmbed() ? "guidance-distilled" : "schnell",
         config.modelDir(),
         target.device(),
         target.dtype(),
+        pipeline.currentPlan().name(),
         (System.nanoTime() - start) / 1e9);
+  }
+
+  /** A plan as the executor runs it, for the log. */
+  static String describe(ExecutionPlan p) {
+    return String.format(
+        Locale.ROOT,
+        "%s (%d+%d blocks resident, text encoders %s, decode tile %s, attention chunk %s)",
+        p.name(),
+        p.residentDoubleBlocks(),
+        p.residentSingleBlocks(),
+        p.stageTextEncoders() ? "staged" : "resident",
+        p.tiledDecode() ? p.vaeTile() + " latent cells" : "none",
+        p.chunkedAttention() ? p.attentionChunk() + " queries" : "none");
+  }
+
+  /** The configured budget, or the memory class's. */
+  static long budget(WorkerConfig config) {
+    if (config.budget().isPresent()) {
+      try {
+        return ByteSize.parse(config.budget().get());
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("fleet.worker.budget: " + e.getMessage(), e);
+      }
+    }
+    return MemoryClass.byName(config.memoryClass())
+        .map(MemoryClass::budgetBytes)
+        .orElseThrow(
+            () ->
+                new IllegalArgumentException(
+                    "fleet.worker.memory-class "
+                        + config.memoryClass()
+                        + " is none of "
+                        + Arrays.toString(MemoryClass.values())
+                        + ", so fleet.worker.budget must say how much device memory to use"));
+  }
+
+  static Hardware hardware(WorkerConfig config) {
+    if (config.bandwidth().isEmpty()) {
+      return Hardware.DEFAULT;
+    }
+    try {
+      return Hardware.DEFAULT.withBandwidth(ByteSize.parseRate(config.bandwidth().get()));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("fleet.worker.bandwidth: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * On a GPU with the helpers: pinned host weights copied on a side stream, float8 widened on the
+   * device, fused attention, and the caching allocator emptied after an out-of-memory failure.
+   * Elsewhere the engine's CPU-safe defaults.
+   */
+  private ExecutionOptions options(ComputeTarget target, PlanListener listener) {
+    ExecutionOptions options = ExecutionOptions.defaults().withListener(listener);
+    if (helpers == null) {
+      return options;
+    }
+    PinnedUploads uploads = new PinnedUploads(helpers, target.device());
+    return options
+        .withHostToDevice(uploads)
+        .withWidener(uploads.widener())
+        .withAttention(new FusedAttention(helpers))
+        .withReleaseDeviceCaches(JniUtils::emptyCudaCache);
   }
 
   static ComputeTarget target(WorkerConfig config) {
@@ -62,12 +193,28 @@ public class ModelRuntime {
     return new ComputeTarget(gpu ? Device.gpu() : Device.cpu(), dtype);
   }
 
-  public FluxPipeline pipeline() {
+  public PlannedPipeline pipeline() {
     return pipeline;
+  }
+
+  /** Whether a job fits this worker's budget. */
+  public MemoryAdmission admission() {
+    return admission;
+  }
+
+  /** One job under the loaded plan, retried once under a leaner plan if memory runs out. */
+  public GeneratedImage generate(GenerationSpec spec, GenerationListener listener) {
+    return pipeline.generate(spec, listener).image();
   }
 
   @PreDestroy
   void close() {
-    pipeline.close();
+    try {
+      pipeline.close();
+    } finally {
+      if (helpers != null) {
+        helpers.close();
+      }
+    }
   }
 }

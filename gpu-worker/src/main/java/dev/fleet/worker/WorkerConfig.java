@@ -25,6 +25,30 @@ public interface WorkerConfig {
   @WithDefault("vram-8g")
   String memoryClass();
 
+  /**
+   * Device memory this worker may use, e.g. {@code 8GiB} or {@code 7680MiB} (default: its memory
+   * class's budget). Plans are fitted into it less a reserve; on CPU it is a virtual budget.
+   */
+  Optional<String> budget();
+
+  /**
+   * Width of the largest image the worker plans for when it loads the model: the plan it loads is
+   * the fastest one under which such an image fits. Larger jobs are still admitted when some plan
+   * fits them (they may then fall back to a leaner plan).
+   */
+  @WithDefault("1024")
+  int maxWidth();
+
+  /** Height of the largest image the worker plans for (see {@link #maxWidth()}). */
+  @WithDefault("1024")
+  int maxHeight();
+
+  /**
+   * Pinned host-to-device bandwidth the planner ranks plans with, e.g. {@code 25GB/s} (default: a
+   * PCIe 4.0 x16 card's).
+   */
+  Optional<String> bandwidth();
+
   /** Name recorded on the jobs it runs (default: host name and process id). */
   Optional<String> id();
 
@@ -32,8 +56,12 @@ public interface WorkerConfig {
   @WithDefault("10m")
   Duration jobTimeout();
 
-  /** Progress is written at most this often (and always for the last step). */
-  @WithDefault("250ms")
+  /**
+   * Progress is written at most this often (and always for the last step). 0, the default, writes
+   * every step, which is what the event stream promises clients; a step of a real model takes
+   * far longer than the one UPDATE it costs. Raise it only for models whose steps take milliseconds.
+   */
+  @WithDefault("0s")
   Duration progressInterval();
 
   /** cpu or gpu. */

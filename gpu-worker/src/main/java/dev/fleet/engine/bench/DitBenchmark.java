@@ -10,6 +10,7 @@ import dev.fleet.engine.flux.ChunkedAttention;
 import dev.fleet.engine.flux.FluxParams;
 import dev.fleet.engine.flux.FluxTransformer;
 import dev.fleet.engine.flux.StreamedBlocks;
+import dev.fleet.engine.gpu.EngineProfiles;
 import dev.fleet.engine.gpu.FusedAttention;
 import dev.fleet.engine.gpu.PinnedUploads;
 import dev.fleet.engine.gpu.TorchScriptHelpers;
@@ -64,7 +65,7 @@ public final class DitBenchmark {
             t -> fp8 && DitLayout.isBlockLinearWeight(t) ? DType.F8_E4M3 : half,
             1234);
     boolean gpu = target.device().isGpu();
-    boolean helpersOn = gpu && TorchScriptHelpers.available();
+    boolean helpersOn = EngineProfiles.usesHelpers(target);
     int deviceIndex = Math.max(0, target.device().getDeviceId());
     long ditPrediction =
         memory.persistentBytes(residency, Residency.STAGED, Residency.STAGED, Residency.STAGED)

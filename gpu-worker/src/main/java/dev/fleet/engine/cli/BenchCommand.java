@@ -3,6 +3,7 @@ package dev.fleet.engine.cli;
 import ai.djl.ndarray.types.DataType;
 import dev.fleet.engine.bench.BenchResult;
 import dev.fleet.engine.bench.DitBenchmark;
+import dev.fleet.engine.gpu.EngineProfiles;
 import dev.fleet.engine.synthetic.ModelShape;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.memory.ByteSize;
@@ -71,10 +72,7 @@ final class BenchCommand {
       hardware = hardware.withBandwidth(ByteSize.parseRate(a.get("bandwidth", null)));
     }
     // The engine as it runs here: fused attention through the TorchScript helper on a GPU.
-    EngineProfile engine =
-        target.device().isGpu()
-            ? new EngineProfile("djl-sdpa", true, false, false)
-            : EngineProfile.DJL_EAGER;
+    EngineProfile engine = EngineProfiles.forTarget(target);
     PlanDecision decision = Planner.plan(dims, workload, budget, hardware, engine);
     if (!decision.fits()) {
       err.println("engine: bench: " + decision.reason());

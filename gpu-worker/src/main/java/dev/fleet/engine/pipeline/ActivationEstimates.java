@@ -1,6 +1,7 @@
 package dev.fleet.engine.pipeline;
 
 import dev.fleet.engine.flux.FluxParams;
+import dev.fleet.engine.memory.PlanMapping;
 import dev.fleet.engine.text.ClipTextConfig;
 import dev.fleet.engine.text.T5Config;
 import dev.fleet.engine.vae.AutoEncoderParams;
@@ -87,7 +88,8 @@ public final class ActivationEstimates {
       if (tile == 0) {
         area = (long) h * w * scale * scale;
       } else {
-        int margin = 2 * 13; // at most 13 latent pixels each side (FLUX.1's autoencoder)
+        // at most 13 latent pixels each side (FLUX.1's autoencoder)
+        int margin = 2 * PlanMapping.DECODE_MARGIN;
         long side = (long) Math.min(h, tile + margin) * scale;
         long across = (long) Math.min(w, tile + margin) * scale;
         area = side * across;

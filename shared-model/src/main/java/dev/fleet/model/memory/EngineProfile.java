@@ -31,13 +31,21 @@ public record EngineProfile(
       new EngineProfile("djl-per-op", false, false, true);
 
   /**
+   * The DJL engine on a GPU with the TorchScript helpers: attention through the fused {@code
+   * scaled_dot_product_attention} (no (B, H, L, L) scores, so no attention chunking either), a
+   * leased block's matrices widened to fp16 as a whole, and one scope per block as in {@link
+   * #DJL_EAGER}.
+   */
+  public static final EngineProfile DJL_FUSED = new EngineProfile("djl-fused", true, false, false);
+
+  /**
    * The reference ANCHORS.md measured: PyTorch eager with SDPA, fp8 matrices cast to fp16 per
    * layer. The model reproduces its peaks within 3% (MemoryModelTest).
    */
   public static final EngineProfile TORCH_SDPA = new EngineProfile("torch-sdpa", true, true, true);
 
   private static final java.util.List<EngineProfile> PRESETS =
-      java.util.List.of(DJL_EAGER, DJL_PER_OP, TORCH_SDPA);
+      java.util.List.of(DJL_EAGER, DJL_PER_OP, DJL_FUSED, TORCH_SDPA);
 
   public EngineProfile {
     if (name == null || name.isBlank()) {

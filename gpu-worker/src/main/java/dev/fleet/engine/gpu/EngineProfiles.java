@@ -1,0 +1,26 @@
+package dev.fleet.engine.gpu;
+
+import dev.fleet.engine.weights.ComputeTarget;
+import dev.fleet.model.memory.EngineProfile;
+
+/**
+ * How this engine computes on a target, as the memory planner models it: the one place that says
+ * whether the TorchScript helpers run (fused attention, pinned uploads) and so which {@link
+ * EngineProfile} plans must be made for.
+ */
+public final class EngineProfiles {
+  private EngineProfiles() {}
+
+  /** True on a GPU whose helper archives are on the class path: the helpers run there. */
+  public static boolean usesHelpers(ComputeTarget target) {
+    return target.device().isGpu() && TorchScriptHelpers.available();
+  }
+
+  /**
+   * {@link EngineProfile#DJL_FUSED} where the helpers run (fused attention), otherwise {@link
+   * EngineProfile#DJL_EAGER} (DJL's own matmul-softmax-matmul attention).
+   */
+  public static EngineProfile forTarget(ComputeTarget target) {
+    return usesHelpers(target) ? EngineProfile.DJL_FUSED : EngineProfile.DJL_EAGER;
+  }
+}
