@@ -1,0 +1,437 @@
+package dev.fleet.helm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.marcnuri.helm.DryRun;
+import com.marcnuri.helm.Helm;
+import com.marcnuri.helm.InstallCommand;
+import com.marcnuri.helm.LintResult;
+import com.marcnuri.helm.TemplateCommand;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The Helm chart in {@code helm/fleet}, through Helm itself (helm-java runs Helm as a native
+ * library in this JVM, no binary and no cluster): it lints strictly with its defaults and every
+ * {@code ci/} scenario, renders one worker Deployment and ScaledObject per pool wired to that
+ * pool's topic and consumer group, and refuses bad values with a message naming the value.
+ */
+class FleetChartTest {
+
+  static final Path CHART = Path.of("..", "helm", "fleet").toAbsolutePath().normalize();
+  static final List<String> CLASSES = List.of("vram-8g", "vram-12g", "vram-16g");
+  static final String RELEASE = "fleet";
+  // helm-java's Helm assumes Kubernetes 1.20 unless told; the chart asks for 1.25 or later.
+  static final String KUBE_VERSION = "1.33.0";
+  static final KubernetesSerialization KUBE = new KubernetesSerialization();
+
+  @Test
+  void lintsStrictlyWithItsDefaults() {
+    LintResult lint = new Helm(CHART).lint().strict().call();
+
+    assertFalse(lint.isFailed(), () -> "helm lint --strict: " + lint.getMessages());
+  }
+
+  /**
+   * {@code helm lint --strict -f ci/X.yaml}, as chart-testing runs it. helm-java's lint takes no
+   * values file, so the scenario is merged into a copy of the chart's values.yaml the way Helm
+   * merges values (maps key by key, anything else replaced, null deletes). Helm lints with {@code
+   * fail} and {@code required} turned into log lines, so the scenario is also rendered, where they
+   * do fail.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("ciScenarios")
+  void lintsStrictlyWithEveryCiScenario(String scenario, @TempDir Path tmp) throws IOException {
+    Path copy = ChartFiles.copyWithValues(CHART, CHART.resolve("ci").resolve(scenario), tmp);
+
+    LintResult lint = new Helm(copy).lint().strict().call();
+
+    assertFalse(
+        lint.isFailed(), () -> "helm lint --strict -f ci/" + scenario + ": " + lint.getMessages());
+    assertFalse(
+        render(template().withValuesFile(CHART.resolve("ci").resolve(scenario))).isEmpty(),
+        scenario + " renders nothing");
+  }
+
+  static Stream<String> ciScenarios() throws IOException {
+    try (Stream<Path> files = Files.list(CHART.resolve("ci"))) {
+      List<String> names =
+          files
+              .map(p -> p.getFileName().toString())
+              .filter(n -> n.endsWith(".yaml"))
+              .sorted()
+              .toList();
+      assertTrue(
+          names.containsAll(
+              List.of("default-values.yaml", "keda-off-values.yaml", "three-pools-values.yaml")),
+          "ci/ scenarios: " + names);
+      return names.stream();
+    }
+  }
+
+  @Test
+  void defaultsRenderTheGatewayAndOneWorkerAndScaledObjectPerClass() {
+    List<HasMetadata> objects = render(template());
+
+    Deployment gateway = one(objects, Deployment.class, "fleet-gateway");
+    Service service = one(objects, Service.class, "fleet-gateway");
+    assertNotNull(one(objects, ConfigMap.class, "fleet-gateway"));
+    assertEquals(2, gateway.getSpec().getReplicas());
+    assertEquals(gateway.getSpec().getSelector().getMatchLabels(), service.getSpec().getSelector());
+    assertEquals(8080, service.getSpec().getPorts().get(0).getPort());
+
+    List<String> workers = names(objects, Deployment.class, "fleet-worker-");
+    List<String> scaled = names(objects, GenericKubernetesResource.class, "fleet-worker-");
+    List<String> expected = CLASSES.stream().map(c -> "fleet-worker-" + c).sorted().toList();
+    assertEquals(expected, workers);
+    assertEquals(expected, scaled);
+    for (HasMetadata o : objects) {
+      if (o instanceof GenericKubernetesResource g) {
+        assertEquals("ScaledObject", g.getKind());
+        assertEquals("keda.sh/v1alpha1", g.getApiVersion());
+      }
+    }
+  }
+
+  @Test
+  void gatewayHasProbesConfigAndARestrictedSecurityContext() {
+    List<HasMetadata> objects = render(template());
+    Deployment gateway = one(objects, Deployment.class, "fleet-gateway");
+    Container c = container(gateway);
+
+    assertEquals("fleet/api-gateway:0.1.0", c.getImage());
+    assertEquals("/q/health/live", c.getLivenessProbe().getHttpGet().getPath());
+    assertEquals("/q/health/ready", c.getReadinessProbe().getHttpGet().getPath());
+    assertEquals(8080, c.getPorts().get(0).getContainerPort());
+    assertTrue(gateway.getSpec().getTemplate().getSpec().getSecurityContext().getRunAsNonRoot());
+    assertTrue(c.getSecurityContext().getReadOnlyRootFilesystem());
+    assertFalse(c.getSecurityContext().getAllowPrivilegeEscalation());
+    assertEquals("kafka:9092", env(c, "KAFKA_BOOTSTRAP_SERVERS").getValue());
+    assertEquals(
+        "jdbc:postgresql://postgresql:5432/fleet",
+        env(c, "QUARKUS_DATASOURCE_JDBC_URL").getValue());
+    assertEquals("http://minio:9000", env(c, "FLEET_S3_ENDPOINT").getValue());
+    EnvVar password = env(c, "QUARKUS_DATASOURCE_PASSWORD");
+    assertEquals("fleet-postgresql", password.getValueFrom().getSecretKeyRef().getName());
+    assertEquals("password", password.getValueFrom().getSecretKeyRef().getKey());
+    assertEquals(
+        "fleet-s3", env(c, "FLEET_S3_SECRET_KEY").getValueFrom().getSecretKeyRef().getName());
+
+    // The model registry reaches Quarkus as a properties file that the pod mounts and names.
+    String properties =
+        one(objects, ConfigMap.class, "fleet-gateway").getData().get("application.properties");
+    assertTrue(properties.contains("fleet.default-model=flux-dev\n"), properties);
+    assertTrue(properties.contains("fleet.models.flux-dev.default-steps=28\n"), properties);
+    assertTrue(properties.contains("fleet.models.flux-dev.default-guidance=3.5\n"), properties);
+    assertEquals(
+        "/etc/fleet/application.properties", env(c, "QUARKUS_CONFIG_LOCATIONS").getValue());
+    assertTrue(
+        c.getVolumeMounts().stream().anyMatch(m -> m.getMountPath().equals("/etc/fleet")),
+        "config mounted at /etc/fleet");
+  }
+
+  @Test
+  void theVram12gWorkerServesItsClassOnOneGpu() {
+    Deployment worker = one(render(template()), Deployment.class, "fleet-worker-vram-12g");
+    Container c = container(worker);
+
+    assertEquals("vram-12g", env(c, "FLEET_WORKER_MEMORY_CLASS").getValue());
+    assertEquals("flux-dev", env(c, "FLEET_WORKER_MODEL_NAME").getValue());
+    assertEquals("/models/FLUX.1-dev", env(c, "FLEET_WORKER_MODEL_DIR").getValue());
+    assertEquals("gpu", env(c, "FLEET_WORKER_DEVICE").getValue());
+    assertEquals("kafka:9092", env(c, "KAFKA_BOOTSTRAP_SERVERS").getValue());
+    assertEquals(new Quantity("1"), c.getResources().getLimits().get("nvidia.com/gpu"));
+    assertEquals("fleet/gpu-worker:0.1.0", c.getImage());
+    assertEquals(8081, c.getPorts().get(0).getContainerPort());
+    assertEquals("/q/health/live", c.getLivenessProbe().getHttpGet().getPath());
+    assertEquals("/q/health/ready", c.getReadinessProbe().getHttpGet().getPath());
+    assertTrue(c.getSecurityContext().getReadOnlyRootFilesystem());
+    // KEDA owns the replica count: a fixed one would fight it on every upgrade.
+    assertNull(worker.getSpec().getReplicas());
+    assertEquals(
+        "fleet-models", volume(worker, "models").getPersistentVolumeClaim().getClaimName());
+    assertEquals(
+        "vram-12g", worker.getSpec().getSelector().getMatchLabels().get("fleet.dev/memory-class"));
+  }
+
+  @Test
+  void theVram12gScaledObjectWatchesItsTopicAndConsumerGroup() {
+    GenericKubernetesResource so =
+        one(
+            render(template().set("workers.pools.vram-12g.maxReplicas", 6)),
+            GenericKubernetesResource.class,
+            "fleet-worker-vram-12g");
+
+    assertEquals("fleet-worker-vram-12g", so.get("spec", "scaleTargetRef", "name"));
+    assertEquals(6, ((Number) so.get("spec", "maxReplicaCount")).intValue());
+    assertEquals(0, ((Number) so.get("spec", "minReplicaCount")).intValue());
+    assertEquals(1, so.<List<?>>get("spec", "triggers").size());
+    assertEquals("kafka", so.get("spec", "triggers", 0, "type"));
+    Map<String, Object> kafka = so.get("spec", "triggers", 0, "metadata");
+    assertEquals("vram-12g", kafka.get("topic"));
+    assertEquals("fleet-workers-vram-12g", kafka.get("consumerGroup"));
+    assertEquals("kafka:9092", kafka.get("bootstrapServers"));
+    assertEquals("2", kafka.get("lagThreshold"));
+    assertEquals("earliest", kafka.get("offsetResetPolicy"));
+  }
+
+  @Test
+  void kedaOffRendersNoScaledObjectAndFixedReplicas() {
+    List<HasMetadata> objects =
+        render(
+            template()
+                .set("keda.enabled", false)
+                .set("workers.pools.vram-8g.replicas", 3)
+                .set("workers.pools.vram-16g.enabled", false));
+
+    assertTrue(
+        objects.stream().noneMatch(o -> o.getKind().equals("ScaledObject")),
+        "no ScaledObject with keda.enabled=false");
+    assertEquals(
+        List.of("fleet-worker-vram-12g", "fleet-worker-vram-8g"),
+        names(objects, Deployment.class, "fleet-worker-"));
+    assertEquals(3, one(objects, Deployment.class, "fleet-worker-vram-8g").getSpec().getReplicas());
+  }
+
+  @Test
+  void threePoolsScenarioKeepsEachPoolsSettings() {
+    List<HasMetadata> objects =
+        render(template().withValuesFile(CHART.resolve("ci").resolve("three-pools-values.yaml")));
+
+    Container small = container(one(objects, Deployment.class, "fleet-worker-vram-8g"));
+    assertEquals("7680MiB", env(small, "FLEET_WORKER_BUDGET").getValue());
+    Deployment large = one(objects, Deployment.class, "fleet-worker-vram-16g");
+    assertEquals("majicflus", env(container(large), "FLEET_WORKER_MODEL_NAME").getValue());
+    assertEquals(
+        "majicflus_v134.safetensors", env(container(large), "FLEET_WORKER_DIT").getValue());
+    assertEquals(
+        "NVIDIA-GeForce-RTX-4080",
+        large.getSpec().getTemplate().getSpec().getNodeSelector().get("nvidia.com/gpu.product"));
+    assertEquals(
+        "/var/lib/fleet/models",
+        volume(one(objects, Deployment.class, "fleet-worker-vram-8g"), "models")
+            .getHostPath()
+            .getPath());
+    GenericKubernetesResource mid =
+        one(objects, GenericKubernetesResource.class, "fleet-worker-vram-12g");
+    assertEquals(1, ((Number) mid.get("spec", "minReplicaCount")).intValue());
+    assertEquals("3", mid.get("spec", "triggers", 0, "metadata", "lagThreshold"));
+    assertEquals(
+        "1",
+        one(objects, GenericKubernetesResource.class, "fleet-worker-vram-8g")
+            .get("spec", "triggers", 0, "metadata", "lagThreshold"));
+  }
+
+  /**
+   * helm-java's template returns the release manifest without its hooks, and the test pod is a
+   * hook; in a copy of the chart whose test pod carries the hook annotation under another name it
+   * renders as a plain manifest.
+   */
+  @Test
+  void theTestPodCallsTheGatewaysReadiness(@TempDir Path tmp) throws IOException {
+    Path testPod = Path.of("templates", "tests", "test-health.yaml");
+    String source = Files.readString(CHART.resolve(testPod));
+    assertTrue(source.contains("helm.sh/hook: test"), "the test pod is a test hook");
+    Path copy = ChartFiles.copy(CHART, tmp);
+    Files.writeString(copy.resolve(testPod), source.replace("helm.sh/hook:", "unhooked/hook:"));
+
+    Pod test = one(render(template(copy)), Pod.class, "fleet-test-health");
+
+    assertEquals("test", test.getMetadata().getAnnotations().get("unhooked/hook"));
+    Container curl = test.getSpec().getContainers().get(0);
+    assertEquals(List.of("curl"), curl.getCommand());
+    assertTrue(
+        curl.getArgs().contains("http://fleet-gateway:8080/q/health/ready"),
+        () -> "args: " + curl.getArgs());
+    assertEquals("Never", test.getSpec().getRestartPolicy());
+  }
+
+  /** NOTES.txt, as a client-only dry-run install prints it (no cluster needed). */
+  @Test
+  void notesTellTheUserWhatToRunNext() {
+    String notes = install().call().getOutput();
+
+    assertTrue(
+        notes.contains("kubectl -n fleet port-forward service/fleet-gateway 8080:8080"), notes);
+    assertTrue(notes.contains("curl -s http://localhost:8080/q/health/ready"), notes);
+    assertTrue(notes.contains("curl -s -XPOST http://localhost:8080/v1/jobs"), notes);
+    assertTrue(notes.contains("helm test fleet -n fleet"), notes);
+    assertTrue(
+        notes.contains(
+            "vram-12g: topic vram-12g, group fleet-workers-vram-12g, KEDA 0..4 replicas"),
+        notes);
+    assertTrue(notes.contains("at least 8 partitions"), notes);
+
+    String kedaOff = install().set("keda.enabled", false).call().getOutput();
+    assertTrue(kedaOff.contains("KEDA is off"), kedaOff);
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("badValues")
+  void badValuesFailWithAMessageNamingThem(String what, Map<String, Object> set, String message) {
+    TemplateCommand command = template();
+    set.forEach(command::set);
+
+    Exception e = assertThrows(Exception.class, command::call, what);
+
+    assertTrue(
+        e.getMessage() != null && e.getMessage().contains(message),
+        () -> what + ": expected a message containing <" + message + ">, got: " + e.getMessage());
+  }
+
+  static Stream<Arguments> badValues() {
+    return Stream.of(
+        Arguments.of(
+            "a pool without modelName",
+            Map.of("workers.pools.vram-8g.modelName", ""),
+            "workers.pools.vram-8g.modelName is required"),
+        Arguments.of(
+            "a pool that is no memory class",
+            Map.of("workers.pools.vram-24g.modelName", "flux-dev"),
+            "workers.pools.vram-24g: \"vram-24g\" is not a memory class the gateway routes to"),
+        Arguments.of(
+            "a pool whose model the gateway does not know",
+            Map.of("workers.pools.vram-12g.modelName", "flux-schnell"),
+            "workers.pools.vram-12g.modelName \"flux-schnell\" is not in gateway.models"),
+        Arguments.of(
+            "a pool without a model volume",
+            Map.of("workers.pools.vram-16g.modelVolume.existingClaim", ""),
+            "workers.pools.vram-16g.modelVolume needs existingClaim or hostPath"),
+        Arguments.of(
+            "more replicas than partitions",
+            Map.of("workers.pools.vram-16g.maxReplicas", 12),
+            "workers.pools.vram-16g: 12 replicas but kafka.topicPartitions is 8"),
+        Arguments.of(
+            "minReplicas above maxReplicas",
+            Map.of("workers.pools.vram-8g.minReplicas", 5),
+            "need 0 <= minReplicas <= maxReplicas"),
+        Arguments.of(
+            "no database secret",
+            Map.of("postgresql.existingSecret", ""),
+            "postgresql.existingSecret is required"),
+        Arguments.of(
+            "a default model missing from the registry",
+            Map.of("gateway.defaultModel", "flux-schnell"),
+            "gateway.defaultModel \"flux-schnell\" is not a key of gateway.models"));
+  }
+
+  /**
+   * Every value in values.yaml is documented: a leaf has a "# --" comment right above it, or sits
+   * inside a block (a probe, a resources map, a model entry) whose key has one.
+   */
+  @Test
+  void everyValueIsDocumented() throws IOException {
+    List<String> undocumented = ChartFiles.undocumentedValues(CHART.resolve("values.yaml"));
+
+    assertTrue(undocumented.isEmpty(), () -> "undocumented values: " + undocumented);
+  }
+
+  static TemplateCommand template() {
+    return template(CHART);
+  }
+
+  static TemplateCommand template(Path chart) {
+    return new Helm(chart)
+        .template()
+        .withName(RELEASE)
+        .withNamespace("fleet")
+        .withKubeVersion(KUBE_VERSION);
+  }
+
+  static InstallCommand install() {
+    return new Helm(CHART)
+        .install()
+        .withName(RELEASE)
+        .withNamespace("fleet")
+        .withKubeVersion(KUBE_VERSION)
+        .clientOnly()
+        .dryRun()
+        .withDryRunOption(DryRun.CLIENT);
+  }
+
+  /**
+   * The objects of a {@code helm template} run (helm-java leaves hooks such as the test pod out).
+   */
+  static List<HasMetadata> render(TemplateCommand command) {
+    String manifests = command.call();
+    List<HasMetadata> objects = new ArrayList<>();
+    for (String doc : manifests.split("(?m)^---\\s*$")) {
+      if (doc.lines().anyMatch(l -> !l.isBlank() && !l.startsWith("#"))) {
+        objects.add(KUBE.unmarshal(doc, HasMetadata.class));
+      }
+    }
+    return objects;
+  }
+
+  static <T extends HasMetadata> T one(List<HasMetadata> objects, Class<T> type, String name) {
+    List<T> found =
+        objects.stream()
+            .filter(type::isInstance)
+            .map(type::cast)
+            .filter(o -> o.getMetadata().getName().equals(name))
+            .toList();
+    assertEquals(
+        1, found.size(), () -> type.getSimpleName() + " " + name + " in " + kinds(objects));
+    return found.get(0);
+  }
+
+  static List<String> names(List<HasMetadata> objects, Class<?> type, String prefix) {
+    return objects.stream()
+        .filter(type::isInstance)
+        .map(o -> o.getMetadata().getName())
+        .filter(n -> n.startsWith(prefix))
+        .sorted()
+        .toList();
+  }
+
+  static String kinds(List<HasMetadata> objects) {
+    return objects.stream()
+        .map(o -> o.getKind() + "/" + o.getMetadata().getName())
+        .collect(Collectors.joining(", "));
+  }
+
+  static Container container(Deployment d) {
+    return d.getSpec().getTemplate().getSpec().getContainers().get(0);
+  }
+
+  static Volume volume(Deployment d, String name) {
+    return d.getSpec().getTemplate().getSpec().getVolumes().stream()
+        .filter(v -> v.getName().equals(name))
+        .findFirst()
+        .orElseThrow(
+            () -> new AssertionError(d.getMetadata().getName() + " has no volume " + name));
+  }
+
+  static EnvVar env(Container c, String name) {
+    Optional<EnvVar> found = c.getEnv().stream().filter(e -> e.getName().equals(name)).findFirst();
+    return found.orElseThrow(() -> new AssertionError(c.getName() + " has no env " + name));
+  }
+}
