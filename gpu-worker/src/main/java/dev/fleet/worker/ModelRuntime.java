@@ -108,11 +108,12 @@ public class ModelRuntime {
   static String describe(ExecutionPlan p) {
     return String.format(
         Locale.ROOT,
-        "%s (%d+%d blocks resident, text encoders %s, decode tile %s, attention chunk %s)",
+        "%s (%d+%d blocks resident, T5 %s, autoencoder %s, decode tile %s, attention chunk %s)",
         p.name(),
         p.residentDoubleBlocks(),
         p.residentSingleBlocks(),
-        p.stageTextEncoders() ? "staged" : "resident",
+        p.t5().label(),
+        p.autoencoder().label(),
         p.tiledDecode() ? p.vaeTile() + " latent cells" : "none",
         p.chunkedAttention() ? p.attentionChunk() + " queries" : "none");
   }

@@ -58,8 +58,8 @@ public interface WorkerConfig {
 
   /**
    * Progress is written at most this often (and always for the last step). 0, the default, writes
-   * every step, which is what the event stream promises clients; a step of a real model takes
-   * far longer than the one UPDATE it costs. Raise it only for models whose steps take milliseconds.
+   * every step, which is what the event stream promises clients; a step of a real model takes far
+   * longer than the one UPDATE it costs. Raise it only for models whose steps take milliseconds.
    */
   @WithDefault("0s")
   Duration progressInterval();

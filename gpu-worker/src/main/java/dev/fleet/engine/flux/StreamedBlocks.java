@@ -9,6 +9,7 @@ import ai.djl.ndarray.types.Shape;
 import dev.fleet.engine.memory.BudgetExceededException;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.HostToDevice;
+import dev.fleet.engine.memory.LayerStream;
 import dev.fleet.engine.memory.Widener;
 import dev.fleet.engine.safetensors.DType;
 import dev.fleet.engine.safetensors.SafetensorsException;
@@ -19,11 +20,11 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The first K double and K' single blocks on the device, the rest in host memory, copied to the
- * device for their call and freed after it: the DiT of a memory plan that does not fit whole.
+ * device for their call and freed after it (through a {@link LayerStream}): the DiT of a memory
+ * plan that does not fit whole.
  *
  * <p>Every block is kept in its storage form: float8 weights as their raw bytes (UINT8, half of
  * float16 on the wire and in memory), everything else in the compute dtype. Float8 bytes are
@@ -52,9 +53,7 @@ public final class StreamedBlocks implements BlockSource {
   private final NDManager resident;
   private final List<Stored> blocks;
   private final List<DeviceLedger.Booking> residentBookings = new ArrayList<>();
-  private final AtomicLong bytesCopied = new AtomicLong();
-  private final AtomicLong prefetchesSkipped = new AtomicLong();
-  private Prefetch pending;
+  private LayerStream stream;
 
   /** One block in its storage form; {@code built} is set for a resident block without float8. */
   private static final class Stored {
@@ -72,22 +71,6 @@ public final class StreamedBlocks implements BlockSource {
 
     boolean hasFloat8() {
       return dtypes.stream().anyMatch(StreamedBlocks::isFloat8);
-    }
-  }
-
-  /** A copy begun ahead of its lease. */
-  private record Prefetch(
-      int position,
-      NDManager manager,
-      HostToDevice.Transfer transfer,
-      DeviceLedger.Booking booking) {
-    void discard() {
-      try {
-        transfer.await(); // never free memory a copy may still be writing
-      } finally {
-        manager.close();
-        booking.close();
-      }
     }
   }
 
@@ -152,6 +135,12 @@ public final class StreamedBlocks implements BlockSource {
       for (int i = 0; i < params.depthSingleBlocks(); i++) {
         s.add(weights, "single_blocks." + i, i >= s.residentSingle, false);
       }
+      List<LayerStream.HostLayer> streamed = new ArrayList<>(s.blocks.size());
+      for (Stored b : s.blocks) {
+        streamed.add(
+            b.streamed ? new LayerStream.HostLayer(b.name, b.keys, b.arrays, b.bytes) : null);
+      }
+      s.stream = new LayerStream(streamed, s.device, ledger, hostToDevice);
       // Loaded: from here on an allocation on these managers is a bug.
       s.host.cap();
       s.resident.cap();
@@ -256,29 +245,25 @@ public final class StreamedBlocks implements BlockSource {
     Stored b = blocks.get(position);
     boolean isDouble = position < params.depth();
     if (b.built != null) {
-      prefetchAfter(position);
+      stream.prefetchAfter(position);
       return BlockLease.resident(type.cast(b.built));
     }
     NDManager m = NDManager.newBaseManager(device);
     List<AutoCloseable> owned = new ArrayList<>(4);
     owned.add(m);
     try {
-      Prefetch own = null;
+      LayerStream.Copy own = null;
       if (b.streamed) {
-        own = take(position);
-        if (own == null) {
-          own = begin(position);
-        }
-        owned.add(own.manager());
-        owned.add(own.booking());
+        own = stream.copy(position);
+        owned.add(own);
       }
       // This block's widened weights are booked before the next block's copy: a prefetch may be
       // skipped for lack of room, this block's needs may not.
       if (b.hasFloat8()) {
         owned.add(ledger.reserve(wideningBytes(b), b.name + " widened"));
       }
-      prefetchAfter(position);
-      NDList arrays = own != null ? own.transfer().await() : b.arrays;
+      stream.prefetchAfter(position);
+      NDList arrays = own != null ? own.await() : b.arrays;
       NDList usable = widen(b, arrays, m);
       T block = type.cast(build(isDouble, replay(b, usable), m));
       return new BlockLease<>() {
@@ -317,59 +302,6 @@ public final class StreamedBlocks implements BlockSource {
     }
   }
 
-  /** Books and begins the copy of a streamed block onto a manager of its own. */
-  private Prefetch begin(int position) {
-    Stored b = blocks.get(position);
-    DeviceLedger.Booking booking = ledger.reserve(b.bytes, b.name + " streamed");
-    NDManager m = NDManager.newBaseManager(device);
-    try {
-      HostToDevice.Transfer t = hostToDevice.begin(b.arrays, m);
-      bytesCopied.addAndGet(b.bytes);
-      return new Prefetch(position, m, t, booking);
-    } catch (RuntimeException e) {
-      m.close();
-      booking.close();
-      throw e;
-    }
-  }
-
-  /** The prefetched copy of {@code position}, or null; a prefetch of another block is dropped. */
-  private synchronized Prefetch take(int position) {
-    Prefetch p = pending;
-    pending = null;
-    if (p != null && p.position() != position) {
-      p.discard();
-      return null;
-    }
-    return p;
-  }
-
-  /** Begins the copy of the next streamed block of this forward pass, if there is one. */
-  private void prefetchAfter(int position) {
-    int next = position + 1;
-    while (next < blocks.size() && !blocks.get(next).streamed) {
-      next++;
-    }
-    if (next >= blocks.size()) {
-      return;
-    }
-    synchronized (this) {
-      if (pending != null) {
-        if (pending.position() == next) {
-          return;
-        }
-        pending.discard();
-        pending = null;
-      }
-      try {
-        pending = begin(next);
-      } catch (BudgetExceededException e) {
-        // Two blocks do not fit: the next one is copied when its turn comes.
-        prefetchesSkipped.incrementAndGet();
-      }
-    }
-  }
-
   /**
    * Device bytes of a block's float8 weights widened to the compute dtype, plus the widener's
    * scratch for the largest of them.
@@ -405,11 +337,9 @@ public final class StreamedBlocks implements BlockSource {
   }
 
   /** Drops a prefetched copy that no lease will claim (e.g. after a failed forward pass). */
-  public synchronized void cancelPrefetch() {
-    if (pending != null) {
-      Prefetch p = pending;
-      pending = null;
-      p.discard();
+  public void cancelPrefetch() {
+    if (stream != null) {
+      stream.cancelPrefetch();
     }
   }
 
@@ -440,12 +370,12 @@ public final class StreamedBlocks implements BlockSource {
 
   /** Bytes copied host to device since loading. */
   public long bytesCopied() {
-    return bytesCopied.get();
+    return stream.bytesCopied();
   }
 
   /** Prefetches skipped because the budget could not hold a second block. */
   public long prefetchesSkipped() {
-    return prefetchesSkipped.get();
+    return stream.prefetchesSkipped();
   }
 
   @Override

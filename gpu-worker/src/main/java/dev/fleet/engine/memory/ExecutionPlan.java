@@ -1,17 +1,24 @@
 package dev.fleet.engine.memory;
 
+import dev.fleet.model.memory.Residency;
+
 /**
  * How one generation uses device memory, as plain numbers (what a planner decided, mapped by the
- * caller): which DiT blocks stay on the device, whether the text encoders stay loaded, whether the
- * autoencoder decodes in tiles and whether attention runs in query chunks.
+ * caller): which DiT blocks stay on the device, where T5 (and with it CLIP) and the autoencoder
+ * live, whether the autoencoder decodes in tiles and whether attention runs in query chunks.
  *
  * @param name a label for logs and events (e.g. the planner's plan name)
  * @param residentDoubleBlocks how many of the first double-stream blocks stay on the device; the
  *     rest are streamed from host memory on every forward pass. A count above the model's depth
  *     means all of them.
  * @param residentSingleBlocks the same for the single-stream blocks
- * @param stageTextEncoders true: T5 and CLIP are loaded for an encode and released before the DiT
- *     runs; false: they stay loaded
+ * @param t5 {@link Residency#RESIDENT}: T5 and CLIP stay loaded; {@link Residency#STAGED}: both are
+ *     loaded for an encode and released before the DiT runs; {@link Residency#STREAMED}: CLIP is
+ *     staged, T5 stays in host memory and only its embedding, position bias and final norm are put
+ *     on the device for an encode, its blocks copied one at a time for their call. A cached prompt
+ *     loads no encoder at all.
+ * @param autoencoder {@link Residency#RESIDENT}: loaded for the pipeline's lifetime; {@link
+ *     Residency#STAGED}: loaded for each decode and released after it
  * @param vaeTile 0 decodes the whole latent at once; otherwise the core size in latent pixels of
  *     each decoder tile
  * @param attentionChunk 0 computes attention over all queries at once; otherwise the number of
@@ -22,7 +29,8 @@ public record ExecutionPlan(
     String name,
     int residentDoubleBlocks,
     int residentSingleBlocks,
-    boolean stageTextEncoders,
+    Residency t5,
+    Residency autoencoder,
     int vaeTile,
     int attentionChunk,
     long budgetBytes) {
@@ -33,6 +41,19 @@ public record ExecutionPlan(
   public ExecutionPlan {
     if (name == null || name.isBlank()) {
       throw new IllegalArgumentException("execution plan needs a name");
+    }
+    if (t5 == null || autoencoder == null) {
+      throw new IllegalArgumentException(
+          "plan "
+              + name
+              + ": T5 and autoencoder residencies must be set, got "
+              + t5
+              + ", "
+              + autoencoder);
+    }
+    if (autoencoder == Residency.STREAMED) {
+      throw new IllegalArgumentException(
+          "plan " + name + ": the autoencoder is resident or staged, it does not stream");
     }
     if (residentDoubleBlocks < 0 || residentSingleBlocks < 0) {
       throw new IllegalArgumentException(
@@ -65,7 +86,14 @@ public record ExecutionPlan(
   /** Everything resident, untiled, unchunked: the fastest plan. */
   public static ExecutionPlan allResident(long budgetBytes) {
     return new ExecutionPlan(
-        "all-resident", Integer.MAX_VALUE, Integer.MAX_VALUE, false, 0, 0, budgetBytes);
+        "all-resident",
+        Integer.MAX_VALUE,
+        Integer.MAX_VALUE,
+        Residency.RESIDENT,
+        Residency.RESIDENT,
+        0,
+        0,
+        budgetBytes);
   }
 
   /** Resident double blocks for a model of {@code depth} double blocks. */

@@ -14,10 +14,10 @@ import java.util.List;
  *
  * <ul>
  *   <li>resident blocks: the DiT residency's resident double and single block counts;
- *   <li>text encoders: staged unless both T5 and CLIP are resident. The executor stages T5 whole,
- *       so a plan that streams T5 layer by layer runs with T5 staged;
- *   <li>autoencoder: the executor keeps it resident, so a plan that stages it runs with it
- *       resident;
+ *   <li>T5: its residency (resident, staged whole, or streamed layer by layer). The executor runs
+ *       CLIP resident beside a resident T5 and staged otherwise, so a resident T5 beside a staged
+ *       CLIP (no planner plan has one) runs staged;
+ *   <li>autoencoder: its residency (resident, or staged for the decode);
  *   <li>decode tile: see {@link #vaeTile(int)};
  *   <li>attention chunk: the same number of query rows;
  *   <li>budget: the planner's budget less {@link MemoryModel#RESERVE_BYTES}, what the plan's peak
@@ -62,10 +62,19 @@ public final class PlanMapping {
         plan.name(),
         plan.dit().residentDoubleBlocks(),
         plan.dit().residentSingleBlocks(),
-        plan.t5() != Residency.RESIDENT || plan.clip() != Residency.RESIDENT,
+        t5(plan),
+        plan.autoencoder(),
         vaeTile(plan.decodeTile()),
         plan.attentionChunk(),
         usable);
+  }
+
+  /** T5's residency as the executor runs it: CLIP is staged unless T5 is resident. */
+  static Residency t5(Plan plan) {
+    if (plan.t5() == Residency.RESIDENT && plan.clip() != Residency.RESIDENT) {
+      return Residency.STAGED;
+    }
+    return plan.t5();
   }
 
   /**
@@ -136,7 +145,8 @@ public final class PlanMapping {
   static boolean sameExecution(ExecutionPlan a, ExecutionPlan b) {
     return a.residentDoubleBlocks() == b.residentDoubleBlocks()
         && a.residentSingleBlocks() == b.residentSingleBlocks()
-        && a.stageTextEncoders() == b.stageTextEncoders()
+        && a.t5() == b.t5()
+        && a.autoencoder() == b.autoencoder()
         && a.vaeTile() == b.vaeTile()
         && a.attentionChunk() == b.attentionChunk()
         && a.budgetBytes() == b.budgetBytes();

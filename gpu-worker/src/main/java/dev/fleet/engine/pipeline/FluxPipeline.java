@@ -15,6 +15,7 @@ import dev.fleet.engine.sampling.TorchNoise;
 import dev.fleet.engine.text.TextEmbedder;
 import dev.fleet.engine.text.TextEmbeddings;
 import dev.fleet.engine.vae.AutoEncoder;
+import dev.fleet.engine.vae.AutoEncoderParams;
 import dev.fleet.engine.vae.VaeLoader;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
@@ -88,11 +89,19 @@ public final class FluxPipeline implements AutoCloseable {
    * does: a DiT or autoencoder of another geometry cannot be paired with it.
    */
   static void checkCompatible(FluxParams dit, AutoEncoder vae) {
-    var ae = vae.params();
+    try {
+      checkCompatible(dit, vae.params());
+    } catch (IllegalArgumentException e) {
+      vae.close();
+      throw e;
+    }
+  }
+
+  /** As {@link #checkCompatible(FluxParams, AutoEncoder)}, for an autoencoder not loaded yet. */
+  static void checkCompatible(FluxParams dit, AutoEncoderParams ae) {
     if (ae.zChannels() != LATENT_CHANNELS
         || ae.downscale() != 8
         || dit.inChannels() != LATENT_CHANNELS * 4) {
-      vae.close();
       throw new IllegalArgumentException(
           "model geometry is not FLUX.1's: autoencoder z_channels="
               + ae.zChannels()

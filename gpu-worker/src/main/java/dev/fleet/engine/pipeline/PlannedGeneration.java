@@ -10,6 +10,8 @@ import java.util.List;
  * @param plan the plan that produced it (after any fallback)
  * @param events plan changes during this job (empty when the first plan held)
  * @param bytesMovedPerStep host-to-device bytes of streamed DiT blocks, per denoising step
+ * @param textBytesMoved host-to-device bytes of a streamed T5 in this job (its head and blocks,
+ *     once); 0 on a prompt-cache hit or when T5 does not stream
  * @param peakBytes the most device bytes the ledger had booked during the job
  * @param budgetBytes the ledger's budget
  * @param bookingsAtPeak what was booked at that peak
@@ -19,6 +21,7 @@ public record PlannedGeneration(
     ExecutionPlan plan,
     List<PlanEvent> events,
     long[] bytesMovedPerStep,
+    long textBytesMoved,
     long peakBytes,
     long budgetBytes,
     List<String> bookingsAtPeak) {

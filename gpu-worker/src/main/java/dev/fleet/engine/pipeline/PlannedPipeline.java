@@ -20,10 +20,12 @@ import dev.fleet.engine.sampling.TorchNoise;
 import dev.fleet.engine.text.TextEmbedder;
 import dev.fleet.engine.text.TextEmbeddings;
 import dev.fleet.engine.vae.AutoEncoder;
+import dev.fleet.engine.vae.AutoEncoderParams;
 import dev.fleet.engine.vae.VaeLoader;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
 import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.memory.Residency;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
@@ -32,8 +34,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * FLUX text-to-image under a memory budget: the same sampling as {@link FluxPipeline} (and the same
  * latents), executed under an {@link ExecutionPlan} with every device allocation booked in a {@link
  * DeviceLedger}. DiT blocks beyond the plan's resident counts stream from host memory, the text
- * encoders may be staged (and a cached prompt skips them), the decoder may run in tiles and
- * attention in query chunks.
+ * encoders may be staged or T5 streamed block by block (and a cached prompt skips them), the
+ * autoencoder may be loaded for the decode only, the decoder may run in tiles and attention in
+ * query chunks.
  *
  * <p>The plans come as a list, fastest first. At load the first plan whose resident weights fit is
  * taken. When a job runs out of memory (a refused booking, or the device's own out-of-memory error)
@@ -53,8 +56,8 @@ public final class PlannedPipeline implements AutoCloseable {
   private final FluxParams params;
   private final long ditOuterBytes;
   private final int t5Length;
-  private final AutoEncoder vae;
-  private final DeviceLedger.Booking vaeBooking;
+  private final AutoEncoderParams vaeParams;
+  private final long vaeBytes;
 
   /** Parent of every job's manager: what is left under it after a job is a leak. */
   private final NDManager jobs;
@@ -68,7 +71,9 @@ public final class PlannedPipeline implements AutoCloseable {
       FluxTransformer dit,
       StreamedBlocks blocks,
       DeviceLedger.Booking ditBooking,
-      TextStage text)
+      TextStage text,
+      AutoEncoder vae,
+      DeviceLedger.Booking vaeBooking)
       implements AutoCloseable {
     @Override
     public void close() {
@@ -77,6 +82,7 @@ public final class PlannedPipeline implements AutoCloseable {
       } finally {
         dit.close(); // closes the block source, which releases the resident blocks' bookings
         ditBooking.close();
+        closeQuietly(vae, vaeBooking); // null when the autoencoder is staged
       }
     }
   }
@@ -89,8 +95,7 @@ public final class PlannedPipeline implements AutoCloseable {
       DeviceLedger ledger,
       TensorStore ditStore,
       FluxParams params,
-      AutoEncoder vae,
-      DeviceLedger.Booking vaeBooking) {
+      AutoEncoderParams vaeParams) {
     this.model = model;
     this.target = target;
     this.plans = plans;
@@ -98,9 +103,9 @@ public final class PlannedPipeline implements AutoCloseable {
     this.ledger = ledger;
     this.ditStore = ditStore;
     this.params = params;
-    this.vae = vae;
-    this.vaeBooking = vaeBooking;
+    this.vaeParams = vaeParams;
     int dtypeBytes = target.dtype().getNumOfBytes();
+    this.vaeBytes = ParameterBytes.of(VaeLoader.findCheckpoint(model.root()), dtypeBytes);
     this.ditOuterBytes =
         ParameterBytes.of(
             ditStore,
@@ -142,31 +147,23 @@ public final class PlannedPipeline implements AutoCloseable {
     }
     DeviceLedger ledger = new DeviceLedger(budget);
     TensorStore store = null;
-    AutoEncoder vae = null;
-    DeviceLedger.Booking vaeBooking = null;
     PlannedPipeline pipeline = null;
     try {
       store = FluxPipeline.openTransformer(model);
       FluxParams params =
           FluxParams.infer(store, model.transformer().resolveSibling("config.json"));
-      vaeBooking =
-          ledger.reserve(
-              ParameterBytes.of(
-                  VaeLoader.findCheckpoint(model.root()), target.dtype().getNumOfBytes()),
-              "autoencoder resident");
-      vae = VaeLoader.load(model.root(), target);
-      FluxPipeline.checkCompatible(params, vae);
-      vae.manager().cap();
+      AutoEncoderParams vaeParams = VaeLoader.params(model.root());
+      FluxPipeline.checkCompatible(params, vaeParams);
       pipeline =
           new PlannedPipeline(
-              model, target, List.copyOf(plans), options, ledger, store, params, vae, vaeBooking);
+              model, target, List.copyOf(plans), options, ledger, store, params, vaeParams);
       pipeline.loadFrom(0, new ArrayList<>());
       return pipeline;
     } catch (RuntimeException e) {
       if (pipeline != null) {
         pipeline.close();
       } else {
-        closeQuietly(vae, vaeBooking, store);
+        closeQuietly(store);
       }
       throw e;
     }
@@ -202,6 +199,9 @@ public final class PlannedPipeline implements AutoCloseable {
     AtomicReference<StreamedBlocks> blocks = new AtomicReference<>();
     DeviceLedger.Booking ditBooking = ledger.reserve(ditOuterBytes, "dit embedders and head");
     FluxTransformer dit = null;
+    TextStage text = null;
+    AutoEncoder vae = null;
+    DeviceLedger.Booking vaeBooking = null;
     try {
       dit =
           FluxTransformer.load(
@@ -221,14 +221,31 @@ public final class PlannedPipeline implements AutoCloseable {
               },
               kernel);
       dit.manager().cap();
-      TextStage text =
+      text =
           TextStage.load(
-              model, t5Length, target, plan.stageTextEncoders(), options.embeddingCache(), ledger);
-      return new Loaded(plan, dit, blocks.get(), ditBooking, text);
+              model,
+              t5Length,
+              target,
+              plan.t5(),
+              options.embeddingCache(),
+              ledger,
+              options.hostToDevice());
+      if (plan.autoencoder() == Residency.RESIDENT) {
+        vaeBooking = ledger.reserve(vaeBytes, "autoencoder resident");
+        vae = loadAutoEncoder();
+      }
+      return new Loaded(plan, dit, blocks.get(), ditBooking, text, vae, vaeBooking);
     } catch (RuntimeException e) {
-      closeQuietly(dit, ditBooking);
+      closeQuietly(vae, vaeBooking, text, dit, ditBooking);
       throw e;
     }
+  }
+
+  /** The autoencoder on the device, its parameters on a capped manager. */
+  private AutoEncoder loadAutoEncoder() {
+    AutoEncoder vae = VaeLoader.load(model.root(), target);
+    vae.manager().cap();
+    return vae;
   }
 
   public ModelDirectory model() {
@@ -259,6 +276,13 @@ public final class PlannedPipeline implements AutoCloseable {
   /** The loaded text stage (tests count its encoder runs). */
   synchronized TextStage textStage() {
     return loaded.text();
+  }
+
+  /**
+   * Host-to-device bytes of one streamed T5 encode under the current plan (0 unless T5 streams).
+   */
+  public synchronized long t5BytesPerEncode() {
+    return loaded.text().t5BytesPerEncode();
   }
 
   /** Host-to-device bytes of one forward pass under the current plan. */
@@ -370,6 +394,7 @@ public final class PlannedPipeline implements AutoCloseable {
             + 64;
     ledger.resetPeak();
     long[] moved = new long[spec.steps()];
+    long textBefore = l.text().t5BytesStreamed();
     try (DeviceLedger.Booking state = ledger.reserve(stateBytes, "job latents");
         NDManager job = jobs.newSubManager()) {
       NDArray latent = job.create(initial, latentShape); // (1, 16, 2h, 2w) float32
@@ -377,7 +402,7 @@ public final class PlannedPipeline implements AutoCloseable {
       trace(listener, "pipe.timesteps", job.create(timesteps));
       NDArray img =
           denoise(l, job, spec, LatentPacking.pack(latent), h, w, timesteps, listener, moved);
-      NDArray pixels = decode(l.plan(), img, h, w); // (1, 3, H, W) float32 in [-1, 1]
+      NDArray pixels = decode(l, img, h, w); // (1, 3, H, W) float32 in [-1, 1]
       trace(listener, "pipe.image", pixels);
       byte[] rgb = FluxPipeline.toRgb(pixels.toFloatArray(), spec.width(), spec.height());
       byte[] png = PngEncoder.encode(rgb, spec.width(), spec.height(), FluxPipeline.pngText(spec));
@@ -387,6 +412,7 @@ public final class PlannedPipeline implements AutoCloseable {
           l.plan(),
           events,
           moved,
+          l.text().t5BytesStreamed() - textBefore,
           ledger.peakBytes(),
           ledger.budgetBytes(),
           ledger.bookingsAtPeak());
@@ -454,10 +480,21 @@ public final class PlannedPipeline implements AutoCloseable {
     }
   }
 
-  private NDArray decode(ExecutionPlan plan, NDArray img, int h, int w) {
+  /** The decode, with the autoencoder loaded for it (and released after) when it is staged. */
+  private NDArray decode(Loaded l, NDArray img, int h, int w) {
+    if (l.vae() != null) {
+      return decode(l.plan(), l.vae(), img, h, w);
+    }
+    try (DeviceLedger.Booking weights = ledger.reserve(vaeBytes, "autoencoder staged");
+        AutoEncoder vae = loadAutoEncoder()) {
+      return decode(l.plan(), vae, img, h, w);
+    }
+  }
+
+  private NDArray decode(ExecutionPlan plan, AutoEncoder vae, NDArray img, int h, int w) {
     long bytes =
         ActivationEstimates.vaeDecode(
-            vae.params(), 1, 2 * h, 2 * w, plan.vaeTile(), target.dtype().getNumOfBytes());
+            vaeParams, 1, 2 * h, 2 * w, plan.vaeTile(), target.dtype().getNumOfBytes());
     try (DeviceLedger.Booking act = ledger.reserve(bytes, "autoencoder decode");
         NDManager scope = NDManager.subManagerOf(img)) {
       scope.tempAttachAll(img);
@@ -483,7 +520,7 @@ public final class PlannedPipeline implements AutoCloseable {
 
   @Override
   public synchronized void close() {
-    closeQuietly(jobs, loaded, vae, vaeBooking, ditStore);
+    closeQuietly(jobs, loaded, ditStore);
     loaded = null;
   }
 

@@ -4,22 +4,29 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.fleet.engine.memory.DeviceLedger;
+import dev.fleet.engine.memory.HostToDevice;
 import dev.fleet.engine.text.ClipTextConfig;
 import dev.fleet.engine.text.ClipTextModel;
+import dev.fleet.engine.text.StreamedT5Encoder;
 import dev.fleet.engine.text.T5Config;
 import dev.fleet.engine.text.T5Encoder;
 import dev.fleet.engine.text.TextEmbeddings;
 import dev.fleet.engine.tokenizer.PromptTokenizer;
 import dev.fleet.engine.weights.ComputeTarget;
+import dev.fleet.model.memory.Residency;
 import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 /**
  * Prompt to conditioning under a memory plan: a {@link PromptEmbeddingCache} hit skips the text
- * encoders altogether; a miss runs T5 and CLIP, which either stay loaded (resident) or are loaded
- * for the encode and released before the DiT runs (staged). Encoder weights and their activations
- * are booked in the ledger while they exist. The tokenizers (host memory only) stay loaded.
+ * encoders altogether; a miss runs T5 and CLIP, which either stay loaded (T5 {@link
+ * Residency#RESIDENT}), are loaded for the encode and released before the DiT runs ({@link
+ * Residency#STAGED}), or, T5 {@link Residency#STREAMED}, CLIP is staged and T5 is kept in host
+ * memory, its head put on the device for the encode and its blocks streamed one at a time (see
+ * {@link StreamedT5Encoder}). Encoder weights and their activations are booked in the ledger while
+ * they exist (a streamed T5 books its own). The tokenizers (host memory only) stay loaded.
  */
 public final class TextStage implements AutoCloseable {
 
@@ -37,13 +44,15 @@ public final class TextStage implements AutoCloseable {
   private final Supplier<Encoders> loader;
   private final long encoderBytes;
   private final long activationBytes;
-  private final boolean staged;
+  private final Residency t5;
+  private final StreamedT5Encoder streamedT5;
   private final PromptEmbeddingCache cache;
   private final String identity;
   private final ComputeTarget target;
   private final DeviceLedger ledger;
   private final AtomicInteger loads = new AtomicInteger();
   private final AtomicInteger runs = new AtomicInteger();
+  private final AtomicLong bytesStreamed = new AtomicLong();
   private Encoders resident;
   private DeviceLedger.Booking residentBooking;
 
@@ -53,7 +62,8 @@ public final class TextStage implements AutoCloseable {
       Supplier<Encoders> loader,
       long encoderBytes,
       long activationBytes,
-      boolean staged,
+      Residency t5,
+      StreamedT5Encoder streamedT5,
       PromptEmbeddingCache cache,
       String identity,
       ComputeTarget target,
@@ -63,12 +73,13 @@ public final class TextStage implements AutoCloseable {
     this.loader = loader;
     this.encoderBytes = encoderBytes;
     this.activationBytes = activationBytes;
-    this.staged = staged;
+    this.t5 = t5;
+    this.streamedT5 = streamedT5;
     this.cache = cache;
     this.identity = identity;
     this.target = target;
     this.ledger = ledger;
-    if (!staged) {
+    if (t5 == Residency.RESIDENT) {
       residentBooking = ledger.reserve(encoderBytes, "text encoders resident");
       try {
         resident = load();
@@ -83,24 +94,31 @@ public final class TextStage implements AutoCloseable {
    * The text stage of a model directory in the FLUX.1-dev layout.
    *
    * @param t5Length the T5 length when {@code tokenizer_2/tokenizer.json} carries none
-   * @param staged true to load the encoders per encode, false to keep them loaded
+   * @param t5 resident (both encoders stay loaded), staged (both loaded per encode) or streamed
+   *     (CLIP loaded per encode, T5 kept in host memory and streamed block by block)
+   * @param hostToDevice how a streamed T5's host copies reach the device
    * @throws dev.fleet.engine.memory.BudgetExceededException when resident encoders do not fit
    */
   public static TextStage load(
       ModelDirectory model,
       int t5Length,
       ComputeTarget target,
-      boolean staged,
+      Residency t5,
       PromptEmbeddingCache cache,
-      DeviceLedger ledger) {
+      DeviceLedger ledger,
+      HostToDevice hostToDevice) {
     PromptTokenizer clipTokenizer = null;
     PromptTokenizer t5Tokenizer = null;
+    StreamedT5Encoder streamedT5 = null;
     try {
       clipTokenizer = PromptTokenizer.clip(model.clipTokenizer());
       t5Tokenizer = PromptTokenizer.t5(model.t5Tokenizer(), t5Length);
       int dtypeBytes = target.dtype().getNumOfBytes();
+      long clipBytes = ParameterBytes.of(model.clip(), dtypeBytes);
       long bytes =
-          ParameterBytes.of(model.clip(), dtypeBytes) + ParameterBytes.of(model.t5(), dtypeBytes);
+          t5 == Residency.STREAMED
+              ? clipBytes
+              : clipBytes + ParameterBytes.of(model.t5(), dtypeBytes);
       long activations =
           ActivationEstimates.textEncode(
               T5Config.read(model.t5()),
@@ -116,18 +134,30 @@ public final class TextStage implements AutoCloseable {
               + t5Dir.toAbsolutePath().normalize()
               + "|"
               + target.dtype();
+      Supplier<Encoders> loader;
+      if (t5 == Residency.STREAMED) {
+        StreamedT5Encoder host = StreamedT5Encoder.load(t5Dir, target, ledger, hostToDevice);
+        streamedT5 = host;
+        loader = () -> LoadedEncoders.load(clipDir, host::onDevice, target);
+      } else {
+        loader = () -> LoadedEncoders.load(clipDir, () -> T5Encoder.load(t5Dir, target), target);
+      }
       return new TextStage(
           clipTokenizer,
           t5Tokenizer,
-          () -> LoadedEncoders.load(clipDir, t5Dir, target),
+          loader,
           bytes,
           activations,
-          staged,
+          t5,
+          streamedT5,
           cache,
           identity,
           target,
           ledger);
     } catch (RuntimeException e) {
+      if (streamedT5 != null) {
+        streamedT5.close();
+      }
       if (t5Tokenizer != null) {
         t5Tokenizer.close();
       }
@@ -162,8 +192,13 @@ public final class TextStage implements AutoCloseable {
   private HostEmbeddings encode(String prompt, NDManager job) {
     long[] t5Ids = t5Tokenizer.encode(prompt);
     long[] clipIds = clipTokenizer.encode(prompt);
+    boolean staged = t5 != Residency.RESIDENT;
     DeviceLedger.Booking weights =
-        staged ? ledger.reserve(encoderBytes, "text encoders staged") : null;
+        staged
+            ? ledger.reserve(
+                encoderBytes, t5 == Residency.STREAMED ? "clip staged" : "text encoders staged")
+            : null;
+    long copiedBefore = streamedT5 != null ? streamedT5.bytesCopied() : 0;
     try {
       Encoders encoders = staged ? load() : resident;
       try (DeviceLedger.Booking act = ledger.reserve(activationBytes, "text activations");
@@ -180,15 +215,34 @@ public final class TextStage implements AutoCloseable {
       if (weights != null) {
         weights.close();
       }
+      if (streamedT5 != null) {
+        bytesStreamed.addAndGet(streamedT5.bytesCopied() - copiedBefore);
+      }
     }
   }
 
-  /** True when the encoders are loaded per encode and released after it. */
-  public boolean staged() {
-    return staged;
+  /** Where T5 lives (CLIP is resident with a resident T5, staged otherwise). */
+  public Residency t5() {
+    return t5;
   }
 
-  /** Device bytes of the two encoders' parameters. */
+  /**
+   * Host-to-device bytes of the streamed T5 so far (its head and blocks, once per encode); 0 unless
+   * T5 streams. A cache hit adds nothing.
+   */
+  public long t5BytesStreamed() {
+    return bytesStreamed.get();
+  }
+
+  /** Host-to-device bytes of one streamed T5 encode, 0 unless T5 streams. */
+  public long t5BytesPerEncode() {
+    return streamedT5 != null ? streamedT5.bytesPerEncode() : 0;
+  }
+
+  /**
+   * Device bytes this stage books for the encoders it loads: both when T5 is resident or staged,
+   * CLIP alone when T5 streams (the streamed T5 books its head and blocks itself).
+   */
   public long encoderBytes() {
     return encoderBytes;
   }
@@ -219,6 +273,9 @@ public final class TextStage implements AutoCloseable {
         residentBooking.close();
         residentBooking = null;
       }
+      if (streamedT5 != null) {
+        streamedT5.close();
+      }
       t5Tokenizer.close();
       clipTokenizer.close();
     }
@@ -230,10 +287,10 @@ public final class TextStage implements AutoCloseable {
   private record LoadedEncoders(ClipTextModel clip, T5Encoder t5, ComputeTarget target)
       implements Encoders {
 
-    static LoadedEncoders load(Path clipDir, Path t5Dir, ComputeTarget target) {
+    static LoadedEncoders load(Path clipDir, Supplier<T5Encoder> t5, ComputeTarget target) {
       ClipTextModel clip = ClipTextModel.load(clipDir, target);
       try {
-        return new LoadedEncoders(clip, T5Encoder.load(t5Dir, target), target);
+        return new LoadedEncoders(clip, t5.get(), target);
       } catch (RuntimeException e) {
         clip.close();
         throw e;

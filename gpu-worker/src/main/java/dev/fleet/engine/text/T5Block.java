@@ -3,6 +3,7 @@ package dev.fleet.engine.text;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import dev.fleet.engine.flux.ParameterLoader;
 import dev.fleet.engine.nn.Activations;
 import dev.fleet.engine.nn.Attention;
 import dev.fleet.engine.nn.Linear;
@@ -32,27 +33,42 @@ record T5Block(
 
   private static final float FP16_MAX = 65504f;
 
-  /** Loads {@code encoder.block.N}; {@code wo} in float32 whatever the compute dtype. */
-  static T5Block load(Weights w, T5Config c, NDManager manager) {
+  /** The key of the feed-forward output projection, held in float32 whatever the compute dtype. */
+  static final String WO = "layer.1.DenseReluDense.wo.weight";
+
+  /**
+   * {@code encoder.block.N} of a checkpoint: every tensor in the compute dtype but {@link #WO}, in
+   * float32.
+   *
+   * @param block the weights scoped to the block
+   */
+  static ParameterLoader parameters(Weights block) {
+    ComputeTarget t = block.target();
+    Weights f32 = new Weights(block.store(), new ComputeTarget(t.device(), DataType.FLOAT32));
+    return (key, manager, shape) ->
+        WO.equals(key)
+            ? f32.load(block.prefix() + key, manager, shape)
+            : block.load(key, manager, shape);
+  }
+
+  /** Loads a block from {@code w} (see {@link #parameters}), by keys relative to the block. */
+  static T5Block load(ParameterLoader w, T5Config c, NDManager manager) {
     long d = c.dModel();
     long inner = c.innerDim();
     long ff = c.dFf();
-    Weights attn = w.scoped("layer.0.SelfAttention");
-    Weights dense = w.scoped("layer.1.DenseReluDense");
-    ComputeTarget t = w.target();
-    Weights denseF32 =
-        new Weights(w.store(), new ComputeTarget(t.device(), DataType.FLOAT32))
-            .scoped(w.prefix() + "layer.1.DenseReluDense");
+    float eps = c.layerNormEps();
+    String attn = "layer.0.SelfAttention.";
+    String dense = "layer.1.DenseReluDense.";
     return new T5Block(
-        T5LayerNorm.load(w, "layer.0.layer_norm.weight", d, c.layerNormEps(), manager),
-        new Linear(attn.load("q.weight", manager, inner, d), null),
-        new Linear(attn.load("k.weight", manager, inner, d), null),
-        new Linear(attn.load("v.weight", manager, inner, d), null),
-        new Linear(attn.load("o.weight", manager, d, inner), null),
-        T5LayerNorm.load(w, "layer.1.layer_norm.weight", d, c.layerNormEps(), manager),
-        new Linear(dense.load("wi_0.weight", manager, ff, d), null),
-        new Linear(dense.load("wi_1.weight", manager, ff, d), null),
-        new Linear(denseF32.load("wo.weight", manager, d, ff), null),
+        new T5LayerNorm(w.load("layer.0.layer_norm.weight", manager, d), eps),
+        new Linear(w.load(attn + "q.weight", manager, inner, d), null),
+        new Linear(w.load(attn + "k.weight", manager, inner, d), null),
+        new Linear(w.load(attn + "v.weight", manager, inner, d), null),
+        new Linear(w.load(attn + "o.weight", manager, d, inner), null),
+        new T5LayerNorm(w.load("layer.1.layer_norm.weight", manager, d), eps),
+        new Linear(w.load(dense + "wi_0.weight", manager, ff, d), null),
+        new Linear(w.load(dense + "wi_1.weight", manager, ff, d), null),
+        new Linear(w.load(WO, manager, d, ff), null),
         c.heads());
   }
 

@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.core.Embedding;
+import dev.fleet.engine.flux.BlockLease;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
@@ -21,28 +22,39 @@ import java.util.List;
  *
  * <p>The parameters live on a manager this model owns; it is capped after loading, so that an
  * inference-time allocation on it fails instead of leaking. In float16 each block's {@code wo} is
- * held in float32, as transformers does for T5 (see {@link T5Block}).
+ * held in float32, as transformers does for T5 (see {@link T5Block}). The blocks are either on that
+ * manager too ({@link #load}) or leased one at a time from host memory for their call ({@link
+ * StreamedT5Encoder#onDevice}); the forward pass is the same.
  */
 public final class T5Encoder implements AutoCloseable {
   private final T5Config config;
   private final NDManager parameters;
   private final NDArray embedding; // (V, d_model)
   private final T5RelativePositionBias positionBias;
-  private final List<T5Block> blocks;
+  private final Layers layers;
   private final T5LayerNorm finalNorm;
 
-  private T5Encoder(
+  /** Where the blocks are between calls: asked for block {@code i} right before its call. */
+  interface Layers extends AutoCloseable {
+    BlockLease<T5Block> layer(int index);
+
+    /** Frees what the source holds on the device (not the blocks' host copies). */
+    @Override
+    void close();
+  }
+
+  T5Encoder(
       T5Config config,
       NDManager parameters,
       NDArray embedding,
       T5RelativePositionBias positionBias,
-      List<T5Block> blocks,
+      Layers layers,
       T5LayerNorm finalNorm) {
     this.config = config;
     this.parameters = parameters;
     this.embedding = embedding;
     this.positionBias = positionBias;
-    this.blocks = List.copyOf(blocks);
+    this.layers = layers;
     this.finalNorm = finalNorm;
   }
 
@@ -59,28 +71,15 @@ public final class T5Encoder implements AutoCloseable {
    * shared.weight} or {@code encoder.embed_tokens.weight}.
    */
   public static T5Encoder load(T5Config config, Weights w) {
-    String embeddingKey =
-        w.has("shared.weight")
-            ? "shared.weight"
-            : w.has("encoder.embed_tokens.weight") ? "encoder.embed_tokens.weight" : null;
-    if (embeddingKey == null) {
-      throw new IllegalArgumentException(
-          w.store().describe()
-              + " is not a T5 encoder: it has neither shared.weight nor encoder.embed_tokens.weight");
-    }
+    String embeddingKey = embeddingKey(w);
     NDManager manager = NDManager.newBaseManager(w.target().device());
     try {
       NDArray embedding = w.load(embeddingKey, manager, config.vocabSize(), config.dModel());
       Weights encoder = w.scoped("encoder");
-      NDArray table =
-          encoder.load(
-              "block.0.layer.0.SelfAttention.relative_attention_bias.weight",
-              manager,
-              config.numBuckets(),
-              config.heads());
+      NDArray table = encoder.load(POSITION_BIAS, manager, config.numBuckets(), config.heads());
       List<T5Block> blocks = new ArrayList<>();
       for (int i = 0; i < config.layers(); i++) {
-        blocks.add(T5Block.load(encoder.scoped("block." + i), config, manager));
+        blocks.add(T5Block.load(T5Block.parameters(encoder.scoped("block." + i)), config, manager));
       }
       T5LayerNorm finalNorm =
           T5LayerNorm.load(
@@ -91,12 +90,29 @@ public final class T5Encoder implements AutoCloseable {
           manager,
           embedding,
           new T5RelativePositionBias(table, config.numBuckets(), config.maxDistance()),
-          blocks,
+          resident(blocks),
           finalNorm);
     } catch (RuntimeException e) {
       manager.close();
       throw e;
     }
+  }
+
+  /** Layer 0's relative position bias table, under {@code encoder.}: shared by every layer. */
+  static final String POSITION_BIAS =
+      "block.0.layer.0.SelfAttention.relative_attention_bias.weight";
+
+  /** The token embedding's key: {@code shared.weight} or {@code encoder.embed_tokens.weight}. */
+  static String embeddingKey(Weights w) {
+    if (w.has("shared.weight")) {
+      return "shared.weight";
+    }
+    if (w.has("encoder.embed_tokens.weight")) {
+      return "encoder.embed_tokens.weight";
+    }
+    throw new IllegalArgumentException(
+        w.store().describe()
+            + " is not a T5 encoder: it has neither shared.weight nor encoder.embed_tokens.weight");
   }
 
   public T5Config config() {
@@ -120,8 +136,10 @@ public final class T5Encoder implements AutoCloseable {
       NDArray idx = ids.toType(DataType.INT64, false);
       NDArray x = Embedding.embedding(idx, embedding, SparseFormat.DENSE).singletonOrThrow();
       NDArray bias = positionBias.forward(scope, shape.get(1)); // (1, H, L, L)
-      for (T5Block block : blocks) {
-        x = block.forward(x, bias); // (B, L, d_model)
+      for (int i = 0; i < config.layers(); i++) {
+        try (BlockLease<T5Block> block = layers.layer(i)) {
+          x = block.block().forward(x, bias); // (B, L, d_model)
+        }
       }
       return scope.ret(finalNorm.forward(x));
     }
@@ -132,8 +150,26 @@ public final class T5Encoder implements AutoCloseable {
     return parameters;
   }
 
+  /** Blocks loaded with the model, on its parameter manager. */
+  private static Layers resident(List<T5Block> blocks) {
+    List<T5Block> loaded = List.copyOf(blocks);
+    return new Layers() {
+      @Override
+      public BlockLease<T5Block> layer(int index) {
+        return BlockLease.resident(loaded.get(index));
+      }
+
+      @Override
+      public void close() {}
+    };
+  }
+
   @Override
   public void close() {
-    parameters.close();
+    try {
+      parameters.close();
+    } finally {
+      layers.close();
+    }
   }
 }

@@ -59,13 +59,28 @@ public final class VaeLoader {
    */
   public static AutoEncoder load(Path modelDirOrFile, ComputeTarget target) {
     Path checkpoint = findCheckpoint(modelDirOrFile);
+    try (TensorStore store = TensorStore.open(checkpoint)) {
+      return AutoEncoder.load(store, params(modelDirOrFile, checkpoint, store), target);
+    }
+  }
+
+  /**
+   * The parameters {@link #load} would load the autoencoder of {@code modelDirOrFile} with, read
+   * from its config and headers without loading a weight (for a caller that loads it later).
+   */
+  public static AutoEncoderParams params(Path modelDirOrFile) {
+    Path checkpoint = findCheckpoint(modelDirOrFile);
+    try (TensorStore store = TensorStore.open(checkpoint)) {
+      return params(modelDirOrFile, checkpoint, store);
+    }
+  }
+
+  private static AutoEncoderParams params(Path modelDirOrFile, Path checkpoint, TensorStore store) {
     boolean rootFile =
         Files.isDirectory(modelDirOrFile)
             && checkpoint.equals(modelDirOrFile.resolve("ae.safetensors"));
     Path config = rootFile ? null : checkpoint.resolveSibling("config.json");
-    try (TensorStore store = TensorStore.open(checkpoint)) {
-      return AutoEncoder.load(store, AutoEncoderParams.infer(store, config), target);
-    }
+    return AutoEncoderParams.infer(store, config);
   }
 
   private static List<Path> safetensorsIn(Path dir) {

@@ -47,7 +47,9 @@ class PlanMappingTest {
     assertEquals(p.dit().residentDoubleBlocks(), e.residentDoubleBlocks());
     assertEquals(p.dit().residentSingleBlocks(), e.residentSingleBlocks());
     assertTrue(p.dit().residentBlocks() > 0 && !p.dit().fullyResident(), p.name());
-    assertTrue(e.stageTextEncoders(), "T5 " + p.t5() + ", CLIP " + p.clip());
+    assertEquals(p.t5(), e.t5(), "CLIP " + p.clip());
+    assertEquals(Residency.STREAMED, e.t5(), "T5-XXL cannot be staged whole under 8 GiB");
+    assertEquals(p.autoencoder(), e.autoencoder());
     assertEquals(PlanMapping.vaeTile(p.decodeTile()), e.vaeTile());
     assertEquals(p.attentionChunk(), e.attentionChunk());
     assertEquals(8 * GIB - MemoryModel.RESERVE_BYTES, e.budgetBytes());
@@ -66,7 +68,8 @@ class PlanMappingTest {
             plan(all, Residency.RESIDENT, Residency.RESIDENT, Residency.RESIDENT, 0, 0), budget);
     assertEquals(19, resident.residentDoubleBlocks());
     assertEquals(38, resident.residentSingleBlocks());
-    assertFalse(resident.stageTextEncoders());
+    assertEquals(Residency.RESIDENT, resident.t5());
+    assertEquals(Residency.RESIDENT, resident.autoencoder());
     assertFalse(resident.tiledDecode());
     assertFalse(resident.chunkedAttention());
 
@@ -75,7 +78,8 @@ class PlanMappingTest {
             plan(none, Residency.STREAMED, Residency.STAGED, Residency.STAGED, 512, 2048), budget);
     assertEquals(0, streamed.residentDoubleBlocks());
     assertEquals(0, streamed.residentSingleBlocks());
-    assertTrue(streamed.stageTextEncoders(), "T5 streamed runs staged");
+    assertEquals(Residency.STREAMED, streamed.t5(), "T5 streams layer by layer");
+    assertEquals(Residency.STAGED, streamed.autoencoder(), "the autoencoder is loaded to decode");
     assertEquals(38, streamed.vaeTile());
     assertEquals(2048, streamed.attentionChunk());
 
@@ -84,7 +88,29 @@ class PlanMappingTest {
             plan(some, Residency.RESIDENT, Residency.STAGED, Residency.RESIDENT, 0, 0), budget);
     assertEquals(7, partial.residentDoubleBlocks());
     assertEquals(3, partial.residentSingleBlocks());
-    assertTrue(partial.stageTextEncoders(), "CLIP staged stages both");
+    assertEquals(Residency.STAGED, partial.t5(), "CLIP staged stages both");
+    assertEquals(Residency.RESIDENT, partial.autoencoder());
+
+    ExecutionPlan staged =
+        PlanMapping.toExecution(
+            plan(some, Residency.STAGED, Residency.STAGED, Residency.STAGED, 0, 0), budget);
+    assertEquals(Residency.STAGED, staged.t5());
+    assertEquals(Residency.STAGED, staged.autoencoder());
+    assertFalse(PlanMapping.sameExecution(partial, staged), "the autoencoder's residency counts");
+  }
+
+  @Test
+  void anExecutionPlanNamesAMissingOrStreamedComponent() {
+    IllegalArgumentException streamed =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> new ExecutionPlan("p", 0, 0, Residency.STREAMED, Residency.STREAMED, 0, 0, GIB));
+    assertTrue(streamed.getMessage().contains("autoencoder"), streamed.getMessage());
+    IllegalArgumentException missing =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> new ExecutionPlan("p", 0, 0, null, Residency.RESIDENT, 0, 0, GIB));
+    assertTrue(missing.getMessage().contains("T5"), missing.getMessage());
   }
 
   @Test

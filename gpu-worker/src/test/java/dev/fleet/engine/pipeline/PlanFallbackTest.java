@@ -12,6 +12,7 @@ import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.memory.HostToDevice;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.memory.Residency;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -45,11 +46,19 @@ class PlanFallbackTest {
   }
 
   private static ExecutionPlan fast(long budget) {
-    return new ExecutionPlan("fast", Integer.MAX_VALUE, Integer.MAX_VALUE, false, 0, 0, budget);
+    return new ExecutionPlan(
+        "fast",
+        Integer.MAX_VALUE,
+        Integer.MAX_VALUE,
+        Residency.RESIDENT,
+        Residency.RESIDENT,
+        0,
+        0,
+        budget);
   }
 
   private static ExecutionPlan frugal(long budget) {
-    return new ExecutionPlan("frugal", 0, 0, true, 4, 8, budget);
+    return new ExecutionPlan("frugal", 0, 0, Residency.STAGED, Residency.RESIDENT, 4, 8, budget);
   }
 
   private static long peak(ExecutionPlan plan) {
@@ -111,8 +120,11 @@ class PlanFallbackTest {
           return HostToDevice.synchronous().begin(host, device);
         };
     AtomicInteger cacheReleases = new AtomicInteger();
-    ExecutionPlan half = new ExecutionPlan("half-streamed", 1, 1, false, 0, 0, GIB);
-    ExecutionPlan full = new ExecutionPlan("fully-streamed", 0, 0, false, 0, 0, GIB);
+    ExecutionPlan half =
+        new ExecutionPlan("half-streamed", 1, 1, Residency.RESIDENT, Residency.RESIDENT, 0, 0, GIB);
+    ExecutionPlan full =
+        new ExecutionPlan(
+            "fully-streamed", 0, 0, Residency.RESIDENT, Residency.RESIDENT, 0, 0, GIB);
     try (PlannedPipeline p =
         PlannedPipeline.load(
             model,
@@ -146,8 +158,11 @@ class PlanFallbackTest {
           }
           return HostToDevice.synchronous().begin(host, device);
         };
-    ExecutionPlan half = new ExecutionPlan("half-streamed", 1, 1, false, 0, 0, GIB);
-    ExecutionPlan full = new ExecutionPlan("fully-streamed", 0, 0, false, 0, 0, GIB);
+    ExecutionPlan half =
+        new ExecutionPlan("half-streamed", 1, 1, Residency.RESIDENT, Residency.RESIDENT, 0, 0, GIB);
+    ExecutionPlan full =
+        new ExecutionPlan(
+            "fully-streamed", 0, 0, Residency.RESIDENT, Residency.RESIDENT, 0, 0, GIB);
     try (PlannedPipeline p =
         PlannedPipeline.load(
             model,
@@ -180,7 +195,9 @@ class PlanFallbackTest {
           runs.incrementAndGet();
           throw new EngineException("CUDA error: an illegal memory access was encountered");
         };
-    ExecutionPlan full = new ExecutionPlan("fully-streamed", 0, 0, false, 0, 0, GIB);
+    ExecutionPlan full =
+        new ExecutionPlan(
+            "fully-streamed", 0, 0, Residency.RESIDENT, Residency.RESIDENT, 0, 0, GIB);
     try (PlannedPipeline p =
         PlannedPipeline.load(
             model,
@@ -214,7 +231,9 @@ class PlanFallbackTest {
           }
           return HostToDevice.synchronous().begin(host, device);
         };
-    ExecutionPlan full = new ExecutionPlan("fully-streamed", 0, 0, false, 0, 0, GIB);
+    ExecutionPlan full =
+        new ExecutionPlan(
+            "fully-streamed", 0, 0, Residency.RESIDENT, Residency.RESIDENT, 0, 0, GIB);
     List<PlanEvent> heard = new ArrayList<>();
     try (PlannedPipeline p =
         PlannedPipeline.load(

@@ -15,6 +15,7 @@ import dev.fleet.engine.safetensors.TensorEntry;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.memory.Residency;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -49,7 +50,8 @@ class PlannedPipelineTest {
 
   static ExecutionPlan plan(
       String name, int d, int s, boolean staged, int tile, int chunk, long budget) {
-    return new ExecutionPlan(name, d, s, staged, tile, chunk, budget);
+    Residency t5 = staged ? Residency.STAGED : Residency.RESIDENT;
+    return new ExecutionPlan(name, d, s, t5, Residency.RESIDENT, tile, chunk, budget);
   }
 
   @Test

@@ -12,6 +12,8 @@ import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.text.TextEmbeddings;
 import dev.fleet.engine.tokenizer.PromptTokenizer;
 import dev.fleet.engine.weights.ComputeTarget;
+import dev.fleet.model.memory.Residency;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
@@ -24,7 +26,7 @@ class TextStageTest {
   private final AtomicInteger encoded = new AtomicInteger();
   private final AtomicInteger closed = new AtomicInteger();
 
-  private TextStage stage(boolean staged, PromptEmbeddingCache cache, DeviceLedger ledger) {
+  private TextStage stage(Residency t5, PromptEmbeddingCache cache, DeviceLedger ledger) {
     return new TextStage(
         PromptTokenizer.clip(Fixtures.MODEL.resolve("tokenizer")),
         PromptTokenizer.t5(Fixtures.MODEL.resolve("tokenizer_2"), 512),
@@ -48,7 +50,8 @@ class TextStageTest {
         },
         ENCODER_BYTES,
         ACTIVATION_BYTES,
-        staged,
+        t5,
+        null,
         cache,
         "fake-encoders",
         ComputeTarget.cpu(),
@@ -60,7 +63,7 @@ class TextStageTest {
     DeviceLedger ledger = new DeviceLedger(ENCODER_BYTES + ACTIVATION_BYTES);
     PromptEmbeddingCache cache = new PromptEmbeddingCache(8, 1 << 20);
     try (NDManager job = NDManager.newBaseManager();
-        TextStage text = stage(true, cache, ledger)) {
+        TextStage text = stage(Residency.STAGED, cache, ledger)) {
       assertEquals(0, loaded.get(), "staged encoders are not loaded up front");
       try (TextEmbeddings first = text.embed("a fox", job)) {
         assertEquals(new Shape(1, 32, 4), first.t5().getShape());
@@ -88,7 +91,8 @@ class TextStageTest {
   void residentEncodersStayBookedUntilClosed() {
     DeviceLedger ledger = DeviceLedger.unlimited();
     try (NDManager job = NDManager.newBaseManager()) {
-      try (TextStage text = stage(false, new PromptEmbeddingCache(8, 1 << 20), ledger)) {
+      try (TextStage text =
+          stage(Residency.RESIDENT, new PromptEmbeddingCache(8, 1 << 20), ledger)) {
         assertEquals(1, loaded.get());
         assertEquals(ENCODER_BYTES, ledger.inUseBytes());
         text.embed("a fox", job).close();
@@ -107,11 +111,31 @@ class TextStageTest {
   void stagedEncodersBeyondTheBudgetAreRefusedBeforeLoading() {
     DeviceLedger ledger = new DeviceLedger(ENCODER_BYTES - 1);
     try (NDManager job = NDManager.newBaseManager();
-        TextStage text = stage(true, new PromptEmbeddingCache(8, 1 << 20), ledger)) {
+        TextStage text = stage(Residency.STAGED, new PromptEmbeddingCache(8, 1 << 20), ledger)) {
       BudgetExceededException e =
           assertThrows(BudgetExceededException.class, () -> text.embed("a fox", job));
       assertTrue(e.getMessage().contains("text encoders staged"), e.getMessage());
       assertEquals(0, loaded.get());
+      assertEquals(0, ledger.inUseBytes());
+    }
+  }
+
+  @Test
+  void aStreamedT5StagesClipUnderItsOwnNameAndACacheHitLoadsNothing() {
+    DeviceLedger ledger = new DeviceLedger(ENCODER_BYTES + ACTIVATION_BYTES);
+    try (NDManager job = NDManager.newBaseManager();
+        TextStage text = stage(Residency.STREAMED, new PromptEmbeddingCache(8, 1 << 20), ledger)) {
+      assertEquals(Residency.STREAMED, text.t5());
+      assertEquals(0, loaded.get(), "nothing loaded up front");
+      text.embed("a fox", job).close();
+      assertEquals(1, loaded.get());
+      assertEquals(1, closed.get());
+      assertEquals(
+          List.of("clip staged (1000 B)", "text activations (300 B)"), ledger.bookingsAtPeak());
+      text.embed("a fox", job).close();
+      assertEquals(1, loaded.get(), "a cache hit loads no encoder");
+      assertEquals(1, encoded.get());
+      assertEquals(0, text.t5BytesStreamed(), "no streamed T5 behind the stand-ins");
       assertEquals(0, ledger.inUseBytes());
     }
   }
