@@ -177,7 +177,7 @@ public final class EngineMain {
       // timesteps are embedded in float32.
       Weights in = new Weights(inputs, new ComputeTarget(target.device(), DataType.FLOAT32));
       if (inputs.contains("dit.in.img")) {
-        try (TensorStore store = FluxPipeline.openTransformer(model);
+        try (TensorStore store = model.openTransformer();
             FluxTransformer dit =
                 FluxTransformer.load(
                     new Weights(store, target),

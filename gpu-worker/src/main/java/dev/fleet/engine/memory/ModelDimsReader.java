@@ -1,7 +1,6 @@
 package dev.fleet.engine.memory;
 
 import dev.fleet.engine.flux.FluxParams;
-import dev.fleet.engine.pipeline.FluxPipeline;
 import dev.fleet.engine.pipeline.ModelDirectory;
 import dev.fleet.engine.safetensors.DType;
 import dev.fleet.engine.safetensors.TensorStore;
@@ -86,7 +85,7 @@ public final class ModelDimsReader {
    */
   public static ModelDims read(ModelDirectory model) {
     FluxParams dit;
-    try (TensorStore store = FluxPipeline.openTransformer(model)) {
+    try (TensorStore store = model.openTransformer()) {
       dit = FluxParams.infer(store, model.transformer().resolveSibling("config.json"));
     }
     int t5Length;

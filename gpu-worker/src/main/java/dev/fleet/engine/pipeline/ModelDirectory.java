@@ -1,6 +1,8 @@
 package dev.fleet.engine.pipeline;
 
+import dev.fleet.engine.flux.DiffusersFluxView;
 import dev.fleet.engine.safetensors.SafetensorsFile;
+import dev.fleet.engine.safetensors.TensorStore;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,6 +31,11 @@ public record ModelDirectory(
   public String name() {
     Path f = root.toAbsolutePath().normalize().getFileName();
     return f == null ? root.toString() : f.toString();
+  }
+
+  /** The DiT checkpoint in the BFL key layout, whatever layout it was saved in. */
+  public TensorStore openTransformer() {
+    return DiffusersFluxView.inBflLayout(TensorStore.open(transformer));
   }
 
   /**

@@ -9,7 +9,6 @@ import dev.fleet.engine.flux.ChunkedAttention;
 import dev.fleet.engine.flux.FluxParams;
 import dev.fleet.engine.flux.FluxTransformer;
 import dev.fleet.engine.flux.StreamedBlocks;
-import dev.fleet.engine.image.PngEncoder;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.memory.MemoryFailure;
@@ -31,10 +30,11 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * FLUX text-to-image under a memory budget: the same sampling as {@link FluxPipeline} (and the same
- * latents), executed under an {@link ExecutionPlan} with every device allocation booked in a {@link
- * DeviceLedger}. DiT blocks beyond the plan's resident counts stream from host memory, the text
- * encoders may be staged or T5 streamed block by block (and a cached prompt skips them), the
+ * FLUX text-to-image with BFL's sampling semantics (T5 + CLIP conditioning, seeded noise, 2x2
+ * packing, the shifted schedule, Euler steps with distilled guidance, unpacking and decoding) under
+ * a memory budget: executed under an {@link ExecutionPlan} with every device allocation booked in a
+ * {@link DeviceLedger}. DiT blocks beyond the plan's resident counts stream from host memory, the
+ * text encoders may be staged or T5 streamed block by block (and a cached prompt skips them), the
  * autoencoder may be loaded for the decode only, the decoder may run in tiles and attention in
  * query chunks.
  *
@@ -149,11 +149,11 @@ public final class PlannedPipeline implements AutoCloseable {
     TensorStore store = null;
     PlannedPipeline pipeline = null;
     try {
-      store = FluxPipeline.openTransformer(model);
+      store = model.openTransformer();
       FluxParams params =
           FluxParams.infer(store, model.transformer().resolveSibling("config.json"));
       AutoEncoderParams vaeParams = VaeLoader.params(model.root());
-      FluxPipeline.checkCompatible(params, vaeParams);
+      PipelineGeometry.checkCompatible(params, vaeParams);
       pipeline =
           new PlannedPipeline(
               model, target, List.copyOf(plans), options, ledger, store, params, vaeParams);
@@ -298,8 +298,8 @@ public final class PlannedPipeline implements AutoCloseable {
   /**
    * One job, retried once under the next plan if it runs out of memory.
    *
-   * @param noise the initial latent noise, or null to draw it from the seed (see {@link
-   *     FluxPipeline#generate(GenerationSpec, float[], GenerationListener)})
+   * @param noise the initial latent noise (1, 16, 2*ceil(h/16), 2*ceil(w/16)) flattened, or null to
+   *     draw it from the seed exactly as {@code torch.randn} with a CPU generator would
    * @throws GenerationOutOfMemoryException when the retry runs out of memory too
    */
   public synchronized PlannedGeneration generate(
@@ -372,7 +372,7 @@ public final class PlannedPipeline implements AutoCloseable {
     Loaded l = loaded;
     int h = spec.height() / 16; // packed rows
     int w = spec.width() / 16; // packed columns
-    Shape latentShape = new Shape(1, FluxPipeline.LATENT_CHANNELS, 2L * h, 2L * w);
+    Shape latentShape = PipelineGeometry.latentShape(h, w);
     float[] initial =
         noise != null ? noise : new TorchNoise(spec.seed()).randn((int) latentShape.size());
     if (initial.length != latentShape.size()) {
@@ -404,9 +404,7 @@ public final class PlannedPipeline implements AutoCloseable {
           denoise(l, job, spec, LatentPacking.pack(latent), h, w, timesteps, listener, moved);
       NDArray pixels = decode(l, img, h, w); // (1, 3, H, W) float32 in [-1, 1]
       trace(listener, "pipe.image", pixels);
-      byte[] rgb = FluxPipeline.toRgb(pixels.toFloatArray(), spec.width(), spec.height());
-      byte[] png = PngEncoder.encode(rgb, spec.width(), spec.height(), FluxPipeline.pngText(spec));
-      GeneratedImage image = new GeneratedImage(spec, spec.width(), spec.height(), rgb, png);
+      GeneratedImage image = ImageOutput.of(spec, pixels.toFloatArray());
       return new PlannedGeneration(
           image,
           l.plan(),
@@ -419,7 +417,7 @@ public final class PlannedPipeline implements AutoCloseable {
     }
   }
 
-  /** Euler steps from t=1 to t=0, as {@link FluxPipeline} takes them. */
+  /** Euler steps from t=1 to t=0; latents stay float32 whatever the compute dtype. */
   private NDArray denoise(
       Loaded l,
       NDManager job,
@@ -430,6 +428,8 @@ public final class PlannedPipeline implements AutoCloseable {
       float[] ts,
       GenerationListener listener,
       long[] moved) {
+    // Ids, timesteps and guidance stay float32: the DiT embeds positions and times in float32
+    // whatever it computes in (1000 * t in fp16 would lose the time's low bits).
     DataType dt = DataType.FLOAT32;
     int dtypeBytes = target.dtype().getNumOfBytes();
     long textBytes =
@@ -465,6 +465,7 @@ public final class PlannedPipeline implements AutoCloseable {
           NDArray t = scope.full(new Shape(1), ts[k], dt);
           NDArray pred = // (1, L, 64) float32, img's dtype
               l.dit().forward(img, imgIds, cond.t5(), txtIds, cond.clipPooled(), t, guidance);
+          // img + (t_prev - t_curr) * pred, the step size taken in double as Python does
           float step = (float) ((double) ts[k + 1] - (double) ts[k]);
           next = scope.ret(img.add(pred.mul(step)));
         } finally {
