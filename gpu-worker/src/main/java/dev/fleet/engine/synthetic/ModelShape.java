@@ -1,6 +1,7 @@
 package dev.fleet.engine.synthetic;
 
 import dev.fleet.engine.flux.FluxParams;
+import dev.fleet.engine.memory.ModelDimsReader;
 import dev.fleet.engine.text.ClipTextConfig;
 import dev.fleet.engine.text.T5Config;
 import dev.fleet.engine.vae.AutoEncoderParams;
@@ -56,23 +57,6 @@ public record ModelShape(
     if (dit == null || vae == null || clip == null || t5 == null) {
       throw new IllegalArgumentException(name + ": every component's parameters are required");
     }
-    if (dit.contextInDim() != t5.dModel()) {
-      throw new IllegalArgumentException(
-          name
-              + ": the transformer's context_in_dim "
-              + dit.contextInDim()
-              + " must equal T5's d_model "
-              + t5.dModel());
-    }
-    if (dit.vecInDim() != clip.hiddenSize()) {
-      throw new IllegalArgumentException(
-          name
-              + ": the transformer's vec_in_dim "
-              + dit.vecInDim()
-              + " must equal CLIP's hidden_size "
-              + clip.hiddenSize()
-              + " (the pooled output)");
-    }
     if (vae.zChannels() != PIPELINE_LATENT_CHANNELS || vae.downscale() != PIPELINE_DOWNSCALE) {
       throw new IllegalArgumentException(
           name
@@ -90,6 +74,9 @@ public record ModelShape(
               + vae.downscale()
               + ")");
     }
+    // How the parts fit together (T5 width = context_in_dim, CLIP width = vec_in_dim, ...) is
+    // checked once, by the memory planner's ModelDims, which every shape is also read as.
+    ModelDimsReader.of(name, dit, t5, ModelDimsReader.t5Length(dit), clip, vae);
     int packed = 4 * vae.zChannels(); // 2x2 patches of latent cells
     if (dit.inChannels() != packed || dit.outChannels() != packed) {
       throw new IllegalArgumentException(
