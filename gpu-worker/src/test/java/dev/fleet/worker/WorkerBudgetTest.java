@@ -1,6 +1,5 @@
 package dev.fleet.worker;
 
-import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -28,9 +27,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import javax.sql.DataSource;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -63,42 +59,18 @@ class WorkerBudgetTest {
   @ConfigProperty(name = "kafka.bootstrap.servers")
   String kafka;
 
+  JobQueue queue;
   JobStore store;
-  KafkaProducer<String, String> producer;
 
   @BeforeEach
   void setUp() {
-    store = new JobStore(dataSource);
-    producer =
-        new KafkaProducer<>(
-            Map.of("bootstrap.servers", kafka, "acks", "all"),
-            new StringSerializer(),
-            new StringSerializer());
+    queue = new JobQueue(dataSource, kafka, CLASS);
+    store = queue.store;
   }
 
   @AfterEach
   void tearDown() {
-    producer.close();
-  }
-
-  private JobMessage submit(GenerationSpec spec) {
-    UUID id = UUID.randomUUID();
-    store.insert(new NewJob(id, "t1", null, null, spec, CLASS, 1L << 30));
-    JobMessage message = JobMessage.of(id, "t1", spec, CLASS, 1);
-    try {
-      producer.send(new ProducerRecord<>(CLASS.topic(), id.toString(), message.toJson())).get();
-    } catch (Exception e) {
-      throw new IllegalStateException(e);
-    }
-    return message;
-  }
-
-  private Job awaitState(UUID id, JobState state) {
-    await()
-        .atMost(Duration.ofSeconds(60))
-        .pollInterval(Duration.ofMillis(100))
-        .until(() -> store.find(id).orElseThrow().state() == state);
-    return store.find(id).orElseThrow();
+    queue.close();
   }
 
   @Test
@@ -114,14 +86,14 @@ class WorkerBudgetTest {
 
   @Test
   void aJobThatFitsTheBudgetRuns() {
-    JobMessage m = submit(new GenerationSpec("small", 5, 2, 64, 64, 3.5, "flux-tiny"));
-    assertEquals(JobState.SUCCEEDED, awaitState(m.jobId(), JobState.SUCCEEDED).state());
+    JobMessage m = queue.submit(new GenerationSpec("small", 5, 2, 64, 64, 3.5, "flux-tiny"));
+    assertEquals(JobState.SUCCEEDED, queue.awaitState(m.jobId(), JobState.SUCCEEDED).state());
   }
 
   @Test
   void aJobNoPlanFitsFailsWithNeededAgainstTheBudget() {
-    JobMessage m = submit(new GenerationSpec("too big", 6, 2, 2048, 2048, 3.5, "flux-tiny"));
-    Job failed = awaitState(m.jobId(), JobState.FAILED);
+    JobMessage m = queue.submit(new GenerationSpec("too big", 6, 2, 2048, 2048, 3.5, "flux-tiny"));
+    Job failed = queue.awaitState(m.jobId(), JobState.FAILED);
     assertEquals("DOES_NOT_FIT", failed.errorCode());
     long needed = model.admission().plan(2048, 2048).neededBytes();
     assertTrue(needed > BUDGET);

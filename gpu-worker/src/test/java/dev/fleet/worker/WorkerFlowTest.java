@@ -23,13 +23,9 @@ import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.InputStream;
 import java.time.Duration;
-import java.util.Map;
 import java.util.UUID;
 import javax.imageio.ImageIO;
 import javax.sql.DataSource;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -50,46 +46,18 @@ class WorkerFlowTest {
   @ConfigProperty(name = "kafka.bootstrap.servers")
   String kafka;
 
+  JobQueue queue;
   JobStore store;
-  KafkaProducer<String, String> producer;
 
   @BeforeEach
   void setUp() {
-    store = new JobStore(dataSource);
-    producer =
-        new KafkaProducer<>(
-            Map.of("bootstrap.servers", kafka, "acks", "all"),
-            new StringSerializer(),
-            new StringSerializer());
+    queue = new JobQueue(dataSource, kafka, MemoryClass.VRAM_8G);
+    store = queue.store;
   }
 
   @AfterEach
   void tearDown() {
-    producer.close();
-  }
-
-  private JobMessage submit(GenerationSpec spec) {
-    UUID id = UUID.randomUUID();
-    store.insert(new NewJob(id, "t1", null, null, spec, MemoryClass.VRAM_8G, 1L << 30));
-    JobMessage message = JobMessage.of(id, "t1", spec, MemoryClass.VRAM_8G, 1);
-    send(id, message.toJson());
-    return message;
-  }
-
-  private void send(UUID key, String value) {
-    try {
-      producer.send(new ProducerRecord<>(MemoryClass.VRAM_8G.topic(), key.toString(), value)).get();
-    } catch (Exception e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  private Job awaitState(UUID id, JobState state) {
-    await()
-        .atMost(Duration.ofSeconds(60))
-        .pollInterval(Duration.ofMillis(100))
-        .until(() -> store.find(id).orElseThrow().state() == state);
-    return store.find(id).orElseThrow();
+    queue.close();
   }
 
   private MinioClient minio() {
@@ -101,8 +69,8 @@ class WorkerFlowTest {
 
   @Test
   void jobRunsToAnImageInTheBucketThatMatchesTheReference() throws Exception {
-    JobMessage m = submit(new GenerationSpec(FOX, 1234, 4, 128, 96, 3.5, "flux-tiny"));
-    Job done = awaitState(m.jobId(), JobState.SUCCEEDED);
+    JobMessage m = queue.submit(new GenerationSpec(FOX, 1234, 4, 128, 96, 3.5, "flux-tiny"));
+    Job done = queue.awaitState(m.jobId(), JobState.SUCCEEDED);
     assertEquals("t1/" + m.jobId() + ".png", done.resultKey());
     assertEquals(4, done.step());
     assertEquals(4, done.steps());
@@ -130,12 +98,12 @@ class WorkerFlowTest {
 
   @Test
   void aDuplicateDeliveryNeitherRerunsNorRefinishesTheJob() {
-    JobMessage m = submit(new GenerationSpec("twice", 7, 2, 64, 64, 3.5, "flux-tiny"));
-    Job first = awaitState(m.jobId(), JobState.SUCCEEDED);
-    send(m.jobId(), m.toJson());
+    JobMessage m = queue.submit(new GenerationSpec("twice", 7, 2, 64, 64, 3.5, "flux-tiny"));
+    Job first = queue.awaitState(m.jobId(), JobState.SUCCEEDED);
+    queue.send(m.jobId(), m.toJson());
     // A marker job behind the duplicate: once it is done, the duplicate has been consumed.
-    JobMessage marker = submit(new GenerationSpec("marker", 8, 1, 32, 32, 3.5, "flux-tiny"));
-    awaitState(marker.jobId(), JobState.SUCCEEDED);
+    JobMessage marker = queue.submit(new GenerationSpec("marker", 8, 1, 32, 32, 3.5, "flux-tiny"));
+    queue.awaitState(marker.jobId(), JobState.SUCCEEDED);
     Job after = store.find(m.jobId()).orElseThrow();
     assertEquals(JobState.SUCCEEDED, after.state());
     assertEquals(first.finishedAt(), after.finishedAt());
@@ -145,14 +113,14 @@ class WorkerFlowTest {
   @Test
   void aRunningJobStopsAtTheNextStepWhenCancelled() {
     JobMessage m =
-        submit(
+        queue.submit(
             new GenerationSpec(
                 "a long one", 3, GenerationSpec.MAX_STEPS, 256, 256, 3.5, "flux-tiny"));
     await()
         .atMost(Duration.ofSeconds(60))
         .until(() -> store.find(m.jobId()).orElseThrow().step() >= 1);
     store.requestCancel(m.jobId());
-    Job cancelled = awaitState(m.jobId(), JobState.CANCELLED);
+    Job cancelled = queue.awaitState(m.jobId(), JobState.CANCELLED);
     assertTrue(
         cancelled.step() < GenerationSpec.MAX_STEPS, "stopped early at step " + cancelled.step());
   }
@@ -162,17 +130,18 @@ class WorkerFlowTest {
     GenerationSpec spec = new GenerationSpec("bad", 1, 1, 32, 32, 3.5, "flux-tiny");
     UUID bad = UUID.randomUUID();
     store.insert(new NewJob(bad, "t1", null, null, spec, MemoryClass.VRAM_8G, 1L << 30));
-    send(bad, "{\"jobId\":\"" + bad + "\",\"steps\":\"not a number\"}");
-    Job failed = awaitState(bad, JobState.FAILED);
+    queue.send(bad, "{\"jobId\":\"" + bad + "\",\"steps\":\"not a number\"}");
+    Job failed = queue.awaitState(bad, JobState.FAILED);
     assertEquals("BAD_MESSAGE", failed.errorCode());
 
-    JobMessage foreign = submit(new GenerationSpec("other model", 1, 1, 32, 32, 3.5, "flux-dev"));
-    Job refused = awaitState(foreign.jobId(), JobState.FAILED);
+    JobMessage foreign =
+        queue.submit(new GenerationSpec("other model", 1, 1, 32, 32, 3.5, "flux-dev"));
+    Job refused = queue.awaitState(foreign.jobId(), JobState.FAILED);
     assertEquals("MODEL_UNAVAILABLE", refused.errorCode());
     assertTrue(refused.errorMessage().contains("flux-dev"), refused.errorMessage());
 
     JobMessage fine =
-        submit(new GenerationSpec("after the bad ones", 2, 1, 32, 32, 3.5, "flux-tiny"));
-    awaitState(fine.jobId(), JobState.SUCCEEDED);
+        queue.submit(new GenerationSpec("after the bad ones", 2, 1, 32, 32, 3.5, "flux-tiny"));
+    queue.awaitState(fine.jobId(), JobState.SUCCEEDED);
   }
 }
