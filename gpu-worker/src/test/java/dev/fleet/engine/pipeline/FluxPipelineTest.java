@@ -9,8 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fleet.engine.Fixtures;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
@@ -33,16 +31,7 @@ class FluxPipelineTest {
   @BeforeAll
   static void load() throws Exception {
     pipeline = FluxPipeline.load(ModelDirectory.resolve(Fixtures.MODEL, null), ComputeTarget.cpu());
-    JsonNode c = new ObjectMapper().readTree(Fixtures.CASE.toFile());
-    fixtureCase =
-        new GenerationSpec(
-            c.get("prompt").asText(),
-            c.get("seed").asLong(),
-            c.get("steps").asInt(),
-            c.get("width").asInt(),
-            c.get("height").asInt(),
-            c.get("guidance").asDouble(),
-            "flux-tiny");
+    fixtureCase = PlanRecorder.fixtureCase();
   }
 
   @AfterAll

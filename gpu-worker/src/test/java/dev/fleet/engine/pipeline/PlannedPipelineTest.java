@@ -35,12 +35,11 @@ class PlannedPipelineTest {
 
   @BeforeAll
   static void runThePlainPipeline() {
-    model = ModelDirectory.resolve(Fixtures.MODEL, null);
-    spec = PlanRecorder.fixtureCase();
-    plain = new PlanRecorder();
-    try (FluxPipeline p = FluxPipeline.load(model, ComputeTarget.cpu())) {
-      plainImage = p.generate(spec, plain);
-    }
+    ReferenceRun reference = ReferenceRun.plain();
+    model = reference.model();
+    spec = reference.spec();
+    plain = reference.trace();
+    plainImage = reference.image();
   }
 
   @AfterAll

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
-import dev.fleet.engine.Fixtures;
 import dev.fleet.engine.memory.BudgetExceededException;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.ExecutionPlan;
@@ -35,12 +34,11 @@ class StreamedTextPlanTest {
 
   @BeforeAll
   static void runThePlainPipeline() {
-    model = ModelDirectory.resolve(Fixtures.MODEL, null);
-    spec = PlanRecorder.fixtureCase();
-    plain = new PlanRecorder();
-    try (FluxPipeline p = FluxPipeline.load(model, ComputeTarget.cpu())) {
-      plainImage = p.generate(spec, plain);
-    }
+    ReferenceRun reference = ReferenceRun.plain();
+    model = reference.model();
+    spec = reference.spec();
+    plain = reference.trace();
+    plainImage = reference.image();
   }
 
   private static ExecutionPlan plan(String name, Residency t5, Residency ae, long budget) {
