@@ -1,0 +1,556 @@
+package dev.fleet.launcher;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fleet.stack.StackConfig;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Base64;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.Timeout;
+import org.openqa.selenium.By;
+import org.openqa.selenium.Keys;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.Select;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+/**
+ * The web console at {@code /} in a real browser: Debian's Chromium, headless, driven through its
+ * chromium-driver by Selenium, against a whole {@link LocalFleet} (embedded Kafka, PostgreSQL and
+ * S3 in this JVM; the gateway and a worker on the bundled tiny model as child processes), as {@link
+ * FleetEndToEndIT} starts it.
+ *
+ * <p>The tests run in order on one fleet and one browser: the language (from the browser's, and
+ * switched), a 422 for a bad size shown next to the field, a job generated with its progress to the
+ * last step and its image at the job's size, a long job cancelled (after waiting in the queue), the
+ * history after a reload, and no horizontal scrolling at 390 px. Screenshots of every test are kept
+ * in {@code target/console-screenshots/}.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ConsoleBrowserIT {
+  private static final String MODEL_DIR = "gpu-worker/models/flux-tiny";
+  private static final String WORKER_JAR = "gpu-worker/target/quarkus-app/quarkus-run.jar";
+  private static final String GATEWAY_JAR = "api-gateway/target/quarkus-app/quarkus-run.jar";
+  private static final String FOX = "a red fox sitting in the snow at dawn, highly detailed";
+  private static final String LONG_JOB =
+      "{\"prompt\":\"a job ahead\",\"seed\":7,\"steps\":50,\"width\":1024,\"height\":1024}";
+  private static final Duration WAIT = Duration.ofSeconds(60);
+  private static final int DESKTOP_WIDTH = 1280;
+  private static final int DESKTOP_HEIGHT = 1000;
+  private static final int PHONE_WIDTH = 390;
+  private static final int PHONE_HEIGHT = 844;
+
+  private Path work;
+  private Path shots;
+  private LocalFleet fleet;
+  private FleetClient client;
+  private ChromeDriver driver;
+  private URI console;
+  private String userAgent;
+  private String foxJob;
+  private long started;
+
+  @BeforeAll
+  @Timeout(value = 900, unit = TimeUnit.SECONDS)
+  void startTheFleetAndTheBrowser() throws Exception {
+    started = System.nanoTime();
+    SystemChromium.ensureInstalled();
+    Path module =
+        Path.of(System.getProperty("fleet.it.basedir", System.getProperty("user.dir")))
+            .toAbsolutePath()
+            .normalize();
+    Path root = module.getParent();
+    for (String jar : List.of(WORKER_JAR, GATEWAY_JAR)) {
+      if (!Files.isRegularFile(root.resolve(jar))) {
+        fail(
+            root.resolve(jar)
+                + " is missing: ./mvnw -B verify builds both runner jars before this test (or"
+                + " ./mvnw -B package -pl gpu-worker -am -DskipTests, then verify -pl api-gateway)");
+      }
+    }
+    if (!System.getenv().getOrDefault("FLEET_WORKER_OPTS", "").contains("progress-interval=0")) {
+      fail("FLEET_WORKER_OPTS is not set as api-gateway/pom.xml's failsafe configuration sets it");
+    }
+    Path target = module.resolve("target");
+    shots = target.resolve("console-screenshots");
+    Files.createDirectories(shots);
+    work = Files.createTempDirectory(target, "console-it-");
+    fleet =
+        LocalFleet.start(
+            new LocalFleet.Options(
+                root,
+                StackConfig.withFreePorts(work.resolve("data")),
+                root.resolve(MODEL_DIR),
+                0,
+                0,
+                Duration.ofSeconds(150),
+                true,
+                System.out));
+    fleet.keepLogs();
+    client = new FleetClient(fleet.gatewayUrl());
+    console = fleet.gatewayUrl().resolve("/");
+    log("fleet up in %.1f s (logs in %s)", seconds(started), fleet.logDir());
+
+    long t0 = System.nanoTime();
+    ChromeOptions options = new ChromeOptions();
+    options.setBinary(SystemChromium.BROWSER.toFile());
+    options.addArguments(
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--lang=en-US",
+        "--window-size=" + DESKTOP_WIDTH + "," + DESKTOP_HEIGHT);
+    ChromeDriverService service =
+        new ChromeDriverService.Builder()
+            .usingDriverExecutable(SystemChromium.DRIVER.toFile())
+            .usingAnyFreePort()
+            .withLogFile(target.resolve("console-chromedriver.log").toFile())
+            .build();
+    driver = new ChromeDriver(service, options);
+    driver.manage().timeouts().scriptTimeout(Duration.ofSeconds(30));
+    desktop();
+    driver.get(console.toString());
+    userAgent = (String) driver.executeScript("return navigator.userAgent");
+    log("browser: %s, up in %.1f s", driver.getCapabilities().getBrowserVersion(), seconds(t0));
+  }
+
+  @AfterEach
+  void screenshot(TestInfo info) {
+    if (driver != null) {
+      save(shot(false), "after-" + info.getTestMethod().orElseThrow().getName() + ".png");
+    }
+  }
+
+  @AfterAll
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void stopEverything() throws IOException {
+    try {
+      if (driver != null) {
+        driver.quit();
+      }
+    } finally {
+      if (client != null) {
+        client.close();
+      }
+      if (fleet != null) {
+        fleet.close();
+      }
+      log("all tests and the fleet's stop took %.1f s", seconds(started));
+    }
+  }
+
+  // --- the tests --------------------------------------------------------------------------------
+
+  @Test
+  @Order(1)
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void theLanguageFollowsTheBrowserAndCanBeSwitched() {
+    // A browser set to Chinese, nothing chosen before: Chinese.
+    browserLanguage("zh-CN,zh");
+    fresh();
+    assertEquals("zh-CN", lang());
+    assertTrue(prompt().getAccessibleName().contains("提示词"), prompt().getAccessibleName());
+    assertTrue(generate().getAccessibleName().contains("生成"), generate().getAccessibleName());
+
+    // Switched to English with the keyboard: every label follows.
+    WebElement select = driver.findElement(By.id("lang"));
+    new Select(select).selectByValue("en");
+    waitUntil(d -> "en".equals(lang()));
+    assertTrue(prompt().getAccessibleName().contains("Prompt"), prompt().getAccessibleName());
+    assertTrue(generate().getAccessibleName().contains("Generate"), generate().getAccessibleName());
+    assertEquals("Progress", driver.findElement(By.id("progress")).getAttribute("aria-label"));
+    assertEquals("History", driver.findElement(By.id("history-h")).getText());
+
+    // The choice survives a reload, whatever the browser says.
+    driver.navigate().refresh();
+    ready();
+    assertEquals("en", lang());
+    assertTrue(prompt().getAccessibleName().contains("Prompt"));
+
+    // Back to Chinese, then a browser set to English with nothing chosen: English.
+    new Select(driver.findElement(By.id("lang"))).selectByValue("zh-CN");
+    waitUntil(d -> generate().getAccessibleName().contains("生成"));
+    assertEquals("历史记录", driver.findElement(By.id("history-h")).getText());
+    browserLanguage("en-US,en");
+    fresh();
+    assertEquals("en", lang());
+    assertTrue(generate().getAccessibleName().contains("Generate"));
+  }
+
+  @Test
+  @Order(2)
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void aBadSizeGets422ShownNextToTheField() {
+    fresh();
+    prompt().sendKeys("a size the API refuses");
+    WebElement width = driver.findElement(By.id("width"));
+    width.clear();
+    width.sendKeys("100");
+    generate().click();
+    WebElement error = driver.findElement(By.id("width-error"));
+    waitUntil(d -> error.isDisplayed());
+    // The API's own message (GenerationSpec's rule), next to the field that broke it.
+    assertEquals("must be a multiple of 16, got 100 (nearest: 96)", error.getText());
+    assertEquals("true", width.getAttribute("aria-invalid"));
+    assertTrue(
+        width.getAttribute("aria-describedby").contains("width-error"),
+        "the message is the field's description");
+    assertFalse(driver.findElement(By.id("height-error")).isDisplayed());
+    assertTrue(driver.findElement(By.id("form-error")).isDisplayed());
+    assertEquals(width, driver.switchTo().activeElement(), "focus moves to the field");
+    assertTrue(driver.findElement(By.id("job")).getAttribute("hidden") != null, "no job started");
+
+    // The model's own range, for a multiple of 16 beyond it.
+    width.clear();
+    width.sendKeys("2048");
+    generate().click();
+    waitUntil(d -> error.getText().contains("1024"));
+    assertEquals("must be between 16 and 1024 for flux-tiny, got 2048", error.getText());
+    save(shot(false), "desktop-422.png");
+  }
+
+  @Test
+  @Order(3)
+  @Timeout(value = 120, unit = TimeUnit.SECONDS)
+  void aJobShowsItsProgressToTheEndAndItsImageAtItsSize() {
+    fresh();
+    // The tiny model's defaults: 128 x 96 (the 4:3 preset), 4 steps.
+    assertEquals("128", driver.findElement(By.id("width")).getAttribute("value"));
+    assertEquals("96", driver.findElement(By.id("height")).getAttribute("value"));
+    assertTrue(driver.findElement(By.id("ratio-4-3")).isSelected(), "the 4:3 preset");
+    assertEquals("4", driver.findElement(By.id("steps")).getAttribute("value"));
+    prompt().sendKeys(FOX);
+    WebElement seed = driver.findElement(By.id("seed"));
+    seed.clear();
+    seed.sendKeys("1234");
+    recordProgress();
+    // Ctrl+Enter in the prompt generates, as the hint says.
+    prompt().sendKeys(Keys.chord(Keys.CONTROL, Keys.ENTER));
+
+    WebElement image = awaitImage(FOX);
+    assertEquals(128L, natural(image, "naturalWidth"));
+    assertEquals(96L, natural(image, "naturalHeight"));
+    WebElement bar = driver.findElement(By.id("progress"));
+    assertEquals("4", bar.getAttribute("aria-valuemax"));
+    assertEquals("4", bar.getAttribute("aria-valuenow"));
+    @SuppressWarnings("unchecked")
+    List<Object> seen = (List<Object>) driver.executeScript("return window.__progress");
+    log("progress values the page showed: %s", seen);
+    assertTrue(seen.contains("4"), "the progress bar reached step 4: " + seen);
+    assertTrue(seen.stream().distinct().count() >= 2, "steps in between were shown: " + seen);
+    assertEquals("1234", driver.findElement(By.id("used-seed")).getText());
+    assertTrue(
+        driver.findElement(By.id("job-status")).getText().contains("128 × 96"),
+        driver.findElement(By.id("job-status")).getText());
+    String download = driver.findElement(By.id("download")).getAttribute("href");
+    assertTrue(download.contains("X-Amz-Signature="), "download from the presigned link");
+    foxJob = (String) driver.executeScript("return localStorage.getItem('fleet.console.current')");
+    save(shot(false), "desktop-result.png");
+
+    // Again with a new seed: another job, another seed, shown.
+    driver.findElement(By.id("again")).click();
+    waitUntil(
+        d ->
+            !foxJob.equals(
+                driver.executeScript("return localStorage.getItem('fleet.console.current')")));
+    WebElement again = awaitImage(FOX);
+    assertEquals(128L, natural(again, "naturalWidth"));
+    String newSeed = driver.findElement(By.id("used-seed")).getText();
+    assertNotEquals("1234", newSeed);
+    assertTrue(newSeed.matches("\\d+"), newSeed);
+    driver.findElement(By.id("reuse-seed")).click();
+    assertEquals(newSeed, driver.findElement(By.id("seed")).getAttribute("value"));
+  }
+
+  @Test
+  @Order(4)
+  @Timeout(value = 180, unit = TimeUnit.SECONDS)
+  void aLongJobWaitsInTheQueueRunsAndIsCancelled() throws Exception {
+    // A job of someone else's ahead, so that the console's job waits in the queue first.
+    String ahead = submit(LONG_JOB);
+    awaitJob(ahead, j -> j.path("status").asText().equals("RUNNING"));
+
+    fresh();
+    prompt().sendKeys("a long job to cancel");
+    setNumber("width", "1024");
+    setNumber("height", "1024");
+    assertTrue(driver.findElement(By.id("ratio-1-1")).isSelected(), "1024 x 1024 is 1:1");
+    setNumber("steps", "50");
+    generate().click();
+    WebElement status = driver.findElement(By.id("job-status"));
+    waitUntil(d -> status.getText().matches("Queued: position \\d+ in line\\."));
+    log("while queued: %s", status.getText());
+    save(shot(false), "desktop-queued.png");
+
+    assertEquals(202, delete(ahead));
+    WebElement bar = driver.findElement(By.id("progress"));
+    waitUntil(d -> Integer.parseInt(bar.getAttribute("aria-valuenow")) >= 3);
+    assertEquals("50", bar.getAttribute("aria-valuemax"));
+    assertTrue(status.getText().startsWith("Running · Step "), status.getText());
+    String timing = driver.findElement(By.id("timing")).getText();
+    assertTrue(timing.matches(".*s per step · about .* s left.*"), timing);
+    save(shot(false), "desktop-running.png");
+
+    driver.findElement(By.id("cancel")).click();
+    waitUntil(d -> status.getText().startsWith("Cancelled at step"));
+    int at = Integer.parseInt(bar.getAttribute("aria-valuenow"));
+    assertTrue(at < 50, "cancelled before the end, at step " + at);
+    assertFalse(driver.findElement(By.id("result")).isDisplayed(), "no image");
+    assertFalse(driver.findElement(By.id("cancel")).isDisplayed(), "nothing left to cancel");
+    log("%s", status.getText());
+  }
+
+  @Test
+  @Order(5)
+  @Timeout(value = 90, unit = TimeUnit.SECONDS)
+  void afterAReloadTheHistoryHasTheJobsAndReRunsOne() {
+    driver.navigate().refresh();
+    ready();
+    WebElement fox = historyItem(foxJob);
+    assertEquals("SUCCEEDED", fox.getAttribute("data-status"));
+    assertTrue(fox.getText().contains(FOX), fox.getText());
+    assertTrue(fox.getText().contains("Done"), fox.getText());
+    WebElement thumb = fox.findElement(By.cssSelector(".thumb img"));
+    waitUntil(d -> natural(thumb, "naturalWidth") == 128L);
+    List<WebElement> items = driver.findElements(By.cssSelector("#history-list li"));
+    assertTrue(items.size() >= 3, "the fox, its new seed and the cancelled job: " + items.size());
+    assertEquals("CANCELLED", items.getFirst().getAttribute("data-status"), "newest first");
+    // The last job is in the job panel again.
+    waitUntil(d -> driver.findElement(By.id("job-status")).getText().startsWith("Cancelled"));
+
+    // Re-run the fox: the same parameters, the same seed.
+    fox.findElements(By.tagName("button")).stream()
+        .filter(b -> b.getAccessibleName().equals("Re-run"))
+        .findFirst()
+        .orElseThrow()
+        .click();
+    waitUntil(
+        d ->
+            !foxJob.equals(
+                driver.executeScript("return localStorage.getItem('fleet.console.current')")));
+    WebElement image = awaitImage(FOX);
+    assertEquals(96L, natural(image, "naturalHeight"));
+    assertEquals("1234", driver.findElement(By.id("used-seed")).getText());
+  }
+
+  @Test
+  @Order(6)
+  @Timeout(value = 90, unit = TimeUnit.SECONDS)
+  void aPhoneWidthScrollsNoWhereSideways() {
+    phone(PHONE_HEIGHT);
+    try {
+      for (String language : List.of("en", "zh-CN")) {
+        fresh();
+        new Select(driver.findElement(By.id("lang"))).selectByValue(language);
+        waitUntil(d -> language.equals(lang()));
+        // The fox's result, the history and the form, all at 390 px.
+        historyItem(foxJob).findElements(By.tagName("button")).getFirst().click();
+        awaitImage(FOX);
+        assertEquals(PHONE_WIDTH, ((Number) driver.executeScript("return innerWidth")).intValue());
+        long scroll =
+            ((Number)
+                    driver.executeScript(
+                        "return Math.max(document.documentElement.scrollWidth,"
+                            + " document.body.scrollWidth)"))
+                .longValue();
+        assertTrue(scroll <= PHONE_WIDTH, language + ": the page is " + scroll + " px wide");
+        driver.executeScript("window.scrollTo(1000, 0)");
+        assertEquals(0L, ((Number) driver.executeScript("return scrollX")).longValue());
+        save(shot(true), "phone-" + language + ".png");
+      }
+    } finally {
+      desktop();
+    }
+    // And the desktop, in English, for the README.
+    fresh();
+    historyItem(foxJob).findElements(By.tagName("button")).getFirst().click();
+    awaitImage(FOX);
+    save(shot(false), "desktop-en.png");
+  }
+
+  // --- the page ---------------------------------------------------------------------------------
+
+  private WebElement prompt() {
+    return driver.findElement(By.id("prompt"));
+  }
+
+  private WebElement generate() {
+    return driver.findElement(By.id("generate-btn"));
+  }
+
+  private String lang() {
+    return (String) driver.executeScript("return document.documentElement.lang");
+  }
+
+  /** The console as a first visit with the browser's language would find it (history kept). */
+  private void fresh() {
+    driver.get(console.toString());
+    driver.executeScript(
+        "localStorage.removeItem('fleet.console.lang');"
+            + "localStorage.removeItem('fleet.console.current');");
+    driver.navigate().refresh();
+    ready();
+  }
+
+  private void ready() {
+    waitUntil(d -> "true".equals(driver.executeScript("return document.body.dataset.ready")));
+  }
+
+  /** The language the browser reports (navigator.language), through the DevTools protocol. */
+  private void browserLanguage(String acceptLanguage) {
+    driver.executeCdpCommand(
+        "Emulation.setUserAgentOverride",
+        Map.of("userAgent", userAgent, "acceptLanguage", acceptLanguage));
+  }
+
+  private void setNumber(String id, String value) {
+    WebElement input = driver.findElement(By.id(id));
+    input.clear();
+    input.sendKeys(value);
+  }
+
+  /** Every aria-valuenow the progress bar takes from now on, in window.__progress. */
+  private void recordProgress() {
+    driver.executeScript(
+        "window.__progress = [];"
+            + "const bar = document.getElementById('progress');"
+            + "new MutationObserver(() => window.__progress.push(bar.getAttribute('aria-valuenow')))"
+            + ".observe(bar, {attributes: true, attributeFilter: ['aria-valuenow']});");
+  }
+
+  /** The result image of that prompt (its alt is the prompt exactly), loaded. */
+  private WebElement awaitImage(String prompt) {
+    WebElement image = driver.findElement(By.id("result-img"));
+    waitUntil(
+        d ->
+            image.isDisplayed()
+                && prompt.equals(image.getAccessibleName())
+                && prompt.equals(image.getAttribute("alt"))
+                && Boolean.TRUE.equals(
+                    driver.executeScript(
+                        "return arguments[0].complete && arguments[0].naturalWidth > 0", image)));
+    return image;
+  }
+
+  private long natural(WebElement image, String property) {
+    return ((Number) driver.executeScript("return arguments[0]." + property, image)).longValue();
+  }
+
+  private WebElement historyItem(String id) {
+    By by = By.cssSelector("#history-list li[data-id='" + id + "']");
+    waitUntil(d -> !driver.findElements(by).isEmpty());
+    return driver.findElement(by);
+  }
+
+  private void waitUntil(Function<org.openqa.selenium.WebDriver, Boolean> condition) {
+    new WebDriverWait(driver, WAIT, Duration.ofMillis(50)).until(condition);
+  }
+
+  private void desktop() {
+    driver.executeCdpCommand(
+        "Emulation.setDeviceMetricsOverride",
+        Map.of(
+            "width",
+            DESKTOP_WIDTH,
+            "height",
+            DESKTOP_HEIGHT,
+            "deviceScaleFactor",
+            1,
+            "mobile",
+            false));
+  }
+
+  private void phone(int height) {
+    driver.executeCdpCommand(
+        "Emulation.setDeviceMetricsOverride",
+        Map.of("width", PHONE_WIDTH, "height", height, "deviceScaleFactor", 2, "mobile", true));
+  }
+
+  /** A PNG of the viewport, or of the whole page (as tall as it is). */
+  private byte[] shot(boolean fullPage) {
+    Map<String, Object> result =
+        driver.executeCdpCommand(
+            "Page.captureScreenshot", Map.of("format", "png", "captureBeyondViewport", fullPage));
+    return Base64.getDecoder().decode((String) result.get("data"));
+  }
+
+  private void save(byte[] png, String name) {
+    try {
+      Files.write(shots.resolve(name), png);
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  // --- the API, for the job ahead -------------------------------------------------------------
+
+  private String submit(String json) throws IOException {
+    JsonNode job = client.submit((ObjectNode) FleetClient.JSON.readTree(json));
+    return job.path("id").asText();
+  }
+
+  private void awaitJob(String id, java.util.function.Predicate<JsonNode> until)
+      throws IOException, InterruptedException {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    JsonNode job = client.job(id);
+    while (!until.test(job)) {
+      if (System.nanoTime() > deadline) {
+        fail("job " + id + " did not get there: " + job);
+      }
+      Thread.sleep(50);
+      job = client.job(id);
+    }
+  }
+
+  private int delete(String id) throws IOException, InterruptedException {
+    try (HttpClient http = HttpClient.newHttpClient()) {
+      return http.send(
+              HttpRequest.newBuilder(fleet.gatewayUrl().resolve("/v1/jobs/" + id))
+                  .timeout(Duration.ofSeconds(30))
+                  .DELETE()
+                  .build(),
+              HttpResponse.BodyHandlers.discarding())
+          .statusCode();
+    }
+  }
+
+  private static double seconds(long startNanos) {
+    return (System.nanoTime() - startNanos) / 1e9;
+  }
+
+  private static void log(String format, Object... args) {
+    System.out.println("ConsoleBrowserIT: " + String.format(Locale.ROOT, format, args));
+    System.out.flush();
+  }
+}
