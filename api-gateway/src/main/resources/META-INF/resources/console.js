@@ -80,7 +80,7 @@
       'param.prompt': 'Prompt',
       'param.time': 'Time',
       sizeValue: '{w} × {h}',
-      presetValue: '{w} × {h} ({mp} MP)',
+      presetValue: '{w} × {h}',
       thumbAlt: '',
     },
     'zh-CN': {
@@ -135,7 +135,7 @@
       'status.FAILED': '失败',
       'status.CANCELLED': '已取消',
       'status.TIMED_OUT': '已超时',
-      queued: '排队中：前面还有 {ahead} 个任务（第 {pos} 位）。',
+      queued: '排队中：第 {pos} 位（前面还有 {ahead} 个任务在排队）。',
       queuedNoPos: '排队中。',
       retry: '第 {n} 次尝试',
       starting: '正在启动…',
@@ -158,7 +158,7 @@
       'param.prompt': '提示词',
       'param.time': '用时',
       sizeValue: '{w} × {h}',
-      presetValue: '{w} × {h}（{mp} 百万像素）',
+      presetValue: '{w} × {h}',
       thumbAlt: '',
     },
   };
@@ -456,7 +456,7 @@
     for (const [x, y] of list) {
       const o = document.createElement('option');
       o.value = x + 'x' + y;
-      o.textContent = t('presetValue', { w: x, h: y, mp: ((x * y) / 1e6).toFixed(2) });
+      o.textContent = t('presetValue', { w: x, h: y });
       sel.append(o);
     }
     sel.value = w + 'x' + h;
@@ -670,10 +670,12 @@
     } else if (typeof data.step === 'number') {
       noteStep(me, data.step, data.steps);
     }
+    const moved = data.status && data.status !== me.status;
     me.status = data.status || me.status;
     if (typeof data.attempts === 'number') me.attempts = data.attempts;
     if (typeof data.cancelRequested === 'boolean') me.cancelRequested = data.cancelRequested;
     renderJob();
+    if (moved && !TERMINAL.has(me.status)) refreshHistory();
     if (TERMINAL.has(me.status)) {
       if (data.spec) finish(data);
       else refetchAndFinish(me);

@@ -375,8 +375,10 @@ class ConsoleBrowserIT {
         new Select(driver.findElement(By.id("lang"))).selectByValue(language);
         waitUntil(d -> language.equals(lang()));
         // The fox's result, the history and the form, all at 390 px.
+        prompt().sendKeys(FOX);
         historyItem(foxJob).findElements(By.tagName("button")).getFirst().click();
         awaitImage(FOX);
+        driver.executeScript("window.scrollTo(0, 0)");
         assertEquals(PHONE_WIDTH, ((Number) driver.executeScript("return innerWidth")).intValue());
         long scroll =
             ((Number)
@@ -388,14 +390,18 @@ class ConsoleBrowserIT {
         driver.executeScript("window.scrollTo(1000, 0)");
         assertEquals(0L, ((Number) driver.executeScript("return scrollX")).longValue());
         save(shot(true), "phone-" + language + ".png");
+        driver.executeScript("document.getElementById('job').scrollIntoView()");
+        save(shot(false), "phone-" + language + "-result.png");
       }
     } finally {
       desktop();
     }
     // And the desktop, in English, for the README.
     fresh();
+    prompt().sendKeys(FOX);
     historyItem(foxJob).findElements(By.tagName("button")).getFirst().click();
     awaitImage(FOX);
+    driver.executeScript("window.scrollTo(0, 0)");
     save(shot(false), "desktop-en.png");
   }
 
