@@ -44,8 +44,8 @@
       seedSet: 'Seed {seed} is in the form.',
       history: 'History',
       show: 'Show',
-      scopeMine: 'From this browser',
-      scopeAll: 'All jobs of this account',
+      scopeMine: 'Only from this browser',
+      scopeAll: 'Jobs of this account',
       refresh: 'Refresh',
       historyEmpty: 'No images yet.',
       open: 'Open',
@@ -122,12 +122,12 @@
       seedSet: '种子 {seed} 已填入表单。',
       history: '历史记录',
       show: '显示',
-      scopeMine: '本浏览器提交的',
-      scopeAll: '此账户的全部任务',
+      scopeMine: '仅本浏览器提交的',
+      scopeAll: '此账户的任务',
       refresh: '刷新',
       historyEmpty: '还没有图像。',
       open: '查看',
-      rerun: '重新生成',
+      rerun: '重新运行',
       apiDocs: 'API 文档',
       'status.QUEUED': '排队中',
       'status.RUNNING': '生成中',
@@ -1026,7 +1026,8 @@
       fillForm({ ...lastView.spec, seed: -1 });
       submit(readForm());
     });
-    $('scope').value = localStorage.getItem(STORE.scope) === 'all' ? 'all' : 'mine';
+    // The account's jobs (GET /v1/jobs: the caller's tenant) unless only this browser's were chosen.
+    $('scope').value = localStorage.getItem(STORE.scope) === 'mine' ? 'mine' : 'all';
     $('scope').addEventListener('change', () => {
       localStorage.setItem(STORE.scope, $('scope').value);
       refreshHistory();

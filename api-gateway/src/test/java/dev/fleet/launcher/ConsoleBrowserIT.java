@@ -346,6 +346,15 @@ class ConsoleBrowserIT {
     List<WebElement> items = driver.findElements(By.cssSelector("#history-list li"));
     assertTrue(items.size() >= 3, "the fox, its new seed and the cancelled job: " + items.size());
     assertEquals("CANCELLED", items.getFirst().getAttribute("data-status"), "newest first");
+    assertTrue(items.getFirst().getText().contains("a long job to cancel"), "newest first");
+    // The account's jobs include the one sent through the API; this browser's do not.
+    assertTrue(historyText().contains("a job ahead"), "the account's jobs: " + historyText());
+    new Select(driver.findElement(By.id("scope"))).selectByValue("mine");
+    waitUntil(d -> !historyText().contains("a job ahead"));
+    assertTrue(historyText().contains(FOX));
+    new Select(driver.findElement(By.id("scope"))).selectByValue("all");
+    waitUntil(d -> historyText().contains("a job ahead"));
+    fox = historyItem(foxJob);
     // The last job is in the job panel again.
     waitUntil(d -> driver.findElement(By.id("job-status")).getText().startsWith("Cancelled"));
 
@@ -471,6 +480,10 @@ class ConsoleBrowserIT {
 
   private long natural(WebElement image, String property) {
     return ((Number) driver.executeScript("return arguments[0]." + property, image)).longValue();
+  }
+
+  private String historyText() {
+    return driver.findElement(By.id("history-list")).getText();
   }
 
   private WebElement historyItem(String id) {
