@@ -1044,6 +1044,14 @@
       start();
     });
     $('job-h').tabIndex = -1;
+    // A field's API message stays until that field is changed (or the next submission).
+    for (const f of FIELDS) {
+      $(f).addEventListener('input', () => {
+        if ($(f).getAttribute('aria-invalid') !== 'true') return;
+        $(f).removeAttribute('aria-invalid');
+        $(f + '-error').hidden = true;
+      });
+    }
   }
 
   async function start() {

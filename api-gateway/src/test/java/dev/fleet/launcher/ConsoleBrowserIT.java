@@ -238,6 +238,10 @@ class ConsoleBrowserIT {
     waitUntil(d -> error.getText().contains("1024"));
     assertEquals("must be between 16 and 1024 for flux-tiny, got 2048", error.getText());
     save(shot(false), "desktop-422.png");
+    // Changing the field clears its message.
+    width.sendKeys(Keys.BACK_SPACE);
+    waitUntil(d -> !error.isDisplayed());
+    assertEquals(null, width.getAttribute("aria-invalid"));
   }
 
   @Test
