@@ -191,9 +191,15 @@ public final class LocalFleet implements AutoCloseable {
         seconds(t0), e.kafkaBootstrapServers(), e.jdbcUrl(), e.s3Endpoint());
 
     long t1 = System.nanoTime();
+    // The worker serves its model under the directory's name, and the gateway takes that name as
+    // its default model (both overridable through FLEET_WORKER_OPTS / FLEET_GATEWAY_OPTS).
+    String modelName = modelDir.getFileName().toString();
     List<String> gatewayArgs = new ArrayList<>();
     gatewayArgs.addAll(
-        List.of("-Dquarkus.http.host=localhost", "-Dquarkus.http.port=" + gatewayPort));
+        List.of(
+            "-Dquarkus.http.host=localhost",
+            "-Dquarkus.http.port=" + gatewayPort,
+            "-Dfleet.default-model=" + modelName));
     List<String> workerArgs = new ArrayList<>();
     workerArgs.addAll(
         List.of(
@@ -201,7 +207,8 @@ public final class LocalFleet implements AutoCloseable {
             "--enable-native-access=ALL-UNNAMED",
             "-Dquarkus.http.host=localhost",
             "-Dquarkus.http.port=" + workerPort,
-            "-Dfleet.worker.model-dir=" + modelDir));
+            "-Dfleet.worker.model-dir=" + modelDir,
+            "-Dfleet.worker.model-name=" + modelName));
     if (System.getenv("FLEET_WORKER_DEVICE") == null) {
       // CPU, or the GPU when DJL finds one; FLEET_WORKER_DEVICE=cpu|gpu decides otherwise.
       workerArgs.add("-Dfleet.worker.device=auto");

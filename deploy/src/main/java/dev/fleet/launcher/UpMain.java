@@ -144,7 +144,7 @@ public final class UpMain {
       }
     }
     if (modelDir == null) {
-      modelDir = root.resolve("gpu-worker/models/flux-tiny");
+      modelDir = root.resolve("gpu-worker/models/flux-shapes");
     }
     return new Args(root, modelDir, stack, gatewayPort, workerPort, false);
   }

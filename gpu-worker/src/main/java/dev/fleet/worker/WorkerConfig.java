@@ -10,15 +10,15 @@ import java.util.Optional;
 @ConfigMapping(prefix = "fleet.worker")
 public interface WorkerConfig {
 
-  /** Model directory in the FLUX.1-dev layout (default: the bundled tiny model). */
-  @WithDefault("models/flux-tiny")
+  /** Model directory in the FLUX.1-dev layout (default: the bundled trained model). */
+  @WithDefault("models/flux-shapes")
   Path modelDir();
 
   /** DiT checkpoint inside {@code transformer/} when there are several. */
   Optional<String> dit();
 
   /** The registry name jobs carry in {@code model}; a job for another model is refused. */
-  @WithDefault("flux-tiny")
+  @WithDefault("flux-shapes")
   String modelName();
 
   /** The memory class this worker serves: its Kafka topic. */

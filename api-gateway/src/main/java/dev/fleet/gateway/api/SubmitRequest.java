@@ -33,7 +33,7 @@ public record SubmitRequest(
     @Schema(example = "3.5") Double guidance,
     @Schema(
             description = "a configured model; the default model when absent",
-            example = "flux-tiny")
+            example = "flux-shapes")
         String model) {
 
   private static final Set<String> FIELDS =

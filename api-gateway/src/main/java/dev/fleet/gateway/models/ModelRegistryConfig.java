@@ -11,7 +11,7 @@ import java.util.Map;
 @ConfigMapping(prefix = "fleet")
 public interface ModelRegistryConfig {
 
-  @WithDefault("flux-tiny")
+  @WithDefault("flux-shapes")
   String defaultModel();
 
   Map<String, ModelSettings> models();

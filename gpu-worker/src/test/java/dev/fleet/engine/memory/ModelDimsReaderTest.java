@@ -62,6 +62,16 @@ class ModelDimsReaderTest {
   }
 
   @Test
+  void theTrainedBundledModelReadsAsTheShapesPreset() {
+    ModelDims read = ModelDimsReader.read(ModelDirectory.resolve(Fixtures.SHAPES_MODEL, null));
+    assertEquals("flux-shapes", read.name());
+    assertEquals(ModelDims.SHAPES.dit(), read.dit());
+    assertEquals(ModelDims.SHAPES.t5(), read.t5()); // 32 tokens, from tokenizer_2/tokenizer.json
+    assertEquals(ModelDims.SHAPES.clip(), read.clip());
+    assertEquals(ModelDims.SHAPES.autoencoder(), read.autoencoder());
+  }
+
+  @Test
   void storageFollowsTheCheckpoint() {
     assertEquals(
         StorageType.FP16, ModelDimsReader.ditStorage(ModelDirectory.resolve(Fixtures.MODEL, null)));

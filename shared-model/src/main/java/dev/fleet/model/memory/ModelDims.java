@@ -38,8 +38,28 @@ public record ModelDims(
           new ClipDims(320, 32, 2, 2, 64, 77),
           new AutoencoderDims(3, 32, 3, List.of(1, 1, 2, 2), 1, 16));
 
+  /**
+   * The bundled trained model {@code gpu-worker/models/flux-shapes} (schnell-style, no guidance
+   * embedder): its config.json files, both text encoders at the 32 tokens their tokenizers carry.
+   */
+  public static final ModelDims SHAPES =
+      new ModelDims(
+          "shapes",
+          new DitDims(64, 64, 64, 128, 192, 4.0, 3, 2, 4, true, false),
+          new T5Dims(37, 128, 32, 384, 4, 2, 32, 32),
+          new ClipDims(37, 64, 2, 2, 256, 32),
+          new AutoencoderDims(3, 32, 3, List.of(1, 2, 2, 2), 1, 16));
+
   private static final Map<String, ModelDims> PRESETS =
-      Map.of(FLUX_DEV.name, FLUX_DEV, FLUX_SCHNELL.name, FLUX_SCHNELL, TINY.name, TINY);
+      Map.of(
+          FLUX_DEV.name,
+          FLUX_DEV,
+          FLUX_SCHNELL.name,
+          FLUX_SCHNELL,
+          TINY.name,
+          TINY,
+          SHAPES.name,
+          SHAPES);
 
   public ModelDims {
     if (name == null || name.isBlank()) {
@@ -87,7 +107,7 @@ public record ModelDims(
         new AutoencoderDims(3, 128, 3, List.of(1, 2, 4, 4), 2, 16));
   }
 
-  /** {@code flux-dev}, {@code flux-schnell} or {@code tiny}. */
+  /** {@code flux-dev}, {@code flux-schnell}, {@code tiny} or {@code shapes}. */
   public static Optional<ModelDims> preset(String name) {
     return Optional.ofNullable(PRESETS.get(name));
   }

@@ -60,7 +60,8 @@ class ModelDimsTest {
     assertEquals(ModelDims.FLUX_DEV, ModelDims.preset("flux-dev").orElseThrow());
     assertEquals(ModelDims.TINY, ModelDims.preset("tiny").orElseThrow());
     assertTrue(ModelDims.preset("sdxl").isEmpty());
-    assertEquals(List.of("flux-dev", "flux-schnell", "tiny"), ModelDims.presetNames());
+    assertEquals(ModelDims.SHAPES, ModelDims.preset("shapes").orElseThrow());
+    assertEquals(List.of("flux-dev", "flux-schnell", "shapes", "tiny"), ModelDims.presetNames());
   }
 
   @Test
