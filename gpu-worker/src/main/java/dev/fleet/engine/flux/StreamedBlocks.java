@@ -60,6 +60,10 @@ public final class StreamedBlocks implements BlockSource {
     final String name;
     final List<String> keys = new ArrayList<>();
     final List<DType> dtypes = new ArrayList<>();
+
+    /** Per array: the factor its widened float8 values are multiplied by (1 when unscaled). */
+    final List<Float> scales = new ArrayList<>();
+
     NDList arrays = new NDList();
     long bytes;
     boolean streamed;
@@ -191,14 +195,23 @@ public final class StreamedBlocks implements BlockSource {
     if (kept != stored) {
       stored.close(); // a pinned copy replaced it: do not hold the weights twice in host memory
     }
+    // Float8 stays bytes plus its one scale; any other tensor was scaled when it was loaded.
+    float scale = isFloat8(e.dtype()) ? weights.valueScale(full) : 1f;
     b.keys.add(key);
     b.dtypes.add(e.dtype());
+    b.scales.add(scale);
     b.arrays.add(kept);
     // From the storage form, not the array: a GPU host copy of float8 may be opaque to DJL.
     long elements = new Shape(shape).size();
-    b.bytes += elements * (isFloat8(e.dtype()) ? 1 : compute.getNumOfBytes());
+    b.bytes +=
+        isFloat8(e.dtype())
+            ? elements + SCALE_BYTES // the bytes, and the scale as one float32
+            : elements * compute.getNumOfBytes();
     return kept;
   }
+
+  /** What a float8 matrix's scale counts for: one float32 (the memory model counts it too). */
+  public static final long SCALE_BYTES = 4;
 
   private static boolean isFloat8(DType t) {
     return t == DType.F8_E4M3 || t == DType.F8_E5M2;
@@ -331,9 +344,27 @@ public final class StreamedBlocks implements BlockSource {
     for (int i = 0; i < arrays.size(); i++) {
       NDArray a = arrays.get(i);
       boolean narrow = isFloat8(b.dtypes.get(i)) && a.getDataType() != compute;
-      out.add(narrow ? widener.widen(a, b.dtypes.get(i), compute, m) : a);
+      NDArray widened = narrow ? widener.widen(a, b.dtypes.get(i), compute, m) : a;
+      float scale = b.scales.get(i);
+      if (scale != 1f) {
+        widened = narrow ? widened.muli(scale) : scaledCopy(a, scale, m);
+      }
+      out.add(widened);
     }
     return out;
+  }
+
+  /**
+   * {@code a * scale} on {@code m}, for float8 weights a transfer delivered already widened: they
+   * may be a resident block's, which must not change, on a manager that takes no new arrays.
+   */
+  private static NDArray scaledCopy(NDArray a, float scale, NDManager m) {
+    try (NDManager scratch = m.newSubManager(a.getDevice())) {
+      scratch.tempAttachAll(a);
+      NDArray out = a.mul(scale);
+      out.attach(m);
+      return out;
+    }
   }
 
   /** Drops a prefetched copy that no lease will claim (e.g. after a failed forward pass). */

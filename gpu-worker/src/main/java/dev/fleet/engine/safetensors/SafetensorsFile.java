@@ -63,6 +63,10 @@ public final class SafetensorsFile implements TensorStore {
       }
       ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
       readFully(channel, lenBuf, 0);
+      ForeignFormat foreign = ForeignFormat.sniff(lenBuf.array());
+      if (foreign != null) {
+        throw foreign.refusal(file, lenBuf.array());
+      }
       long headerLen = lenBuf.getLong(0);
       if (headerLen <= 0 || headerLen > MAX_HEADER) {
         throw new SafetensorsException(
@@ -92,7 +96,14 @@ public final class SafetensorsFile implements TensorStore {
         String name = field.getKey();
         JsonNode node = field.getValue();
         if (name.equals("__metadata__")) {
-          node.fields().forEachRemaining(m -> metadata.put(m.getKey(), m.getValue().asText()));
+          node.fields()
+              .forEachRemaining(
+                  m ->
+                      metadata.put(
+                          m.getKey(),
+                          m.getValue().isTextual()
+                              ? m.getValue().asText()
+                              : m.getValue().toString()));
           continue;
         }
         entries.put(name, parseEntry(path, name, node, dataSize));
@@ -182,6 +193,7 @@ public final class SafetensorsFile implements TensorStore {
   }
 
   /** The {@code __metadata__} string map of the header (empty when absent). */
+  @Override
   public Map<String, String> metadata() {
     return Collections.unmodifiableMap(metadata);
   }

@@ -55,6 +55,11 @@ public final class Weights {
     return store.entry(prefix + key);
   }
 
+  /** The factor the stored values of {@code key} are multiplied by (1 unless scaled float8). */
+  public float valueScale(String key) {
+    return store.valueScale(prefix + key);
+  }
+
   public long[] shape(String key) {
     return entry(key).shape();
   }
@@ -86,6 +91,14 @@ public final class Weights {
             case F64, F32, F16, BF16 -> stored.toType(target.dtype(), false);
             default -> stored;
           };
+      float scale = store.valueScale(e.name());
+      if (scale != 1f) {
+        if (!e.dtype().isFloating()) {
+          throw new SafetensorsException(
+              store.describe(), e.name(), "a scale on a " + e.dtype() + " tensor");
+        }
+        out = out.muli(scale); // W = stored * scale (ComfyUI's scaled float8), on the device
+      }
       out.attach(manager);
       return out;
     }

@@ -33,6 +33,9 @@ public final class MemoryModel {
   /** float32: positions, RoPE tables, latents and the sampler's state stay in float32. */
   static final long F32 = StorageType.FP32.bytes();
 
+  /** One float32 scale per fp8 matrix (ComfyUI's scaled fp8; plain fp8 is counted the same). */
+  public static final long FP8_SCALE_BYTES = 4;
+
   /** The sampler's float32 copies of the latents: current, predicted velocity, next. */
   static final int SAMPLER_LATENT_COPIES = 3;
 
@@ -95,12 +98,14 @@ public final class MemoryModel {
   // --- Weights ----------------------------------------------------------------------------------
 
   /**
-   * Stored bytes of one double block: its matrices in the DiT's storage type, its biases and norm
-   * scales in 16 bits (as fp8 checkpoints such as the fixture's {@code flux-fp8-e4m3fn} keep them).
+   * Stored bytes of one double block: its matrices in the DiT's storage type (fp8 with one float32
+   * scale per matrix, as ComfyUI's scaled fp8 stores them), its biases and norm scales in 16 bits
+   * (as fp8 checkpoints such as the fixture's {@code flux-fp8-e4m3fn} keep them).
    */
   public long doubleBlockBytes() {
     DitDims d = model.dit();
     return d.doubleBlockMatrixParams() * workload.ditStorage().bytes()
+        + scaleBytes(DitDims.DOUBLE_BLOCK_MATRICES)
         + d.doubleBlockVectorParams() * F16;
   }
 
@@ -108,7 +113,13 @@ public final class MemoryModel {
   public long singleBlockBytes() {
     DitDims d = model.dit();
     return d.singleBlockMatrixParams() * workload.ditStorage().bytes()
+        + scaleBytes(DitDims.SINGLE_BLOCK_MATRICES)
         + d.singleBlockVectorParams() * F16;
+  }
+
+  /** The float32 scales of {@code matrices} fp8 matrices; none for fp16 storage. */
+  private long scaleBytes(int matrices) {
+    return workload.ditStorage() == StorageType.FP8 ? matrices * FP8_SCALE_BYTES : 0;
   }
 
   /** The embedders and the final layer, fp16 on the device (bf16 in checkpoints, widened). */
