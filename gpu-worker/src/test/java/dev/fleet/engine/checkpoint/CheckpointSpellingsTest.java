@@ -1,0 +1,204 @@
+package dev.fleet.engine.checkpoint;
+
+import static dev.fleet.engine.TensorAsserts.relErr;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+import dev.fleet.engine.Fixtures;
+import dev.fleet.engine.flux.FluxParams;
+import dev.fleet.engine.memory.ExecutionPlan;
+import dev.fleet.engine.memory.ModelDimsReader;
+import dev.fleet.engine.pipeline.ExecutionOptions;
+import dev.fleet.engine.pipeline.GenerationListener;
+import dev.fleet.engine.pipeline.ModelDirectory;
+import dev.fleet.engine.pipeline.PlannedPipeline;
+import dev.fleet.engine.safetensors.TensorStore;
+import dev.fleet.engine.synthetic.AllInOneWriter;
+import dev.fleet.engine.synthetic.DitVariant;
+import dev.fleet.engine.synthetic.ModelShape;
+import dev.fleet.engine.synthetic.SyntheticModelWriter;
+import dev.fleet.engine.weights.ComputeTarget;
+import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.memory.Residency;
+import dev.fleet.model.memory.StorageType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * Every checkpoint spelling the engine reads ({@link DitVariant}: ComfyUI prefixes, plain and
+ * scaled float8 in both of ComfyUI's spellings, float8 biases) and ComfyUI all-in-one files give
+ * the latents and image of their plain float32 equivalent. The model has FLUX.1's head dimension
+ * and no transformer config, as downloaded files have none; the files sit outside the model
+ * directory and are given as {@code --dit /absolute/path}, as majicflus is run beside FLUX.1-dev.
+ */
+class CheckpointSpellingsTest {
+  static final ModelShape SHAPE =
+      new ModelShape(
+          "spellings",
+          new FluxParams(
+              64, 64, 32, 64, 256, 4.0, 2, 2, 2, List.of(16, 56, 56), 10_000, true, true),
+          ModelShape.TINY.vae(),
+          ModelShape.TINY.clip(),
+          ModelShape.TINY.t5());
+
+  static final GenerationSpec SPEC = new GenerationSpec("a red fox", 7, 3, 64, 48, 3.5, "spell");
+  static final String LAST_LATENTS = "pipe.latents.step" + (SPEC.steps() - 1);
+
+  @TempDir static Path tmp;
+  static ModelDirectory model;
+  static Path downloads;
+
+  @BeforeAll
+  static void writeModel() throws Exception {
+    model =
+        SyntheticModelWriter.of(SHAPE, Fixtures.MODEL)
+            .withSeed(3)
+            .withDitConfig(false)
+            .write(tmp.resolve("model"));
+    downloads = Files.createDirectories(tmp.resolve("downloads"));
+  }
+
+  /** The latents after the last step and the image's pixels of one run. */
+  record Run(float[] latents, byte[] rgb) {}
+
+  static Run run(ModelDirectory m, List<ExecutionPlan> plans) {
+    Map<String, float[]> traced = new HashMap<>();
+    try (PlannedPipeline p =
+        PlannedPipeline.load(m, ComputeTarget.cpu(), plans, ExecutionOptions.defaults())) {
+      byte[] rgb =
+          p.generate(
+                  SPEC,
+                  new GenerationListener() {
+                    @Override
+                    public boolean wantsTensors() {
+                      return true;
+                    }
+
+                    @Override
+                    public void onTensor(String name, NDArray value) {
+                      traced.put(name, value.toType(DataType.FLOAT32, false).toFloatArray());
+                    }
+                  })
+              .image()
+              .rgb();
+      return new Run(traced.get(LAST_LATENTS), rgb);
+    }
+  }
+
+  static Run run(ModelDirectory m) {
+    return run(m, List.of(ExecutionPlan.allResident(Long.MAX_VALUE)));
+  }
+
+  /** Relative L2 of the latents within 1e-4, every channel of 99% of the pixels within 1. */
+  static double assertSameResult(Run expected, Run actual, String what) {
+    double err = relErr(expected.latents(), actual.latents());
+    int off = 0;
+    for (int i = 0; i < expected.rgb().length; i++) {
+      if (Math.abs((expected.rgb()[i] & 0xff) - (actual.rgb()[i] & 0xff)) > 1) {
+        off++;
+      }
+    }
+    System.out.printf(
+        Locale.ROOT,
+        "%s: latents rel err %.3e, %d of %d channel values off by more than 1%n",
+        what,
+        err,
+        off,
+        expected.rgb().length);
+    assertTrue(err <= 1e-4, what + ": latents rel err " + err);
+    assertTrue(off <= expected.rgb().length / 100, what + ": " + off + " channel values off");
+    return err;
+  }
+
+  private static Path[] write(DitVariant v) throws Exception {
+    String base = v.name().toLowerCase(Locale.ROOT);
+    Path file = downloads.resolve(base + ".safetensors");
+    Path plain = downloads.resolve(base + "-plain-f32.safetensors");
+    if (!Files.exists(file)) {
+      try (TensorStore source = model.openTransformer()) {
+        v.write(source, file, plain);
+      }
+    }
+    return new Path[] {file, plain};
+  }
+
+  @ParameterizedTest
+  @EnumSource(DitVariant.class)
+  void eachSpellingGivesWhatItsPlainFloat32EquivalentGives(DitVariant v) throws Exception {
+    Path[] files = write(v);
+    ModelDirectory spelled = ModelDirectory.resolve(model.root(), files[0].toString());
+    ModelDirectory plain = ModelDirectory.resolve(model.root(), files[1].toString());
+    assertEquals(files[0], spelled.transformer());
+    try (TensorStore dit = spelled.openTransformer()) {
+      assertEquals(SHAPE.dit(), FluxParams.infer(dit, spelled.transformerConfig()));
+    }
+    assertSameResult(run(plain), run(spelled), v.toString());
+  }
+
+  /**
+   * Streamed blocks keep float8 as bytes plus one scale per matrix and widen and scale them on the
+   * device per lease: the same result as every block resident, and as the plain equivalent.
+   */
+  @Test
+  void streamedScaledFloat8BlocksAreScaledOnTheDevice() throws Exception {
+    Path[] files = write(DitVariant.SCALED_FP8_COMFY_QUANT);
+    ModelDirectory spelled = ModelDirectory.resolve(model.root(), files[0].toString());
+    ExecutionPlan streamed =
+        new ExecutionPlan("streamed", 0, 1, Residency.STAGED, Residency.STAGED, 0, 0, 1L << 40);
+    Run plain = run(ModelDirectory.resolve(model.root(), files[1].toString()));
+    assertSameResult(plain, run(spelled, List.of(streamed)), "scaled fp8, blocks streamed");
+    assertEquals(StorageType.FP8, ModelDimsReader.ditStorage(spelled));
+    assertEquals(StorageType.FP16, ModelDimsReader.ditStorage(plain(files)));
+  }
+
+  private static ModelDirectory plain(Path[] files) {
+    return ModelDirectory.resolve(model.root(), files[1].toString());
+  }
+
+  /**
+   * An all-in-one file made of another model's components (same shape, another seed): run beside
+   * this model's directory, the file's transformer, autoencoder, CLIP and T5 are the ones used, so
+   * the image is the other model's.
+   */
+  @Test
+  void allInOneComponentsComeFromTheFile() throws Exception {
+    ModelDirectory other =
+        SyntheticModelWriter.of(SHAPE, Fixtures.MODEL)
+            .withSeed(4)
+            .withDitConfig(false)
+            .write(tmp.resolve("other"));
+    Path aio = downloads.resolve("all-in-one.safetensors");
+    AllInOneWriter.write(
+        other, DitVariant.COMFYUI_PREFIX, EnumSet.allOf(EmbeddedComponent.class), aio);
+    ModelDirectory resolved = ModelDirectory.resolve(model.root(), aio.toString());
+    assertTrue(resolved.vaeWeights().embedded());
+    assertTrue(resolved.clipWeights().embedded());
+    assertTrue(resolved.t5Weights().embedded());
+    assertEquals(ModelDimsReader.read(other).dit(), ModelDimsReader.read(resolved).dit());
+    assertSameResult(run(other), run(resolved), "all-in-one (every component)");
+
+    // Only the transformer and T5 in the file: the autoencoder and CLIP come from the directory.
+    Path partial = downloads.resolve("dit-and-t5.safetensors");
+    AllInOneWriter.write(model, DitVariant.SCALED_FP8, Set.of(EmbeddedComponent.T5), partial);
+    ModelDirectory withT5 = ModelDirectory.resolve(model.root(), partial.toString());
+    assertTrue(withT5.t5Weights().embedded());
+    assertTrue(!withT5.vaeWeights().embedded() && !withT5.clipWeights().embedded());
+    assertSameResult(
+        run(ModelDirectory.resolve(model.root(), write(DitVariant.SCALED_FP8)[1].toString())),
+        run(withT5),
+        "all-in-one (scaled fp8 transformer and T5)");
+  }
+}
