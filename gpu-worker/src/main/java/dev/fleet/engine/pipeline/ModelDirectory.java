@@ -1,5 +1,7 @@
 package dev.fleet.engine.pipeline;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fleet.engine.checkpoint.ComponentWeights;
 import dev.fleet.engine.checkpoint.DitCheckpoint;
 import dev.fleet.engine.checkpoint.EmbeddedComponent;
@@ -70,14 +72,37 @@ public record ModelDirectory(
   }
 
   /**
-   * The transformer's {@code config.json}: beside a checkpoint in {@code transformer/}, none for a
-   * file elsewhere (a folder of downloads may hold anyone's config.json), whose parameters are then
-   * inferred from its shapes.
+   * The transformer's {@code config.json}, or null to infer its parameters from its shapes: the one
+   * beside a checkpoint in {@code transformer/}; beside a file elsewhere ({@code --dit /abs/path})
+   * only when it is a FLUX transformer config (BFL's FluxParams or diffusers' {@code
+   * FluxTransformer2DModel}), since a folder of downloads may hold any config.json.
    */
   public Path transformerConfig() {
+    Path config = transformer.resolveSibling("config.json");
+    if (!Files.isRegularFile(config)) {
+      return null;
+    }
     Path dir = transformer.toAbsolutePath().normalize().getParent();
     Path own = root.resolve("transformer").toAbsolutePath().normalize();
-    return own.equals(dir) ? transformer.resolveSibling("config.json") : null;
+    if (own.equals(dir) || isFluxConfig(config)) {
+      return config;
+    }
+    LOG.info(
+        "{} is not a FLUX transformer config: {}'s parameters come from its shapes",
+        config,
+        transformer);
+    return null;
+  }
+
+  private static boolean isFluxConfig(Path config) {
+    try {
+      JsonNode n = new ObjectMapper().readTree(config.toFile());
+      return n != null
+          && (n.has("depth_single_blocks")
+              || "FluxTransformer2DModel".equals(n.path("_class_name").asText()));
+    } catch (IOException e) {
+      return false;
+    }
   }
 
   /** The autoencoder's config: none for a root {@code ae.safetensors} or an embedded one. */

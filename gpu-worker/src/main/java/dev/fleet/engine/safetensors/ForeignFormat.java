@@ -13,29 +13,34 @@ import java.nio.charset.StandardCharsets;
  */
 public enum ForeignFormat {
   GGUF(
-      "GGUF (llama.cpp's container, e.g. city96's quantized FLUX files)",
+      "GGUF",
+      "llama.cpp's container, e.g. city96's quantized FLUX files",
       "use the model's safetensors release instead: bf16, or fp8 e4m3fn (plain or ComfyUI"
           + " \"scaled fp8\"), which the engine stores as fp8 and widens on the device"),
   PYTORCH_ZIP(
-      "a PyTorch zip archive (torch.save: .pt/.ckpt/.bin)",
+      "PyTorch zip archive",
+      "torch.save: .pt, .ckpt, .bin",
       "convert it to safetensors (safetensors.torch.save_file) or use the model's safetensors"
           + " release; pickled checkpoints can run code and are never loaded"),
   PICKLE(
-      "a Python pickle (legacy torch.save)",
+      "Python pickle",
+      "legacy torch.save",
       "convert it to safetensors (safetensors.torch.save_file) or use the model's safetensors"
           + " release; pickled checkpoints can run code and are never loaded");
 
-  private final String description;
+  private final String label;
+  private final String detail;
   private final String instead;
 
-  ForeignFormat(String description, String instead) {
-    this.description = description;
+  ForeignFormat(String label, String detail, String instead) {
+    this.label = label;
+    this.detail = detail;
     this.instead = instead;
   }
 
-  /** What the format is, for messages. */
-  public String description() {
-    return description;
+  /** The format's name, for messages. */
+  public String label() {
+    return label;
   }
 
   /** What to use instead. */
@@ -81,10 +86,12 @@ public enum ForeignFormat {
     return new SafetensorsException(
         file,
         null,
-        "this is "
-            + description
+        "this is a "
+            + label
             + version
-            + ", not safetensors: the engine loads safetensors checkpoints only; "
+            + " file ("
+            + detail
+            + "), not safetensors: the engine loads safetensors checkpoints only; "
             + instead);
   }
 }

@@ -92,6 +92,52 @@ class EngineMainTest {
   }
 
   @Test
+  void ditFilesInNoKnownLayoutOrFormatExitTwoNamingWhy() throws Exception {
+    Path gguf = tmp.resolve("flux1-dev-Q8_0.gguf");
+    Files.write(gguf, new byte[] {'G', 'G', 'U', 'F', 3, 0, 0, 0, 0, 0, 0, 0});
+    assertRefused(run(generate("--dit", gguf.toString())), "GGUF", "safetensors");
+    Path vae = Fixtures.MODEL.resolve("vae/ae.safetensors").toAbsolutePath();
+    assertRefused(
+        run(generate("--dit", vae.toString())),
+        "not a FLUX transformer",
+        "model.diffusion_model.",
+        "First keys that did not fit: [decoder.");
+  }
+
+  /**
+   * The fixture's transformer saved as ComfyUI does (prefixed keys), outside the model directory
+   * with its config beside it, given as an absolute --dit: the fixture's image.
+   */
+  @Test
+  void aComfyPrefixedDitGivenByAbsolutePathGivesTheSameImage() throws Exception {
+    Path downloads = Files.createDirectories(tmp.resolve("downloads"));
+    Path comfy = downloads.resolve("comfy-f32.safetensors");
+    try (TensorStore fixture =
+        TensorStore.open(Fixtures.MODEL.resolve("transformer/flux.safetensors"))) {
+      dev.fleet.engine.synthetic.DitVariant.COMFYUI_PREFIX.write(
+          fixture, comfy, downloads.resolve("plain.safetensors"));
+    }
+    Files.copy(Fixtures.MODEL.resolve("transformer/config.json"), downloads.resolve("config.json"));
+    Result plain = run(generate("--out", tmp.resolve("plain.png").toString()));
+    assertEquals(0, plain.code(), plain.err());
+    Result prefixed =
+        run(generate("--dit", comfy.toString(), "--out", tmp.resolve("comfy.png").toString()));
+    assertEquals(0, prefixed.code(), prefixed.err());
+    int[] a = pixels(tmp.resolve("plain.png"));
+    int[] b = pixels(tmp.resolve("comfy.png"));
+    for (int i = 0; i < a.length; i++) {
+      for (int shift = 0; shift < 24; shift += 8) {
+        assertTrue(Math.abs((a[i] >> shift & 0xff) - (b[i] >> shift & 0xff)) <= 1, "pixel " + i);
+      }
+    }
+  }
+
+  private static int[] pixels(Path png) throws java.io.IOException {
+    java.awt.image.BufferedImage img = javax.imageio.ImageIO.read(png.toFile());
+    return img.getRGB(0, 0, img.getWidth(), img.getHeight(), null, 0, img.getWidth());
+  }
+
+  @Test
   void noiseFileWithoutTheTensorIsNamed() throws Exception {
     Path noise = tmp.resolve("noise.safetensors");
     new SafetensorsWriter().addFloats("other", new long[] {1}, new float[] {0}).write(noise);
@@ -191,8 +237,10 @@ class EngineMainTest {
     }
   }
 
-  private static void assertRefused(Result r, String message) {
+  private static void assertRefused(Result r, String... messages) {
     assertEquals(2, r.code(), "exit code; stderr: " + r.err());
-    assertTrue(r.err().contains(message), "expected '" + message + "' in: " + r.err());
+    for (String message : messages) {
+      assertTrue(r.err().contains(message), "expected '" + message + "' in: " + r.err());
+    }
   }
 }
