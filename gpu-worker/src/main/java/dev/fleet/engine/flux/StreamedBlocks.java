@@ -195,7 +195,8 @@ public final class StreamedBlocks implements BlockSource {
     if (kept != stored) {
       stored.close(); // a pinned copy replaced it: do not hold the weights twice in host memory
     }
-    // Float8 stays bytes plus its one scale; any other tensor was scaled when it was loaded.
+    // Float8 stays bytes plus its one scale, a float kept here (no device memory; the planner's
+    // memory model counts 4 bytes for it all the same); any other tensor was scaled when loaded.
     float scale = isFloat8(e.dtype()) ? weights.valueScale(full) : 1f;
     b.keys.add(key);
     b.dtypes.add(e.dtype());
@@ -203,15 +204,9 @@ public final class StreamedBlocks implements BlockSource {
     b.arrays.add(kept);
     // From the storage form, not the array: a GPU host copy of float8 may be opaque to DJL.
     long elements = new Shape(shape).size();
-    b.bytes +=
-        isFloat8(e.dtype())
-            ? elements + SCALE_BYTES // the bytes, and the scale as one float32
-            : elements * compute.getNumOfBytes();
+    b.bytes += elements * (isFloat8(e.dtype()) ? 1 : compute.getNumOfBytes());
     return kept;
   }
-
-  /** What a float8 matrix's scale counts for: one float32 (the memory model counts it too). */
-  public static final long SCALE_BYTES = 4;
 
   private static boolean isFloat8(DType t) {
     return t == DType.F8_E4M3 || t == DType.F8_E5M2;
