@@ -1,11 +1,15 @@
 package dev.fleet.engine;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import dev.fleet.engine.safetensors.TensorStore;
 import java.nio.FloatBuffer;
 
-/** Reading reference tensors and comparing them the way stcompare.py does (relative L2). */
+/**
+ * Tensors of the engine as float arrays, for {@link dev.fleet.testing.TensorAssert} (relative L2,
+ * as stcompare.py measures it) and {@link dev.fleet.testing.ImageAssert}, shared by every module's
+ * tests.
+ */
 public final class TensorAsserts {
   private TensorAsserts() {}
 
@@ -17,15 +21,8 @@ public final class TensorAsserts {
     return out;
   }
 
-  /** ||actual - expected|| / ||expected||. */
-  public static double relErr(float[] expected, float[] actual) {
-    assertEquals(expected.length, actual.length, "element count");
-    double d = 0;
-    double n = 0;
-    for (int i = 0; i < expected.length; i++) {
-      d += (actual[i] - expected[i]) * (double) (actual[i] - expected[i]);
-      n += expected[i] * (double) expected[i];
-    }
-    return Math.sqrt(d / n);
+  /** Any floating-point array's values as float32, flat. */
+  public static float[] floats(NDArray a) {
+    return a.toType(DataType.FLOAT32, false).toFloatArray();
   }
 }

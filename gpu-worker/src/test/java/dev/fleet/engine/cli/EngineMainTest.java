@@ -7,6 +7,7 @@ import dev.fleet.engine.Fixtures;
 import dev.fleet.engine.TensorAsserts;
 import dev.fleet.engine.safetensors.SafetensorsWriter;
 import dev.fleet.engine.safetensors.TensorStore;
+import dev.fleet.testing.TensorAssert;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -189,7 +190,7 @@ class EngineMainTest {
             "clip.out.last_hidden_state"
           }) {
         double err =
-            TensorAsserts.relErr(
+            TensorAssert.relErr(
                 TensorAsserts.floats(expected, name), TensorAsserts.floats(got, name));
         assertTrue(err <= 1e-4, name + " rel err " + err);
       }
@@ -230,7 +231,7 @@ class EngineMainTest {
       try (TensorStore got = TensorStore.open(out);
           TensorStore expected = TensorStore.open(Fixtures.EXPECTED)) {
         double err =
-            TensorAsserts.relErr(
+            TensorAssert.relErr(
                 TensorAsserts.floats(expected, c[1]), TensorAsserts.floats(got, "dit.out"));
         assertTrue(err <= 1e-4, c[0] + " rel err " + err);
       }

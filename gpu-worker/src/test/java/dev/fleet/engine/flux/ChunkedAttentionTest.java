@@ -1,6 +1,6 @@
 package dev.fleet.engine.flux;
 
-import static dev.fleet.engine.flux.StreamedBlocksTest.relErr;
+import static dev.fleet.testing.TensorAssert.relErr;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,5 +1,6 @@
 package dev.fleet.engine.flux;
 
+import static dev.fleet.engine.TensorAsserts.floats;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -13,6 +14,7 @@ import dev.fleet.engine.safetensors.SafetensorsException;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
+import dev.fleet.testing.TensorAssert;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -183,6 +185,6 @@ class FluxTransformerTest {
   }
 
   private static double relErr(NDArray actual, NDArray want) {
-    return actual.sub(want).norm().getFloat() / want.norm().getFloat();
+    return TensorAssert.relErr(floats(want), floats(actual));
   }
 }

@@ -1,5 +1,6 @@
 package dev.fleet.engine.flux;
 
+import static dev.fleet.testing.TensorAssert.relErr;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -306,15 +307,5 @@ class StreamedBlocksTest {
 
   private static NDArray input(NDManager m, String name) {
     return new Weights(expected, ComputeTarget.cpu()).load(name, m);
-  }
-
-  static double relErr(float[] want, float[] actual) {
-    double d = 0;
-    double n = 0;
-    for (int i = 0; i < want.length; i++) {
-      d += (actual[i] - want[i]) * (double) (actual[i] - want[i]);
-      n += want[i] * (double) want[i];
-    }
-    return Math.sqrt(d / n);
   }
 }

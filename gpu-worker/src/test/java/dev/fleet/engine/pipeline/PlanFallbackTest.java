@@ -1,5 +1,7 @@
 package dev.fleet.engine.pipeline;
 
+import static dev.fleet.testing.ImageAssert.assertClose;
+import static dev.fleet.testing.ImageAssert.assertPngClose;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -13,6 +15,7 @@ import dev.fleet.engine.memory.HostToDevice;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
 import dev.fleet.model.memory.Residency;
+import dev.fleet.testing.ImageAssert;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -23,6 +26,10 @@ import org.junit.jupiter.api.Test;
 /**
  * Out of memory mid-job (simulated on CPU: a ledger budget, an injected device error): the job is
  * retried once under the next plan, gives the result a normal run gives, and leaks nothing.
+ *
+ * <p>"The result a normal run gives": another plan is another code path (streamed blocks, tiled
+ * decode, chunked attention), so the image is compared with {@link ImageAssert} (every channel
+ * within ±1, 99 % of the pixels identical); the same plan run twice gives the same bytes.
  */
 class PlanFallbackTest {
   private static final long GIB = 1L << 30;
@@ -95,8 +102,8 @@ class PlanFallbackTest {
       assertEquals("frugal", e.toPlan());
       assertTrue(e.cause().contains("device budget exceeded"), e.cause());
       assertEquals(g.events(), heard);
-      assertArrayEquals(normal.rgb(), g.image().rgb(), "the retry gives the normal result");
-      assertArrayEquals(normal.png(), g.image().png());
+      assertClose(normal.rgb(), g.image().rgb(), normal.width(), "the retry vs a normal run");
+      assertPngClose(normal.png(), g.image().png(), "the retry's PNG vs a normal run's");
       assertTrue(g.peakBytes() <= budget);
       // Nothing leaked: no job arrays, only the frugal plan's resident weights booked.
       assertEquals(0, p.liveJobArrays());
@@ -104,7 +111,7 @@ class PlanFallbackTest {
       // The pipeline stays on the frugal plan: the next job runs without a retry.
       PlannedGeneration next = p.generate(spec, GenerationListener.NONE);
       assertTrue(next.events().isEmpty());
-      assertArrayEquals(normal.rgb(), next.image().rgb());
+      assertArrayEquals(g.image().png(), next.image().png(), "the frugal plan again: same bytes");
     }
   }
 
@@ -139,7 +146,7 @@ class PlanFallbackTest {
       assertEquals(full, p.currentPlan());
       assertTrue(g.events().get(0).cause().contains("CUDA out of memory"));
       assertEquals(1, cacheReleases.get(), "device caches released before the retry");
-      assertArrayEquals(normal.rgb(), g.image().rgb());
+      assertClose(normal.rgb(), g.image().rgb(), normal.width(), "fully streamed retry");
       assertEquals(0, p.liveJobArrays());
       List<String> booked = p.ledger().liveBookings();
       assertTrue(
@@ -183,7 +190,7 @@ class PlanFallbackTest {
       broken.set(false);
       PlannedGeneration g = p.generate(spec, GenerationListener.NONE);
       assertEquals("fully-streamed", g.plan().name());
-      assertArrayEquals(normal.rgb(), g.image().rgb());
+      assertClose(normal.rgb(), g.image().rgb(), normal.width(), "after a failed retry");
     }
   }
 
@@ -250,7 +257,11 @@ class PlanFallbackTest {
           p.ledger().liveBookings().stream()
               .noneMatch(b -> b.contains("resident") && b.contains("blocks")),
           "the failed plan's blocks were released: " + p.ledger().liveBookings());
-      assertArrayEquals(normal.rgb(), p.generate(spec, GenerationListener.NONE).image().rgb());
+      assertClose(
+          normal.rgb(),
+          p.generate(spec, GenerationListener.NONE).image().rgb(),
+          normal.width(),
+          "the plan fallen back to at load");
     }
   }
 

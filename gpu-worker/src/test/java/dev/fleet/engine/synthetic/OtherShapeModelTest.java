@@ -1,6 +1,6 @@
 package dev.fleet.engine.synthetic;
 
-import static dev.fleet.engine.TensorAsserts.relErr;
+import static dev.fleet.testing.TensorAssert.relErr;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -176,6 +176,7 @@ class OtherShapeModelTest {
       fromShapes = p.generate(spec, GenerationListener.NONE).rgb();
     }
     try (FluxPipeline p = FluxPipeline.load(configured, ComputeTarget.cpu())) {
+      // The same parameters run the same code in this process: equal bytes on any machine.
       assertArrayEquals(p.generate(spec, GenerationListener.NONE).rgb(), fromShapes);
     }
   }

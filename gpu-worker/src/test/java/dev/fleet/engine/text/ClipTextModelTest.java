@@ -1,5 +1,6 @@
 package dev.fleet.engine.text;
 
+import static dev.fleet.engine.TensorAsserts.floats;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -14,6 +15,7 @@ import dev.fleet.engine.Fixtures;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
+import dev.fleet.testing.TensorAssert;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -154,8 +156,6 @@ class ClipTextModelTest {
   }
 
   static float relErr(NDArray actual, NDArray expected) {
-    NDArray a = actual.toType(DataType.FLOAT32, false);
-    NDArray b = expected.toType(DataType.FLOAT32, false);
-    return a.sub(b).norm().getFloat() / b.norm().getFloat();
+    return (float) TensorAssert.relErr(floats(expected), floats(actual));
   }
 }

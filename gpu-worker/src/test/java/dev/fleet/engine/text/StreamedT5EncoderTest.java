@@ -9,13 +9,13 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import dev.fleet.engine.Fixtures;
-import dev.fleet.engine.TensorAsserts;
 import dev.fleet.engine.memory.BudgetExceededException;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.HostToDevice;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
+import dev.fleet.testing.TensorAssert;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
@@ -57,7 +57,7 @@ class StreamedT5EncoderTest {
       for (int encode = 1; encode <= 2; encode++) {
         ledger.resetPeak();
         float[] actual = streamed(host, ids);
-        double err = TensorAsserts.relErr(expected, actual);
+        double err = TensorAssert.relErr(expected, actual);
         System.out.printf(
             "streamed t5 fp32 encode %d: rel L2 %.3g vs resident, copied %d B (%d B per encode),"
                 + " device peak %d B (head %d B, largest block %d B)%n",
@@ -91,7 +91,7 @@ class StreamedT5EncoderTest {
         StreamedT5Encoder host =
             StreamedT5Encoder.load(DIR, ComputeTarget.cpu(), ledger, HostToDevice.synchronous())) {
       NDArray ids = fixtureIds(m);
-      double err = TensorAsserts.relErr(resident(ComputeTarget.cpu(), ids), streamed(host, ids));
+      double err = TensorAssert.relErr(resident(ComputeTarget.cpu(), ids), streamed(host, ids));
       assertTrue(err <= 1e-6, "rel L2 " + err);
       assertTrue(ledger.peakBytes() <= oneBlock);
       assertTrue(host.prefetchesSkipped() > 0, "no room for a second block");
@@ -119,7 +119,7 @@ class StreamedT5EncoderTest {
         StreamedT5Encoder host =
             StreamedT5Encoder.load(DIR, half, ledger, HostToDevice.synchronous())) {
       NDArray ids = fixtureIds(m);
-      double err = TensorAsserts.relErr(resident(half, ids), streamed(host, ids));
+      double err = TensorAssert.relErr(resident(half, ids), streamed(host, ids));
       System.out.printf("streamed t5 fp16: rel L2 %.3g vs resident fp16%n", err);
       assertTrue(err <= 1e-6, "rel L2 " + err);
       assertEquals(0, ledger.inUseBytes());

@@ -1,5 +1,6 @@
 package dev.fleet.engine.vae;
 
+import static dev.fleet.engine.TensorAsserts.floats;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -12,6 +13,7 @@ import dev.fleet.engine.Fixtures;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
+import dev.fleet.testing.TensorAssert;
 import org.junit.jupiter.api.Test;
 
 /** The autoencoder against BFL's {@code AutoEncoder} outputs for the tiny fixture model. */
@@ -113,8 +115,6 @@ class AutoEncoderParityTest {
   }
 
   static double relErr(NDArray actual, NDArray expected) {
-    NDArray a = actual.toType(DataType.FLOAT64, false);
-    NDArray b = expected.toType(DataType.FLOAT64, false);
-    return a.sub(b).norm().getDouble() / b.norm().getDouble();
+    return TensorAssert.relErr(floats(expected), floats(actual));
   }
 }

@@ -120,6 +120,7 @@ class VaeLayoutTest {
       assertEquals(TINY, diffusers.params());
       NDArray z = tensor(expected, "vae.in.z", m);
       NDArray image = tensor(expected, "vae.in.image", m);
+      // The same weights under other names run the same code in this process: equal everywhere.
       assertTrue(bfl.decode(z).contentEquals(diffusers.decode(z)));
       assertTrue(bfl.encode(image).contentEquals(diffusers.encode(image)));
     }

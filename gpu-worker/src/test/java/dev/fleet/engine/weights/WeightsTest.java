@@ -1,5 +1,6 @@
 package dev.fleet.engine.weights;
 
+import static dev.fleet.engine.TensorAsserts.floats;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -9,6 +10,7 @@ import ai.djl.ndarray.types.DataType;
 import dev.fleet.engine.Fixtures;
 import dev.fleet.engine.safetensors.DType;
 import dev.fleet.engine.safetensors.TensorStore;
+import dev.fleet.testing.TensorAssert;
 import org.junit.jupiter.api.Test;
 
 class WeightsTest {
@@ -49,7 +51,7 @@ class WeightsTest {
     }
   }
 
-  private static float relErr(NDArray a, NDArray b) {
-    return a.sub(b).norm().getFloat() / a.norm().getFloat();
+  private static float relErr(NDArray expected, NDArray actual) {
+    return (float) TensorAssert.relErr(floats(expected), floats(actual));
   }
 }
