@@ -1,6 +1,6 @@
 package dev.fleet.engine.checkpoint;
 
-import static dev.fleet.engine.TensorAsserts.relErr;
+import static dev.fleet.testing.TensorAssert.relErr;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -23,6 +23,7 @@ import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
 import dev.fleet.model.memory.Residency;
 import dev.fleet.model.memory.StorageType;
+import dev.fleet.testing.ImageAssert;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumSet;
@@ -102,24 +103,16 @@ class CheckpointSpellingsTest {
     return run(m, List.of(ExecutionPlan.allResident(Long.MAX_VALUE)));
   }
 
-  /** Relative L2 of the latents within 1e-4, every channel of 99% of the pixels within 1. */
+  /**
+   * Relative L2 of the latents within 1e-4; the images the same in {@link ImageAssert}'s sense
+   * (every channel within ±1, 99 % of the pixels identical).
+   */
   static double assertSameResult(Run expected, Run actual, String what) {
     double err = relErr(expected.latents(), actual.latents());
-    int off = 0;
-    for (int i = 0; i < expected.rgb().length; i++) {
-      if (Math.abs((expected.rgb()[i] & 0xff) - (actual.rgb()[i] & 0xff)) > 1) {
-        off++;
-      }
-    }
-    System.out.printf(
-        Locale.ROOT,
-        "%s: latents rel err %.3e, %d of %d channel values off by more than 1%n",
-        what,
-        err,
-        off,
-        expected.rgb().length);
+    ImageAssert.Difference d = ImageAssert.compare(expected.rgb(), actual.rgb(), SPEC.width());
+    System.out.printf(Locale.ROOT, "%s: latents rel err %.3e, image %s%n", what, err, d);
     assertTrue(err <= 1e-4, what + ": latents rel err " + err);
-    assertTrue(off <= expected.rgb().length / 100, what + ": " + off + " channel values off");
+    assertTrue(d.closeEnough(), what + ": " + d);
     return err;
   }
 

@@ -7,6 +7,7 @@ import dev.fleet.engine.Fixtures;
 import dev.fleet.engine.TensorAsserts;
 import dev.fleet.engine.safetensors.SafetensorsWriter;
 import dev.fleet.engine.safetensors.TensorStore;
+import dev.fleet.testing.ImageAssert;
 import dev.fleet.testing.TensorAssert;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -124,18 +125,10 @@ class EngineMainTest {
     Result prefixed =
         run(generate("--dit", comfy.toString(), "--out", tmp.resolve("comfy.png").toString()));
     assertEquals(0, prefixed.code(), prefixed.err());
-    int[] a = pixels(tmp.resolve("plain.png"));
-    int[] b = pixels(tmp.resolve("comfy.png"));
-    for (int i = 0; i < a.length; i++) {
-      for (int shift = 0; shift < 24; shift += 8) {
-        assertTrue(Math.abs((a[i] >> shift & 0xff) - (b[i] >> shift & 0xff)) <= 1, "pixel " + i);
-      }
-    }
-  }
-
-  private static int[] pixels(Path png) throws java.io.IOException {
-    java.awt.image.BufferedImage img = javax.imageio.ImageIO.read(png.toFile());
-    return img.getRGB(0, 0, img.getWidth(), img.getHeight(), null, 0, img.getWidth());
+    ImageAssert.assertPngClose(
+        tmp.resolve("plain.png"),
+        Files.readAllBytes(tmp.resolve("comfy.png")),
+        "ComfyUI-prefixed DiT vs the fixture's");
   }
 
   @Test
