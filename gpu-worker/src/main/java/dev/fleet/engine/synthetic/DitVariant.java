@@ -35,10 +35,10 @@ public enum DitVariant {
   /** ComfyUI's newer spelling: {@code weight_scale}, {@code input_scale}, {@code comfy_quant}. */
   SCALED_FP8_COMFY_QUANT("model.diffusion_model.", Encoding.COMFY_QUANT),
   /**
-   * {@code weight_scale} with the formats in the header's {@code _quantization_metadata} and the
-   * float8 bytes in uint8 containers.
+   * {@code weight_scale} with the formats in the header's {@code _quantization_metadata} (layers
+   * named as in the file, prefix included) and the float8 bytes in uint8 containers.
    */
-  SCALED_FP8_METADATA("", Encoding.METADATA_UINT8),
+  SCALED_FP8_METADATA("model.diffusion_model.", Encoding.METADATA_UINT8),
   /** Every tensor float8 e4m3fn, biases and norm scales included (all-in-one fp8 dumps). */
   FP8_EVERYTHING("model.diffusion_model.", Encoding.ALL_E4M3);
 

@@ -76,9 +76,12 @@ class CheckpointSpellingsTest {
   record Run(float[] latents, byte[] rgb) {}
 
   static Run run(ModelDirectory m, List<ExecutionPlan> plans) {
+    return run(m, plans, ComputeTarget.cpu());
+  }
+
+  static Run run(ModelDirectory m, List<ExecutionPlan> plans, ComputeTarget target) {
     Map<String, float[]> traced = new HashMap<>();
-    try (PlannedPipeline p =
-        PlannedPipeline.load(m, ComputeTarget.cpu(), plans, ExecutionOptions.defaults())) {
+    try (PlannedPipeline p = PlannedPipeline.load(m, target, plans, ExecutionOptions.defaults())) {
       byte[] rgb =
           p.generate(
                   SPEC,
@@ -138,7 +141,21 @@ class CheckpointSpellingsTest {
     try (TensorStore dit = spelled.openTransformer()) {
       assertEquals(SHAPE.dit(), FluxParams.infer(dit, spelled.transformerConfig()));
     }
-    assertSameResult(run(plain), run(spelled), v.toString());
+    Run result = run(spelled);
+    assertSameResult(run(plain), result, v.toString());
+    if (v.name().contains("FP8")) {
+      // The float8 values were really used: not the float32 weights they were made from.
+      assertTrue(relErr(source().latents(), result.latents()) > 1e-4, v + " is lossy");
+    }
+  }
+
+  private static Run source;
+
+  private static synchronized Run source() {
+    if (source == null) {
+      source = run(model);
+    }
+    return source;
   }
 
   /**
@@ -155,6 +172,24 @@ class CheckpointSpellingsTest {
     assertSameResult(plain, run(spelled, List.of(streamed)), "scaled fp8, blocks streamed");
     assertEquals(StorageType.FP8, ModelDimsReader.ditStorage(spelled));
     assertEquals(StorageType.FP16, ModelDimsReader.ditStorage(plain(files)));
+  }
+
+  /**
+   * In float16 (the GPU's compute dtype) the scale is applied to the widened float16 weights: the
+   * result is the plain checkpoint's in float16, within float16's rounding.
+   */
+  @Test
+  void scaledFloat8InFloat16AgreesWithThePlainCheckpointInFloat16() throws Exception {
+    ComputeTarget half = new ComputeTarget(ai.djl.Device.cpu(), DataType.FLOAT16);
+    List<ExecutionPlan> plans = List.of(ExecutionPlan.allResident(Long.MAX_VALUE));
+    for (DitVariant v : List.of(DitVariant.SCALED_FP8, DitVariant.FP8_E5M2)) {
+      Path[] files = write(v);
+      Run plain = run(ModelDirectory.resolve(model.root(), files[1].toString()), plans, half);
+      Run spelled = run(ModelDirectory.resolve(model.root(), files[0].toString()), plans, half);
+      double err = relErr(plain.latents(), spelled.latents());
+      System.out.printf(Locale.ROOT, "%s in float16: latents rel err %.3e%n", v, err);
+      assertTrue(err <= 1e-3, v + " in float16: latents rel err " + err);
+    }
   }
 
   private static ModelDirectory plain(Path[] files) {
