@@ -38,8 +38,8 @@ import org.slf4j.LoggerFactory;
  * every part exists and names what is missing.
  *
  * @param transformer a safetensors file or a shard index
- * @param vae a safetensors file or a directory holding one (unused when the transformer file holds
- *     the autoencoder; then the transformer file)
+ * @param vae the autoencoder's checkpoint: {@code vae/*.safetensors} or {@code ae.safetensors}, or
+ *     the transformer file when that holds the autoencoder
  * @param clip CLIP's folder (its config.json; its weights unless the transformer file holds them)
  * @param t5 T5's folder (as {@code clip})
  * @param vaeWeights where the autoencoder's weights are

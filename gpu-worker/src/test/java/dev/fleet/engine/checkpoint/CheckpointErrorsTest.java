@@ -53,8 +53,10 @@ class CheckpointErrorsTest {
   }
 
   private static String message(Path p) {
-    return assertThrows(SafetensorsException.class, () -> DitCheckpoint.open(p).close())
-        .getMessage();
+    String m =
+        assertThrows(SafetensorsException.class, () -> DitCheckpoint.open(p).close()).getMessage();
+    System.out.println("refused: " + m);
+    return m;
   }
 
   private static void assertContains(String text, String... parts) {
