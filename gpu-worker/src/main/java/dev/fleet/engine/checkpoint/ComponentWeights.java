@@ -36,7 +36,7 @@ public record ComponentWeights(Path path, String prefix) {
    * the store closes the file.
    */
   public TensorStore open() {
-    TensorStore file = TensorStore.open(path);
+    TensorStore file = CheckpointFile.open(path);
     if (!embedded()) {
       return file;
     }

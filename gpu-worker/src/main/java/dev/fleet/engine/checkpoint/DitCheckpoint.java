@@ -28,7 +28,7 @@ public final class DitCheckpoint {
    *     and pickles are named) or a tensor's encoding is not understood
    */
   public static TensorStore open(Path path) {
-    TensorStore file = TensorStore.open(path);
+    TensorStore file = CheckpointFile.open(path);
     try {
       return view(file);
     } catch (RuntimeException e) {

@@ -2,6 +2,7 @@ package dev.fleet.engine.pipeline;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fleet.engine.checkpoint.CheckpointFile;
 import dev.fleet.engine.checkpoint.ComponentWeights;
 import dev.fleet.engine.checkpoint.DitCheckpoint;
 import dev.fleet.engine.checkpoint.EmbeddedComponent;
@@ -194,7 +195,7 @@ public record ModelDirectory(
     if (transformer.getFileName().toString().endsWith(".index.json")) {
       return Map.of();
     }
-    try (TensorStore store = TensorStore.open(transformer)) {
+    try (TensorStore store = CheckpointFile.open(transformer)) {
       return EmbeddedComponent.in(transformer, store);
     }
   }
@@ -226,14 +227,17 @@ public record ModelDirectory(
     }
     if (files.isEmpty()) {
       List<Path> gguf = list(dir, ".gguf");
+      if (gguf.size() == 1) {
+        return gguf.get(0);
+      }
       throw new IllegalArgumentException(
           dir
               + " holds no .safetensors checkpoint"
               + (gguf.isEmpty()
                   ? ""
-                  : " (GGUF files "
+                  : " but several GGUF files "
                       + gguf.stream().map(p -> p.getFileName().toString()).toList()
-                      + " are not loaded: use the model's bf16 or float8 safetensors)"));
+                      + ": pick one with --dit FILE"));
     }
     return widest(dir, files);
   }

@@ -5,17 +5,19 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Checkpoint formats the engine recognises by their first bytes but does not load, each with what
- * to use instead: GGUF (llama.cpp's container, as city96's quantized FLUX files), PyTorch's zip
- * archives ({@code torch.save} since 1.6: {@code .pt}, {@code .ckpt}, {@code .bin}) and bare
- * pickles (older {@code torch.save}). Sniffed before a file is read as safetensors, so that such a
- * file is refused by name rather than as a corrupt header.
+ * Checkpoint formats the engine recognises by their first bytes but does not read as safetensors,
+ * each with what to use instead: GGUF (llama.cpp's container, as city96's quantized FLUX files,
+ * which only a transformer checkpoint may be, see {@code dev.fleet.engine.gguf.GgufFile}),
+ * PyTorch's zip archives ({@code torch.save} since 1.6: {@code .pt}, {@code .ckpt}, {@code .bin})
+ * and bare pickles (older {@code torch.save}). Sniffed before a file is read as safetensors, so
+ * that such a file is refused by name rather than as a corrupt header.
  */
 public enum ForeignFormat {
   GGUF(
       "GGUF",
       "llama.cpp's container, e.g. city96's quantized FLUX files",
-      "use the model's safetensors release instead: bf16, or fp8 e4m3fn (plain or ComfyUI"
+      "GGUF loads only as a transformer checkpoint (--dit) with F32, F16, BF16 or Q8_0 tensors;"
+          + " otherwise use the model's safetensors release: bf16, or fp8 e4m3fn (plain or ComfyUI"
           + " \"scaled fp8\"), which the engine stores as fp8 and widens on the device"),
   PYTORCH_ZIP(
       "PyTorch zip archive",

@@ -78,14 +78,18 @@ class CheckpointErrorsTest {
     Files.write(pickle, new byte[] {(byte) 0x80, 2, 0x7d, 0x71, 0, 0x28, 0, 0, 0});
     assertContains(message(pickle), "Python pickle");
 
-    // A transformer folder holding only a GGUF file says so.
+    // A transformer folder holding only a GGUF file takes it, and its damage is named.
     Path dir = tmp.resolve("gguf-model");
     copyFixtureExceptTransformer(dir);
     Files.createDirectories(dir.resolve("transformer"));
     Files.write(dir.resolve("transformer/flux1-dev-Q4_K.gguf"), head);
-    IllegalArgumentException e =
+    SafetensorsException e =
+        assertThrows(SafetensorsException.class, () -> ModelDirectory.resolve(dir, null));
+    assertContains(e.getMessage(), "flux1-dev-Q4_K.gguf", "GGUF v3", "truncated header");
+    Files.write(dir.resolve("transformer/flux1-dev-Q8_0.gguf"), head);
+    IllegalArgumentException several =
         assertThrows(IllegalArgumentException.class, () -> ModelDirectory.resolve(dir, null));
-    assertContains(e.getMessage(), "no .safetensors", "flux1-dev-Q4_K.gguf", "not loaded");
+    assertContains(several.getMessage(), "several GGUF files", "--dit");
   }
 
   private static void copyFixtureExceptTransformer(Path dir) throws IOException {

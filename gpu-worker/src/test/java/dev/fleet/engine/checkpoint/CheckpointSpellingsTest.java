@@ -7,13 +7,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import dev.fleet.engine.Fixtures;
+import dev.fleet.engine.TensorAsserts;
 import dev.fleet.engine.flux.FluxParams;
+import dev.fleet.engine.gguf.GgufWriter;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.memory.ModelDimsReader;
 import dev.fleet.engine.pipeline.ExecutionOptions;
 import dev.fleet.engine.pipeline.GenerationListener;
 import dev.fleet.engine.pipeline.ModelDirectory;
 import dev.fleet.engine.pipeline.PlannedPipeline;
+import dev.fleet.engine.safetensors.SafetensorsWriter;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.synthetic.AllInOneWriter;
 import dev.fleet.engine.synthetic.DitVariant;
@@ -190,6 +193,46 @@ class CheckpointSpellingsTest {
       System.out.printf(Locale.ROOT, "%s in float16: latents rel err %.3e%n", v, err);
       assertTrue(err <= 1e-3, v + " in float16: latents rel err " + err);
     }
+  }
+
+  /**
+   * city96-style GGUF: BFL names, matrices in Q8_0, norm scales in F16, the rest F32. Dequantized
+   * exactly to float32 on reading, it gives what its plain float32 equivalent gives.
+   */
+  @Test
+  void aQ8GgufTransformerGivesItsDequantizedEquivalent() throws Exception {
+    GgufWriter gguf = new GgufWriter().metadata("general.architecture", "flux");
+    SafetensorsWriter plain = new SafetensorsWriter();
+    try (TensorStore source = model.openTransformer()) {
+      for (String name : source.names()) {
+        long[] shape = source.entry(name).shape();
+        float[] v = TensorAsserts.floats(source, name);
+        if (name.endsWith(".weight") && shape.length == 2 && shape[1] % 32 == 0) {
+          gguf.q8(name, shape, v);
+          plain.addFloats(name, shape, GgufWriter.q8Values(v));
+        } else if (name.endsWith(".scale")) {
+          gguf.f16(name, shape, v);
+          float[] rounded = new float[v.length];
+          for (int i = 0; i < v.length; i++) {
+            rounded[i] = Float.float16ToFloat(Float.floatToFloat16(v[i]));
+          }
+          plain.addFloats(name, shape, rounded);
+        } else {
+          gguf.f32(name, shape, v);
+          plain.addFloats(name, shape, v);
+        }
+      }
+    }
+    Path file = downloads.resolve("flux-Q8_0.gguf");
+    Path equivalent = downloads.resolve("flux-Q8_0-plain-f32.safetensors");
+    gguf.write(file);
+    plain.write(equivalent);
+    ModelDirectory q8 = ModelDirectory.resolve(model.root(), file.toString());
+    assertEquals(StorageType.FP16, ModelDimsReader.ditStorage(q8));
+    Run result = run(q8);
+    assertSameResult(
+        run(ModelDirectory.resolve(model.root(), equivalent.toString())), result, "GGUF Q8_0");
+    assertTrue(relErr(source().latents(), result.latents()) > 1e-6, "Q8_0 is lossy");
   }
 
   private static ModelDirectory plain(Path[] files) {
