@@ -77,6 +77,19 @@ class CheckpointErrorsTest {
     Path pickle = tmp.resolve("old.pt");
     Files.write(pickle, new byte[] {(byte) 0x80, 2, 0x7d, 0x71, 0, 0x28, 0, 0, 0});
     assertContains(message(pickle), "Python pickle");
+    // A safetensors header of 640 bytes starts with the bytes 0x80 0x02, as a pickle does: the
+    // header decides, not the first bytes.
+    Path tricky = tmp.resolve("tricky.safetensors");
+    new SafetensorsWriter()
+        .metadata("pad", "x".repeat(640 - 80))
+        .addFloats("a", new long[] {1}, new float[] {1})
+        .write(tricky);
+    byte[] first = Files.readAllBytes(tricky);
+    assertEquals(0x80, first[0] & 0xff);
+    assertEquals(2, first[1]);
+    try (TensorStore s = TensorStore.open(tricky)) {
+      assertTrue(s.contains("a"));
+    }
 
     // A transformer folder holding only a GGUF file takes it, and its damage is named.
     Path dir = tmp.resolve("gguf-model");
