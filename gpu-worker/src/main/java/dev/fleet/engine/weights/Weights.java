@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import dev.fleet.engine.safetensors.DType;
 import dev.fleet.engine.safetensors.SafetensorsException;
 import dev.fleet.engine.safetensors.TensorEntry;
 import dev.fleet.engine.safetensors.TensorStore;
@@ -97,7 +98,11 @@ public final class Weights {
           throw new SafetensorsException(
               store.describe(), e.name(), "a scale on a " + e.dtype() + " tensor");
         }
-        out = out.muli(scale); // W = stored * scale (ComfyUI's scaled float8), on the device
+        // W = stored * scale (ComfyUI's scaled float8), on the device: in place on a widened
+        // float8 copy; otherwise into a new array, since a tensor loaded as stored may share
+        // the checkpoint's read-only mapping.
+        boolean widened = e.dtype() == DType.F8_E4M3 || e.dtype() == DType.F8_E5M2;
+        out = widened ? out.muli(scale) : out.mul(scale);
       }
       out.attach(manager);
       return out;

@@ -271,12 +271,15 @@ class CheckpointErrorsTest {
               w.add("a.input_scale", DType.F32, new long[0], f32(3f));
               w.add("a.comfy_quant", DType.U8, new long[] {fmt.length}, fmt);
               w.add("a.bias", DType.F8_E4M3, new long[] {2}, new byte[] {0x38, 0x30});
+              // A scale on a float32 weight: applied, without touching the file's mapping.
+              w.add("f.weight", DType.F32, new long[] {1, 2}, f32(1f, 2f));
+              w.add("f.scale_weight", DType.F32, new long[0], f32(0.5f));
               w.add("zero.weight", DType.F8_E4M3, new long[] {1, 1}, new byte[] {0x38});
               w.add("zero.scale_weight", DType.F32, new long[0], f32(0f));
             });
     try (TensorStore s = ScaledFloat8Store.of(TensorStore.open(p), "");
         NDManager m = NDManager.newBaseManager()) {
-      assertEquals(java.util.Set.of("a.weight", "a.bias", "zero.weight"), s.names());
+      assertEquals(java.util.Set.of("a.weight", "a.bias", "f.weight", "zero.weight"), s.names());
       assertEquals(DType.F8_E4M3, s.entry("a.weight").dtype());
       assertEquals(0.25f, s.valueScale("a.weight"));
       assertEquals(1f, s.valueScale("a.bias"));
@@ -292,6 +295,11 @@ class CheckpointErrorsTest {
       assertEquals(
           java.util.Arrays.toString(new float[] {1f, 0.5f}),
           java.util.Arrays.toString(w.load("a.bias", m, 2).toFloatArray()));
+      for (int i = 0; i < 2; i++) {
+        assertEquals(
+            java.util.Arrays.toString(new float[] {0.5f, 1f}),
+            java.util.Arrays.toString(w.load("f.weight", m, 1, 2).toFloatArray()));
+      }
       assertContains(
           assertThrows(SafetensorsException.class, () -> s.valueScale("zero.weight")).getMessage(),
           "[zero.scale_weight]",
