@@ -31,17 +31,16 @@ public record ComponentWeights(Path path, String prefix) {
   }
 
   /**
-   * The tensors, under their names without the prefix; an embedded component's encoding is read as
-   * {@link ScaledFloat8Store} reads it (all-in-one files may hold scaled float8 encoders). Closing
-   * the store closes the file.
+   * The tensors, under their names without the prefix, their encoding read as {@link
+   * ScaledFloat8Store} reads it (ComfyUI's scaled float8 encoders, e.g. {@code
+   * t5xxl_fp8_e4m3fn_scaled}, in all-in-one files or folders: their scales are applied, never
+   * ignored). Closing the store closes the file.
    */
   public TensorStore open() {
     TensorStore file = CheckpointFile.open(path);
-    if (!embedded()) {
-      return file;
-    }
     try {
-      return ScaledFloat8Store.of(new PrefixedStore(file, prefix, true), prefix, false);
+      TensorStore named = embedded() ? new PrefixedStore(file, prefix, true) : file;
+      return ScaledFloat8Store.of(named, prefix, false);
     } catch (RuntimeException e) {
       file.close();
       throw e;

@@ -74,8 +74,17 @@ public enum DitVariant {
    * {@code variant} and the values it stands for, in float32 under BFL names, to {@code plainF32}.
    */
   public void write(TensorStore source, Path variant, Path plainF32) throws IOException {
+    write(source, prefix, variant, plainF32);
+  }
+
+  /**
+   * As {@link #write(TensorStore, Path, Path)} with the keys under {@code keyPrefix} instead of the
+   * spelling's own (e.g. "" for a text encoder stored as ComfyUI stores its scaled fp8 T5).
+   */
+  public void write(TensorStore source, String keyPrefix, Path variant, Path plainF32)
+      throws IOException {
     SafetensorsWriter out = new SafetensorsWriter().metadata("format", "pt");
-    addTo(out, source);
+    addTo(out, source, keyPrefix);
     out.write(variant);
     SafetensorsWriter plain = new SafetensorsWriter().metadata("format", "pt");
     for (var e : equivalent(source).entrySet()) {
@@ -86,6 +95,10 @@ public enum DitVariant {
 
   /** Adds the transformer in this spelling to a writer (e.g. of an all-in-one file). */
   public void addTo(SafetensorsWriter out, TensorStore source) {
+    addTo(out, source, prefix);
+  }
+
+  private void addTo(SafetensorsWriter out, TensorStore source, String prefix) {
     Map<String, String> quantized = new LinkedHashMap<>();
     if (encoding == Encoding.SCALE_WEIGHT) {
       out.add(prefix + "scaled_fp8", DType.F8_E4M3, new long[] {0}, new byte[0]);

@@ -35,6 +35,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -233,6 +234,46 @@ class CheckpointSpellingsTest {
     assertSameResult(
         run(ModelDirectory.resolve(model.root(), equivalent.toString())), result, "GGUF Q8_0");
     assertTrue(relErr(source().latents(), result.latents()) > 1e-6, "Q8_0 is lossy");
+  }
+
+  /**
+   * A scaled fp8 T5 (as ComfyUI's {@code t5xxl_fp8_e4m3fn_scaled}: marker and {@code
+   * scale_weight}s) in the model's {@code text_encoder_2/}: its scales are applied, giving what its
+   * plain float32 equivalent gives.
+   */
+  @Test
+  void aScaledFloat8TextEncoderInTheDirectoryHasItsScalesApplied() throws Exception {
+    ModelDirectory scaled = copyWithT5(tmp.resolve("scaled-t5"), "scaled");
+    ModelDirectory plain = copyWithT5(tmp.resolve("plain-t5"), "plain");
+    assertSameResult(run(plain), run(scaled), "scaled fp8 T5 in text_encoder_2/");
+    assertTrue(relErr(source().latents(), run(scaled).latents()) > 1e-6, "fp8 T5 is lossy");
+  }
+
+  /** The model with its T5 replaced by the scaled fp8 spelling ("scaled") or its equivalent. */
+  private static ModelDirectory copyWithT5(Path root, String which) throws Exception {
+    Path src = model.root();
+    try (Stream<Path> files = Files.walk(src)) {
+      for (Path f : files.toList()) {
+        Path to = root.resolve(src.relativize(f).toString());
+        if (Files.isDirectory(f)) {
+          Files.createDirectories(to);
+        } else if (!f.getParent().getFileName().toString().equals("text_encoder_2")
+            || f.getFileName().toString().equals("config.json")) {
+          Files.copy(f, to);
+        }
+      }
+    }
+    Path scaledFile = downloads.resolve("t5-scaled.safetensors");
+    Path plainFile = downloads.resolve("t5-plain.safetensors");
+    if (!Files.exists(scaledFile)) {
+      try (TensorStore t5 = TensorStore.open(src.resolve("text_encoder_2"))) {
+        DitVariant.SCALED_FP8.write(t5, "", scaledFile, plainFile);
+      }
+    }
+    Files.copy(
+        which.equals("scaled") ? scaledFile : plainFile,
+        root.resolve("text_encoder_2/model.safetensors"));
+    return ModelDirectory.resolve(root, null);
   }
 
   private static ModelDirectory plain(Path[] files) {
