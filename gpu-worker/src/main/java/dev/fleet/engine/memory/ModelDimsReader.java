@@ -14,9 +14,13 @@ import dev.fleet.engine.vae.AutoEncoderParams;
 import dev.fleet.model.memory.AutoencoderDims;
 import dev.fleet.model.memory.ClipDims;
 import dev.fleet.model.memory.DitDims;
+import dev.fleet.model.memory.MemoryModel;
 import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.StorageType;
+import dev.fleet.model.memory.StoredBlocks;
 import dev.fleet.model.memory.T5Dims;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * The memory planner's view ({@link ModelDims}) of the engine's configurations: of a model
@@ -111,6 +115,55 @@ public final class ModelDimsReader {
     try (TensorStore store = model.openTransformer()) {
       return ditStorage(store);
     }
+  }
+
+  /**
+   * The transformer's blocks as its checkpoint stores them (header only), for the memory model to
+   * size them exactly: float8 weights one byte each plus a float32 scale per float8 matrix,
+   * everything else in fp16 (the GPU's compute dtype), the largest block of each kind.
+   */
+  public static StoredBlocks storedBlocks(ModelDirectory model) {
+    try (TensorStore store = model.openTransformer()) {
+      return storedBlocks(store);
+    }
+  }
+
+  /** As {@link #storedBlocks(ModelDirectory)} for a transformer in BFL's names. */
+  public static StoredBlocks storedBlocks(TensorStore dit) {
+    Map<String, long[]> blocks = new HashMap<>(); // block name -> {bytes, float8 params}
+    for (String name : dit.names()) {
+      String block = blockOf(name);
+      if (block == null) {
+        continue;
+      }
+      TensorEntry e = dit.entry(name);
+      long[] b = blocks.computeIfAbsent(block, k -> new long[2]);
+      if (e.dtype() == DType.F8_E4M3 || e.dtype() == DType.F8_E5M2) {
+        b[0] += e.elements() + (e.shape().length == 2 ? MemoryModel.FP8_SCALE_BYTES : 0);
+        b[1] += e.elements();
+      } else {
+        b[0] += e.elements() * StorageType.COMPUTE.bytes();
+      }
+    }
+    long[] dbl = new long[2];
+    long[] sgl = new long[2];
+    for (var e : blocks.entrySet()) {
+      long[] max = e.getKey().startsWith("double_blocks.") ? dbl : sgl;
+      max[0] = Math.max(max[0], e.getValue()[0]);
+      max[1] = Math.max(max[1], e.getValue()[1]);
+    }
+    return new StoredBlocks(dbl[0], sgl[0], dbl[1], sgl[1]);
+  }
+
+  /** {@code double_blocks.N} or {@code single_blocks.N} of a key, or null outside the blocks. */
+  private static String blockOf(String name) {
+    for (String kind : new String[] {"double_blocks.", "single_blocks."}) {
+      if (name.startsWith(kind)) {
+        int dot = name.indexOf('.', kind.length());
+        return dot < 0 ? null : name.substring(0, dot);
+      }
+    }
+    return null;
   }
 
   /** As {@link #ditStorage(ModelDirectory)} for a transformer in BFL's names. */

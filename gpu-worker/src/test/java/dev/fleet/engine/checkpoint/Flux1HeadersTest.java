@@ -24,6 +24,7 @@ import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.PlanDecision;
 import dev.fleet.model.memory.Planner;
 import dev.fleet.model.memory.StorageType;
+import dev.fleet.model.memory.StoredBlocks;
 import dev.fleet.model.memory.Workload;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -212,16 +213,34 @@ class Flux1HeadersTest {
     assertEquals(StorageType.FP8, ModelDimsReader.ditStorage(s));
     assertEquals(dims, ModelDimsReader.read(s));
 
-    // Some blocks float8, some bf16: sized by the wider, so that the plan is never short.
+    // Measured block by block, a uniform fp8 file is what the fp8 formula says.
+    StoredBlocks measured = ModelDimsReader.storedBlocks(m);
+    assertEquals(small.doubleBlockBytes(), measured.doubleBlockBytes());
+    assertEquals(small.singleBlockBytes(), measured.singleBlockBytes());
+    assertEquals(dims.dit().doubleBlockMatrixParams(), measured.doubleBlockFloat8Params());
+
+    // Some blocks float8, some bf16: labelled by the wider (so that nothing sized by the label
+    // alone is short), sized block by block between the fp8 and the fp16 sizes.
     Path mixed = tmp.resolve("mixed.safetensors");
     dit(
             ModelShape.FLUX_DEV,
             "",
             t -> isMatrix(t) && t.name().startsWith("single_blocks.") ? DType.F8_E4M3 : DType.BF16)
         .write(mixed);
-    assertEquals(
-        StorageType.FP16,
-        ModelDimsReader.ditStorage(ModelDirectory.resolve(root, mixed.toString())));
+    ModelDirectory mixedModel = ModelDirectory.resolve(root, mixed.toString());
+    assertEquals(StorageType.FP16, ModelDimsReader.ditStorage(mixedModel));
+    StoredBlocks mixedBlocks = ModelDimsReader.storedBlocks(mixedModel);
+    Workload mixedWorkload = new Workload(1024, 1024, 1, StorageType.FP16, mixedBlocks);
+    MemoryModel sized = new MemoryModel(dims, mixedWorkload, EngineProfile.DJL_EAGER);
+    assertEquals(wide.doubleBlockBytes(), sized.doubleBlockBytes());
+    assertEquals(small.singleBlockBytes(), sized.singleBlockBytes());
+    assertEquals(0, mixedBlocks.doubleBlockFloat8Params());
+    assertTrue(
+        small.ditBlockBytes() < sized.ditBlockBytes()
+            && sized.ditBlockBytes() < wide.ditBlockBytes());
+    PlanDecision mixedPlan =
+        Planner.plan(dims, mixedWorkload, 12 * GIB, Hardware.DEFAULT, EngineProfile.DJL_EAGER);
+    assertTrue(mixedPlan.fits());
   }
 
   /**

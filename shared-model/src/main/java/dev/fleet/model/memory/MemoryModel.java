@@ -103,6 +103,9 @@ public final class MemoryModel {
    * (as fp8 checkpoints such as the fixture's {@code flux-fp8-e4m3fn} keep them).
    */
   public long doubleBlockBytes() {
+    if (workload.storedBlocks() != null) {
+      return workload.storedBlocks().doubleBlockBytes();
+    }
     DitDims d = model.dit();
     return d.doubleBlockMatrixParams() * workload.ditStorage().bytes()
         + scaleBytes(DitDims.DOUBLE_BLOCK_MATRICES)
@@ -111,6 +114,9 @@ public final class MemoryModel {
 
   /** Stored bytes of one single block (as {@link #doubleBlockBytes}). */
   public long singleBlockBytes() {
+    if (workload.storedBlocks() != null) {
+      return workload.storedBlocks().singleBlockBytes();
+    }
     DitDims d = model.dit();
     return d.singleBlockMatrixParams() * workload.ditStorage().bytes()
         + scaleBytes(DitDims.SINGLE_BLOCK_MATRICES)
@@ -282,20 +288,36 @@ public final class MemoryModel {
    * widest matrix when widening goes layer by layer. fp16 storage computes in place.
    */
   public long doubleBlockWideningBytes() {
+    DitDims d = model.dit();
+    StoredBlocks s = workload.storedBlocks();
+    if (s != null) {
+      return widening(s.doubleBlockFloat8Params(), d.largestDoubleBlockMatrix());
+    }
     if (workload.ditStorage() == StorageType.FP16) {
       return 0;
     }
-    DitDims d = model.dit();
     return (engine.widensPerLayer() ? d.largestDoubleBlockMatrix() : d.doubleBlockMatrixParams())
         * F16;
   }
 
+  /** The fp16 copy of a block's measured float8 weights (or of its widest matrix per layer). */
+  private long widening(long float8Params, long largestMatrix) {
+    if (float8Params == 0) {
+      return 0;
+    }
+    return (engine.widensPerLayer() ? Math.min(largestMatrix, float8Params) : float8Params) * F16;
+  }
+
   /** As {@link #doubleBlockWideningBytes} for a single block. */
   public long singleBlockWideningBytes() {
+    DitDims d = model.dit();
+    StoredBlocks s = workload.storedBlocks();
+    if (s != null) {
+      return widening(s.singleBlockFloat8Params(), d.largestSingleBlockMatrix());
+    }
     if (workload.ditStorage() == StorageType.FP16) {
       return 0;
     }
-    DitDims d = model.dit();
     return (engine.widensPerLayer() ? d.largestSingleBlockMatrix() : d.singleBlockMatrixParams())
         * F16;
   }

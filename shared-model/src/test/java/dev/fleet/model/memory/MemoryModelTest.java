@@ -40,6 +40,33 @@ class MemoryModelTest {
         2 * (11_901_408_320L - ModelDims.FLUX_DEV.dit().nonBlockParams()), fp16.ditBlockBytes());
   }
 
+  /**
+   * A checkpoint measured block by block sizes its blocks by what it stores: a mixed one (fp8
+   * single blocks, bf16 double blocks) lies between the fp8 and the fp16 sizes.
+   */
+  @Test
+  void storedBlocksSizeAMixedCheckpoint() {
+    DitDims d = ModelDims.FLUX_DEV.dit();
+    MemoryModel fp16 =
+        new MemoryModel(
+            ModelDims.FLUX_DEV,
+            new Workload(1024, 1024, 1, StorageType.FP16),
+            EngineProfile.DJL_EAGER);
+    StoredBlocks mixed =
+        new StoredBlocks(
+            fp16.doubleBlockBytes(), DEV.singleBlockBytes(), 0, d.singleBlockMatrixParams());
+    MemoryModel m =
+        new MemoryModel(
+            ModelDims.FLUX_DEV,
+            new Workload(1024, 1024, 1, StorageType.FP16, mixed),
+            EngineProfile.DJL_EAGER);
+    assertEquals(fp16.doubleBlockBytes(), m.doubleBlockBytes());
+    assertEquals(DEV.singleBlockBytes(), m.singleBlockBytes());
+    assertEquals(0, m.doubleBlockWideningBytes());
+    assertEquals(DEV.singleBlockWideningBytes(), m.singleBlockWideningBytes());
+    assertTrue(DEV.ditBlockBytes() < m.ditBlockBytes() && m.ditBlockBytes() < fp16.ditBlockBytes());
+  }
+
   @Test
   void streamedBytesAreTheBlocksNotResident() {
     // ANCHORS.md's K = 30: all 19 double blocks and 11 single blocks resident, 27 singles
