@@ -19,13 +19,14 @@ public final class DitCheckpoint {
   private DitCheckpoint() {}
 
   /**
-   * The transformer in a file, shard index or directory, in BFL's names. Closing the result closes
-   * the file.
+   * The transformer in a safetensors file, shard index or directory, or a GGUF file, in BFL's
+   * names. Closing the result closes the file.
    *
    * @throws UnrecognisedCheckpointException when the file holds no FLUX transformer the engine
    *     knows
-   * @throws dev.fleet.engine.safetensors.SafetensorsException when it is no safetensors file (GGUF
-   *     and pickles are named) or a tensor's encoding is not understood
+   * @throws dev.fleet.engine.safetensors.SafetensorsException when it is in no container the engine
+   *     reads (pickles and zip archives are named, as are GGUF quantizations other than Q8_0) or a
+   *     tensor's encoding is not understood
    */
   public static TensorStore open(Path path) {
     TensorStore file = CheckpointFile.open(path);
