@@ -9,6 +9,7 @@ import dev.fleet.model.memory.Plan;
 import dev.fleet.model.memory.PlanDecision;
 import dev.fleet.model.memory.Planner;
 import dev.fleet.model.memory.StorageType;
+import dev.fleet.model.memory.StoredBlocks;
 import dev.fleet.model.memory.Workload;
 import java.util.Locale;
 import java.util.Objects;
@@ -23,14 +24,27 @@ import java.util.Optional;
  * @param budgetBytes the device memory the worker may use, reserve included
  * @param hardware what plans are ranked against
  * @param engine how the engine computes on this worker's device
+ * @param storedBlocks the DiT's blocks as its checkpoint stores them (sizing them exactly), or null
+ *     to size them by {@code ditStorage}
  */
 public record MemoryAdmission(
     ModelDims model,
     StorageType ditStorage,
     long budgetBytes,
     Hardware hardware,
-    EngineProfile engine)
+    EngineProfile engine,
+    StoredBlocks storedBlocks)
     implements JobRunner.Admission {
+
+  /** Blocks sized by {@code ditStorage}. */
+  public MemoryAdmission(
+      ModelDims model,
+      StorageType ditStorage,
+      long budgetBytes,
+      Hardware hardware,
+      EngineProfile engine) {
+    this(model, ditStorage, budgetBytes, hardware, engine, null);
+  }
 
   public MemoryAdmission {
     Objects.requireNonNull(model, "model");
@@ -49,7 +63,11 @@ public record MemoryAdmission(
    */
   public PlanDecision plan(int width, int height) {
     return Planner.plan(
-        model, new Workload(width, height, 1, ditStorage), budgetBytes, hardware, engine);
+        model,
+        new Workload(width, height, 1, ditStorage, storedBlocks),
+        budgetBytes,
+        hardware,
+        engine);
   }
 
   /**

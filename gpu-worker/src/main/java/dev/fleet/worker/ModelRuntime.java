@@ -63,7 +63,8 @@ public class ModelRuntime {
             ModelDimsReader.ditStorage(model),
             budget,
             hardware(config),
-            EngineProfiles.forTarget(target));
+            EngineProfiles.forTarget(target),
+            ModelDimsReader.storedBlocks(model));
     PlanDecision decision = admission.planForLoad(config.maxWidth(), config.maxHeight());
     List<ExecutionPlan> plans = PlanMapping.fallbackLadder(decision);
     LOG.infof(

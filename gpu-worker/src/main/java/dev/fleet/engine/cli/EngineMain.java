@@ -19,7 +19,6 @@ import dev.fleet.engine.text.ClipTextModel;
 import dev.fleet.engine.text.ClipTextOutput;
 import dev.fleet.engine.text.T5Encoder;
 import dev.fleet.engine.vae.AutoEncoder;
-import dev.fleet.engine.vae.VaeLoader;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
 import dev.fleet.model.GenerationSpec;
@@ -181,7 +180,7 @@ public final class EngineMain {
             FluxTransformer dit =
                 FluxTransformer.load(
                     new Weights(store, target),
-                    FluxParams.infer(store, model.transformer().resolveSibling("config.json")))) {
+                    FluxParams.infer(store, model.transformerConfig()))) {
           NDArray guidance =
               inputs.contains("dit.in.guidance") ? in.load("dit.in.guidance", manager) : null;
           NDArray y =
@@ -197,7 +196,7 @@ public final class EngineMain {
         }
       }
       if (inputs.contains("vae.in.z") || inputs.contains("vae.in.image")) {
-        try (AutoEncoder vae = VaeLoader.load(model.root(), target)) {
+        try (AutoEncoder vae = model.loadVae(target)) {
           if (inputs.contains("vae.in.z")) {
             put(writer, written, "vae.out.decoded", vae.decode(in.load("vae.in.z", manager)));
           }
@@ -211,7 +210,7 @@ public final class EngineMain {
         }
       }
       if (inputs.contains("t5.in.ids")) {
-        try (T5Encoder t5 = T5Encoder.load(model.t5(), target)) {
+        try (T5Encoder t5 = model.loadT5(target)) {
           put(
               writer,
               written,
@@ -220,7 +219,7 @@ public final class EngineMain {
         }
       }
       if (inputs.contains("clip.in.ids")) {
-        try (ClipTextModel clip = ClipTextModel.load(model.clip(), target)) {
+        try (ClipTextModel clip = model.loadClip(target)) {
           ClipTextOutput o = clip.forward(in.load("clip.in.ids", manager));
           put(writer, written, "clip.out.pooler_output", o.pooledOutput());
           put(writer, written, "clip.out.last_hidden_state", o.lastHiddenState());

@@ -18,6 +18,7 @@ import dev.fleet.model.memory.Plan;
 import dev.fleet.model.memory.PlanDecision;
 import dev.fleet.model.memory.Planner;
 import dev.fleet.model.memory.StorageType;
+import dev.fleet.model.memory.StoredBlocks;
 import dev.fleet.model.memory.Workload;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -61,6 +62,7 @@ final class PlanCommand {
     long budget = size("budget", a.required("budget"));
     ModelDims dims;
     StorageType storage;
+    StoredBlocks stored = null;
     if (a.has("synthetic")) {
       if (a.has("model") || a.has("dit")) {
         throw new UsageException("plan: give --model DIR or --synthetic NAME, not both");
@@ -88,13 +90,19 @@ final class PlanCommand {
       ModelDirectory model = ModelDirectory.resolve(Path.of(dir), a.get("dit", null));
       dims = ModelDimsReader.read(model);
       storage = ModelDimsReader.ditStorage(model);
+      stored = ModelDimsReader.storedBlocks(model);
     }
     if (a.has("storage")) {
       storage = StorageType.parse(a.get("storage", null));
+      stored = null; // what the command line asks for, not what the checkpoint stores
     }
     Workload workload =
         new Workload(
-            a.intValue("width", 1024), a.intValue("height", 1024), a.intValue("batch", 1), storage);
+            a.intValue("width", 1024),
+            a.intValue("height", 1024),
+            a.intValue("batch", 1),
+            storage,
+            stored);
     Hardware hardware = Hardware.DEFAULT;
     if (a.has("bandwidth")) {
       hardware = hardware.withBandwidth(rate(a.get("bandwidth", null)));
@@ -145,6 +153,10 @@ final class PlanCommand {
     o.put("height", w.height());
     o.put("batch", w.batch());
     o.put("storage", w.ditStorage().label());
+    // Block sizes measured from the checkpoint's dtypes (a --model without --storage).
+    o.put("storageMeasured", w.storedBlocks() != null);
+    o.put("doubleBlockBytes", memory.doubleBlockBytes());
+    o.put("singleBlockBytes", memory.singleBlockBytes());
     o.put("budgetBytes", d.budgetBytes());
     o.put("reserveBytes", d.reserveBytes());
     o.put("usableBytes", d.usableBytes());

@@ -220,6 +220,38 @@ public final class DiffusersFluxView implements TensorStore {
     return out.flip();
   }
 
+  /**
+   * A renamed or reordered tensor has its part's scale; parts stacked into one tensor must share
+   * theirs, which one stored float8 tensor cannot express otherwise.
+   */
+  @Override
+  public float valueScale(String name) {
+    Source s = source(name);
+    float scale = base.valueScale(s.parts().get(0));
+    for (String part : s.parts().subList(1, s.parts().size())) {
+      float other = base.valueScale(part);
+      if (other != scale) {
+        throw new SafetensorsException(
+            base.describe(),
+            part,
+            "scale "
+                + other
+                + " differs from "
+                + s.parts().get(0)
+                + "'s "
+                + scale
+                + ": scaled float8 parts with different scales cannot be fused into "
+                + name);
+      }
+    }
+    return scale;
+  }
+
+  @Override
+  public java.util.Map<String, String> metadata() {
+    return base.metadata();
+  }
+
   private Source source(String name) {
     Source s = sources.get(name);
     if (s == null) {

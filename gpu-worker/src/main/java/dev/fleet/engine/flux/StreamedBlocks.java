@@ -60,6 +60,10 @@ public final class StreamedBlocks implements BlockSource {
     final String name;
     final List<String> keys = new ArrayList<>();
     final List<DType> dtypes = new ArrayList<>();
+
+    /** Per array: the factor its widened float8 values are multiplied by (1 when unscaled). */
+    final List<Float> scales = new ArrayList<>();
+
     NDList arrays = new NDList();
     long bytes;
     boolean streamed;
@@ -191,8 +195,12 @@ public final class StreamedBlocks implements BlockSource {
     if (kept != stored) {
       stored.close(); // a pinned copy replaced it: do not hold the weights twice in host memory
     }
+    // Float8 stays bytes plus its one scale, a float kept here (no device memory; the planner's
+    // memory model counts 4 bytes for it all the same); any other tensor was scaled when loaded.
+    float scale = isFloat8(e.dtype()) ? weights.valueScale(full) : 1f;
     b.keys.add(key);
     b.dtypes.add(e.dtype());
+    b.scales.add(scale);
     b.arrays.add(kept);
     // From the storage form, not the array: a GPU host copy of float8 may be opaque to DJL.
     long elements = new Shape(shape).size();
@@ -331,9 +339,27 @@ public final class StreamedBlocks implements BlockSource {
     for (int i = 0; i < arrays.size(); i++) {
       NDArray a = arrays.get(i);
       boolean narrow = isFloat8(b.dtypes.get(i)) && a.getDataType() != compute;
-      out.add(narrow ? widener.widen(a, b.dtypes.get(i), compute, m) : a);
+      NDArray widened = narrow ? widener.widen(a, b.dtypes.get(i), compute, m) : a;
+      float scale = b.scales.get(i);
+      if (scale != 1f) {
+        widened = narrow ? widened.muli(scale) : scaledCopy(a, scale, m);
+      }
+      out.add(widened);
     }
     return out;
+  }
+
+  /**
+   * {@code a * scale} on {@code m}, for float8 weights a transfer delivered already widened: they
+   * may be a resident block's, which must not change, on a manager that takes no new arrays.
+   */
+  private static NDArray scaledCopy(NDArray a, float scale, NDManager m) {
+    try (NDManager scratch = m.newSubManager(a.getDevice())) {
+      scratch.tempAttachAll(a);
+      NDArray out = a.mul(scale);
+      out.attach(m);
+      return out;
+    }
   }
 
   /** Drops a prefetched copy that no lease will claim (e.g. after a failed forward pass). */

@@ -3,6 +3,7 @@ package dev.fleet.engine.memory;
 import dev.fleet.engine.flux.FluxParams;
 import dev.fleet.engine.pipeline.ModelDirectory;
 import dev.fleet.engine.safetensors.DType;
+import dev.fleet.engine.safetensors.TensorEntry;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.synthetic.ModelShape;
 import dev.fleet.engine.text.ClipTextConfig;
@@ -10,14 +11,16 @@ import dev.fleet.engine.text.T5Config;
 import dev.fleet.engine.text.TextEmbedder;
 import dev.fleet.engine.tokenizer.PromptTokenizer;
 import dev.fleet.engine.vae.AutoEncoderParams;
-import dev.fleet.engine.vae.VaeLoader;
 import dev.fleet.model.memory.AutoencoderDims;
 import dev.fleet.model.memory.ClipDims;
 import dev.fleet.model.memory.DitDims;
+import dev.fleet.model.memory.MemoryModel;
 import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.StorageType;
+import dev.fleet.model.memory.StoredBlocks;
 import dev.fleet.model.memory.T5Dims;
-import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * The memory planner's view ({@link ModelDims}) of the engine's configurations: of a model
@@ -86,7 +89,7 @@ public final class ModelDimsReader {
   public static ModelDims read(ModelDirectory model) {
     FluxParams dit;
     try (TensorStore store = model.openTransformer()) {
-      dit = FluxParams.infer(store, model.transformer().resolveSibling("config.json"));
+      dit = FluxParams.infer(store, model.transformerConfig());
     }
     int t5Length;
     try (PromptTokenizer tokenizer = PromptTokenizer.t5(model.t5Tokenizer(), t5Length(dit))) {
@@ -98,34 +101,88 @@ public final class ModelDimsReader {
         T5Config.read(model.t5()),
         t5Length,
         ClipTextConfig.read(model.clip()),
-        autoencoderParams(model.root()));
+        model.vaeParams());
   }
 
-  /** As {@link VaeLoader#load}: a root {@code ae.safetensors} has no config of its own. */
-  private static AutoEncoderParams autoencoderParams(Path root) {
-    Path checkpoint = VaeLoader.findCheckpoint(root);
-    Path config =
-        checkpoint.equals(root.resolve("ae.safetensors"))
-            ? null
-            : checkpoint.resolveSibling("config.json");
-    try (TensorStore store = TensorStore.open(checkpoint)) {
-      return AutoEncoderParams.infer(store, config);
+  /**
+   * How the transformer's blocks would sit on the device, from the dtypes the checkpoint really
+   * stores (its header only): fp8 (plus one scale per matrix) when every matrix of every block is
+   * float8, otherwise fp16 — bf16 and fp32 are computed in fp16 on the GPU, and a mixed checkpoint
+   * (some block matrices float8, some not) is sized by its wider ones so that its plan is never
+   * short.
+   */
+  public static StorageType ditStorage(ModelDirectory model) {
+    try (TensorStore store = model.openTransformer()) {
+      return ditStorage(store);
     }
   }
 
   /**
-   * How the transformer checkpoint would sit on the device: fp8 when it stores matrices in float8,
-   * otherwise fp16 (bf16 and fp32 are computed in fp16 on the GPU).
+   * The transformer's blocks as its checkpoint stores them (header only), for the memory model to
+   * size them exactly: float8 weights one byte each plus a float32 scale per float8 matrix,
+   * everything else in fp16 (the GPU's compute dtype), the largest block of each kind.
    */
-  public static StorageType ditStorage(ModelDirectory model) {
-    try (TensorStore store = TensorStore.open(model.transformer())) {
-      for (String name : store.names()) {
-        DType t = store.entry(name).dtype();
-        if (t == DType.F8_E4M3 || t == DType.F8_E5M2) {
-          return StorageType.FP8;
-        }
+  public static StoredBlocks storedBlocks(ModelDirectory model) {
+    try (TensorStore store = model.openTransformer()) {
+      return storedBlocks(store);
+    }
+  }
+
+  /** As {@link #storedBlocks(ModelDirectory)} for a transformer in BFL's names. */
+  public static StoredBlocks storedBlocks(TensorStore dit) {
+    Map<String, long[]> blocks = new HashMap<>(); // block name -> {bytes, float8 params}
+    for (String name : dit.names()) {
+      String block = blockOf(name);
+      if (block == null) {
+        continue;
+      }
+      TensorEntry e = dit.entry(name);
+      long[] b = blocks.computeIfAbsent(block, k -> new long[2]);
+      if (e.dtype() == DType.F8_E4M3 || e.dtype() == DType.F8_E5M2) {
+        b[0] += e.elements() + (e.shape().length == 2 ? MemoryModel.FP8_SCALE_BYTES : 0);
+        b[1] += e.elements();
+      } else {
+        b[0] += e.elements() * StorageType.COMPUTE.bytes();
       }
     }
-    return StorageType.FP16;
+    long[] dbl = new long[2];
+    long[] sgl = new long[2];
+    for (var e : blocks.entrySet()) {
+      long[] max = e.getKey().startsWith("double_blocks.") ? dbl : sgl;
+      max[0] = Math.max(max[0], e.getValue()[0]);
+      max[1] = Math.max(max[1], e.getValue()[1]);
+    }
+    return new StoredBlocks(dbl[0], sgl[0], dbl[1], sgl[1]);
+  }
+
+  /** {@code double_blocks.N} or {@code single_blocks.N} of a key, or null outside the blocks. */
+  private static String blockOf(String name) {
+    for (String kind : new String[] {"double_blocks.", "single_blocks."}) {
+      if (name.startsWith(kind)) {
+        int dot = name.indexOf('.', kind.length());
+        return dot < 0 ? null : name.substring(0, dot);
+      }
+    }
+    return null;
+  }
+
+  /** As {@link #ditStorage(ModelDirectory)} for a transformer in BFL's names. */
+  public static StorageType ditStorage(TensorStore dit) {
+    boolean anyMatrix = false;
+    for (String name : dit.names()) {
+      boolean block = name.startsWith("double_blocks.") || name.startsWith("single_blocks.");
+      if (!block || !name.endsWith(".weight")) {
+        continue;
+      }
+      TensorEntry e = dit.entry(name);
+      if (e.shape().length != 2) {
+        continue;
+      }
+      anyMatrix = true;
+      if (e.dtype() != DType.F8_E4M3 && e.dtype() != DType.F8_E5M2) {
+        return StorageType.FP16;
+      }
+    }
+    return anyMatrix ? StorageType.FP8 : StorageType.FP16;
   }
 }

@@ -21,6 +21,13 @@ final class ParameterBytes {
     return n;
   }
 
+  /** Every tensor of a component's weights. */
+  static long of(dev.fleet.engine.checkpoint.ComponentWeights weights, int dtypeBytes) {
+    try (TensorStore store = weights.open()) {
+      return of(store, name -> true, dtypeBytes);
+    }
+  }
+
   /** Every tensor of the checkpoint at {@code path} (file, index or directory). */
   static long of(Path path, int dtypeBytes) {
     try (TensorStore store = TensorStore.open(path)) {

@@ -20,7 +20,6 @@ import dev.fleet.engine.text.TextEmbedder;
 import dev.fleet.engine.text.TextEmbeddings;
 import dev.fleet.engine.vae.AutoEncoder;
 import dev.fleet.engine.vae.AutoEncoderParams;
-import dev.fleet.engine.vae.VaeLoader;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
 import dev.fleet.model.GenerationSpec;
@@ -105,7 +104,7 @@ public final class PlannedPipeline implements AutoCloseable {
     this.params = params;
     this.vaeParams = vaeParams;
     int dtypeBytes = target.dtype().getNumOfBytes();
-    this.vaeBytes = ParameterBytes.of(VaeLoader.findCheckpoint(model.root()), dtypeBytes);
+    this.vaeBytes = ParameterBytes.of(model.vaeWeights(), dtypeBytes);
     this.ditOuterBytes =
         ParameterBytes.of(
             ditStore,
@@ -150,9 +149,8 @@ public final class PlannedPipeline implements AutoCloseable {
     PlannedPipeline pipeline = null;
     try {
       store = model.openTransformer();
-      FluxParams params =
-          FluxParams.infer(store, model.transformer().resolveSibling("config.json"));
-      AutoEncoderParams vaeParams = VaeLoader.params(model.root());
+      FluxParams params = FluxParams.infer(store, model.transformerConfig());
+      AutoEncoderParams vaeParams = model.vaeParams();
       PipelineGeometry.checkCompatible(params, vaeParams);
       pipeline =
           new PlannedPipeline(
@@ -243,7 +241,7 @@ public final class PlannedPipeline implements AutoCloseable {
 
   /** The autoencoder on the device, its parameters on a capped manager. */
   private AutoEncoder loadAutoEncoder() {
-    AutoEncoder vae = VaeLoader.load(model.root(), target);
+    AutoEncoder vae = model.loadVae(target);
     vae.manager().cap();
     return vae;
   }

@@ -14,7 +14,6 @@ import dev.fleet.engine.text.TextEmbeddings;
 import dev.fleet.engine.tokenizer.PromptTokenizer;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.memory.Residency;
-import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
@@ -114,11 +113,11 @@ public final class TextStage implements AutoCloseable {
       clipTokenizer = PromptTokenizer.clip(model.clipTokenizer());
       t5Tokenizer = PromptTokenizer.t5(model.t5Tokenizer(), t5Length);
       int dtypeBytes = target.dtype().getNumOfBytes();
-      long clipBytes = ParameterBytes.of(model.clip(), dtypeBytes);
+      long clipBytes = ParameterBytes.of(model.clipWeights(), dtypeBytes);
       long bytes =
           t5 == Residency.STREAMED
               ? clipBytes
-              : clipBytes + ParameterBytes.of(model.t5(), dtypeBytes);
+              : clipBytes + ParameterBytes.of(model.t5Weights(), dtypeBytes);
       long activations =
           ActivationEstimates.textEncode(
               T5Config.read(model.t5()),
@@ -126,21 +125,22 @@ public final class TextStage implements AutoCloseable {
               ClipTextConfig.read(model.clip()),
               clipTokenizer.maxLength(),
               dtypeBytes);
-      Path clipDir = model.clip();
-      Path t5Dir = model.t5();
       String identity =
-          clipDir.toAbsolutePath().normalize()
+          model.clipWeights().describe()
               + "|"
-              + t5Dir.toAbsolutePath().normalize()
+              + model.t5Weights().describe()
               + "|"
               + target.dtype();
       Supplier<Encoders> loader;
       if (t5 == Residency.STREAMED) {
-        StreamedT5Encoder host = StreamedT5Encoder.load(t5Dir, target, ledger, hostToDevice);
+        StreamedT5Encoder host = model.loadStreamedT5(target, ledger, hostToDevice);
         streamedT5 = host;
-        loader = () -> LoadedEncoders.load(clipDir, host::onDevice, target);
+        loader = () -> LoadedEncoders.load(() -> model.loadClip(target), host::onDevice, target);
       } else {
-        loader = () -> LoadedEncoders.load(clipDir, () -> T5Encoder.load(t5Dir, target), target);
+        loader =
+            () ->
+                LoadedEncoders.load(
+                    () -> model.loadClip(target), () -> model.loadT5(target), target);
       }
       return new TextStage(
           clipTokenizer,
@@ -287,8 +287,9 @@ public final class TextStage implements AutoCloseable {
   private record LoadedEncoders(ClipTextModel clip, T5Encoder t5, ComputeTarget target)
       implements Encoders {
 
-    static LoadedEncoders load(Path clipDir, Supplier<T5Encoder> t5, ComputeTarget target) {
-      ClipTextModel clip = ClipTextModel.load(clipDir, target);
+    static LoadedEncoders load(
+        Supplier<ClipTextModel> clipLoader, Supplier<T5Encoder> t5, ComputeTarget target) {
+      ClipTextModel clip = clipLoader.get();
       try {
         return new LoadedEncoders(clip, t5.get(), target);
       } catch (RuntimeException e) {

@@ -64,6 +64,14 @@ public final class SafetensorsFile implements TensorStore {
       ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
       readFully(channel, lenBuf, 0);
       long headerLen = lenBuf.getLong(0);
+      if (!startsWithJsonHeader(channel, headerLen, size)) {
+        // Not safetensors: name the format when its first bytes tell it (a pickle's first two
+        // bytes can also start a safetensors length, hence safetensors is tried first).
+        ForeignFormat foreign = ForeignFormat.sniff(lenBuf.array());
+        if (foreign != null) {
+          throw foreign.refusal(file, lenBuf.array());
+        }
+      }
       if (headerLen <= 0 || headerLen > MAX_HEADER) {
         throw new SafetensorsException(
             file, null, "invalid header length " + headerLen + " (not a safetensors file?)");
@@ -92,7 +100,14 @@ public final class SafetensorsFile implements TensorStore {
         String name = field.getKey();
         JsonNode node = field.getValue();
         if (name.equals("__metadata__")) {
-          node.fields().forEachRemaining(m -> metadata.put(m.getKey(), m.getValue().asText()));
+          node.fields()
+              .forEachRemaining(
+                  m ->
+                      metadata.put(
+                          m.getKey(),
+                          m.getValue().isTextual()
+                              ? m.getValue().asText()
+                              : m.getValue().toString()));
           continue;
         }
         entries.put(name, parseEntry(path, name, node, dataSize));
@@ -158,6 +173,17 @@ public final class SafetensorsFile implements TensorStore {
     return new TensorEntry(path, name, dtype, shape, begin, end);
   }
 
+  /** Whether a plausible header length is followed by a JSON object, as in every safetensors. */
+  private static boolean startsWithJsonHeader(FileChannel ch, long headerLen, long size)
+      throws IOException {
+    if (headerLen <= 0 || headerLen > MAX_HEADER || 8 + headerLen > size) {
+      return false;
+    }
+    ByteBuffer first = ByteBuffer.allocate(1);
+    readFully(ch, first, 8);
+    return first.get(0) == '{';
+  }
+
   private static void readFully(FileChannel ch, ByteBuffer buf, long position) throws IOException {
     long pos = position;
     while (buf.hasRemaining()) {
@@ -182,6 +208,7 @@ public final class SafetensorsFile implements TensorStore {
   }
 
   /** The {@code __metadata__} string map of the header (empty when absent). */
+  @Override
   public Map<String, String> metadata() {
     return Collections.unmodifiableMap(metadata);
   }

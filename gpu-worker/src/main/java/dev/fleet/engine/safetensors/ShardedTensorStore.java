@@ -90,6 +90,18 @@ public final class ShardedTensorStore implements TensorStore {
     return part(name).bytes(name);
   }
 
+  @Override
+  public float valueScale(String name) {
+    return part(name).valueScale(name);
+  }
+
+  @Override
+  public Map<String, String> metadata() {
+    Map<String, String> merged = new LinkedHashMap<>();
+    parts.forEach(p -> merged.putAll(p.metadata()));
+    return Collections.unmodifiableMap(merged);
+  }
+
   private TensorStore part(String name) {
     TensorStore p = owner.get(name);
     if (p == null) {

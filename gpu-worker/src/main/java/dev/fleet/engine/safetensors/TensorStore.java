@@ -33,6 +33,25 @@ public interface TensorStore extends AutoCloseable {
   /** Read-only little-endian view of the tensor's bytes (memory-mapped, no copy). */
   ByteBuffer bytes(String name);
 
+  /**
+   * The factor the stored values of a tensor are multiplied by to give its values: 1 for a plain
+   * tensor, the per-tensor scale of a scaled float8 weight (ComfyUI's {@code scale_weight} or
+   * {@code weight_scale}, see {@code dev.fleet.engine.checkpoint.ScaledFloat8Store}). Readers that
+   * widen stored values must apply it.
+   */
+  default float valueScale(String name) {
+    entry(name); // a missing tensor is an error here too
+    return 1f;
+  }
+
+  /**
+   * The {@code __metadata__} string map of the header(s) (empty when there is none); a store over
+   * several files merges theirs.
+   */
+  default java.util.Map<String, String> metadata() {
+    return java.util.Map.of();
+  }
+
   /** Human-readable origin for error messages. */
   String describe();
 

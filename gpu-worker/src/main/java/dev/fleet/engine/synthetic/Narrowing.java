@@ -14,6 +14,9 @@ public final class Narrowing {
   /** The largest finite e4m3fn magnitude, code 0x7e. */
   private static final int E4M3_MAX_CODE = 0x7e;
 
+  /** The largest finite e5m2 magnitude (57344), code 0x7b; 0x7c is infinity. */
+  private static final int E5M2_MAX_CODE = 0x7b;
+
   private Narrowing() {}
 
   /** Little-endian bytes of {@code values} in {@code dtype} (F32, BF16 or F8_E4M3). */
@@ -32,9 +35,14 @@ public final class Narrowing {
           out.put(e4m3fn(v));
         }
       }
+      case F8_E5M2 -> {
+        for (float v : values) {
+          out.put(e5m2(v));
+        }
+      }
       default ->
           throw new IllegalArgumentException(
-              "cannot store synthetic weights as " + dtype + "; use F32, BF16 or F8_E4M3");
+              "cannot store synthetic weights as " + dtype + "; use F32, BF16, F8_E4M3 or F8_E5M2");
     }
     return out.array();
   }
@@ -57,15 +65,30 @@ public final class Narrowing {
     if (Float.isNaN(v)) {
       return 0x7f;
     }
+    return nearest(v, Widening.E4M3FN, E4M3_MAX_CODE);
+  }
+
+  /**
+   * e5m2 code of {@code v}, rounded to nearest with ties to even; magnitudes beyond 57344 saturate
+   * (as {@link #e4m3fn}).
+   */
+  public static byte e5m2(float v) {
+    if (Float.isNaN(v)) {
+      return 0x7f;
+    }
+    return nearest(v, Widening.E5M2, E5M2_MAX_CODE);
+  }
+
+  /** The code of {@code table} nearest {@code v}; codes 0..maxCode ascend with the value. */
+  private static byte nearest(float v, float[] table, int maxCode) {
     int sign = Float.floatToRawIntBits(v) < 0 ? 0x80 : 0;
     float a = Math.abs(v);
-    float[] table = Widening.E4M3FN; // codes 0x00..0x7e ascend with the value
     int code;
-    if (a >= table[E4M3_MAX_CODE]) {
-      code = E4M3_MAX_CODE;
+    if (a >= table[maxCode]) {
+      code = maxCode;
     } else {
       int lo = 0; // table[lo] <= a < table[hi]
-      int hi = E4M3_MAX_CODE;
+      int hi = maxCode;
       while (hi - lo > 1) {
         int mid = (lo + hi) >>> 1;
         if (table[mid] <= a) {

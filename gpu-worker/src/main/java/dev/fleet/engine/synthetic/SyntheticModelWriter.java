@@ -408,7 +408,7 @@ public record SyntheticModelWriter(
   }
 
   /** A transformers {@code CLIPTextConfig} (bos 0, pad 1, as FLUX.1-dev's). */
-  static ObjectNode clipConfigJson(ClipTextConfig c, DType storage) {
+  public static ObjectNode clipConfigJson(ClipTextConfig c, DType storage) {
     ObjectNode n = JSON.createObjectNode();
     n.putArray("architectures").add("CLIPTextModel");
     n.put("model_type", "clip_text_model");
@@ -430,7 +430,7 @@ public record SyntheticModelWriter(
   }
 
   /** A transformers {@code T5Config} of a v1.1 encoder (gated GELU, untied embeddings). */
-  static ObjectNode t5ConfigJson(T5Config c, DType storage) {
+  public static ObjectNode t5ConfigJson(T5Config c, DType storage) {
     ObjectNode n = JSON.createObjectNode();
     n.putArray("architectures").add("T5EncoderModel");
     n.put("model_type", "t5");

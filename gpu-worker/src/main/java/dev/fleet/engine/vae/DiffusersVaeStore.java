@@ -179,6 +179,12 @@ public final class DiffusersVaeStore implements TensorStore {
   }
 
   @Override
+  public float valueScale(String name) {
+    entry(name);
+    return stored.valueScale(storedNames.get(name));
+  }
+
+  @Override
   public String describe() {
     return stored.describe() + " (diffusers layout, named as BFL's ae.safetensors)";
   }

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import dev.fleet.engine.safetensors.DType;
 import dev.fleet.engine.safetensors.SafetensorsException;
 import dev.fleet.engine.safetensors.TensorEntry;
 import dev.fleet.engine.safetensors.TensorStore;
@@ -55,6 +56,11 @@ public final class Weights {
     return store.entry(prefix + key);
   }
 
+  /** The factor the stored values of {@code key} are multiplied by (1 unless scaled float8). */
+  public float valueScale(String key) {
+    return store.valueScale(prefix + key);
+  }
+
   public long[] shape(String key) {
     return entry(key).shape();
   }
@@ -86,6 +92,18 @@ public final class Weights {
             case F64, F32, F16, BF16 -> stored.toType(target.dtype(), false);
             default -> stored;
           };
+      float scale = store.valueScale(e.name());
+      if (scale != 1f) {
+        if (!e.dtype().isFloating()) {
+          throw new SafetensorsException(
+              store.describe(), e.name(), "a scale on a " + e.dtype() + " tensor");
+        }
+        // W = stored * scale (ComfyUI's scaled float8), on the device: in place on a widened
+        // float8 copy; otherwise into a new array, since a tensor loaded as stored may share
+        // the checkpoint's read-only mapping.
+        boolean widened = e.dtype() == DType.F8_E4M3 || e.dtype() == DType.F8_E5M2;
+        out = widened ? out.muli(scale) : out.mul(scale);
+      }
       out.attach(manager);
       return out;
     }

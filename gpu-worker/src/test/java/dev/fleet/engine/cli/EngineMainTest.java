@@ -7,6 +7,7 @@ import dev.fleet.engine.Fixtures;
 import dev.fleet.engine.TensorAsserts;
 import dev.fleet.engine.safetensors.SafetensorsWriter;
 import dev.fleet.engine.safetensors.TensorStore;
+import dev.fleet.testing.ImageAssert;
 import dev.fleet.testing.TensorAssert;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -90,6 +91,44 @@ class EngineMainTest {
     assertRefused(run("paint"), "unknown engine command 'paint'");
     assertRefused(run("bench", "--budget", "8GiB"), "missing required option --synthetic");
     assertRefused(run("bench", "--synthetic", "flux-3", "--budget", "8GiB"), "is not a preset");
+  }
+
+  @Test
+  void ditFilesInNoKnownLayoutOrFormatExitTwoNamingWhy() throws Exception {
+    Path gguf = tmp.resolve("flux1-dev-Q8_0.gguf");
+    Files.write(gguf, new byte[] {'G', 'G', 'U', 'F', 3, 0, 0, 0, 0, 0, 0, 0});
+    assertRefused(run(generate("--dit", gguf.toString())), "GGUF", "safetensors");
+    Path vae = Fixtures.MODEL.resolve("vae/ae.safetensors").toAbsolutePath();
+    assertRefused(
+        run(generate("--dit", vae.toString())),
+        "not a FLUX transformer",
+        "model.diffusion_model.",
+        "First keys that did not fit: [decoder.");
+  }
+
+  /**
+   * The fixture's transformer saved as ComfyUI does (prefixed keys), outside the model directory
+   * with its config beside it, given as an absolute --dit: the fixture's image.
+   */
+  @Test
+  void aComfyPrefixedDitGivenByAbsolutePathGivesTheSameImage() throws Exception {
+    Path downloads = Files.createDirectories(tmp.resolve("downloads"));
+    Path comfy = downloads.resolve("comfy-f32.safetensors");
+    try (TensorStore fixture =
+        TensorStore.open(Fixtures.MODEL.resolve("transformer/flux.safetensors"))) {
+      dev.fleet.engine.synthetic.DitVariant.COMFYUI_PREFIX.write(
+          fixture, comfy, downloads.resolve("plain.safetensors"));
+    }
+    Files.copy(Fixtures.MODEL.resolve("transformer/config.json"), downloads.resolve("config.json"));
+    Result plain = run(generate("--out", tmp.resolve("plain.png").toString()));
+    assertEquals(0, plain.code(), plain.err());
+    Result prefixed =
+        run(generate("--dit", comfy.toString(), "--out", tmp.resolve("comfy.png").toString()));
+    assertEquals(0, prefixed.code(), prefixed.err());
+    ImageAssert.assertPngClose(
+        tmp.resolve("plain.png"),
+        Files.readAllBytes(tmp.resolve("comfy.png")),
+        "ComfyUI-prefixed DiT vs the fixture's");
   }
 
   @Test
@@ -192,8 +231,10 @@ class EngineMainTest {
     }
   }
 
-  private static void assertRefused(Result r, String message) {
+  private static void assertRefused(Result r, String... messages) {
     assertEquals(2, r.code(), "exit code; stderr: " + r.err());
-    assertTrue(r.err().contains(message), "expected '" + message + "' in: " + r.err());
+    for (String message : messages) {
+      assertTrue(r.err().contains(message), "expected '" + message + "' in: " + r.err());
+    }
   }
 }

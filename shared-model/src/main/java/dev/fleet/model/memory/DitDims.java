@@ -61,6 +61,15 @@ public record DitDims(
     }
   }
 
+  /**
+   * Matrices of one double block: per stream the modulation, qkv, attention projection and the two
+   * MLP layers. Each carries one float32 scale when stored as scaled float8.
+   */
+  public static final int DOUBLE_BLOCK_MATRICES = 10;
+
+  /** Matrices of one single block: linear1, linear2 and the modulation. */
+  public static final int SINGLE_BLOCK_MATRICES = 3;
+
   public int headDim() {
     return hiddenSize / numHeads;
   }

@@ -33,6 +33,9 @@ public final class MemoryModel {
   /** float32: positions, RoPE tables, latents and the sampler's state stay in float32. */
   static final long F32 = StorageType.FP32.bytes();
 
+  /** One float32 scale per fp8 matrix (ComfyUI's scaled fp8; plain fp8 is counted the same). */
+  public static final long FP8_SCALE_BYTES = 4;
+
   /** The sampler's float32 copies of the latents: current, predicted velocity, next. */
   static final int SAMPLER_LATENT_COPIES = 3;
 
@@ -95,20 +98,34 @@ public final class MemoryModel {
   // --- Weights ----------------------------------------------------------------------------------
 
   /**
-   * Stored bytes of one double block: its matrices in the DiT's storage type, its biases and norm
-   * scales in 16 bits (as fp8 checkpoints such as the fixture's {@code flux-fp8-e4m3fn} keep them).
+   * Stored bytes of one double block: its matrices in the DiT's storage type (fp8 with one float32
+   * scale per matrix, as ComfyUI's scaled fp8 stores them), its biases and norm scales in 16 bits
+   * (as fp8 checkpoints such as the fixture's {@code flux-fp8-e4m3fn} keep them).
    */
   public long doubleBlockBytes() {
+    if (workload.storedBlocks() != null) {
+      return workload.storedBlocks().doubleBlockBytes();
+    }
     DitDims d = model.dit();
     return d.doubleBlockMatrixParams() * workload.ditStorage().bytes()
+        + scaleBytes(DitDims.DOUBLE_BLOCK_MATRICES)
         + d.doubleBlockVectorParams() * F16;
   }
 
   /** Stored bytes of one single block (as {@link #doubleBlockBytes}). */
   public long singleBlockBytes() {
+    if (workload.storedBlocks() != null) {
+      return workload.storedBlocks().singleBlockBytes();
+    }
     DitDims d = model.dit();
     return d.singleBlockMatrixParams() * workload.ditStorage().bytes()
+        + scaleBytes(DitDims.SINGLE_BLOCK_MATRICES)
         + d.singleBlockVectorParams() * F16;
+  }
+
+  /** The float32 scales of {@code matrices} fp8 matrices; none for fp16 storage. */
+  private long scaleBytes(int matrices) {
+    return workload.ditStorage() == StorageType.FP8 ? matrices * FP8_SCALE_BYTES : 0;
   }
 
   /** The embedders and the final layer, fp16 on the device (bf16 in checkpoints, widened). */
@@ -271,20 +288,36 @@ public final class MemoryModel {
    * widest matrix when widening goes layer by layer. fp16 storage computes in place.
    */
   public long doubleBlockWideningBytes() {
+    DitDims d = model.dit();
+    StoredBlocks s = workload.storedBlocks();
+    if (s != null) {
+      return widening(s.doubleBlockFloat8Params(), d.largestDoubleBlockMatrix());
+    }
     if (workload.ditStorage() == StorageType.FP16) {
       return 0;
     }
-    DitDims d = model.dit();
     return (engine.widensPerLayer() ? d.largestDoubleBlockMatrix() : d.doubleBlockMatrixParams())
         * F16;
   }
 
+  /** The fp16 copy of a block's measured float8 weights (or of its widest matrix per layer). */
+  private long widening(long float8Params, long largestMatrix) {
+    if (float8Params == 0) {
+      return 0;
+    }
+    return (engine.widensPerLayer() ? Math.min(largestMatrix, float8Params) : float8Params) * F16;
+  }
+
   /** As {@link #doubleBlockWideningBytes} for a single block. */
   public long singleBlockWideningBytes() {
+    DitDims d = model.dit();
+    StoredBlocks s = workload.storedBlocks();
+    if (s != null) {
+      return widening(s.singleBlockFloat8Params(), d.largestSingleBlockMatrix());
+    }
     if (workload.ditStorage() == StorageType.FP16) {
       return 0;
     }
-    DitDims d = model.dit();
     return (engine.widensPerLayer() ? d.largestSingleBlockMatrix() : d.singleBlockMatrixParams())
         * F16;
   }

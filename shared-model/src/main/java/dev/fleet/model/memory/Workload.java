@@ -9,8 +9,16 @@ import java.util.Objects;
  * @param batch images denoised together in one forward pass
  * @param ditStorage storage of the transformer blocks' matrices on the wire and on the device: fp8
  *     (widened to fp16 right before use) or fp16
+ * @param storedBlocks the blocks as a checkpoint really stores them, which then size them instead
+ *     of {@code ditStorage} (a mixed checkpoint); null to size them by {@code ditStorage}
  */
-public record Workload(int width, int height, int batch, StorageType ditStorage) {
+public record Workload(
+    int width, int height, int batch, StorageType ditStorage, StoredBlocks storedBlocks) {
+
+  /** Blocks sized by {@code ditStorage}. */
+  public Workload(int width, int height, int batch, StorageType ditStorage) {
+    this(width, height, batch, ditStorage, null);
+  }
 
   public Workload {
     if (width <= 0 || height <= 0) {

@@ -22,13 +22,14 @@ class MemoryModelTest {
 
   @Test
   void blockBytesAreFp8MatricesAndSixteenBitVectors() {
-    // Double: 36 h² fp8 matrix bytes + 2 (15 h + 256) biases and scales at 2 bytes.
-    assertEquals(36L * 3072 * 3072 + 2 * (15L * 3072 + 256) * 2, DEV.doubleBlockBytes());
-    assertEquals(339_923_968L, DEV.doubleBlockBytes());
-    // Single: 15 h² + (11 h + 256) x 2.
-    assertEquals(141_625_856L, DEV.singleBlockBytes());
+    // Double: 36 h² fp8 matrix bytes, a float32 scale for each of its 10 matrices, and
+    // 2 (15 h + 256) biases and norm scales at 2 bytes.
+    assertEquals(36L * 3072 * 3072 + 10 * 4 + 2 * (15L * 3072 + 256) * 2, DEV.doubleBlockBytes());
+    assertEquals(339_924_008L, DEV.doubleBlockBytes());
+    // Single: 15 h² + 3 scales + (11 h + 256) x 2.
+    assertEquals(141_625_868L, DEV.singleBlockBytes());
     // ANCHORS.md: 11.8 GB streamed per step with no block resident.
-    assertEquals(11_840_337_920L, DEV.ditBlockBytes());
+    assertEquals(11_840_339_136L, DEV.ditBlockBytes());
     MemoryModel fp16 =
         new MemoryModel(
             ModelDims.FLUX_DEV,
@@ -39,17 +40,44 @@ class MemoryModelTest {
         2 * (11_901_408_320L - ModelDims.FLUX_DEV.dit().nonBlockParams()), fp16.ditBlockBytes());
   }
 
+  /**
+   * A checkpoint measured block by block sizes its blocks by what it stores: a mixed one (fp8
+   * single blocks, bf16 double blocks) lies between the fp8 and the fp16 sizes.
+   */
+  @Test
+  void storedBlocksSizeAMixedCheckpoint() {
+    DitDims d = ModelDims.FLUX_DEV.dit();
+    MemoryModel fp16 =
+        new MemoryModel(
+            ModelDims.FLUX_DEV,
+            new Workload(1024, 1024, 1, StorageType.FP16),
+            EngineProfile.DJL_EAGER);
+    StoredBlocks mixed =
+        new StoredBlocks(
+            fp16.doubleBlockBytes(), DEV.singleBlockBytes(), 0, d.singleBlockMatrixParams());
+    MemoryModel m =
+        new MemoryModel(
+            ModelDims.FLUX_DEV,
+            new Workload(1024, 1024, 1, StorageType.FP16, mixed),
+            EngineProfile.DJL_EAGER);
+    assertEquals(fp16.doubleBlockBytes(), m.doubleBlockBytes());
+    assertEquals(DEV.singleBlockBytes(), m.singleBlockBytes());
+    assertEquals(0, m.doubleBlockWideningBytes());
+    assertEquals(DEV.singleBlockWideningBytes(), m.singleBlockWideningBytes());
+    assertTrue(DEV.ditBlockBytes() < m.ditBlockBytes() && m.ditBlockBytes() < fp16.ditBlockBytes());
+  }
+
   @Test
   void streamedBytesAreTheBlocksNotResident() {
     // ANCHORS.md's K = 30: all 19 double blocks and 11 single blocks resident, 27 singles
     // streamed: 3.8 GB per step.
     DitResidency k30 = new DitResidency(StorageType.FP8, 19, 38, 19, 11);
-    assertEquals(27 * 141_625_856L, DEV.streamedBytesPerStep(k30));
-    assertEquals(19 * 339_923_968L + 11 * 141_625_856L, DEV.residentBlockBytes(k30));
+    assertEquals(27 * 141_625_868L, DEV.streamedBytesPerStep(k30));
+    assertEquals(19 * 339_924_008L + 11 * 141_625_868L, DEV.residentBlockBytes(k30));
     // Two single-block buffers: only singles stream.
-    assertEquals(2 * 141_625_856L, DEV.streamingBufferBytes(k30));
+    assertEquals(2 * 141_625_868L, DEV.streamingBufferBytes(k30));
     DitResidency k10 = new DitResidency(StorageType.FP8, 19, 38, 10, 0);
-    assertEquals(2 * 339_923_968L, DEV.streamingBufferBytes(k10));
+    assertEquals(2 * 339_924_008L, DEV.streamingBufferBytes(k10));
     assertEquals(
         0, DEV.streamingBufferBytes(DitResidency.all(ModelDims.FLUX_DEV.dit(), StorageType.FP8)));
   }
