@@ -47,8 +47,30 @@ public record ModelShape(
           new ClipTextConfig(320, 32, 2, 2, 64, 77, 1e-5f, "quick_gelu", 2),
           new T5Config(170, 64, 16, 128, 4, 2, 32, 128, 1e-6f, T5Config.GATED_GELU));
 
+  /**
+   * The bundled trained model {@code models/flux-shapes} (schnell-style); its autoencoder's latent
+   * scale and shift are the ones measured after its training.
+   */
+  public static final ModelShape SHAPES =
+      new ModelShape(
+          "shapes",
+          new FluxParams(
+              64, 64, 64, 128, 192, 4.0, 3, 2, 4, List.of(16, 24, 24), 10_000, true, false),
+          new AutoEncoderParams(
+              128, 3, 32, 3, List.of(1, 2, 2, 2), 1, 16, 1.201774193282658f, -0.05254340171813965f),
+          new ClipTextConfig(37, 64, 2, 2, 256, 32, 1e-5f, "quick_gelu", 36),
+          new T5Config(37, 128, 32, 384, 4, 2, 32, 128, 1e-6f, T5Config.GATED_GELU));
+
   private static final Map<String, ModelShape> PRESETS =
-      Map.of(FLUX_DEV.name, FLUX_DEV, FLUX_SCHNELL.name, FLUX_SCHNELL, TINY.name, TINY);
+      Map.of(
+          FLUX_DEV.name,
+          FLUX_DEV,
+          FLUX_SCHNELL.name,
+          FLUX_SCHNELL,
+          TINY.name,
+          TINY,
+          SHAPES.name,
+          SHAPES);
 
   public ModelShape {
     if (name == null || name.isBlank()) {

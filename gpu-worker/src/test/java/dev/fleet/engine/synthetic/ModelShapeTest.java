@@ -11,6 +11,7 @@ import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.text.ClipTextConfig;
 import dev.fleet.engine.text.T5Config;
 import dev.fleet.engine.vae.AutoEncoderParams;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -96,8 +97,19 @@ class ModelShapeTest {
   }
 
   @Test
+  void theShapesPresetIsTheTrainedBundledModelsConfig() {
+    Path dir = Fixtures.SHAPES_MODEL;
+    assertEquals(
+        ModelShape.SHAPES.dit(), FluxParams.fromJson(dir.resolve("transformer/config.json")));
+    assertEquals(
+        ModelShape.SHAPES.vae(), AutoEncoderParams.fromConfig(dir.resolve("vae/config.json")));
+    assertEquals(ModelShape.SHAPES.clip(), ClipTextConfig.read(dir.resolve("text_encoder")));
+    assertEquals(ModelShape.SHAPES.t5(), T5Config.read(dir.resolve("text_encoder_2")));
+  }
+
+  @Test
   void presetsByName() {
-    assertEquals(List.of("flux-dev", "flux-schnell", "tiny"), ModelShape.presetNames());
+    assertEquals(List.of("flux-dev", "flux-schnell", "shapes", "tiny"), ModelShape.presetNames());
     assertSame(ModelShape.FLUX_DEV, ModelShape.preset("flux-dev"));
     assertSame(ModelShape.TINY, ModelShape.preset("tiny"));
     var e = assertThrows(IllegalArgumentException.class, () -> ModelShape.preset("flux-pro"));
