@@ -97,6 +97,81 @@ class FleetChartTest {
     }
   }
 
+  /**
+   * Writes {@code helm template} of every {@code ci/} scenario to {@code
+   * deploy/target/helm-rendered/<scenario>.yaml}, for the schema validation that .ci/run runs next
+   * ({@code helm/fleet-schema/validate.sh}: Kubernetes 1.33's and KEDA's schemas).
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("ciScenarios")
+  void rendersEveryCiScenarioForSchemaValidation(String scenario) throws IOException {
+    String manifests = template().withValuesFile(CHART.resolve("ci").resolve(scenario)).call();
+    Path out = Path.of("target", "helm-rendered", scenario);
+    Files.createDirectories(out.getParent());
+    Files.writeString(out, manifests);
+    assertFalse(render(template().withValuesFile(CHART.resolve("ci").resolve(scenario))).isEmpty());
+  }
+
+  /**
+   * The chart deploys what deploy/images/build.sh builds: the repositories of images.env, tagged
+   * with the chart's appVersion (= the project's version without -SNAPSHOT) and, for the worker,
+   * the flavour (cu128 on GPUs, cpu otherwise).
+   */
+  @Test
+  void namesTheImagesTheBuildProduces() throws IOException {
+    java.util.Properties images = new java.util.Properties();
+    try (var in = Files.newBufferedReader(Path.of("images", "images.env"))) {
+      images.load(in);
+    }
+    String pomVersion =
+        Files.readString(Path.of("..", "pom.xml"))
+            .replaceAll("(?s).*?\\n  <version>([^<]+)</version>.*", "$1");
+    String version = pomVersion.replace("-SNAPSHOT", "");
+    String chart = Files.readString(CHART.resolve("Chart.yaml"));
+    assertTrue(
+        chart.contains("\nappVersion: \"" + version + "\"\n"),
+        "Chart.yaml's appVersion must be the build's version " + version);
+
+    List<HasMetadata> gpu = render(template());
+    assertEquals(
+        images.getProperty("GATEWAY_REPOSITORY") + ":" + version,
+        container(one(gpu, Deployment.class, "fleet-gateway")).getImage());
+    assertEquals(
+        images.getProperty("WORKER_REPOSITORY")
+            + ":"
+            + version
+            + "-"
+            + images.getProperty("WORKER_CUDA_FLAVOR"),
+        container(one(gpu, Deployment.class, "fleet-worker-vram-8g")).getImage());
+    List<HasMetadata> cpu = render(template().set("workers.device", "cpu"));
+    Container worker = container(one(cpu, Deployment.class, "fleet-worker-vram-8g"));
+    assertEquals(
+        images.getProperty("WORKER_REPOSITORY")
+            + ":"
+            + version
+            + "-"
+            + images.getProperty("WORKER_CPU_FLAVOR"),
+        worker.getImage());
+    // The images run as this user; the chart's pods ask for the same one.
+    long uid = Long.parseLong(images.getProperty("IMAGE_UID"));
+    assertEquals(
+        uid,
+        one(cpu, Deployment.class, "fleet-worker-vram-8g")
+            .getSpec()
+            .getTemplate()
+            .getSpec()
+            .getSecurityContext()
+            .getRunAsUser());
+    assertEquals(
+        uid,
+        one(cpu, Deployment.class, "fleet-gateway")
+            .getSpec()
+            .getTemplate()
+            .getSpec()
+            .getSecurityContext()
+            .getRunAsUser());
+  }
+
   @Test
   void defaultsRenderTheGatewayAndOneWorkerAndScaledObjectPerClass() {
     List<HasMetadata> objects = render(template());
@@ -169,7 +244,7 @@ class FleetChartTest {
     assertEquals("gpu", env(c, "FLEET_WORKER_DEVICE").getValue());
     assertEquals("kafka:9092", env(c, "KAFKA_BOOTSTRAP_SERVERS").getValue());
     assertEquals(new Quantity("1"), c.getResources().getLimits().get("nvidia.com/gpu"));
-    assertEquals("fleet/gpu-worker:0.1.0", c.getImage());
+    assertEquals("fleet/gpu-worker:0.1.0-cu128", c.getImage());
     assertEquals(8081, c.getPorts().get(0).getContainerPort());
     assertEquals("/q/health/live", c.getLivenessProbe().getHttpGet().getPath());
     assertEquals("/q/health/ready", c.getReadinessProbe().getHttpGet().getPath());
