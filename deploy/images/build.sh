@@ -141,9 +141,10 @@ log "gateway image ..."
 G="$WORK/gateway"
 stage_app "$GATEWAY_APP" "$G/l2" "$G/l3"
 build_image "$GATEWAY_REPOSITORY" "$VERSION" "$G/l2" "$G/l3" \
-  --entrypoint '["/opt/java/bin/java","-XX:MaxRAMPercentage=75","-XX:+ExitOnOutOfMemoryError","-Djava.util.logging.manager=org.jboss.logmanager.LogManager","-jar","/app/quarkus-run.jar"]' \
+  --entrypoint '["/opt/java/bin/java","-XX:+ExitOnOutOfMemoryError","-Djava.util.logging.manager=org.jboss.logmanager.LogManager","-jar","/app/quarkus-run.jar"]' \
   --cmd '[]' --port 8080/tcp \
   --env QUARKUS_HTTP_HOST=0.0.0.0 \
+  --env JAVA_TOOL_OPTIONS=-XX:MaxRAMPercentage=75 \
   --label org.opencontainers.image.title=fleet-api-gateway \
   --label org.opencontainers.image.description="The fleet's HTTP gateway: REST /v1, console, health /q/health/live and /q/health/ready on :8080" \
   --label org.opencontainers.image.licenses="$LIC_BASE AND $LIC_APP" \
@@ -170,13 +171,21 @@ LIBTORCH_DIR="$(cd "$DJL_DIR" && ls -d pytorch/"$PT_VERSION"-*-cpu-linux-x86_64 
 [[ -n "$LIBTORCH_DIR" && -f "$DJL_DIR/$LIBTORCH_DIR/libtorch_cpu.so" ]] || die "libtorch was not unpacked into $DJL_DIR"
 # DJL looks for its JNI library as libdjl_torch.so in PYTORCH_LIBRARY_PATH.
 ln -s "$DJL_VERSION-libdjl_torch.so" "$DJL_DIR/$LIBTORCH_DIR/libdjl_torch.so"
-rm -f "$W"/l2/app/lib/main/ai.djl.pytorch.pytorch-native-cpu-*.jar
+# The Quarkus runner indexes every jar it lists and opens them when a package they share (native/lib,
+# with the tokenizers' jar) is looked up, so the native jar is replaced by an empty one.
+for jar in "$W"/l2/app/lib/main/ai.djl.pytorch.pytorch-native-cpu-*.jar; do
+  rm -rf "$WORK/stub" && mkdir -p "$WORK/stub/META-INF"
+  echo "Emptied by deploy/images/build.sh: libtorch is unpacked in /opt/djl (PYTORCH_LIBRARY_PATH)." > "$WORK/stub/META-INF/FLEET-STUB.txt"
+  rm -f "$jar"
+  "$JAVA_HOME/bin/jar" --create --no-manifest --date="$CREATED" --file "$jar" -C "$WORK/stub" .
+done
 mkdir -p "$W/l3/models"
 cp -a gpu-worker/models/flux-shapes "$W/l3/models/"
 build_image "$WORKER_REPOSITORY" "$VERSION-$WORKER_CPU_FLAVOR" "$W/l2" "$W/l3" \
-  --entrypoint '["/opt/java/bin/java","-XX:MaxRAMPercentage=75","-XX:+ExitOnOutOfMemoryError","-Dai.djl.offline=true","--enable-native-access=ALL-UNNAMED","-Djava.util.logging.manager=org.jboss.logmanager.LogManager","-jar","/app/quarkus-run.jar"]' \
+  --entrypoint '["/opt/java/bin/java","-XX:+ExitOnOutOfMemoryError","-Dai.djl.offline=true","--enable-native-access=ALL-UNNAMED","-Djava.util.logging.manager=org.jboss.logmanager.LogManager","-jar","/app/quarkus-run.jar"]' \
   --cmd '[]' --port 8081/tcp \
   --env QUARKUS_HTTP_HOST=0.0.0.0 \
+  --env JAVA_TOOL_OPTIONS=-XX:MaxRAMPercentage=25 \
   --env DJL_CACHE_DIR=/opt/djl \
   --env PYTORCH_LIBRARY_PATH="/opt/djl/$LIBTORCH_DIR" \
   --env PYTORCH_VERSION="$PT_VERSION" \
