@@ -50,8 +50,14 @@ rm -rf "$WORK"
 mkdir -p "$WORK" "$OUT"
 t0=$(date +%s)
 
-# Every file gets the same owner and mtime, so that a layer depends on content only.
-normalize() { chown -R 0:0 "$1"; find "$1" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +; }
+# Every file gets the same owner and mtime, so that a layer depends on content only; everyone may
+# read (the images run as a user, not root), only root may write (DJL leaves its cache 0700).
+normalize() {
+  chown -R 0:0 "$1"
+  chmod -R go-w,a+rX "$1"
+  if [[ -d "$1/tmp" ]]; then chmod 1777 "$1/tmp"; fi
+  find "$1" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+}
 
 # --- 1. the base root filesystem: Debian's libraries, a jlinked JRE, the user ----------------
 BASE="$WORK/base"

@@ -109,7 +109,72 @@ class FleetChartTest {
     Path out = Path.of("target", "helm-rendered", scenario);
     Files.createDirectories(out.getParent());
     Files.writeString(out, manifests);
-    assertFalse(render(template().withValuesFile(CHART.resolve("ci").resolve(scenario))).isEmpty());
+    List<HasMetadata> objects =
+        render(template().withValuesFile(CHART.resolve("ci").resolve(scenario)));
+    assertFalse(objects.isEmpty());
+    // The JSON schemas accept unknown fields; fabric8's typed models keep them aside, so a
+    // misspelt field of a built-in kind is caught here.
+    for (HasMetadata o : objects) {
+      if (!(o instanceof GenericKubernetesResource)) {
+        List<String> unknown = new ArrayList<>();
+        unknownFields(o, o.getKind() + "/" + o.getMetadata().getName(), unknown);
+        assertEquals(List.of(), unknown, scenario + ": fields Kubernetes does not know");
+      }
+    }
+  }
+
+  @Test
+  void unknownFieldsAreFound() {
+    HasMetadata service =
+        KUBE.unmarshal(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: x}\n"
+                + "spec: {ports: [{port: 80, targetPrt: 8080}], typo: 1}\n",
+            HasMetadata.class);
+    List<String> unknown = new ArrayList<>();
+    unknownFields(service, "Service/x", unknown);
+    assertEquals(
+        List.of("Service/x.Spec.Ports[0].targetPrt", "Service/x.Spec.typo"),
+        unknown.stream().sorted().toList());
+  }
+
+  /** Collects the paths of fields that fabric8's model of a Kubernetes kind does not know. */
+  static void unknownFields(Object node, String path, List<String> out) {
+    if (node == null) {
+      return;
+    }
+    if (node instanceof List<?> list) {
+      for (int i = 0; i < list.size(); i++) {
+        unknownFields(list.get(i), path + "[" + i + "]", out);
+      }
+      return;
+    }
+    if (node instanceof Map<?, ?> map) {
+      map.forEach((k, v) -> unknownFields(v, path + "." + k, out));
+      return;
+    }
+    if (!node.getClass().getName().startsWith("io.fabric8.kubernetes.api.model")) {
+      return;
+    }
+    for (java.lang.reflect.Method m : node.getClass().getMethods()) {
+      if (m.getParameterCount() != 0
+          || !m.getName().startsWith("get")
+          || m.getDeclaringClass() == Object.class) {
+        continue;
+      }
+      Object value;
+      try {
+        value = m.invoke(node);
+      } catch (ReflectiveOperationException e) {
+        throw new AssertionError(path + "." + m.getName(), e);
+      }
+      if (m.getName().equals("getAdditionalProperties")) {
+        if (value instanceof Map<?, ?> extra && !extra.isEmpty()) {
+          extra.keySet().forEach(k -> out.add(path + "." + k));
+        }
+      } else {
+        unknownFields(value, path + "." + m.getName().substring(3), out);
+      }
+    }
   }
 
   /**
