@@ -194,7 +194,7 @@ step "submitting a job of the bundled model (flux-shapes) ..."
 job="$(curl -fsS -m 10 -XPOST "$API/v1/jobs" -H 'Content-Type: application/json' -H "Idempotency-Key: smoke-$$" \
   -d '{"prompt":"a large yellow square on a black background","seed":1}')" || fail "POST /v1/jobs refused"
 id="$(jq -r .id <<<"$job")"
-echo "smoke:   job $id: $(jq -c '{status, model: .spec.model // .model}' <<<"$job")"
+echo "smoke:   job $id: $(jq -c '{status, model: .spec.model, steps: .spec.steps, width: .spec.width, height: .spec.height}' <<<"$job")"
 status=""
 for _ in $(seq 1 180); do
   status="$(curl -fsS -m 5 "$API/v1/jobs/$id" | jq -r .status)"
@@ -208,7 +208,7 @@ s3="$(endpoint s3.endpoint)"
 [[ "$url" == "$s3"/* ]] || fail "the result link $url is not on the stack's S3 endpoint $s3"
 curl -fsS -m 10 -o "$SMOKE/result.png" "$url" || fail "the image is not in S3 at $url"
 [[ "$(head -c 8 "$SMOKE/result.png" | od -An -tx1 | tr -d ' \n')" == 89504e470d0a1a0a ]] || fail "what S3 holds is no PNG"
-step "job $id SUCCEEDED on worker $(jq -r '.workerId // .worker // "?"' "$SMOKE/job.json"); its PNG ($(stat -c %s "$SMOKE/result.png") bytes) came from S3: ${url%%\?*}"
+step "job $id SUCCEEDED ($(jq -r '"\(.plan.memoryClass), \(.progress.step)/\(.progress.steps) steps"' "$SMOKE/job.json")); its PNG ($(stat -c %s "$SMOKE/result.png") bytes, $SMOKE/result.png) came from S3: ${url%%\?*}"
 
 # Read-only root: both processes wrote only to /tmp (the root filesystem was mounted read-only,
 # so any other write would have failed); they stop cleanly on SIGTERM like in a pod.
