@@ -27,7 +27,7 @@ if ! command -v buildah >/dev/null || ! command -v mmdebstrap >/dev/null; then
   command -v apt-get >/dev/null || die "buildah and mmdebstrap are missing and there is no apt-get to install them"
   log "installing buildah and mmdebstrap (apt-get) ..."
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q >&2 && apt-get install -y -q --no-install-recommends buildah mmdebstrap >&2
+  apt-get update -q >&2 && apt-get install -y -q --no-install-recommends buildah mmdebstrap debian-archive-keyring >&2
 fi
 [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/jlink" ]] || die "JAVA_HOME must name a JDK with jlink (./fleet images sets it)"
 
