@@ -217,4 +217,5 @@ for pid in "$GATEWAY_PID" "$WORKER_PID"; do
   rc=0; wait "$pid" || rc=$?
   [[ $rc -eq 0 || $rc -eq 143 ]] || fail "an image's process exited $rc on SIGTERM"
 done
+rm -rf "$SMOKE"/{gateway,worker}/{rootfs,oci} # ~850 MB; kept when a step failed
 step "passed: both images ran their entrypoints from read-only root filesystems and served a job end to end"
