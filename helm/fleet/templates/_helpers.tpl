@@ -48,6 +48,16 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
 {{/* "repository:tag", the tag defaulting to the chart's appVersion; call with (dict "root" $ "image" .image). */}}
+{{/*
+The worker's image: its tag defaults to the chart's appVersion plus "-" and the flavour that
+deploy/images/build.sh gives it: cu128 (CUDA) when the workers run on GPUs, cpu otherwise.
+*/}}
+{{- define "fleet.workerImage" -}}
+{{- $w := .Values.workers }}
+{{- $flavor := $w.image.flavor | default (ternary "cu128" "cpu" (eq (toString $w.device) "gpu")) }}
+{{- printf "%s:%s" (required "an image repository is required" $w.image.repository) (toString (default (printf "%s-%s" .Chart.AppVersion $flavor) $w.image.tag)) }}
+{{- end }}
+
 {{- define "fleet.image" -}}
 {{- printf "%s:%s" (required "an image repository is required" .image.repository) (toString (default .root.Chart.AppVersion .image.tag)) }}
 {{- end }}

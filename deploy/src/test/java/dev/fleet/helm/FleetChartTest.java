@@ -97,6 +97,146 @@ class FleetChartTest {
     }
   }
 
+  /**
+   * Writes {@code helm template} of every {@code ci/} scenario to {@code
+   * deploy/target/helm-rendered/<scenario>.yaml}, for the schema validation that .ci/run runs next
+   * ({@code helm/fleet-schema/validate.sh}: Kubernetes 1.33's and KEDA's schemas).
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("ciScenarios")
+  void rendersEveryCiScenarioForSchemaValidation(String scenario) throws IOException {
+    String manifests = template().withValuesFile(CHART.resolve("ci").resolve(scenario)).call();
+    Path out = Path.of("target", "helm-rendered", scenario);
+    Files.createDirectories(out.getParent());
+    Files.writeString(out, manifests);
+    List<HasMetadata> objects =
+        render(template().withValuesFile(CHART.resolve("ci").resolve(scenario)));
+    assertFalse(objects.isEmpty());
+    // The JSON schemas accept unknown fields; fabric8's typed models keep them aside, so a
+    // misspelt field of a built-in kind is caught here.
+    for (HasMetadata o : objects) {
+      if (!(o instanceof GenericKubernetesResource)) {
+        List<String> unknown = new ArrayList<>();
+        unknownFields(o, o.getKind() + "/" + o.getMetadata().getName(), unknown);
+        assertEquals(List.of(), unknown, scenario + ": fields Kubernetes does not know");
+      }
+    }
+  }
+
+  @Test
+  void unknownFieldsAreFound() {
+    HasMetadata service =
+        KUBE.unmarshal(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: x}\n"
+                + "spec: {ports: [{port: 80, targetPrt: 8080}], typo: 1}\n",
+            HasMetadata.class);
+    List<String> unknown = new ArrayList<>();
+    unknownFields(service, "Service/x", unknown);
+    assertEquals(
+        List.of("Service/x.Spec.Ports[0].targetPrt", "Service/x.Spec.typo"),
+        unknown.stream().sorted().toList());
+  }
+
+  /** Collects the paths of fields that fabric8's model of a Kubernetes kind does not know. */
+  static void unknownFields(Object node, String path, List<String> out) {
+    if (node == null) {
+      return;
+    }
+    if (node instanceof List<?> list) {
+      for (int i = 0; i < list.size(); i++) {
+        unknownFields(list.get(i), path + "[" + i + "]", out);
+      }
+      return;
+    }
+    if (node instanceof Map<?, ?> map) {
+      map.forEach((k, v) -> unknownFields(v, path + "." + k, out));
+      return;
+    }
+    if (!node.getClass().getName().startsWith("io.fabric8.kubernetes.api.model")) {
+      return;
+    }
+    for (java.lang.reflect.Method m : node.getClass().getMethods()) {
+      if (m.getParameterCount() != 0
+          || !m.getName().startsWith("get")
+          || m.getDeclaringClass() == Object.class) {
+        continue;
+      }
+      Object value;
+      try {
+        value = m.invoke(node);
+      } catch (ReflectiveOperationException e) {
+        throw new AssertionError(path + "." + m.getName(), e);
+      }
+      if (m.getName().equals("getAdditionalProperties")) {
+        if (value instanceof Map<?, ?> extra && !extra.isEmpty()) {
+          extra.keySet().forEach(k -> out.add(path + "." + k));
+        }
+      } else {
+        unknownFields(value, path + "." + m.getName().substring(3), out);
+      }
+    }
+  }
+
+  /**
+   * The chart deploys what deploy/images/build.sh builds: the repositories of images.env, tagged
+   * with the chart's appVersion (= the project's version without -SNAPSHOT) and, for the worker,
+   * the flavour (cu128 on GPUs, cpu otherwise).
+   */
+  @Test
+  void namesTheImagesTheBuildProduces() throws IOException {
+    java.util.Properties images = new java.util.Properties();
+    try (var in = Files.newBufferedReader(Path.of("images", "images.env"))) {
+      images.load(in);
+    }
+    String pomVersion =
+        Files.readString(Path.of("..", "pom.xml"))
+            .replaceAll("(?s).*?\\n  <version>([^<]+)</version>.*", "$1");
+    String version = pomVersion.replace("-SNAPSHOT", "");
+    String chart = Files.readString(CHART.resolve("Chart.yaml"));
+    assertTrue(
+        chart.contains("\nappVersion: \"" + version + "\"\n"),
+        "Chart.yaml's appVersion must be the build's version " + version);
+
+    List<HasMetadata> gpu = render(template());
+    assertEquals(
+        images.getProperty("GATEWAY_REPOSITORY") + ":" + version,
+        container(one(gpu, Deployment.class, "fleet-gateway")).getImage());
+    assertEquals(
+        images.getProperty("WORKER_REPOSITORY")
+            + ":"
+            + version
+            + "-"
+            + images.getProperty("WORKER_CUDA_FLAVOR"),
+        container(one(gpu, Deployment.class, "fleet-worker-vram-8g")).getImage());
+    List<HasMetadata> cpu = render(template().set("workers.device", "cpu"));
+    Container worker = container(one(cpu, Deployment.class, "fleet-worker-vram-8g"));
+    assertEquals(
+        images.getProperty("WORKER_REPOSITORY")
+            + ":"
+            + version
+            + "-"
+            + images.getProperty("WORKER_CPU_FLAVOR"),
+        worker.getImage());
+    // The images run as this user; the chart's pods ask for the same one.
+    long uid = Long.parseLong(images.getProperty("IMAGE_UID"));
+    assertEquals(
+        uid,
+        one(cpu, Deployment.class, "fleet-worker-vram-8g")
+            .getSpec()
+            .getTemplate()
+            .getSpec()
+            .getSecurityContext()
+            .getRunAsUser());
+    assertEquals(
+        uid,
+        one(cpu, Deployment.class, "fleet-gateway")
+            .getSpec()
+            .getTemplate()
+            .getSpec()
+            .getSecurityContext()
+            .getRunAsUser());
+  }
+
   @Test
   void defaultsRenderTheGatewayAndOneWorkerAndScaledObjectPerClass() {
     List<HasMetadata> objects = render(template());
@@ -169,7 +309,7 @@ class FleetChartTest {
     assertEquals("gpu", env(c, "FLEET_WORKER_DEVICE").getValue());
     assertEquals("kafka:9092", env(c, "KAFKA_BOOTSTRAP_SERVERS").getValue());
     assertEquals(new Quantity("1"), c.getResources().getLimits().get("nvidia.com/gpu"));
-    assertEquals("fleet/gpu-worker:0.1.0", c.getImage());
+    assertEquals("fleet/gpu-worker:0.1.0-cu128", c.getImage());
     assertEquals(8081, c.getPorts().get(0).getContainerPort());
     assertEquals("/q/health/live", c.getLivenessProbe().getHttpGet().getPath());
     assertEquals("/q/health/ready", c.getReadinessProbe().getHttpGet().getPath());
