@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fleet.gateway.storage.ResultStorage;
+import dev.fleet.model.auth.ApiKeyStore;
 import dev.fleet.model.job.Job;
 import dev.fleet.model.job.JobMessage;
 import dev.fleet.model.store.JobStore;
@@ -25,12 +26,27 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import javax.imageio.ImageIO;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** A worker's PNG in the bucket, served through the presigned link, which expires. */
 @QuarkusTest
 @QuarkusTestResource(FleetStackTestResource.class)
 class ResultLinkTest {
+  @Inject ApiKeyStore keys;
+  String apiKey;
+
+  @BeforeEach
+  void authenticate() {
+    apiKey = TestKeys.useByDefault(keys, "links");
+  }
+
+  @AfterEach
+  void forgetKey() {
+    TestKeys.reset();
+  }
+
   @Inject JobStore store;
   @Inject ResultStorage storage;
 

@@ -1,9 +1,9 @@
 package dev.fleet.gateway.api;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fleet.gateway.auth.Caller;
 import dev.fleet.gateway.events.JobEventHub;
 import dev.fleet.gateway.jobs.JobSubmitter;
-import dev.fleet.gateway.jobs.JobsConfig;
 import dev.fleet.gateway.metrics.FleetMetrics;
 import dev.fleet.gateway.storage.ResultStorage;
 import dev.fleet.model.FieldError;
@@ -11,6 +11,8 @@ import dev.fleet.model.job.Job;
 import dev.fleet.model.job.JobState;
 import dev.fleet.model.store.JobStore;
 import io.micrometer.core.instrument.Timer;
+import io.quarkus.security.Authenticated;
+import io.quarkus.security.identity.SecurityIdentity;
 import io.smallrye.common.annotation.Blocking;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
@@ -33,7 +35,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.UUID;
-import java.util.regex.Pattern;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
@@ -41,14 +42,17 @@ import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
-/** The jobs API, {@code /v1/jobs}: submit, follow, list, cancel, fetch the image. */
+/**
+ * The jobs API, {@code /v1/jobs}: submit, follow, list, cancel, fetch the image. Every call needs
+ * an API key, and sees and changes only the jobs of the key's tenant: another tenant's job is not
+ * found (404), whatever the call.
+ */
 @Path("/v1/jobs")
 @Produces(MediaType.APPLICATION_JSON)
-@Tag(name = "jobs")
+@Authenticated
+@Tag(name = "jobs", description = "Text-to-image jobs of the caller's tenant")
 public class JobsResource {
-  static final String TENANT_HEADER = "X-Tenant";
   static final String IDEMPOTENCY_HEADER = "Idempotency-Key";
-  private static final Pattern TENANT = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
   private static final int MAX_IDEMPOTENCY_KEY = 255;
   private static final int DEFAULT_LIMIT = 20;
 
@@ -57,7 +61,7 @@ public class JobsResource {
   private final ResultStorage storage;
   private final JobEventHub hub;
   private final ObjectMapper json;
-  private final JobsConfig config;
+  private final SecurityIdentity identity;
   private final Timer submitTimer;
 
   public JobsResource(
@@ -66,14 +70,14 @@ public class JobsResource {
       ResultStorage storage,
       JobEventHub hub,
       ObjectMapper json,
-      JobsConfig config,
+      SecurityIdentity identity,
       FleetMetrics metrics) {
     this.submitter = submitter;
     this.store = store;
     this.storage = storage;
     this.hub = hub;
     this.json = json;
-    this.config = config;
+    this.identity = identity;
     this.submitTimer = metrics.submitTimer();
   }
 
@@ -90,12 +94,9 @@ public class JobsResource {
   @APIResponse(
       responseCode = "422",
       description = "Invalid fields (named in errors), or too large for every GPU class")
-  public Response submit(
-      String body,
-      @HeaderParam(IDEMPOTENCY_HEADER) String idempotencyKey,
-      @HeaderParam(TENANT_HEADER) String tenantHeader) {
+  public Response submit(String body, @HeaderParam(IDEMPOTENCY_HEADER) String idempotencyKey) {
     Timer.Sample sample = Timer.start();
-    String tenant = tenant(tenantHeader);
+    String tenant = Caller.tenant(identity);
     String key = idempotencyKey(idempotencyKey);
     SubmitRequest request = SubmitRequest.parse(json, body);
     JobStore.Inserted inserted = submitter.submit(tenant, key, request);
@@ -129,9 +130,8 @@ public class JobsResource {
   public JobPage list(
       @QueryParam("status") List<String> status,
       @QueryParam("limit") String limit,
-      @QueryParam("cursor") String cursor,
-      @HeaderParam(TENANT_HEADER) String tenantHeader) {
-    String tenant = tenant(tenantHeader);
+      @QueryParam("cursor") String cursor) {
+    String tenant = Caller.tenant(identity);
     Set<JobState> states = states(status);
     int n = limit(limit);
     JobStore.Page page;
@@ -161,7 +161,7 @@ public class JobsResource {
   @APIResponse(responseCode = "409", description = "The job had already finished")
   public Response cancel(@PathParam("id") String id) {
     UUID uuid = uuid(id);
-    JobStore.CancelOutcome outcome = store.requestCancel(uuid);
+    JobStore.CancelOutcome outcome = store.requestCancel(uuid, Caller.tenant(identity));
     if (outcome == JobStore.CancelOutcome.NOT_FOUND) {
       throw ProblemException.jobNotFound(id);
     }
@@ -227,7 +227,9 @@ public class JobsResource {
   }
 
   private Job find(String id) {
-    return store.find(uuid(id)).orElseThrow(() -> ProblemException.jobNotFound(id));
+    return store
+        .find(uuid(id), Caller.tenant(identity))
+        .orElseThrow(() -> ProblemException.jobNotFound(id));
   }
 
   private JobView view(Job job) {
@@ -244,19 +246,6 @@ public class JobsResource {
     } catch (IllegalArgumentException e) {
       throw ProblemException.jobNotFound(id);
     }
-  }
-
-  private String tenant(String header) {
-    if (header == null || header.isEmpty()) {
-      return config.defaultTenant();
-    }
-    if (!TENANT.matcher(header).matches()) {
-      throw ProblemException.malformed(
-          TENANT_HEADER + ": 1 to 63 letters, digits, '.', '_' or '-'",
-          List.of(
-              new FieldError(TENANT_HEADER, "must be 1 to 63 letters, digits, '.', '_' or '-'")));
-    }
-    return header;
   }
 
   private static String idempotencyKey(String key) {

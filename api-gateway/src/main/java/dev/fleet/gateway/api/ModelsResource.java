@@ -3,6 +3,7 @@ package dev.fleet.gateway.api;
 import dev.fleet.gateway.models.Model;
 import dev.fleet.gateway.models.ModelRegistry;
 import dev.fleet.model.GenerationSpec;
+import io.quarkus.security.Authenticated;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
@@ -20,7 +21,8 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
  */
 @Path("/v1/models")
 @Produces(MediaType.APPLICATION_JSON)
-@Tag(name = "models")
+@Authenticated
+@Tag(name = "models", description = "The models jobs may name")
 public class ModelsResource {
   private final ModelRegistry registry;
 
