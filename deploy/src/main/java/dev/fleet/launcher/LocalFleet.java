@@ -1,5 +1,6 @@
 package dev.fleet.launcher;
 
+import dev.fleet.model.auth.ApiKeyStore;
 import dev.fleet.stack.EmbeddedStack;
 import dev.fleet.stack.StackConfig;
 import dev.fleet.stack.StackEndpoints;
@@ -104,6 +105,7 @@ public final class LocalFleet implements AutoCloseable {
   private boolean keepLogs;
   private int gatewayPort;
   private int workerPort;
+  private String devKey;
 
   /** The start was cut short by {@link #close} (Ctrl-C while starting): nothing to report. */
   public static final class Stopped extends IOException {
@@ -215,6 +217,11 @@ public final class LocalFleet implements AutoCloseable {
     for (Child child : List.of(gateway, worker)) {
       awaitReady(child, probe, deadline);
     }
+    // The gateway is ready, so its migrations ran: the api_keys table exists.
+    devKey =
+        DevKey.ensure(
+            new ApiKeyStore(DevKey.dataSource(e.jdbcUrl(), e.jdbcUser(), e.jdbcPassword())),
+            dataDir);
     status(
         "gateway :%d and worker :%d ready in %.1f s%s",
         gatewayPort,
@@ -226,6 +233,23 @@ public final class LocalFleet implements AutoCloseable {
   /** The gateway's base URL, {@code http://localhost:PORT}. */
   public URI gatewayUrl() {
     return URI.create("http://localhost:" + gatewayPort);
+  }
+
+  /**
+   * The local development key (tenant {@value DevKey#TENANT}), kept in {@code <data>/dev-key}: what
+   * {@code ./fleet run} and the console use against this fleet.
+   */
+  public String devKey() {
+    return devKey;
+  }
+
+  /**
+   * The console's address with the development key in its fragment ({@code /#key=...}): the console
+   * keeps the key in the browser and removes it from the address bar. A fragment is never sent to
+   * the server, so the key appears in no request line or log.
+   */
+  public URI consoleUrl() {
+    return URI.create(gatewayUrl() + "/#key=" + devKey);
   }
 
   public URI workerUrl() {

@@ -87,11 +87,18 @@ public final class UpMain {
     out.println("  API       " + gateway + "/v1/jobs");
     boolean console =
         new HealthProbe(Duration.ofSeconds(2)).status(URI.create(gateway + "/")) / 100 == 2;
-    out.println("  console   " + gateway + "/" + (console ? "" : "  (not there yet)"));
+    out.println("  console   " + fleet.consoleUrl() + (console ? "" : "  (not there yet)"));
     out.println("  OpenAPI   " + gateway + "/q/swagger-ui");
     out.println("  worker    " + fleet.workerUrl() + "/q/health (model " + args.modelDir() + ")");
     out.println("  data      " + LocalFleet.display(fleet.dataDir()));
     out.println("  logs      " + LocalFleet.display(fleet.logDir()));
+    out.println(
+        "  API key   tenant "
+            + DevKey.TENANT
+            + ", kept in "
+            + LocalFleet.display(fleet.dataDir().resolve(DevKey.FILE))
+            + " (more: ./fleet keys create --tenant NAME)");
+    out.println("            Authorization: Bearer " + fleet.devKey());
     out.println("fleet: Ctrl-C stops it");
     out.flush();
 
