@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fleet.gateway.auth.Caller;
 import dev.fleet.gateway.events.JobEventHub;
 import dev.fleet.gateway.jobs.JobSubmitter;
+import dev.fleet.gateway.limits.LimitsConfig;
+import dev.fleet.gateway.limits.SubmitLimiter;
 import dev.fleet.gateway.metrics.FleetMetrics;
 import dev.fleet.gateway.storage.ResultStorage;
 import dev.fleet.model.FieldError;
@@ -62,6 +64,8 @@ public class JobsResource {
   private final JobEventHub hub;
   private final ObjectMapper json;
   private final SecurityIdentity identity;
+  private final SubmitLimiter limiter;
+  private final LimitsConfig limits;
   private final Timer submitTimer;
 
   public JobsResource(
@@ -71,6 +75,8 @@ public class JobsResource {
       JobEventHub hub,
       ObjectMapper json,
       SecurityIdentity identity,
+      SubmitLimiter limiter,
+      LimitsConfig limits,
       FleetMetrics metrics) {
     this.submitter = submitter;
     this.store = store;
@@ -78,6 +84,8 @@ public class JobsResource {
     this.hub = hub;
     this.json = json;
     this.identity = identity;
+    this.limiter = limiter;
+    this.limits = limits;
     this.submitTimer = metrics.submitTimer();
   }
 
@@ -97,6 +105,8 @@ public class JobsResource {
   public Response submit(String body, @HeaderParam(IDEMPOTENCY_HEADER) String idempotencyKey) {
     Timer.Sample sample = Timer.start();
     String tenant = Caller.tenant(identity);
+    limiter.admit(Caller.keyId(identity), tenant);
+    bodySize(body);
     String key = idempotencyKey(idempotencyKey);
     SubmitRequest request = SubmitRequest.parse(json, body);
     JobStore.Inserted inserted = submitter.submit(tenant, key, request);
@@ -245,6 +255,24 @@ public class JobsResource {
       return UUID.fromString(id);
     } catch (IllegalArgumentException e) {
       throw ProblemException.jobNotFound(id);
+    }
+  }
+
+  /** A body sent without a Content-Length gets here whatever its size: the same cap. */
+  private void bodySize(String body) {
+    long bytes = body == null ? 0 : body.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+    if (bytes > limits.maxBodyBytes()) {
+      throw new ProblemException(
+          new Problem(
+              Problem.BODY_TOO_LARGE,
+              "Request body too large",
+              413,
+              "the request body has "
+                  + bytes
+                  + " bytes, at most "
+                  + limits.maxBodyBytes()
+                  + " allowed",
+              null));
     }
   }
 

@@ -24,6 +24,16 @@ public class ProblemMappers {
     return respond(e.problem());
   }
 
+  /** A limit (429), with Retry-After. */
+  @ServerExceptionMapper
+  public Response retryLater(RetryLaterException e) {
+    return Response.status(429)
+        .type(Problem.MEDIA_TYPE)
+        .header("Retry-After", Long.toString(e.retryAfterSeconds()))
+        .entity(e.problem())
+        .build();
+  }
+
   /** No key (401). */
   @ServerExceptionMapper
   public Response unauthorized(UnauthorizedException e) {
