@@ -119,6 +119,17 @@ class ResultLinkTest {
             .extract()
             .header("Location");
     assertArrayEquals(png, fetch(URI.create(location)).body());
+    // Or the link itself, as JSON.
+    String url =
+        given()
+            .get("/v1/jobs/" + job.id() + "/image?redirect=false")
+            .then()
+            .statusCode(200)
+            .body("expiresAt", org.hamcrest.Matchers.notNullValue())
+            .extract()
+            .path("url");
+    assertArrayEquals(png, fetch(URI.create(url)).body());
+    given().get("/v1/jobs/" + job.id() + "/image?redirect=maybe").then().statusCode(400);
   }
 
   @Test

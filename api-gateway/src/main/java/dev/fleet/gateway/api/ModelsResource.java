@@ -58,10 +58,20 @@ public class ModelsResource {
   public record Defaults(int steps, int width, int height, double guidance) {}
 
   @GET
-  @Operation(summary = "The models jobs may name, with their defaults and accepted ranges")
+  @Operation(
+      operationId = "listModels",
+      summary = "The models jobs may name, with their defaults and accepted ranges")
   @APIResponse(
       responseCode = "200",
+      description = "The registry",
       content = @Content(schema = @Schema(implementation = ModelList.class)))
+  @APIResponse(
+      responseCode = "401",
+      description = "No API key, or one that is unknown or revoked",
+      content =
+          @Content(
+              mediaType = Problem.MEDIA_TYPE,
+              schema = @Schema(implementation = Problem.class)))
   public ModelList list() {
     List<ModelInfo> models =
         registry.names().stream().map(n -> info(registry.find(n).orElseThrow())).toList();
