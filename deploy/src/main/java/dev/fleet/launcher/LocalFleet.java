@@ -208,6 +208,9 @@ public final class LocalFleet implements AutoCloseable {
             "-Dquarkus.http.host=localhost",
             "-Dquarkus.http.port=" + workerPort,
             "-Dfleet.worker.model-dir=" + modelDir,
+            // Static group membership: restarted after a crash, it takes its partitions back at
+            // once (the job it ran comes again) instead of after Kafka's session timeout.
+            "-Dkafka.group.instance.id=fleet-local-worker",
             parent));
     if (System.getenv("FLEET_WORKER_DEVICE") == null) {
       // CPU, or the GPU when DJL finds one; FLEET_WORKER_DEVICE=cpu|gpu decides otherwise.
