@@ -30,7 +30,7 @@
       submitting: 'Sending…',
       apiKey: 'API key',
       saveKey: 'Save key',
-      keyHint: 'This gateway asks for an API key. It is kept in this browser only.',
+      keyHint: 'This gateway asks for an API key (./fleet up prints one; ./fleet keys create makes more). It is kept in this browser only.',
       keyNeeded: 'This gateway needs an API key: enter one below.',
       thisImage: 'This image',
       progress: 'Progress',
@@ -108,7 +108,7 @@
       submitting: '正在提交…',
       apiKey: 'API 密钥',
       saveKey: '保存密钥',
-      keyHint: '此网关需要 API 密钥，密钥只保存在本浏览器中。',
+      keyHint: '此网关需要 API 密钥（./fleet up 会打印一个；./fleet keys create 可再创建）。密钥只保存在本浏览器中。',
       keyNeeded: '此网关需要 API 密钥：请在下方输入。',
       thisImage: '本次图像',
       progress: '进度',
@@ -254,6 +254,18 @@
       }
     }
     return { status: r.status, ok: r.ok, body };
+  }
+
+  /**
+   * The console link that ./fleet up prints carries the development key in its fragment
+   * (/#key=...), which browsers never send to the server: keep the key, and take it out of the
+   * address bar (and so out of bookmarks and the history).
+   */
+  function keyFromAddress() {
+    const m = /(?:^#|&)key=([^&]+)/.exec(location.hash);
+    if (!m) return;
+    localStorage.setItem(STORE.key, decodeURIComponent(m[1]));
+    history.replaceState(null, '', location.pathname + location.search);
   }
 
   function showKeyPanel() {
@@ -1073,6 +1085,7 @@
     await Promise.all([restoreCurrent(), refreshHistory()]);
   }
 
+  keyFromAddress();
   wire();
   applyLanguage(pickLanguage());
   start();

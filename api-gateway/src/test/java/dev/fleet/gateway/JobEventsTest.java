@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fleet.gateway.events.JobEventHub;
+import dev.fleet.model.auth.ApiKeyStore;
 import dev.fleet.model.job.Job;
 import dev.fleet.model.store.JobStore;
 import dev.fleet.stack.FleetStackTestResource;
@@ -24,12 +25,27 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.awaitility.Awaitility;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** The SSE stream of a job, with a simulated worker calling the JobStore transitions. */
 @QuarkusTest
 @QuarkusTestResource(FleetStackTestResource.class)
 class JobEventsTest {
+  @Inject ApiKeyStore keys;
+  String apiKey;
+
+  @BeforeEach
+  void authenticate() {
+    apiKey = TestKeys.useByDefault(keys, "sse");
+  }
+
+  @AfterEach
+  void forgetKey() {
+    TestKeys.reset();
+  }
+
   @Inject JobStore store;
   @Inject JobEventHub hub;
   @Inject ObjectMapper json;
@@ -55,6 +71,7 @@ class JobEventsTest {
     HttpRequest request =
         HttpRequest.newBuilder(jobs.resolve(job.id() + "/events"))
             .header("Accept", "text/event-stream")
+            .header("Authorization", "Bearer " + apiKey)
             .build();
     return HttpClient.newHttpClient()
         .sendAsync(request, HttpResponse.BodyHandlers.ofLines())

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fleet.model.auth.ApiKeyStore;
 import dev.fleet.model.job.JobMessage;
 import dev.fleet.stack.EmbeddedKafka;
 import dev.fleet.stack.FleetStackTestResource;
@@ -34,6 +35,8 @@ import java.util.Map;
 import java.util.UUID;
 import org.awaitility.Awaitility;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -45,6 +48,18 @@ import org.junit.jupiter.api.Test;
 @QuarkusTestResource(FleetStackTestResource.class)
 @TestProfile(KafkaDownTest.BrokerAway.class)
 class KafkaDownTest {
+  @Inject ApiKeyStore keys;
+  String apiKey;
+
+  @BeforeEach
+  void authenticate() {
+    apiKey = TestKeys.useByDefault(keys, "default");
+  }
+
+  @AfterEach
+  void forgetKey() {
+    TestKeys.reset();
+  }
 
   /** The shared stack, but Kafka at an address where nothing listens (yet). */
   public static class BrokerAway implements QuarkusTestProfile {

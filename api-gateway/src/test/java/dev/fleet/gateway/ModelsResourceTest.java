@@ -4,16 +4,32 @@ import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasItems;
 
+import dev.fleet.model.auth.ApiKeyStore;
 import dev.fleet.stack.FleetStackTestResource;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
+import jakarta.inject.Inject;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** {@code GET /v1/models}: the registry as the console reads it, and the console page itself. */
 @QuarkusTest
 @QuarkusTestResource(FleetStackTestResource.class)
 class ModelsResourceTest {
+  @Inject ApiKeyStore keys;
+  String apiKey;
+
+  @BeforeEach
+  void authenticate() {
+    apiKey = TestKeys.useByDefault(keys, "default");
+  }
+
+  @AfterEach
+  void forgetKey() {
+    TestKeys.reset();
+  }
 
   @Test
   void listsTheRegistryWithDefaultsAndLimits() {

@@ -4,6 +4,7 @@ import static io.restassured.RestAssured.given;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fleet.model.auth.ApiKeyStore;
 import dev.fleet.model.job.Job;
 import dev.fleet.model.job.JobMessage;
 import dev.fleet.model.store.JobStore;
@@ -21,12 +22,27 @@ import java.util.UUID;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.awaitility.Awaitility;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** Jobs reach their memory class's topic through the outbox, keyed by job id. */
 @QuarkusTest
 @QuarkusTestResource(FleetStackTestResource.class)
 class OutboxDeliveryTest {
+  @Inject ApiKeyStore keys;
+  String apiKey;
+
+  @BeforeEach
+  void authenticate() {
+    apiKey = TestKeys.useByDefault(keys, "default");
+  }
+
+  @AfterEach
+  void forgetKey() {
+    TestKeys.reset();
+  }
+
   @Inject JobStore store;
   @Inject AgroalDataSource dataSource;
   @Inject ObjectMapper json;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fleet.gateway.storage.ResultStorage;
+import dev.fleet.model.auth.ApiKeyStore;
 import dev.fleet.model.job.Job;
 import dev.fleet.model.job.JobMessage;
 import dev.fleet.model.store.JobStore;
@@ -25,12 +26,27 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import javax.imageio.ImageIO;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** A worker's PNG in the bucket, served through the presigned link, which expires. */
 @QuarkusTest
 @QuarkusTestResource(FleetStackTestResource.class)
 class ResultLinkTest {
+  @Inject ApiKeyStore keys;
+  String apiKey;
+
+  @BeforeEach
+  void authenticate() {
+    apiKey = TestKeys.useByDefault(keys, "links");
+  }
+
+  @AfterEach
+  void forgetKey() {
+    TestKeys.reset();
+  }
+
   @Inject JobStore store;
   @Inject ResultStorage storage;
 
@@ -103,6 +119,17 @@ class ResultLinkTest {
             .extract()
             .header("Location");
     assertArrayEquals(png, fetch(URI.create(location)).body());
+    // Or the link itself, as JSON.
+    String url =
+        given()
+            .get("/v1/jobs/" + job.id() + "/image?redirect=false")
+            .then()
+            .statusCode(200)
+            .body("expiresAt", org.hamcrest.Matchers.notNullValue())
+            .extract()
+            .path("url");
+    assertArrayEquals(png, fetch(URI.create(url)).body());
+    given().get("/v1/jobs/" + job.id() + "/image?redirect=maybe").then().statusCode(400);
   }
 
   @Test

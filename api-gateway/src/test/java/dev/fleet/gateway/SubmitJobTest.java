@@ -14,12 +14,14 @@ import static org.hamcrest.Matchers.nullValue;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
+import dev.fleet.model.auth.ApiKeyStore;
 import dev.fleet.stack.FleetStackTestResource;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import io.restassured.response.ValidatableResponse;
+import jakarta.inject.Inject;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -31,6 +33,8 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -39,6 +43,19 @@ import org.junit.jupiter.params.provider.MethodSource;
 @QuarkusTest
 @QuarkusTestResource(FleetStackTestResource.class)
 class SubmitJobTest {
+  @Inject ApiKeyStore keys;
+  String apiKey;
+
+  @BeforeEach
+  void authenticate() {
+    apiKey = TestKeys.useByDefault(keys, "default");
+  }
+
+  @AfterEach
+  void forgetKey() {
+    TestKeys.reset();
+  }
+
   @TestHTTPResource("/v1/jobs")
   URI jobs;
 
@@ -132,7 +149,7 @@ class SubmitJobTest {
     given()
         .contentType(ContentType.JSON)
         .header("Idempotency-Key", key)
-        .header("X-Tenant", "other")
+        .header("Authorization", "Bearer " + TestKeys.create(keys, "other"))
         .body(body)
         .post("/v1/jobs")
         .then()
@@ -224,12 +241,16 @@ class SubmitJobTest {
     HttpClient http = HttpClient.newHttpClient();
     HttpRequest noType =
         HttpRequest.newBuilder(jobs)
+            .header("Authorization", "Bearer " + apiKey)
             .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"x\"}"))
             .build();
     HttpResponse<String> r = http.send(noType, HttpResponse.BodyHandlers.ofString());
     assertEquals(202, r.statusCode(), r.body());
     HttpRequest formNoType =
-        HttpRequest.newBuilder(jobs).POST(HttpRequest.BodyPublishers.ofString("prompt=x")).build();
+        HttpRequest.newBuilder(jobs)
+            .header("Authorization", "Bearer " + apiKey)
+            .POST(HttpRequest.BodyPublishers.ofString("prompt=x"))
+            .build();
     r = http.send(formNoType, HttpResponse.BodyHandlers.ofString());
     assertEquals(400, r.statusCode(), r.body());
     assertEquals("application/problem+json", r.headers().firstValue("Content-Type").orElseThrow());
@@ -312,10 +333,11 @@ class SubmitJobTest {
   @Test
   void listingFiltersByStatusAndPagesWithACursor() {
     String tenant = "list-" + UUID.randomUUID().toString().substring(0, 8);
+    String key = "Bearer " + TestKeys.create(keys, tenant);
     for (int i = 0; i < 5; i++) {
       given()
           .contentType(ContentType.JSON)
-          .header("X-Tenant", tenant)
+          .header("Authorization", key)
           .body("{\"prompt\":\"fox " + i + "\"}")
           .post("/v1/jobs")
           .then()
@@ -323,17 +345,17 @@ class SubmitJobTest {
     }
     String cancelled =
         given()
-            .header("X-Tenant", tenant)
+            .header("Authorization", key)
             .get("/v1/jobs?limit=1")
             .then()
             .statusCode(200)
             .extract()
             .path("jobs[0].id");
-    given().delete("/v1/jobs/" + cancelled).then().statusCode(200);
+    given().header("Authorization", key).delete("/v1/jobs/" + cancelled).then().statusCode(200);
 
     var page1 =
         given()
-            .header("X-Tenant", tenant)
+            .header("Authorization", key)
             .get("/v1/jobs?limit=2")
             .then()
             .statusCode(200)
@@ -343,7 +365,7 @@ class SubmitJobTest {
     assertEquals("fox 4", page1.path("jobs[0].spec.prompt"));
     var page2 =
         given()
-            .header("X-Tenant", tenant)
+            .header("Authorization", key)
             .queryParam("cursor", (String) page1.path("nextCursor"))
             .get("/v1/jobs?limit=2")
             .then()
@@ -352,7 +374,7 @@ class SubmitJobTest {
             .extract();
     assertEquals("fox 2", page2.path("jobs[0].spec.prompt"));
     given()
-        .header("X-Tenant", tenant)
+        .header("Authorization", key)
         .queryParam("cursor", (String) page2.path("nextCursor"))
         .get("/v1/jobs?limit=2")
         .then()
@@ -361,14 +383,14 @@ class SubmitJobTest {
         .body("nextCursor", nullValue());
 
     given()
-        .header("X-Tenant", tenant)
+        .header("Authorization", key)
         .get("/v1/jobs?status=queued")
         .then()
         .statusCode(200)
         .body("jobs", hasSize(4))
         .body("jobs.status", everyItem(equalTo("QUEUED")));
     given()
-        .header("X-Tenant", tenant)
+        .header("Authorization", key)
         .get("/v1/jobs?status=CANCELLED,SUCCEEDED")
         .then()
         .statusCode(200)

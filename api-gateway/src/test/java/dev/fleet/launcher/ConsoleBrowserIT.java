@@ -116,7 +116,7 @@ class ConsoleBrowserIT {
                 true,
                 System.out));
     fleet.keepLogs();
-    client = new FleetClient(fleet.gatewayUrl());
+    client = new FleetClient(fleet.gatewayUrl(), fleet.devKey());
     console = fleet.gatewayUrl().resolve("/");
     log("fleet up in %.1f s (logs in %s)", seconds(started), fleet.logDir());
 
@@ -140,7 +140,8 @@ class ConsoleBrowserIT {
     driver = new ChromeDriver(service, options);
     driver.manage().timeouts().scriptTimeout(Duration.ofSeconds(30));
     desktop();
-    driver.get(console.toString());
+    // As ./fleet up prints it: the development key in the fragment, kept by the console.
+    driver.get(fleet.consoleUrl().toString());
     userAgent = (String) driver.executeScript("return navigator.userAgent");
     log("browser: %s, up in %.1f s", driver.getCapabilities().getBrowserVersion(), seconds(t0));
   }
@@ -171,6 +172,30 @@ class ConsoleBrowserIT {
   }
 
   // --- the tests --------------------------------------------------------------------------------
+
+  @Test
+  @Order(0)
+  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  void theKeyOfFleetUpsLinkIsKeptAndWithoutAKeyThePanelAsksForOne() {
+    // Opened through the link ./fleet up prints: ready at once, the key out of the address bar.
+    ready();
+    assertFalse(driver.getCurrentUrl().contains("key="), driver.getCurrentUrl());
+    assertEquals(
+        fleet.devKey(), driver.executeScript("return localStorage.getItem('fleet.apiKey')"));
+    assertFalse(driver.findElement(By.id("key-panel")).isDisplayed());
+
+    // Without a key the gateway answers 401 and the console asks for one.
+    driver.executeScript("localStorage.removeItem('fleet.apiKey')");
+    driver.navigate().refresh();
+    WebElement panel = driver.findElement(By.id("key-panel"));
+    waitUntil(d -> panel.isDisplayed());
+    driver.findElement(By.id("api-key")).sendKeys(fleet.devKey());
+    driver.findElement(By.cssSelector("#key-form button[type=submit]")).click();
+    ready();
+    waitUntil(d -> !panel.isDisplayed());
+    assertEquals(
+        fleet.devKey(), driver.executeScript("return localStorage.getItem('fleet.apiKey')"));
+  }
 
   @Test
   @Order(1)
@@ -561,6 +586,7 @@ class ConsoleBrowserIT {
       return http.send(
               HttpRequest.newBuilder(fleet.gatewayUrl().resolve("/v1/jobs/" + id))
                   .timeout(Duration.ofSeconds(30))
+                  .header("Authorization", "Bearer " + fleet.devKey())
                   .DELETE()
                   .build(),
               HttpResponse.BodyHandlers.discarding())

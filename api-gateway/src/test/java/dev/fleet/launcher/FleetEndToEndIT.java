@@ -155,7 +155,7 @@ class FleetEndToEndIT {
                 System.out));
     // Only the logs stay (target/fleet-it-*/data/logs), for a look after a failure.
     fleet.keepLogs();
-    client = new FleetClient(fleet.gatewayUrl());
+    client = new FleetClient(fleet.gatewayUrl(), fleet.devKey());
     // What the check after close() looks for: the gateway and the worker (children of this JVM),
     // PostgreSQL (pg_ctl detaches it: found by its data directory).
     List<ProcessHandle> running = survivors();
@@ -221,6 +221,123 @@ class FleetEndToEndIT {
       }
     }
     return false;
+  }
+
+  @Test
+  @Order(4)
+  @Timeout(value = 120, unit = TimeUnit.SECONDS)
+  void keysOfFleetKeysCreateSeeOnlyTheirTenantsJobs() throws Exception {
+    String alice = createKey("alice");
+    String bob = createKey("bob");
+    String body = "{\"prompt\":\"alice's secret fox\",\"steps\":50}";
+    HttpResponse<String> submitted = call("POST", "/v1/jobs", alice, body);
+    assertEquals(202, submitted.statusCode(), submitted.body());
+    String id = FleetClient.JSON.readTree(submitted.body()).path("id").asText();
+
+    for (String[] c :
+        new String[][] {
+          {"GET", "/v1/jobs/" + id},
+          {"GET", "/v1/jobs/" + id + "/events"},
+          {"GET", "/v1/jobs/" + id + "/image"},
+          {"DELETE", "/v1/jobs/" + id}
+        }) {
+      HttpResponse<String> r = call(c[0], c[1], bob, null);
+      assertEquals(404, r.statusCode(), c[0] + " " + c[1] + ": " + r.body());
+      assertFalse(r.body().contains("secret"), r.body());
+      HttpResponse<String> anonymous = call(c[0], c[1], null, null);
+      assertEquals(401, anonymous.statusCode(), c[0] + " " + c[1]);
+      assertTrue(
+          anonymous.headers().firstValue("Content-Type").orElse("").contains("problem+json"));
+    }
+    HttpResponse<String> bobs = call("GET", "/v1/jobs", bob, null);
+    assertEquals(200, bobs.statusCode());
+    assertFalse(bobs.body().contains(id), bobs.body());
+    assertTrue(call("GET", "/v1/jobs", alice, null).body().contains(id));
+
+    // Alice cancels her own job; bob's DELETE above changed nothing.
+    HttpResponse<String> cancelled = call("DELETE", "/v1/jobs/" + id, alice, null);
+    assertTrue(cancelled.statusCode() == 200 || cancelled.statusCode() == 202, cancelled.body());
+
+    // ./fleet keys list and revoke.
+    var listing = new java.io.ByteArrayOutputStream();
+    assertEquals(
+        0,
+        KeysMain.run(
+            new String[] {"list", "--data", fleet.dataDir().toString()},
+            new java.io.PrintStream(listing, true),
+            System.err));
+    String bobId = bob.substring(3, 3 + 12);
+    assertTrue(listing.toString().contains(bobId), listing.toString());
+    assertFalse(listing.toString().contains(bob), "a listing never shows a key");
+    assertEquals(
+        0,
+        KeysMain.run(
+            new String[] {"revoke", bobId, "--data", fleet.dataDir().toString()},
+            System.out,
+            System.err));
+    assertEquals(401, call("GET", "/v1/jobs", bob, null).statusCode());
+  }
+
+  @Test
+  @Order(5)
+  @Timeout(value = 240, unit = TimeUnit.SECONDS)
+  void aWorkerKilledWithSigkillIsRestartedAndTakesJobsAgain() throws Exception {
+    List<String> events = new CopyOnWriteArrayList<>();
+    fleet.supervise(events::add);
+    ProcessHandle worker =
+        ProcessHandle.current()
+            .children()
+            .filter(p -> p.info().commandLine().orElse("").contains("gpu-worker"))
+            .findFirst()
+            .orElseThrow();
+    long t0 = System.nanoTime();
+    worker.destroyForcibly();
+    HealthProbe probe = new HealthProbe(Duration.ofSeconds(2));
+    URI ready = fleet.workerUrl().resolve("/q/health/ready");
+    while (!(events.stream().anyMatch(e -> e.contains("started again")) && probe.ready(ready))) {
+      assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(90), "no restart: " + events);
+      Thread.sleep(200);
+    }
+    log("worker restarted and ready %.1f s after SIGKILL", (System.nanoTime() - t0) / 1e9);
+    JsonNode job =
+        client.submit(RunMain.parse(new String[] {"after the crash", "--steps", "2"}).body());
+    long t1 = System.nanoTime();
+    JsonNode done = client.follow(job.path("id").asText(), Instant.now().plusSeconds(150), u -> {});
+    assertEquals("SUCCEEDED", done.path("status").asText(), done.toString());
+    // Until the dead member's Kafka session times out, its partitions wait: that is the delay.
+    log("a job submitted after the restart succeeded in %.1f s", (System.nanoTime() - t1) / 1e9);
+  }
+
+  /** {@code ./fleet keys create --tenant T} against this fleet: the key on the last line. */
+  private String createKey(String tenant) {
+    var out = new java.io.ByteArrayOutputStream();
+    int status =
+        KeysMain.run(
+            new String[] {"create", "--tenant", tenant, "--data", fleet.dataDir().toString()},
+            new java.io.PrintStream(out, true),
+            System.err);
+    assertEquals(0, status);
+    String[] lines = out.toString().strip().split("\\R");
+    return lines[lines.length - 1];
+  }
+
+  private HttpResponse<String> call(String method, String path, String key, String body)
+      throws Exception {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(fleet.gatewayUrl().resolve(path))
+            .timeout(Duration.ofSeconds(10))
+            .method(
+                method,
+                body == null
+                    ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofString(body));
+    if (body != null) {
+      b.header("Content-Type", "application/json");
+    }
+    if (key != null) {
+      b.header("Authorization", "Bearer " + key);
+    }
+    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
   @Test
@@ -409,6 +526,7 @@ class FleetEndToEndIT {
     return http.send(
         HttpRequest.newBuilder(fleet.gatewayUrl().resolve("/v1/jobs"))
             .timeout(Duration.ofSeconds(30))
+            .header("Authorization", "Bearer " + fleet.devKey())
             .header("Content-Type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofString(json))
             .build(),
@@ -419,6 +537,7 @@ class FleetEndToEndIT {
     return http.send(
         HttpRequest.newBuilder(fleet.gatewayUrl().resolve("/v1/jobs/" + id))
             .timeout(Duration.ofSeconds(30))
+            .header("Authorization", "Bearer " + fleet.devKey())
             .DELETE()
             .build(),
         HttpResponse.BodyHandlers.ofString());

@@ -38,6 +38,7 @@ final class FleetClient implements AutoCloseable {
   static final ObjectMapper JSON = new ObjectMapper();
 
   private final URI base;
+  private final String apiKey;
   private final HttpClient http;
 
   /** An error answer of the API, with its problem detail (RFC 9457) when it sent one. */
@@ -70,8 +71,13 @@ final class FleetClient implements AutoCloseable {
     }
   }
 
-  FleetClient(URI base) {
+  /**
+   * @param apiKey sent as {@code Authorization: Bearer} with every call to the gateway (not to the
+   *     presigned link); null for none
+   */
+  FleetClient(URI base, String apiKey) {
     this.base = base;
+    this.apiKey = apiKey;
     this.http =
         HttpClient.newBuilder()
             .connectTimeout(Duration.ofSeconds(5))
@@ -84,11 +90,19 @@ final class FleetClient implements AutoCloseable {
     return base;
   }
 
+  /** A request to the gateway at {@code path}, with the API key. */
+  private HttpRequest.Builder api(String path) {
+    HttpRequest.Builder b = HttpRequest.newBuilder(base.resolve(path)).timeout(REQUEST_TIMEOUT);
+    if (apiKey != null) {
+      b.header("Authorization", "Bearer " + apiKey);
+    }
+    return b;
+  }
+
   /** {@code POST /v1/jobs}: the job as the 202 shows it. */
   JsonNode submit(ObjectNode body) throws IOException {
     HttpRequest request =
-        HttpRequest.newBuilder(base.resolve("/v1/jobs"))
-            .timeout(REQUEST_TIMEOUT)
+        api("/v1/jobs")
             .header("Content-Type", "application/json")
             .header("Accept", "application/json")
             .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)))
@@ -98,12 +112,7 @@ final class FleetClient implements AutoCloseable {
 
   /** {@code GET /v1/jobs/{id}}. */
   JsonNode job(String id) throws IOException {
-    HttpRequest request =
-        HttpRequest.newBuilder(base.resolve("/v1/jobs/" + id))
-            .timeout(REQUEST_TIMEOUT)
-            .header("Accept", "application/json")
-            .GET()
-            .build();
+    HttpRequest request = api("/v1/jobs/" + id).header("Accept", "application/json").GET().build();
     return json(send(request), "GET /v1/jobs/" + id);
   }
 
@@ -138,11 +147,7 @@ final class FleetClient implements AutoCloseable {
   private boolean stream(String id, Instant deadline, Consumer<Update> onUpdate)
       throws IOException {
     HttpRequest request =
-        HttpRequest.newBuilder(base.resolve("/v1/jobs/" + id + "/events"))
-            .timeout(REQUEST_TIMEOUT)
-            .header("Accept", "text/event-stream")
-            .GET()
-            .build();
+        api("/v1/jobs/" + id + "/events").header("Accept", "text/event-stream").GET().build();
     HttpResponse<InputStream> response;
     try {
       response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
@@ -152,7 +157,7 @@ final class FleetClient implements AutoCloseable {
     }
     if (response.statusCode() != 200) {
       byte[] body = response.body().readAllBytes();
-      if (response.statusCode() == 404) {
+      if (response.statusCode() == 404 || response.statusCode() == 401) {
         throw problem(response.statusCode(), response, body, "GET /v1/jobs/" + id + "/events");
       }
       return false;

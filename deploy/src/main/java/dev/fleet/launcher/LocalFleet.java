@@ -1,5 +1,7 @@
 package dev.fleet.launcher;
 
+import dev.fleet.model.auth.ApiKeyStore;
+import dev.fleet.model.process.ParentWatch;
 import dev.fleet.stack.EmbeddedStack;
 import dev.fleet.stack.StackConfig;
 import dev.fleet.stack.StackEndpoints;
@@ -104,6 +106,7 @@ public final class LocalFleet implements AutoCloseable {
   private boolean keepLogs;
   private int gatewayPort;
   private int workerPort;
+  private String devKey;
 
   /** The start was cut short by {@link #close} (Ctrl-C while starting): nothing to report. */
   public static final class Stopped extends IOException {
@@ -112,8 +115,8 @@ public final class LocalFleet implements AutoCloseable {
     }
   }
 
-  /** One started child JVM. */
-  private record Child(String name, Process process, Path log, int port) {}
+  /** One started child JVM, and the command that started it (for a restart). */
+  private record Child(String name, Process process, Path log, int port, List<String> command) {}
 
   private LocalFleet(Options options) {
     this.options = options;
@@ -191,6 +194,9 @@ public final class LocalFleet implements AutoCloseable {
         seconds(t0), e.kafkaBootstrapServers(), e.jdbcUrl(), e.s3Endpoint());
 
     long t1 = System.nanoTime();
+    watchPostgres();
+    // Each child exits when this process is gone, however it ends (SIGKILL included).
+    String parent = "-D" + ParentWatch.PROPERTY + "=" + ProcessHandle.current().pid();
     // The worker serves its model under the directory's name, and the gateway takes that name as
     // its default model (both overridable through FLEET_WORKER_OPTS / FLEET_GATEWAY_OPTS).
     String modelName = modelDir.getFileName().toString();
@@ -199,7 +205,8 @@ public final class LocalFleet implements AutoCloseable {
         List.of(
             "-Dquarkus.http.host=localhost",
             "-Dquarkus.http.port=" + gatewayPort,
-            "-Dfleet.default-model=" + modelName));
+            "-Dfleet.default-model=" + modelName,
+            parent));
     List<String> workerArgs = new ArrayList<>();
     workerArgs.addAll(
         List.of(
@@ -208,7 +215,11 @@ public final class LocalFleet implements AutoCloseable {
             "-Dquarkus.http.host=localhost",
             "-Dquarkus.http.port=" + workerPort,
             "-Dfleet.worker.model-dir=" + modelDir,
-            "-Dfleet.worker.model-name=" + modelName));
+            "-Dfleet.worker.model-name=" + modelName,
+            // Static group membership: restarted after a crash, it takes its partitions back at
+            // once (the job it ran comes again) instead of after Kafka's session timeout.
+            "-Dkafka.group.instance.id=fleet-local-worker",
+            parent));
     if (System.getenv("FLEET_WORKER_DEVICE") == null) {
       // CPU, or the GPU when DJL finds one; FLEET_WORKER_DEVICE=cpu|gpu decides otherwise.
       workerArgs.add("-Dfleet.worker.device=auto");
@@ -222,6 +233,11 @@ public final class LocalFleet implements AutoCloseable {
     for (Child child : List.of(gateway, worker)) {
       awaitReady(child, probe, deadline);
     }
+    // The gateway is ready, so its migrations ran: the api_keys table exists.
+    devKey =
+        DevKey.ensure(
+            new ApiKeyStore(DevKey.dataSource(e.jdbcUrl(), e.jdbcUser(), e.jdbcPassword())),
+            dataDir);
     status(
         "gateway :%d and worker :%d ready in %.1f s%s",
         gatewayPort,
@@ -233,6 +249,23 @@ public final class LocalFleet implements AutoCloseable {
   /** The gateway's base URL, {@code http://localhost:PORT}. */
   public URI gatewayUrl() {
     return URI.create("http://localhost:" + gatewayPort);
+  }
+
+  /**
+   * The local development key (tenant {@value DevKey#TENANT}), kept in {@code <data>/dev-key}: what
+   * {@code ./fleet run} and the console use against this fleet.
+   */
+  public String devKey() {
+    return devKey;
+  }
+
+  /**
+   * The console's address with the development key in its fragment ({@code /#key=...}): the console
+   * keeps the key in the browser and removes it from the address bar. A fragment is never sent to
+   * the server, so the key appears in no request line or log.
+   */
+  public URI consoleUrl() {
+    return URI.create(gatewayUrl() + "/#key=" + devKey);
   }
 
   public URI workerUrl() {
@@ -327,6 +360,9 @@ public final class LocalFleet implements AutoCloseable {
         }
       }
       deletePids();
+      if (postgresWatch != null) {
+        postgresWatch.destroy();
+      }
       if (options.ephemeral()) {
         Cleanup.deleteTree(dataDir, keepLogs ? logDir : null);
       }
@@ -391,21 +427,155 @@ public final class LocalFleet implements AutoCloseable {
         log,
         "# " + Instant.now() + " " + String.join(" ", command) + System.lineSeparator(),
         StandardCharsets.UTF_8);
-    ProcessBuilder pb =
-        new ProcessBuilder(command)
-            .directory(options.root().toFile())
-            .redirectErrorStream(true)
-            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-            .redirectInput(ProcessBuilder.Redirect.from(nullDevice()));
     synchronized (lock) {
       if (closing) {
         throw new Stopped();
       }
-      Child child = new Child(name, pb.start(), log, port);
+      Child child = new Child(name, start(command, log), log, port, List.copyOf(command));
       children.add(child);
       return child;
     }
   }
+
+  private Process start(List<String> command, Path log) throws IOException {
+    return new ProcessBuilder(command)
+        .directory(options.root().toFile())
+        .redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+        .redirectInput(ProcessBuilder.Redirect.from(nullDevice()))
+        .start();
+  }
+
+  // --- the supervisor ---------------------------------------------------------------------------
+
+  /** The first wait before a restart; it doubles for each crash in a row, up to the maximum. */
+  static final Duration RESTART_BACKOFF = Duration.ofSeconds(1);
+
+  static final Duration MAX_RESTART_BACKOFF = Duration.ofSeconds(30);
+
+  /** A child that ran this long before it exited starts over from the first wait. */
+  static final Duration STABLE_AFTER = Duration.ofSeconds(60);
+
+  private volatile Consumer<String> supervisor;
+
+  /**
+   * From now on, a child that exits on its own (a crash, kill -9) is started again with the same
+   * command after a back-off (1 s, doubling per crash in a row up to 30 s; back to 1 s once it ran
+   * a minute), rather than the fleet stopping; {@code events} hears of each exit and restart.
+   */
+  public void supervise(Consumer<String> events) {
+    supervisor = Objects.requireNonNull(events, "events");
+    List<Child> current;
+    synchronized (lock) {
+      current = List.copyOf(children);
+    }
+    for (Child child : current) {
+      watch(child, 0);
+    }
+  }
+
+  private void watch(Child child, int crashesInARow) {
+    Instant started = Instant.now();
+    child
+        .process()
+        .onExit()
+        .thenAccept(
+            p -> {
+              if (closing) {
+                return;
+              }
+              Thread.ofVirtual()
+                  .name("fleet-restart-" + child.name())
+                  .start(
+                      () -> {
+                        boolean stable =
+                            Duration.between(started, Instant.now()).compareTo(STABLE_AFTER) >= 0;
+                        int crashes = stable ? 1 : crashesInARow + 1;
+                        long wait =
+                            Math.min(
+                                MAX_RESTART_BACKOFF.toMillis(),
+                                RESTART_BACKOFF.toMillis() << Math.min(20, crashes - 1));
+                        supervisor.accept(
+                            exitMessage(child, "exited")
+                                + System.lineSeparator()
+                                + String.format(
+                                    Locale.ROOT,
+                                    "fleet: restarting the %s in %.0f s",
+                                    child.name(),
+                                    wait / 1000.0));
+                        sleepQuietly(wait);
+                        restart(child, crashes);
+                      });
+            });
+  }
+
+  private void restart(Child old, int crashes) {
+    synchronized (lock) {
+      if (closing) {
+        return;
+      }
+      try {
+        Files.writeString(
+            old.log(),
+            "# " + Instant.now() + " restarted by the launcher" + System.lineSeparator(),
+            StandardCharsets.UTF_8,
+            java.nio.file.StandardOpenOption.APPEND);
+        Child child =
+            new Child(
+                old.name(), start(old.command(), old.log()), old.log(), old.port(), old.command());
+        children.set(children.indexOf(old), child);
+        writePids();
+        supervisor.accept(
+            "the " + child.name() + " started again (process " + child.process().pid() + ")");
+        watch(child, crashes);
+      } catch (IOException | RuntimeException e) {
+        supervisor.accept("cannot restart the " + old.name() + ": " + e.getMessage());
+      }
+    }
+  }
+
+  private static void sleepQuietly(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * PostgreSQL runs as its own process (started through pg_ctl, so not this JVM's child): a small
+   * shell watches this process and stops the server (SIGTERM, PostgreSQL's smart shutdown) once
+   * this process is gone, so that a killed launcher leaves no server holding the port. After a
+   * normal stop the server is gone already and the shell finds nothing to stop.
+   */
+  private void watchPostgres() {
+    Path pidFile = dataDir.resolve("postgres").resolve("postmaster.pid");
+    try {
+      String pg = Files.readAllLines(pidFile, StandardCharsets.UTF_8).get(0).strip();
+      if (!pg.matches("[0-9]+") || !Files.isExecutable(Path.of("/bin/sh"))) {
+        return;
+      }
+      long me = ProcessHandle.current().pid();
+      String script =
+          "while kill -0 "
+              + me
+              + " 2>/dev/null; do sleep 1; done; "
+              + "[ \"$(cat /proc/"
+              + pg
+              + "/comm 2>/dev/null)\" = postgres ] && kill -TERM "
+              + pg;
+      postgresWatch =
+          new ProcessBuilder("/bin/sh", "-c", script)
+              .redirectErrorStream(true)
+              .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+              .redirectInput(ProcessBuilder.Redirect.from(nullDevice()))
+              .start();
+    } catch (IOException | RuntimeException e) {
+      // no watch: the next start on this data stops an orphaned server (EmbeddedPostgres)
+    }
+  }
+
+  private Process postgresWatch;
 
   private void awaitReady(Child child, HealthProbe probe, Instant deadline) throws IOException {
     URI health = URI.create("http://localhost:" + child.port() + "/q/health/ready");

@@ -24,6 +24,10 @@ import java.util.Map;
  * JSON line on stdout: {@code {"id", "out", "seed", "seconds"}} (seconds from submission to the
  * written file).
  *
+ * <p>The API key: a local fleet's own development key; otherwise {@code $FLEET_API_KEY}, or, for a
+ * fleet on this machine, the development key of this checkout's {@code ./fleet up} ({@code
+ * .fleet/dev-key}).
+ *
  * <p>Exit status: 0 done; 1 the job failed, was cancelled or timed out, or the fleet did not work;
  * 2 bad arguments (also when the gateway refuses a field: the option is named).
  */
@@ -130,6 +134,10 @@ public final class RunMain {
     LocalFleet fleet = null;
     Path tmp = null;
     boolean ok = false;
+    String apiKey = System.getenv("FLEET_API_KEY");
+    if (apiKey != null && apiKey.isBlank()) {
+      apiKey = null;
+    }
     try {
       int health = new HealthProbe(PROBE_TIMEOUT).status(URI.create(base + "/q/health/ready"));
       if (health != 200) {
@@ -156,8 +164,12 @@ public final class RunMain {
                     true,
                     err));
         base = fleet.gatewayUrl();
+        apiKey = fleet.devKey();
+      } else if (apiKey == null && args.root() != null && isLoopback(base)) {
+        // The ./fleet up of this checkout: its development key.
+        apiKey = DevKey.read(args.root().resolve(".fleet")).orElse(null);
       }
-      int status = submitAndFetch(base, args, out, err);
+      int status = submitAndFetch(base, apiKey, args, out, err);
       ok = status != 1; // a refused option (2) needs no logs either
       return status;
     } catch (LocalFleet.Stopped e) {
@@ -203,9 +215,14 @@ public final class RunMain {
     }
   }
 
-  private static int submitAndFetch(URI base, Args args, PrintStream out, PrintStream err)
-      throws IOException {
-    try (FleetClient client = new FleetClient(base)) {
+  private static boolean isLoopback(URI base) {
+    String host = base.getHost();
+    return host.equals("localhost") || host.equals("127.0.0.1") || host.equals("[::1]");
+  }
+
+  private static int submitAndFetch(
+      URI base, String apiKey, Args args, PrintStream out, PrintStream err) throws IOException {
+    try (FleetClient client = new FleetClient(base, apiKey)) {
       long t0 = System.nanoTime();
       JsonNode job;
       try {
@@ -295,6 +312,13 @@ public final class RunMain {
 
   /** A refused submission: 400/422 name fields, which are options here (exit 2). */
   private static int refused(FleetClient.ApiException e, PrintStream err) {
+    if (e.status == 401) {
+      err.println("fleet run: " + e.getMessage());
+      err.println(
+          "fleet run: the fleet asks for an API key: set FLEET_API_KEY (./fleet keys create"
+              + " --tenant NAME makes one)");
+      return 1;
+    }
     if (e.status == 400 || e.status == 422) {
       var fields = e.fieldErrors();
       if (!fields.isEmpty()) {

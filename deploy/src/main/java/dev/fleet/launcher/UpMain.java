@@ -18,8 +18,9 @@ import java.util.concurrent.CountDownLatch;
  *
  * <p>Starts a {@link LocalFleet} (defaults: Kafka 9092, PostgreSQL 15432, S3 9000, gateway 8080,
  * worker 8081, data in {@code ./.fleet}), prints its URLs and waits. On SIGTERM or Ctrl-C it stops
- * everything, prints {@code fleet stopped} and exits 0 (1 if the stop failed, or a child exited on
- * its own; 2 for bad arguments).
+ * everything, prints {@code fleet stopped} and exits 0 (1 if the stop failed; 2 for bad arguments).
+ * A gateway or worker that exits on its own is restarted with back-off ({@link
+ * LocalFleet#supervise}).
  */
 public final class UpMain {
   static final int DEFAULT_GATEWAY_PORT = 8080;
@@ -74,24 +75,26 @@ public final class UpMain {
     // the fleet, this one waits for that and ends the process with a status that says whether the
     // stop went well (rather than 143 or 130).
     Runtime.getRuntime().addShutdownHook(new Thread(() -> stopAndHalt(fleet), "fleet-up-shutdown"));
-    fleet.onUnexpectedExit(
-        message -> {
-          System.err.println("fleet: " + message);
-          System.err.println("fleet: stopping the fleet");
-          exitStatus = 1;
-          new Thread(() -> System.exit(1), "fleet-up-exit").start();
-        });
+    // A gateway or worker that crashes is started again (with back-off), not the fleet stopped.
+    fleet.supervise(message -> System.err.println("fleet: " + message));
 
     String gateway = fleet.gatewayUrl().toString();
     out.println("fleet: up");
     out.println("  API       " + gateway + "/v1/jobs");
     boolean console =
         new HealthProbe(Duration.ofSeconds(2)).status(URI.create(gateway + "/")) / 100 == 2;
-    out.println("  console   " + gateway + "/" + (console ? "" : "  (not there yet)"));
+    out.println("  console   " + fleet.consoleUrl() + (console ? "" : "  (not there yet)"));
     out.println("  OpenAPI   " + gateway + "/q/swagger-ui");
     out.println("  worker    " + fleet.workerUrl() + "/q/health (model " + args.modelDir() + ")");
     out.println("  data      " + LocalFleet.display(fleet.dataDir()));
     out.println("  logs      " + LocalFleet.display(fleet.logDir()));
+    out.println(
+        "  API key   tenant "
+            + DevKey.TENANT
+            + ", kept in "
+            + LocalFleet.display(fleet.dataDir().resolve(DevKey.FILE))
+            + " (more: ./fleet keys create --tenant NAME)");
+    out.println("            Authorization: Bearer " + fleet.devKey());
     out.println("fleet: Ctrl-C stops it");
     out.flush();
 

@@ -104,6 +104,28 @@ public final class EmbeddedPostgres implements AutoCloseable {
     }
   }
 
+  /**
+   * The JDBC URL of the {@code fleet} database of the server that runs on {@code dataDir} (the
+   * {@code postgres/} directory of a stack), found through its {@code postmaster.pid}: the server's
+   * process id (alive), its data directory, and the port it listens on (line 4).
+   */
+  public static Optional<String> runningJdbcUrl(Path dataDir) throws IOException {
+    Path pidFile = dataDir.resolve("postmaster.pid");
+    if (!Files.isRegularFile(pidFile)) {
+      return Optional.empty();
+    }
+    List<String> lines = Files.readAllLines(pidFile);
+    if (lines.size() < 4 || postmaster(pidFile, dataDir).filter(ProcessHandle::isAlive).isEmpty()) {
+      return Optional.empty();
+    }
+    try {
+      int port = Integer.parseInt(lines.get(3).trim());
+      return Optional.of("jdbc:postgresql://localhost:" + port + "/" + DATABASE);
+    } catch (NumberFormatException e) {
+      return Optional.empty();
+    }
+  }
+
   private static Optional<ProcessHandle> postmaster(Path pidFile, Path dataDir) throws IOException {
     List<String> lines = Files.readAllLines(pidFile);
     if (lines.size() < 2 || !Path.of(lines.get(1)).equals(dataDir.toAbsolutePath())) {

@@ -104,6 +104,19 @@ public class JobConsumer {
     p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
     p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
     p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 1);
+    // Static membership when configured (kafka.group.instance.id): a worker restarted under the
+    // same id gets its partitions back at once, without waiting for the dead member's session to
+    // time out, and so the job it was running is delivered again within seconds.
+    for (String key :
+        List.of(
+            ConsumerConfig.GROUP_INSTANCE_ID_CONFIG,
+            ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG,
+            ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG)) {
+      Object value = kafkaConfig.get(key);
+      if (value != null && !value.toString().isBlank()) {
+        p.put(key, value.toString());
+      }
+    }
     return p;
   }
 

@@ -1,9 +1,11 @@
 package dev.fleet.gateway.api;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fleet.gateway.auth.Caller;
 import dev.fleet.gateway.events.JobEventHub;
 import dev.fleet.gateway.jobs.JobSubmitter;
-import dev.fleet.gateway.jobs.JobsConfig;
+import dev.fleet.gateway.limits.LimitsConfig;
+import dev.fleet.gateway.limits.SubmitLimiter;
 import dev.fleet.gateway.metrics.FleetMetrics;
 import dev.fleet.gateway.storage.ResultStorage;
 import dev.fleet.model.FieldError;
@@ -11,6 +13,8 @@ import dev.fleet.model.job.Job;
 import dev.fleet.model.job.JobState;
 import dev.fleet.model.store.JobStore;
 import io.micrometer.core.instrument.Timer;
+import io.quarkus.security.Authenticated;
+import io.quarkus.security.identity.SecurityIdentity;
 import io.smallrye.common.annotation.Blocking;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
@@ -33,22 +37,27 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.UUID;
-import java.util.regex.Pattern;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.enums.SchemaType;
+import org.eclipse.microprofile.openapi.annotations.headers.Header;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.parameters.Parameter;
 import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
-/** The jobs API, {@code /v1/jobs}: submit, follow, list, cancel, fetch the image. */
+/**
+ * The jobs API, {@code /v1/jobs}: submit, follow, list, cancel, fetch the image. Every call needs
+ * an API key, and sees and changes only the jobs of the key's tenant: another tenant's job is not
+ * found (404), whatever the call.
+ */
 @Path("/v1/jobs")
 @Produces(MediaType.APPLICATION_JSON)
-@Tag(name = "jobs")
+@Authenticated
+@Tag(name = "jobs", description = "Text-to-image jobs of the caller's tenant")
 public class JobsResource {
-  static final String TENANT_HEADER = "X-Tenant";
   static final String IDEMPOTENCY_HEADER = "Idempotency-Key";
-  private static final Pattern TENANT = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
   private static final int MAX_IDEMPOTENCY_KEY = 255;
   private static final int DEFAULT_LIMIT = 20;
 
@@ -57,7 +66,9 @@ public class JobsResource {
   private final ResultStorage storage;
   private final JobEventHub hub;
   private final ObjectMapper json;
-  private final JobsConfig config;
+  private final SecurityIdentity identity;
+  private final SubmitLimiter limiter;
+  private final LimitsConfig limits;
   private final Timer submitTimer;
 
   public JobsResource(
@@ -66,36 +77,83 @@ public class JobsResource {
       ResultStorage storage,
       JobEventHub hub,
       ObjectMapper json,
-      JobsConfig config,
+      SecurityIdentity identity,
+      SubmitLimiter limiter,
+      LimitsConfig limits,
       FleetMetrics metrics) {
     this.submitter = submitter;
     this.store = store;
     this.storage = storage;
     this.hub = hub;
     this.json = json;
-    this.config = config;
+    this.identity = identity;
+    this.limiter = limiter;
+    this.limits = limits;
     this.submitTimer = metrics.submitTimer();
   }
 
   @POST
   @Consumes(MediaType.APPLICATION_JSON)
-  @Operation(summary = "Submit a text-to-image job")
+  @Operation(operationId = "submitJob", summary = "Submit a text-to-image job")
   @RequestBody(content = @Content(schema = @Schema(implementation = SubmitRequest.class)))
   @APIResponse(
       responseCode = "202",
       description = "Stored and queued (or, for a repeated Idempotency-Key, the earlier job)",
       content = @Content(schema = @Schema(implementation = JobView.class)))
-  @APIResponse(responseCode = "400", description = "Not JSON, or a field of the wrong type")
-  @APIResponse(responseCode = "415", description = "Not application/json")
+  @APIResponse(
+      responseCode = "400",
+      description = "Not JSON, or a field of the wrong type",
+      content =
+          @Content(
+              mediaType = Problem.MEDIA_TYPE,
+              schema = @Schema(implementation = Problem.class)))
+  @APIResponse(
+      responseCode = "401",
+      description = "No API key, or one that is unknown or revoked",
+      content =
+          @Content(
+              mediaType = Problem.MEDIA_TYPE,
+              schema = @Schema(implementation = Problem.class)))
+  @APIResponse(
+      responseCode = "413",
+      description = "The body is larger than 64 KiB",
+      content =
+          @Content(
+              mediaType = Problem.MEDIA_TYPE,
+              schema = @Schema(implementation = Problem.class)))
+  @APIResponse(
+      responseCode = "415",
+      description = "Not application/json",
+      content =
+          @Content(
+              mediaType = Problem.MEDIA_TYPE,
+              schema = @Schema(implementation = Problem.class)))
   @APIResponse(
       responseCode = "422",
-      description = "Invalid fields (named in errors), or too large for every GPU class")
-  public Response submit(
-      String body,
-      @HeaderParam(IDEMPOTENCY_HEADER) String idempotencyKey,
-      @HeaderParam(TENANT_HEADER) String tenantHeader) {
+      description =
+          "Invalid fields (named in errors; the prompt has at most 2000 characters), or too large for every GPU class",
+      content =
+          @Content(
+              mediaType = Problem.MEDIA_TYPE,
+              schema = @Schema(implementation = Problem.class)))
+  @APIResponse(
+      responseCode = "429",
+      description =
+          "The key submits faster than its rate, or the tenant has as many jobs queued or running as it may: see Retry-After",
+      headers =
+          @Header(
+              name = "Retry-After",
+              description = "seconds to wait",
+              schema = @Schema(type = SchemaType.INTEGER)),
+      content =
+          @Content(
+              mediaType = Problem.MEDIA_TYPE,
+              schema = @Schema(implementation = Problem.class)))
+  public Response submit(String body, @HeaderParam(IDEMPOTENCY_HEADER) String idempotencyKey) {
     Timer.Sample sample = Timer.start();
-    String tenant = tenant(tenantHeader);
+    String tenant = Caller.tenant(identity);
+    limiter.admit(Caller.keyId(identity), tenant);
+    bodySize(body);
     String key = idempotencyKey(idempotencyKey);
     SubmitRequest request = SubmitRequest.parse(json, body);
     JobStore.Inserted inserted = submitter.submit(tenant, key, request);
@@ -112,26 +170,59 @@ public class JobsResource {
 
   @GET
   @Path("{id}")
-  @Operation(summary = "A job's status, progress, plan, error or result link")
+  @Operation(
+      operationId = "getJob",
+      summary = "A job's status, progress, plan, error or result link")
   @APIResponse(
       responseCode = "200",
+      description = "The job",
       content = @Content(schema = @Schema(implementation = JobView.class)))
-  @APIResponse(responseCode = "404", description = "No such job")
+  @APIResponse(
+      responseCode = "401",
+      description = "No API key, or one that is unknown or revoked",
+      content =
+          @Content(
+              mediaType = Problem.MEDIA_TYPE,
+              schema = @Schema(implementation = Problem.class)))
+  @APIResponse(
+      responseCode = "404",
+      description = "No such job (another tenant's job is not found either)",
+      content =
+          @Content(
+              mediaType = Problem.MEDIA_TYPE,
+              schema = @Schema(implementation = Problem.class)))
   public JobView get(@PathParam("id") String id) {
     return view(find(id));
   }
 
   @GET
-  @Operation(summary = "The tenant's jobs, newest first, optionally by status")
+  @Operation(
+      operationId = "listJobs",
+      summary = "The tenant's jobs, newest first, optionally by status")
   @APIResponse(
       responseCode = "200",
+      description = "One page of the caller's tenant's jobs",
       content = @Content(schema = @Schema(implementation = JobPage.class)))
+  @APIResponse(
+      responseCode = "400",
+      description =
+          "An unknown status, a limit outside 1 to 200, or a cursor not from this listing",
+      content =
+          @Content(
+              mediaType = Problem.MEDIA_TYPE,
+              schema = @Schema(implementation = Problem.class)))
+  @APIResponse(
+      responseCode = "401",
+      description = "No API key, or one that is unknown or revoked",
+      content =
+          @Content(
+              mediaType = Problem.MEDIA_TYPE,
+              schema = @Schema(implementation = Problem.class)))
   public JobPage list(
       @QueryParam("status") List<String> status,
       @QueryParam("limit") String limit,
-      @QueryParam("cursor") String cursor,
-      @HeaderParam(TENANT_HEADER) String tenantHeader) {
-    String tenant = tenant(tenantHeader);
+      @QueryParam("cursor") String cursor) {
+    String tenant = Caller.tenant(identity);
     Set<JobState> states = states(status);
     int n = limit(limit);
     JobStore.Page page;
@@ -152,16 +243,42 @@ public class JobsResource {
   @DELETE
   @Path("{id}")
   @Operation(
+      operationId = "cancelJob",
       summary = "Cancel a job",
       description =
           "A queued job is cancelled at once (200); a running one stops at its next step (202)")
-  @APIResponse(responseCode = "200", description = "Cancelled")
-  @APIResponse(responseCode = "202", description = "Cancellation requested from the worker")
-  @APIResponse(responseCode = "404", description = "No such job")
-  @APIResponse(responseCode = "409", description = "The job had already finished")
+  @APIResponse(
+      responseCode = "200",
+      description = "Cancelled",
+      content = @Content(schema = @Schema(implementation = JobView.class)))
+  @APIResponse(
+      responseCode = "202",
+      description = "Cancellation requested from the worker",
+      content = @Content(schema = @Schema(implementation = JobView.class)))
+  @APIResponse(
+      responseCode = "401",
+      description = "No API key, or one that is unknown or revoked",
+      content =
+          @Content(
+              mediaType = Problem.MEDIA_TYPE,
+              schema = @Schema(implementation = Problem.class)))
+  @APIResponse(
+      responseCode = "404",
+      description = "No such job (another tenant's job is not found either)",
+      content =
+          @Content(
+              mediaType = Problem.MEDIA_TYPE,
+              schema = @Schema(implementation = Problem.class)))
+  @APIResponse(
+      responseCode = "409",
+      description = "The job had already finished",
+      content =
+          @Content(
+              mediaType = Problem.MEDIA_TYPE,
+              schema = @Schema(implementation = Problem.class)))
   public Response cancel(@PathParam("id") String id) {
     UUID uuid = uuid(id);
-    JobStore.CancelOutcome outcome = store.requestCancel(uuid);
+    JobStore.CancelOutcome outcome = store.requestCancel(uuid, Caller.tenant(identity));
     if (outcome == JobStore.CancelOutcome.NOT_FOUND) {
       throw ProblemException.jobNotFound(id);
     }
@@ -187,10 +304,59 @@ public class JobsResource {
   @GET
   @Path("{id}/image")
   @Produces(MediaType.WILDCARD)
-  @Operation(summary = "Redirect (303) to the image's presigned link")
-  @APIResponse(responseCode = "303", description = "See the Location header")
-  @APIResponse(responseCode = "409", description = "The job has no image (yet)")
-  public Response image(@PathParam("id") String id) {
+  @Operation(
+      operationId = "getJobImage",
+      summary = "The image: a redirect (303) to its presigned link, or the link (?redirect=false)")
+  @APIResponse(
+      responseCode = "200",
+      description = "With ?redirect=false: the presigned link and when it expires",
+      content = @Content(schema = @Schema(implementation = ImageLink.class)))
+  @APIResponse(
+      responseCode = "303",
+      description = "See the Location header: the presigned link",
+      headers =
+          @Header(
+              name = "Location",
+              description = "the presigned link",
+              schema = @Schema(type = SchemaType.STRING)))
+  @APIResponse(
+      responseCode = "400",
+      description = "redirect is neither true nor false",
+      content =
+          @Content(
+              mediaType = Problem.MEDIA_TYPE,
+              schema = @Schema(implementation = Problem.class)))
+  @APIResponse(
+      responseCode = "401",
+      description = "No API key, or one that is unknown or revoked",
+      content =
+          @Content(
+              mediaType = Problem.MEDIA_TYPE,
+              schema = @Schema(implementation = Problem.class)))
+  @APIResponse(
+      responseCode = "404",
+      description = "No such job (another tenant's job is not found either)",
+      content =
+          @Content(
+              mediaType = Problem.MEDIA_TYPE,
+              schema = @Schema(implementation = Problem.class)))
+  @APIResponse(
+      responseCode = "409",
+      description = "The job has no image (yet)",
+      content =
+          @Content(
+              mediaType = Problem.MEDIA_TYPE,
+              schema = @Schema(implementation = Problem.class)))
+  public Response image(
+      @PathParam("id") String id,
+      @Parameter(description = "false: answer the link as JSON instead of redirecting to it")
+          @QueryParam("redirect")
+          String redirect) {
+    boolean follow = redirect == null || redirect.equalsIgnoreCase("true");
+    if (!follow && !redirect.equalsIgnoreCase("false")) {
+      throw ProblemException.malformed(
+          "redirect: true or false", List.of(new FieldError("redirect", "must be true or false")));
+    }
     Job job = find(id);
     if (job.state() != JobState.SUCCEEDED || job.resultKey() == null) {
       throw new ProblemException(
@@ -205,20 +371,51 @@ public class JobsResource {
                   + (job.state().terminal() ? " and has no image" : ": no image yet"),
               null));
     }
-    return Response.seeOther(storage.presignedGet(job.resultKey()).url()).build();
+    ResultStorage.PresignedLink link = storage.presignedGet(job.resultKey());
+    if (!follow) {
+      return Response.ok(new ImageLink(link.url().toString(), link.expiresAt()))
+          .type(MediaType.APPLICATION_JSON)
+          .build();
+    }
+    return Response.seeOther(link.url()).build();
   }
+
+  /** The image's presigned link ({@code ?redirect=false}). */
+  public record ImageLink(String url, java.time.Instant expiresAt) {}
 
   @GET
   @Path("{id}/events")
   @Produces(MediaType.SERVER_SENT_EVENTS)
   @Blocking
   @Operation(
+      operationId = "streamJobEvents",
       summary = "Server-Sent Events: the job now, then status and progress events until it ends",
       description =
           "The first and the last event: status carry the whole job (as GET /v1/jobs/{id});"
               + " in between, event: status (the state moved) and event: progress (a step) carry"
               + " {id, status, step, steps, attempts, cancelRequested}. The stream closes after"
               + " the terminal status.")
+  @APIResponse(
+      responseCode = "200",
+      description = "The stream (text/event-stream)",
+      content =
+          @Content(
+              mediaType = MediaType.SERVER_SENT_EVENTS,
+              schema = @Schema(type = SchemaType.STRING)))
+  @APIResponse(
+      responseCode = "401",
+      description = "No API key, or one that is unknown or revoked",
+      content =
+          @Content(
+              mediaType = Problem.MEDIA_TYPE,
+              schema = @Schema(implementation = Problem.class)))
+  @APIResponse(
+      responseCode = "404",
+      description = "No such job (another tenant's job is not found either)",
+      content =
+          @Content(
+              mediaType = Problem.MEDIA_TYPE,
+              schema = @Schema(implementation = Problem.class)))
   public void events(@PathParam("id") String id, @Context SseEventSink sink, @Context Sse sse) {
     UUID uuid = find(id).id();
     Thread.ofVirtual()
@@ -227,7 +424,9 @@ public class JobsResource {
   }
 
   private Job find(String id) {
-    return store.find(uuid(id)).orElseThrow(() -> ProblemException.jobNotFound(id));
+    return store
+        .find(uuid(id), Caller.tenant(identity))
+        .orElseThrow(() -> ProblemException.jobNotFound(id));
   }
 
   private JobView view(Job job) {
@@ -246,17 +445,22 @@ public class JobsResource {
     }
   }
 
-  private String tenant(String header) {
-    if (header == null || header.isEmpty()) {
-      return config.defaultTenant();
+  /** A body sent without a Content-Length gets here whatever its size: the same cap. */
+  private void bodySize(String body) {
+    long bytes = body == null ? 0 : body.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+    if (bytes > limits.maxBodyBytes()) {
+      throw new ProblemException(
+          new Problem(
+              Problem.BODY_TOO_LARGE,
+              "Request body too large",
+              413,
+              "the request body has "
+                  + bytes
+                  + " bytes, at most "
+                  + limits.maxBodyBytes()
+                  + " allowed",
+              null));
     }
-    if (!TENANT.matcher(header).matches()) {
-      throw ProblemException.malformed(
-          TENANT_HEADER + ": 1 to 63 letters, digits, '.', '_' or '-'",
-          List.of(
-              new FieldError(TENANT_HEADER, "must be 1 to 63 letters, digits, '.', '_' or '-'")));
-    }
-    return header;
   }
 
   private static String idempotencyKey(String key) {

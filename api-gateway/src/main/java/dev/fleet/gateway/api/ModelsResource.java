@@ -3,6 +3,7 @@ package dev.fleet.gateway.api;
 import dev.fleet.gateway.models.Model;
 import dev.fleet.gateway.models.ModelRegistry;
 import dev.fleet.model.GenerationSpec;
+import io.quarkus.security.Authenticated;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
@@ -20,7 +21,8 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
  */
 @Path("/v1/models")
 @Produces(MediaType.APPLICATION_JSON)
-@Tag(name = "models")
+@Authenticated
+@Tag(name = "models", description = "The models jobs may name")
 public class ModelsResource {
   private final ModelRegistry registry;
 
@@ -56,10 +58,20 @@ public class ModelsResource {
   public record Defaults(int steps, int width, int height, double guidance) {}
 
   @GET
-  @Operation(summary = "The models jobs may name, with their defaults and accepted ranges")
+  @Operation(
+      operationId = "listModels",
+      summary = "The models jobs may name, with their defaults and accepted ranges")
   @APIResponse(
       responseCode = "200",
+      description = "The registry",
       content = @Content(schema = @Schema(implementation = ModelList.class)))
+  @APIResponse(
+      responseCode = "401",
+      description = "No API key, or one that is unknown or revoked",
+      content =
+          @Content(
+              mediaType = Problem.MEDIA_TYPE,
+              schema = @Schema(implementation = Problem.class)))
   public ModelList list() {
     List<ModelInfo> models =
         registry.names().stream().map(n -> info(registry.find(n).orElseThrow())).toList();

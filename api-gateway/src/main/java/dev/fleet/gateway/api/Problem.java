@@ -24,6 +24,12 @@ public record Problem(
   public static final String JOB_FINISHED = "urn:fleet:problem:job-finished";
   public static final String NO_IMAGE_YET = "urn:fleet:problem:no-image-yet";
   public static final String UNAVAILABLE = "urn:fleet:problem:unavailable";
+  public static final String UNAUTHORIZED = "urn:fleet:problem:unauthorized";
+  public static final String FORBIDDEN = "urn:fleet:problem:forbidden";
+  public static final String KEY_NOT_FOUND = "urn:fleet:problem:key-not-found";
+  public static final String RATE_LIMITED = "urn:fleet:problem:rate-limited";
+  public static final String TOO_MANY_ACTIVE_JOBS = "urn:fleet:problem:too-many-active-jobs";
+  public static final String BODY_TOO_LARGE = "urn:fleet:problem:body-too-large";
 
   public Problem {
     errors = errors == null ? List.of() : List.copyOf(errors);

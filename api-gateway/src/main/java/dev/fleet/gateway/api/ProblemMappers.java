@@ -2,6 +2,9 @@ package dev.fleet.gateway.api;
 
 import com.fasterxml.jackson.core.JacksonException;
 import dev.fleet.model.store.JobStoreException;
+import io.quarkus.security.AuthenticationFailedException;
+import io.quarkus.security.ForbiddenException;
+import io.quarkus.security.UnauthorizedException;
 import jakarta.ws.rs.WebApplicationException;
 import jakarta.ws.rs.core.Response;
 import java.util.UUID;
@@ -19,6 +22,52 @@ public class ProblemMappers {
   @ServerExceptionMapper
   public Response problem(ProblemException e) {
     return respond(e.problem());
+  }
+
+  /** A limit (429), with Retry-After. */
+  @ServerExceptionMapper
+  public Response retryLater(RetryLaterException e) {
+    return Response.status(429)
+        .type(Problem.MEDIA_TYPE)
+        .header("Retry-After", Long.toString(e.retryAfterSeconds()))
+        .entity(e.problem())
+        .build();
+  }
+
+  /** No key (401). */
+  @ServerExceptionMapper
+  public Response unauthorized(UnauthorizedException e) {
+    return unauthorized("send an API key: Authorization: Bearer <key>");
+  }
+
+  /** A key that is malformed, unknown or revoked, or another kind of Authorization (401). */
+  @ServerExceptionMapper
+  public Response authenticationFailed(AuthenticationFailedException e) {
+    if (e.getCause() instanceof JobStoreException store) {
+      return store(store);
+    }
+    return unauthorized("the API key is not valid (unknown, revoked, or not Bearer <key>)");
+  }
+
+  /** A valid key without the role (403). */
+  @ServerExceptionMapper
+  public Response forbidden(ForbiddenException e) {
+    return respond(
+        new Problem(
+            Problem.FORBIDDEN,
+            "Forbidden",
+            403,
+            "this API key may not do that (admin only)",
+            null));
+  }
+
+  private static Response unauthorized(String detail) {
+    Problem p = new Problem(Problem.UNAUTHORIZED, "Unauthorized", 401, detail, null);
+    return Response.status(401)
+        .type(Problem.MEDIA_TYPE)
+        .header("WWW-Authenticate", "Bearer realm=\"fleet\"")
+        .entity(p)
+        .build();
   }
 
   /** JAX-RS's own refusals: unknown path (404), wrong method (405), content type (415), ... */

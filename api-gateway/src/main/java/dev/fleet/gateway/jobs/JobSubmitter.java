@@ -2,7 +2,9 @@ package dev.fleet.gateway.jobs;
 
 import dev.fleet.gateway.api.Problem;
 import dev.fleet.gateway.api.ProblemException;
+import dev.fleet.gateway.api.RetryLaterException;
 import dev.fleet.gateway.api.SubmitRequest;
+import dev.fleet.gateway.limits.LimitsConfig;
 import dev.fleet.gateway.models.Model;
 import dev.fleet.gateway.models.ModelRegistry;
 import dev.fleet.gateway.outbox.OutboxRelayService;
@@ -13,6 +15,7 @@ import dev.fleet.model.memory.ClassRoute;
 import dev.fleet.model.store.IdempotencyKeyReusedException;
 import dev.fleet.model.store.JobStore;
 import dev.fleet.model.store.NewJob;
+import dev.fleet.model.store.TenantQuotaExceededException;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.security.SecureRandom;
 import java.util.ArrayList;
@@ -35,11 +38,14 @@ public class JobSubmitter {
   private final ModelRegistry models;
   private final JobStore store;
   private final OutboxRelayService relay;
+  private final LimitsConfig limits;
 
-  public JobSubmitter(ModelRegistry models, JobStore store, OutboxRelayService relay) {
+  public JobSubmitter(
+      ModelRegistry models, JobStore store, OutboxRelayService relay, LimitsConfig limits) {
     this.models = models;
     this.store = store;
     this.relay = relay;
+    this.limits = limits;
   }
 
   /** The stored job for this request, and whether this call created it. */
@@ -58,7 +64,20 @@ public class JobSubmitter {
             route.plan().predictedPeakBytes());
     JobStore.Inserted inserted;
     try {
-      inserted = store.insert(job);
+      inserted = store.insert(job, limits.maxActiveJobs(tenant));
+    } catch (TenantQuotaExceededException e) {
+      throw new RetryLaterException(
+          new Problem(
+              Problem.TOO_MANY_ACTIVE_JOBS,
+              "Too many unfinished jobs",
+              429,
+              "this tenant has "
+                  + e.active()
+                  + " jobs queued or running, at most "
+                  + e.limit()
+                  + " allowed; retry when some have finished",
+              null),
+          limits.activeJobsRetryAfter().toSeconds());
     } catch (IdempotencyKeyReusedException e) {
       throw new ProblemException(
           new Problem(

@@ -23,8 +23,4 @@ public interface JobsConfig {
   /** How often the gateway looks for such jobs. */
   @WithDefault("30s")
   Duration reaperInterval();
-
-  /** The tenant of requests without an {@code X-Tenant} header. */
-  @WithDefault("default")
-  String defaultTenant();
 }

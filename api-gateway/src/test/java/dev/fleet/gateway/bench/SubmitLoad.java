@@ -23,9 +23,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * java -cp api-gateway/target/test-classes dev.fleet.gateway.bench.SubmitLoad \
  *     [--url http://localhost:8080] [--requests 2000] [--concurrency 16] [--warmup 200]
  * </pre>
+ *
+ * <p>The API key is {@code $FLEET_API_KEY} (sent as {@code Authorization: Bearer}); give its tenant
+ * no limits for a run ({@code -Dfleet.limits.tenants."NAME".submit-rate=0} and {@code
+ * max-active-jobs=0} on the gateway).
  */
 public final class SubmitLoad {
   private static final Duration MAX_RUN = Duration.ofMinutes(10);
+  private static final String KEY = System.getenv().getOrDefault("FLEET_API_KEY", "");
 
   private SubmitLoad() {}
 
@@ -108,6 +113,7 @@ public final class SubmitLoad {
                         + "}";
                 HttpRequest request =
                     HttpRequest.newBuilder(jobs)
+                        .header("Authorization", "Bearer " + KEY)
                         .timeout(Duration.ofSeconds(30))
                         .header("Content-Type", "application/json")
                         .POST(HttpRequest.BodyPublishers.ofString(body))

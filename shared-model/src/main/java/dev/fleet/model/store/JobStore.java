@@ -87,6 +87,18 @@ public final class JobStore {
    * @throws IdempotencyKeyReusedException the key was used before for a different request
    */
   public Inserted insert(NewJob job) {
+    return insert(job, 0);
+  }
+
+  /**
+   * As {@link #insert(NewJob)}, refusing the job when its tenant already has {@code maxActive} jobs
+   * queued or running (0: no cap). The tenant's submissions are serialized by an advisory lock for
+   * the transaction, so concurrent ones cannot pass the cap together; a repeated idempotency key
+   * still returns the earlier job.
+   *
+   * @throws TenantQuotaExceededException the tenant is at its cap
+   */
+  public Inserted insert(NewJob job, int maxActive) {
     GenerationSpec s = job.spec();
     String sql =
         "INSERT INTO jobs (id, tenant, idempotency_key, request_fingerprint, prompt, seed, steps,"
@@ -98,6 +110,12 @@ public final class JobStore {
       return inTransaction(
           c,
           () -> {
+            if (maxActive > 0) {
+              Optional<Inserted> replay = checkCap(c, job, maxActive);
+              if (replay.isPresent()) {
+                return replay.get();
+              }
+            }
             Optional<Job> created;
             try (PreparedStatement ps = c.prepareStatement(sql)) {
               ps.setObject(1, job.id());
@@ -128,6 +146,53 @@ public final class JobStore {
     }
   }
 
+  /** Under the tenant's lock: the earlier job of a repeated key, or nothing if under the cap. */
+  private static Optional<Inserted> checkCap(Connection c, NewJob job, int maxActive)
+      throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement("SELECT pg_advisory_xact_lock(hashtext('fleet.jobs.tenant:' || ?))")) {
+      ps.setString(1, job.tenant());
+      ps.executeQuery().close();
+    }
+    if (job.idempotencyKey() != null) {
+      try (PreparedStatement ps =
+          c.prepareStatement("SELECT 1 FROM jobs WHERE tenant = ? AND idempotency_key = ?")) {
+        ps.setString(1, job.tenant());
+        ps.setString(2, job.idempotencyKey());
+        try (ResultSet rs = ps.executeQuery()) {
+          if (rs.next()) {
+            return Optional.of(new Inserted(existing(c, job), false));
+          }
+        }
+      }
+    }
+    long active = countActive(c, job.tenant());
+    if (active >= maxActive) {
+      throw new TenantQuotaExceededException(job.tenant(), active, maxActive);
+    }
+    return Optional.empty();
+  }
+
+  private static long countActive(Connection c, String tenant) throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement("SELECT count(*) FROM jobs WHERE tenant = ? AND " + ACTIVE)) {
+      ps.setString(1, tenant);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getLong(1);
+      }
+    }
+  }
+
+  /** How many of the tenant's jobs are queued or running. */
+  public long countActive(String tenant) {
+    try (Connection c = dataSource.getConnection()) {
+      return countActive(c, tenant);
+    } catch (SQLException e) {
+      throw new JobStoreException("count active jobs of " + tenant, e);
+    }
+  }
+
   private static Job existing(Connection c, NewJob job) throws SQLException {
     try (PreparedStatement ps =
         c.prepareStatement(
@@ -150,6 +215,15 @@ public final class JobStore {
 
   public Optional<Job> find(UUID id) {
     return query("find job " + id, "SELECT " + COLUMNS + " FROM jobs WHERE id = ?", id);
+  }
+
+  /** The job {@code id} if it belongs to {@code tenant}; another tenant's job is not found. */
+  public Optional<Job> find(UUID id, String tenant) {
+    return query(
+        "find job " + id,
+        "SELECT " + COLUMNS + " FROM jobs WHERE id = ? AND tenant = ?",
+        id,
+        Objects.requireNonNull(tenant, "tenant"));
   }
 
   /**
@@ -275,16 +349,28 @@ public final class JobStore {
    * finds it finished), a running one is flagged for its worker.
    */
   public CancelOutcome requestCancel(UUID id) {
+    return requestCancel(id, null);
+  }
+
+  /**
+   * As {@link #requestCancel(UUID)}, for a job of {@code tenant} only (null: any tenant); another
+   * tenant's job is {@link CancelOutcome#NOT_FOUND} and stays as it is.
+   */
+  public CancelOutcome requestCancel(UUID id, String tenant) {
     String sql =
         "UPDATE jobs SET cancel_requested = true,"
             + " state = CASE WHEN state = 'QUEUED' THEN 'CANCELLED' ELSE state END,"
             + " finished_at = CASE WHEN state = 'QUEUED' THEN now() ELSE finished_at END"
             + " WHERE id = ? AND "
             + ACTIVE
+            + (tenant == null ? "" : " AND tenant = ?")
             + " RETURNING state";
     try (Connection c = dataSource.getConnection();
         PreparedStatement ps = c.prepareStatement(sql)) {
       ps.setObject(1, id);
+      if (tenant != null) {
+        ps.setString(2, tenant);
+      }
       try (ResultSet rs = ps.executeQuery()) {
         if (rs.next()) {
           return JobState.valueOf(rs.getString(1)) == JobState.CANCELLED
@@ -295,7 +381,8 @@ public final class JobStore {
     } catch (SQLException e) {
       throw new JobStoreException("request cancel " + id, e);
     }
-    return find(id).isPresent() ? CancelOutcome.ALREADY_FINISHED : CancelOutcome.NOT_FOUND;
+    Optional<Job> job = tenant == null ? find(id) : find(id, tenant);
+    return job.isPresent() ? CancelOutcome.ALREADY_FINISHED : CancelOutcome.NOT_FOUND;
   }
 
   /** Whether the user asked to stop the job: the worker checks between steps. */
