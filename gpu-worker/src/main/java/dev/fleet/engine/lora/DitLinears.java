@@ -9,29 +9,54 @@ public final class DitLinears {
   private static final int TIME_EMBED_DIM = 256;
 
   private final Map<String, int[]> shapes = new LinkedHashMap<>();
-  private final FluxParams params;
+  private final int depth;
+  private final int depthSingle;
+  private final boolean guidance;
 
-  private DitLinears(FluxParams params) {
-    this.params = params;
+  private DitLinears(int depth, int depthSingle, boolean guidance) {
+    this.depth = depth;
+    this.depthSingle = depthSingle;
+    this.guidance = guidance;
   }
 
   public static DitLinears of(FluxParams p) {
-    DitLinears l = new DitLinears(p);
-    int h = p.hiddenSize();
-    int mlp = p.mlpHiddenDim();
-    l.put("img_in", h, p.inChannels());
-    l.put("txt_in", h, p.contextInDim());
+    return of(
+        p.inChannels(),
+        p.outChannels(),
+        p.vecInDim(),
+        p.contextInDim(),
+        p.hiddenSize(),
+        p.mlpHiddenDim(),
+        p.depth(),
+        p.depthSingleBlocks(),
+        p.guidanceEmbed());
+  }
+
+  /** The layers of a DiT of these dimensions. */
+  public static DitLinears of(
+      int inChannels,
+      int outChannels,
+      int vecInDim,
+      int contextInDim,
+      int h,
+      int mlp,
+      int depth,
+      int depthSingle,
+      boolean guidance) {
+    DitLinears l = new DitLinears(depth, depthSingle, guidance);
+    l.put("img_in", h, inChannels);
+    l.put("txt_in", h, contextInDim);
     l.put("time_in.in_layer", h, TIME_EMBED_DIM);
     l.put("time_in.out_layer", h, h);
-    l.put("vector_in.in_layer", h, p.vecInDim());
+    l.put("vector_in.in_layer", h, vecInDim);
     l.put("vector_in.out_layer", h, h);
-    if (p.guidanceEmbed()) {
+    if (guidance) {
       l.put("guidance_in.in_layer", h, TIME_EMBED_DIM);
       l.put("guidance_in.out_layer", h, h);
     }
-    l.put("final_layer.linear", p.outChannels(), h);
+    l.put("final_layer.linear", outChannels, h);
     l.put("final_layer.adaLN_modulation.1", 2 * h, h);
-    for (int i = 0; i < p.depth(); i++) {
+    for (int i = 0; i < depth; i++) {
       for (String s : new String[] {"img", "txt"}) {
         String b = "double_blocks." + i + "." + s;
         l.put(b + "_mod.lin", 6 * h, h);
@@ -41,7 +66,7 @@ public final class DitLinears {
         l.put(b + "_mlp.2", h, mlp);
       }
     }
-    for (int i = 0; i < p.depthSingleBlocks(); i++) {
+    for (int i = 0; i < depthSingle; i++) {
       String b = "single_blocks." + i + ".";
       l.put(b + "linear1", 3 * h + mlp, h);
       l.put(b + "linear2", h, h + mlp);
@@ -76,11 +101,11 @@ public final class DitLinears {
                 + " adapts "
                 + p.module()
                 + ", which this model does not have ("
-                + params.depth()
+                + depth
                 + " double and "
-                + params.depthSingleBlocks()
+                + depthSingle
                 + " single blocks"
-                + (params.guidanceEmbed() ? "" : ", no guidance embedder")
+                + (guidance ? "" : ", no guidance embedder")
                 + ")");
       }
       if (p.rowOffset() + p.out() > s[0] || p.in() > s[1]) {

@@ -16,7 +16,7 @@ import java.util.Random;
  * blocks) in each layout, and computes, independently of the engine's reader, the update each one
  * makes to BFL's weights: {@code expected} maps a BFL layer to its dense (out, in) float32 delta.
  */
-final class LoraFiles {
+public final class LoraFiles {
   static final int H = 64;
   static final int MLP = 256;
 
@@ -95,7 +95,7 @@ final class LoraFiles {
     return this;
   }
 
-  Path write(Path file) {
+  public Path write(Path file) {
     try {
       writer.write(file);
       return file;
@@ -146,7 +146,7 @@ final class LoraFiles {
   // ---- whole files in each layout, covering every kind of layer ----
 
   /** kohya: every layer kind of block 0 and 1, the globals, alpha on most modules. */
-  static LoraFiles kohya(long seed, float magnitude) {
+  public static LoraFiles kohya(long seed, float magnitude) {
     LoraFiles f = new LoraFiles(seed, magnitude).dtype(DType.F16);
     int r = 4;
     for (String bfl : DitShapes.tiny().keySet()) {
