@@ -11,7 +11,14 @@ import java.util.List;
  *     larger one would silently alias a smaller one
  */
 public record GenerationSpec(
-    String prompt, long seed, int steps, int width, int height, double guidance, String model) {
+    String prompt,
+    long seed,
+    int steps,
+    int width,
+    int height,
+    double guidance,
+    String model,
+    List<LoraRef> loras) {
 
   public static final int MAX_PROMPT_CHARS = 2000;
   public static final int MIN_SIDE = 16;
@@ -21,7 +28,14 @@ public record GenerationSpec(
   public static final double MAX_GUIDANCE = 30;
   public static final long MAX_SEED = 0xffffffffL;
 
+  /** A spec without LoRAs. */
+  public GenerationSpec(
+      String prompt, long seed, int steps, int width, int height, double guidance, String model) {
+    this(prompt, seed, steps, width, height, guidance, model, List.of());
+  }
+
   public GenerationSpec {
+    loras = loras == null ? List.of() : List.copyOf(loras);
     List<FieldError> errors = new ArrayList<>();
     if (prompt == null || prompt.isBlank()) {
       errors.add(new FieldError("prompt", "must not be empty"));
@@ -46,6 +60,15 @@ public record GenerationSpec(
     }
     if (model == null || model.isBlank()) {
       errors.add(new FieldError("model", "must not be empty"));
+    }
+    for (int i = 0; i < loras.size(); i++) {
+      LoraRef l = loras.get(i);
+      if (l.name() == null || l.name().isBlank()) {
+        errors.add(new FieldError("loras[" + i + "].name", "must not be empty"));
+      }
+      if (!Double.isFinite(l.strength())) {
+        errors.add(new FieldError("loras[" + i + "].strength", "must be a finite number"));
+      }
     }
     if (!errors.isEmpty()) {
       throw new InvalidSpecException(errors);
@@ -88,7 +111,12 @@ public record GenerationSpec(
    * prompt, then one line of settings.
    */
   public String parametersText() {
+    StringBuilder tags = new StringBuilder();
+    for (LoraRef l : loras) {
+      tags.append(' ').append(l.tag());
+    }
     return prompt
+        + tags
         + "\nSteps: "
         + steps
         + ", Sampler: Euler, Schedule: flux-shift, CFG scale: 1, Distilled guidance: "

@@ -9,6 +9,7 @@ import java.util.Set;
 final class Args {
   private final String command;
   private final Map<String, String> values = new LinkedHashMap<>();
+  private final Map<String, List<String>> repeated = new LinkedHashMap<>();
 
   private Args(String command) {
     this.command = command;
@@ -18,6 +19,14 @@ final class Args {
    * @throws UsageException for an unknown option, a missing value or a stray argument
    */
   static Args parse(String command, List<String> argv, Set<String> known) {
+    return parse(command, argv, known, Set.of());
+  }
+
+  /**
+   * @param repeatable options that may be given more than once (each value kept, in order)
+   * @throws UsageException for an unknown option, a missing value or a stray argument
+   */
+  static Args parse(String command, List<String> argv, Set<String> known, Set<String> repeatable) {
     Args a = new Args(command);
     for (int i = 0; i < argv.size(); i++) {
       String arg = argv.get(i);
@@ -31,13 +40,13 @@ final class Args {
         value = name.substring(eq + 1);
         name = name.substring(0, eq);
       }
-      if (!known.contains(name)) {
+      if (!known.contains(name) && !repeatable.contains(name)) {
         throw new UsageException(
             command
                 + ": unknown option --"
                 + name
                 + " (known: --"
-                + String.join(", --", known)
+                + String.join(", --", union(known, repeatable))
                 + ")");
       }
       if (value == null) {
@@ -46,11 +55,24 @@ final class Args {
         }
         value = argv.get(++i);
       }
-      if (a.values.put(name, value) != null) {
+      if (repeatable.contains(name)) {
+        a.repeated.computeIfAbsent(name, k -> new java.util.ArrayList<>()).add(value);
+      } else if (a.values.put(name, value) != null) {
         throw new UsageException(command + ": option --" + name + " given twice");
       }
     }
     return a;
+  }
+
+  private static java.util.SortedSet<String> union(Set<String> a, Set<String> b) {
+    java.util.SortedSet<String> s = new java.util.TreeSet<>(a);
+    s.addAll(b);
+    return s;
+  }
+
+  /** Every value of a repeatable option, in the order given (empty when absent). */
+  List<String> all(String name) {
+    return repeated.getOrDefault(name, List.of());
   }
 
   String required(String name) {

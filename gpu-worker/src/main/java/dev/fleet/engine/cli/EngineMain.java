@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import dev.fleet.engine.flux.FluxParams;
 import dev.fleet.engine.flux.FluxTransformer;
+import dev.fleet.engine.lora.LoraStack;
 import dev.fleet.engine.pipeline.FluxPipeline;
 import dev.fleet.engine.pipeline.GeneratedImage;
 import dev.fleet.engine.pipeline.GenerationListener;
@@ -100,8 +101,10 @@ public final class EngineMain {
             "out",
             "trace",
             "noise");
-    Args a = Args.parse("generate", argv, known);
+    Args a = Args.parse("generate", argv, known, Set.of("lora"));
     ModelDirectory model = ModelDirectory.resolve(modelPath(a), a.get("dit", null));
+    List<LoraOption> loraOptions = LoraOption.all(a.all("lora"));
+    LoraStack loras = LoraOption.read(loraOptions);
     Path outPng = Path.of(a.required("out"));
     long seed = a.longValue("seed", -1);
     if (seed == -1) {
@@ -120,7 +123,8 @@ public final class EngineMain {
               a.intValue("width", 1024),
               a.intValue("height", 1024),
               a.doubleValue("guidance", params.guidanceEmbed() ? 3.5 : 0),
-              model.name());
+              model.name(),
+              LoraOption.refs(loraOptions));
       TraceRecorder trace = a.has("trace") ? new TraceRecorder() : null;
       long start = System.nanoTime();
       GenerationListener progress =
@@ -145,7 +149,7 @@ public final class EngineMain {
               trace.onTensor(name, value);
             }
           };
-      GeneratedImage image = pipeline.generate(spec, noise, progress);
+      GeneratedImage image = pipeline.generate(spec, noise, progress, loras);
       writeAtomically(outPng, image.png());
       if (trace != null) {
         trace.write(Path.of(a.get("trace", null)));
@@ -319,18 +323,23 @@ public final class EngineMain {
 
         generate --prompt TEXT [--seed N] [--steps N] [--width W] [--height H] [--guidance G]
                  --out OUT.png [--trace TRACE.safetensors] [--noise NOISE.safetensors]
+                 [--lora FILE[:STRENGTH]]...
             The whole pipeline: text encoders, DiT denoising, autoencoder decode, PNG with the
             generation parameters as text chunks. --noise reads the initial noise from tensor
             pipe.noise; without it the seed draws it exactly as torch.randn on a CPU generator.
             Width and height must be multiples of 16. Defaults: 1024x1024, 28 steps and guidance
             3.5 for guidance-distilled (dev) models, 4 steps for schnell, a random seed.
+            --lora applies a LoRA file (kohya, diffusers/PEFT, XLabs or BFL/ComfyUI layout) at a
+            strength (1.0 when omitted; the text after the last ':' when it is a number);
+            repeatable, the adapters add up. Applied in compute precision beside the weights, never
+            merged into them; a file with keys the engine does not understand is refused (exit 2).
         parity --inputs IN.safetensors --out OUT.safetensors
             Runs whichever of dit.in.*, vae.in.z, vae.in.image, t5.in.ids, clip.in.ids are present
             and writes dit.out, vae.out.decoded, vae.out.latent_mean_scaled,
             t5.out.last_hidden_state, clip.out.pooler_output, clip.out.last_hidden_state (F32).
         plan --budget SIZE (--model DIR [--dit FILE] | --synthetic flux-dev|flux-schnell|tiny)
              [--width W] [--height H] [--batch N] [--storage fp8|fp16] [--bandwidth 25GB/s]
-             [--tflops 40] [--engine djl-eager|djl-per-op|torch-sdpa]
+             [--tflops 40] [--engine djl-eager|djl-per-op|torch-sdpa] [--lora FILE[:STRENGTH]]...
             The memory planner's choice for this job under a device budget (8GiB, 512MiB, 12G, or
             bytes), as JSON: the plan, its predicted peak, bytes streamed per step, the per-step
             bound, each component's residency and why faster plans were not taken. Exits 2 when

@@ -5,8 +5,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fleet.engine.flux.FluxParams;
+import dev.fleet.engine.lora.DitLinears;
+import dev.fleet.engine.lora.LoraStack;
 import dev.fleet.engine.memory.ModelDimsReader;
 import dev.fleet.engine.pipeline.ModelDirectory;
+import dev.fleet.model.memory.AdapterLoad;
 import dev.fleet.model.memory.ByteSize;
 import dev.fleet.model.memory.DitResidency;
 import dev.fleet.model.memory.EngineProfile;
@@ -58,7 +62,9 @@ final class PlanCommand {
   }
 
   int run(List<String> argv) {
-    Args a = Args.parse("plan", argv, OPTIONS);
+    Args a = Args.parse("plan", argv, OPTIONS, Set.of("lora"));
+    List<LoraOption> loraOptions = LoraOption.all(a.all("lora"));
+    DitLinears linears = null;
     long budget = size("budget", a.required("budget"));
     ModelDims dims;
     StorageType storage;
@@ -79,6 +85,18 @@ final class PlanCommand {
                               + String.join(", ", ModelDims.presetNames())
                               + ")"));
       storage = StorageType.FP8;
+      var d = dims.dit();
+      linears =
+          DitLinears.of(
+              d.inChannels(),
+              d.outChannels(),
+              d.vecInDim(),
+              d.contextInDim(),
+              d.hiddenSize(),
+              (int) (d.hiddenSize() * d.mlpRatio()),
+              d.depth(),
+              d.depthSingleBlocks(),
+              d.guidanceEmbed());
     } else {
       String dir = a.get("model", System.getProperty("fleet.default.model"));
       if (dir == null) {
@@ -91,6 +109,11 @@ final class PlanCommand {
       dims = ModelDimsReader.read(model);
       storage = ModelDimsReader.ditStorage(model);
       stored = ModelDimsReader.storedBlocks(model);
+      if (!loraOptions.isEmpty()) {
+        try (var store = model.openTransformer()) {
+          linears = DitLinears.of(FluxParams.infer(store, model.transformerConfig()));
+        }
+      }
     }
     if (a.has("storage")) {
       storage = StorageType.parse(a.get("storage", null));
@@ -103,6 +126,14 @@ final class PlanCommand {
             a.intValue("batch", 1),
             storage,
             stored);
+    LoraStack loras = LoraOption.read(loraOptions);
+    for (var l : loras.loras()) {
+      linears.check(l.adapter());
+    }
+    workload =
+        workload.withAdapters(
+            new AdapterLoad(
+                loras.deviceBytes(linears, (int) StorageType.COMPUTE.bytes()), loras.widestRank()));
     Hardware hardware = Hardware.DEFAULT;
     if (a.has("bandwidth")) {
       hardware = hardware.withBandwidth(rate(a.get("bandwidth", null)));
@@ -157,6 +188,8 @@ final class PlanCommand {
     o.put("storageMeasured", w.storedBlocks() != null);
     o.put("doubleBlockBytes", memory.doubleBlockBytes());
     o.put("singleBlockBytes", memory.singleBlockBytes());
+    // LoRA side paths (factors and their extra activation), part of the denoising phase
+    o.put("loraBytes", memory.adapterBytes());
     o.put("budgetBytes", d.budgetBytes());
     o.put("reserveBytes", d.reserveBytes());
     o.put("usableBytes", d.usableBytes());

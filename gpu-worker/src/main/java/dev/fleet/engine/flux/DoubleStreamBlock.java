@@ -53,6 +53,27 @@ public record DoubleStreamBlock(
   }
 
   /**
+   * This block with the adapters' side paths.
+   *
+   * @param name the block's prefix, e.g. {@code double_blocks.3}
+   */
+  public DoubleStreamBlock adapted(Adapters a, String name) {
+    if (a == Adapters.NONE) {
+      return this;
+    }
+    String p = name + ".";
+    return new DoubleStreamBlock(
+        imgMod.adapted(a, p + "img_mod"),
+        imgAttn.adapted(a, p + "img_attn"),
+        a.adapt(imgMlpIn, p + "img_mlp.0"),
+        a.adapt(imgMlpOut, p + "img_mlp.2"),
+        txtMod.adapted(a, p + "txt_mod"),
+        txtAttn.adapted(a, p + "txt_attn"),
+        a.adapt(txtMlpIn, p + "txt_mlp.0"),
+        a.adapt(txtMlpOut, p + "txt_mlp.2"));
+  }
+
+  /**
    * @param img (B, L, hidden)
    * @param txt (B, T, hidden)
    * @param vec (B, hidden) conditioning vector

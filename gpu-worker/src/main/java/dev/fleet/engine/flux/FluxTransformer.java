@@ -154,6 +154,23 @@ public final class FluxTransformer implements AutoCloseable {
       NDArray y,
       NDArray timesteps,
       NDArray guidance) {
+    return forward(img, imgIds, txt, txtIds, y, timesteps, guidance, Adapters.NONE);
+  }
+
+  /**
+   * {@link #forward(NDArray, NDArray, NDArray, NDArray, NDArray, NDArray, NDArray)} with LoRA side
+   * paths on the linear layers they name: the embedders', the head's and every block's as it is
+   * leased, whatever the block source. The model's own parameters are not changed.
+   */
+  public NDArray forward(
+      NDArray img,
+      NDArray imgIds,
+      NDArray txt,
+      NDArray txtIds,
+      NDArray y,
+      NDArray timesteps,
+      NDArray guidance,
+      Adapters adapters) {
     long b = img.getShape().get(0);
     checkShape("img", img, b, -1, params.inChannels());
     long l = img.getShape().get(1);
@@ -185,16 +202,26 @@ public final class FluxTransformer implements AutoCloseable {
       scope.tempAttachAll(inputs.toArray(NDArray[]::new));
       DataType dtype = target.dtype();
       NDArray vec =
-          timeIn.forward(TimestepEmbedding.embed(timesteps, TIME_EMBED_DIM).toType(dtype, false));
+          timeIn
+              .adapted(adapters, "time_in")
+              .forward(TimestepEmbedding.embed(timesteps, TIME_EMBED_DIM).toType(dtype, false));
       if (guidanceIn != null) {
         vec =
             vec.add(
-                guidanceIn.forward(
-                    TimestepEmbedding.embed(guidance, TIME_EMBED_DIM).toType(dtype, false)));
+                guidanceIn
+                    .adapted(adapters, "guidance_in")
+                    .forward(
+                        TimestepEmbedding.embed(guidance, TIME_EMBED_DIM).toType(dtype, false)));
       }
-      vec = vec.add(vectorIn.forward(y.toType(dtype, false))); // (B, hidden)
-      NDArray x = imgIn.forward(img.toType(dtype, false)); // (B, L, hidden)
-      NDArray c = txtIn.forward(txt.toType(dtype, false)); // (B, T, hidden)
+      vec =
+          vec.add(
+              vectorIn
+                  .adapted(adapters, "vector_in")
+                  .forward(y.toType(dtype, false))); // (B, hidden)
+      NDArray x =
+          adapters.adapt(imgIn, "img_in").forward(img.toType(dtype, false)); // (B, L, hidden)
+      NDArray c =
+          adapters.adapt(txtIn, "txt_in").forward(txt.toType(dtype, false)); // (B, T, hidden)
 
       NDArray ids =
           txtIds.toType(DataType.FLOAT32, false).concat(imgIds.toType(DataType.FLOAT32, false), 1);
@@ -203,7 +230,8 @@ public final class FluxTransformer implements AutoCloseable {
 
       for (int i = 0; i < params.depth(); i++) {
         try (BlockLease<DoubleStreamBlock> lease = blocks.doubleBlock(i)) {
-          NDList out = lease.block().forward(x, c, vec, attention);
+          NDList out =
+              lease.block().adapted(adapters, "double_blocks." + i).forward(x, c, vec, attention);
           // The previous activations are dead: free them now rather than at the end of the pass.
           x.close();
           c.close();
@@ -216,13 +244,18 @@ public final class FluxTransformer implements AutoCloseable {
       c.close();
       for (int i = 0; i < params.depthSingleBlocks(); i++) {
         try (BlockLease<SingleStreamBlock> lease = blocks.singleBlock(i)) {
-          NDArray out = lease.block().forward(joint, vec, attention);
+          NDArray out =
+              lease.block().adapted(adapters, "single_blocks." + i).forward(joint, vec, attention);
           joint.close();
           joint = out;
         }
       }
       NDArray imgTokens = joint.get(":, {}:", t); // (B, L, hidden)
-      NDArray out = finalLayer.forward(imgTokens, vec).toType(img.getDataType(), false);
+      NDArray out =
+          finalLayer
+              .adapted(adapters, "final_layer")
+              .forward(imgTokens, vec)
+              .toType(img.getDataType(), false);
       return scope.ret(out);
     }
   }

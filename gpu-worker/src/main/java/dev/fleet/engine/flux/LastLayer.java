@@ -26,6 +26,14 @@ public record LastLayer(Linear adaLn, Linear linear) {
         ShapedLoad.linear(w, name + ".linear", m, p.outChannels(), hidden, true));
   }
 
+  /** This head with the side paths of {@code name.adaLN_modulation.1} and {@code name.linear}. */
+  public LastLayer adapted(Adapters a, String name) {
+    return a == Adapters.NONE
+        ? this
+        : new LastLayer(
+            a.adapt(adaLn, name + ".adaLN_modulation.1"), a.adapt(linear, name + ".linear"));
+  }
+
   /**
    * @param x (B, L, hidden)
    * @param vec (B, hidden)

@@ -21,6 +21,14 @@ public record MlpEmbedder(Linear inLayer, Linear outLayer) {
         ShapedLoad.linear(w, name + ".out_layer", m, hidden, hidden, true));
   }
 
+  /** This embedder with the side paths of {@code name.in_layer} and {@code name.out_layer}. */
+  public MlpEmbedder adapted(Adapters a, String name) {
+    return a == Adapters.NONE
+        ? this
+        : new MlpEmbedder(
+            a.adapt(inLayer, name + ".in_layer"), a.adapt(outLayer, name + ".out_layer"));
+  }
+
   /** (B, in) -> (B, hidden) */
   public NDArray forward(NDArray x) {
     return outLayer.forward(Activations.silu(inLayer.forward(x)));

@@ -43,6 +43,11 @@ public record Modulation(Linear lin, int triples) {
         ShapedLoad.linear(w, name + ".lin", m, 3L * triples * hidden, hidden, true), triples);
   }
 
+  /** This modulation with the side path of {@code name.lin}. */
+  public Modulation adapted(Adapters a, String name) {
+    return a == Adapters.NONE ? this : new Modulation(a.adapt(lin, name + ".lin"), triples);
+  }
+
   /** vec (B, hidden) -> the triples in BFL's order. */
   public Out[] forward(NDArray vec) {
     NDList chunks = lin.forward(Activations.silu(vec)).expandDims(1).split(3L * triples, 2);

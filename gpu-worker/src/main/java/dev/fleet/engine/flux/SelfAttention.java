@@ -25,6 +25,14 @@ public record SelfAttention(Linear qkv, QkNorm norm, Linear proj, int heads) {
         p.numHeads());
   }
 
+  /** These weights with the side paths of {@code name.qkv} and {@code name.proj}. */
+  public SelfAttention adapted(Adapters a, String name) {
+    return a == Adapters.NONE
+        ? this
+        : new SelfAttention(
+            a.adapt(qkv, name + ".qkv"), norm, a.adapt(proj, name + ".proj"), heads);
+  }
+
   /**
    * Normalised queries and keys and the values of a stream.
    *

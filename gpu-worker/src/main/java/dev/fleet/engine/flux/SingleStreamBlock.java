@@ -41,6 +41,24 @@ public record SingleStreamBlock(
   }
 
   /**
+   * This block with the adapters' side paths.
+   *
+   * @param name the block's prefix, e.g. {@code single_blocks.7}
+   */
+  public SingleStreamBlock adapted(Adapters a, String name) {
+    if (a == Adapters.NONE) {
+      return this;
+    }
+    String p = name + ".";
+    return new SingleStreamBlock(
+        a.adapt(linear1, p + "linear1"),
+        a.adapt(linear2, p + "linear2"),
+        norm,
+        modulation.adapted(a, p + "modulation"),
+        heads);
+  }
+
+  /**
    * @param x (B, T+L, hidden)
    * @param vec (B, hidden)
    * @param attention RoPE over the (T + L) joint positions

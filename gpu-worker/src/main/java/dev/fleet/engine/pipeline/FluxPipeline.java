@@ -1,6 +1,7 @@
 package dev.fleet.engine.pipeline;
 
 import dev.fleet.engine.flux.FluxParams;
+import dev.fleet.engine.lora.LoraStack;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
@@ -58,6 +59,15 @@ public final class FluxPipeline implements AutoCloseable {
    */
   public GeneratedImage generate(GenerationSpec spec, float[] noise, GenerationListener listener) {
     return planned.generate(spec, noise, listener).image();
+  }
+
+  /**
+   * Generates with LoRA adapters (see {@link PlannedPipeline#generate(GenerationSpec, float[],
+   * GenerationListener, LoraStack)}).
+   */
+  public GeneratedImage generate(
+      GenerationSpec spec, float[] noise, GenerationListener listener, LoraStack loras) {
+    return planned.generate(spec, noise, listener, loras).image();
   }
 
   /** Arrays still alive from jobs: zero between jobs unless something leaks. */

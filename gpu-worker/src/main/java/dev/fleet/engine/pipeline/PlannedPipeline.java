@@ -4,11 +4,15 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import dev.fleet.engine.flux.Adapters;
 import dev.fleet.engine.flux.AttentionKernel;
 import dev.fleet.engine.flux.ChunkedAttention;
 import dev.fleet.engine.flux.FluxParams;
 import dev.fleet.engine.flux.FluxTransformer;
 import dev.fleet.engine.flux.StreamedBlocks;
+import dev.fleet.engine.lora.DeviceAdapters;
+import dev.fleet.engine.lora.DitLinears;
+import dev.fleet.engine.lora.LoraStack;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.memory.MemoryFailure;
@@ -300,11 +304,24 @@ public final class PlannedPipeline implements AutoCloseable {
    *     draw it from the seed exactly as {@code torch.randn} with a CPU generator would
    * @throws GenerationOutOfMemoryException when the retry runs out of memory too
    */
-  public synchronized PlannedGeneration generate(
+  public PlannedGeneration generate(
       GenerationSpec spec, float[] noise, GenerationListener listener) {
+    return generate(spec, noise, listener, LoraStack.NONE);
+  }
+
+  /**
+   * One job with LoRA adapters, retried once under the next plan if it runs out of memory. The
+   * adapters are side paths built on the device for this job only (booked in the ledger) and freed
+   * with it: the loaded model is neither changed nor reloaded.
+   *
+   * @param loras the job's adapters; those at strength 0 apply nothing
+   * @throws dev.fleet.engine.lora.UnsupportedLoraException when an adapter does not fit the model
+   */
+  public synchronized PlannedGeneration generate(
+      GenerationSpec spec, float[] noise, GenerationListener listener, LoraStack loras) {
     List<PlanEvent> events = new ArrayList<>();
     try {
-      return run(spec, noise, listener, events);
+      return run(spec, noise, listener, events, loras);
     } catch (RuntimeException first) {
       if (!MemoryFailure.isMemoryFailure(first)) {
         throw first;
@@ -313,7 +330,7 @@ public final class PlannedPipeline implements AutoCloseable {
       fallBack(events);
       event(events, PlanEvent.Kind.JOB_RETRIED, from, loaded.plan().name(), first);
       try {
-        return run(spec, noise, listener, events);
+        return run(spec, noise, listener, events, loras);
       } catch (RuntimeException second) {
         if (!MemoryFailure.isMemoryFailure(second)) {
           throw second;
@@ -366,7 +383,11 @@ public final class PlannedPipeline implements AutoCloseable {
   }
 
   private PlannedGeneration run(
-      GenerationSpec spec, float[] noise, GenerationListener listener, List<PlanEvent> events) {
+      GenerationSpec spec,
+      float[] noise,
+      GenerationListener listener,
+      List<PlanEvent> events,
+      LoraStack loras) {
     Loaded l = loaded;
     int h = spec.height() / 16; // packed rows
     int w = spec.width() / 16; // packed columns
@@ -399,7 +420,8 @@ public final class PlannedPipeline implements AutoCloseable {
       trace(listener, "pipe.noise", latent);
       trace(listener, "pipe.timesteps", job.create(timesteps));
       NDArray img =
-          denoise(l, job, spec, LatentPacking.pack(latent), h, w, timesteps, listener, moved);
+          denoise(
+              l, job, spec, LatentPacking.pack(latent), h, w, timesteps, listener, moved, loras);
       NDArray pixels = decode(l, img, h, w); // (1, 3, H, W) float32 in [-1, 1]
       trace(listener, "pipe.image", pixels);
       GeneratedImage image = ImageOutput.of(spec, pixels.toFloatArray());
@@ -425,7 +447,8 @@ public final class PlannedPipeline implements AutoCloseable {
       int w,
       float[] ts,
       GenerationListener listener,
-      long[] moved) {
+      long[] moved,
+      LoraStack loras) {
     // Ids, timesteps and guidance stay float32: the DiT embeds positions and times in float32
     // whatever it computes in (1000 * t in fp16 would lose the time's low bits).
     DataType dt = DataType.FLOAT32;
@@ -433,8 +456,16 @@ public final class PlannedPipeline implements AutoCloseable {
     long textBytes =
         (long) dtypeBytes
             * (l.text().t5Length() * (long) params.contextInDim() + params.vecInDim());
-    try (DeviceLedger.Booking condBooking = ledger.reserve(textBytes, "text embeddings");
+    DitLinears linears = DitLinears.of(params);
+    // The side paths' factors, and their (tokens, rank) intermediate beside the activations.
+    long loraBytes =
+        loras.deviceBytes(linears, dtypeBytes)
+            + (long) dtypeBytes * loras.widestRank() * ((long) h * w + l.text().t5Length());
+    try (DeviceLedger.Booking loraBooking = ledger.reserve(loraBytes, "lora adapters");
+        NDManager loraScope = job.newSubManager();
+        DeviceLedger.Booking condBooking = ledger.reserve(textBytes, "text embeddings");
         TextEmbeddings cond = l.text().embed(spec.prompt(), job)) {
+      Adapters adapters = DeviceAdapters.build(loras, linears, target.dtype(), loraScope).orNone();
       NDArray imgIds = LatentPacking.imageIds(job, 1, h, w, dt);
       NDArray txtIds = LatentPacking.textIds(job, 1, cond.t5().getShape().get(1), dt);
       NDArray guidance =
@@ -462,7 +493,9 @@ public final class PlannedPipeline implements AutoCloseable {
           }
           NDArray t = scope.full(new Shape(1), ts[k], dt);
           NDArray pred = // (1, L, 64) float32, img's dtype
-              l.dit().forward(img, imgIds, cond.t5(), txtIds, cond.clipPooled(), t, guidance);
+              l.dit()
+                  .forward(
+                      img, imgIds, cond.t5(), txtIds, cond.clipPooled(), t, guidance, adapters);
           // img + (t_prev - t_curr) * pred, the step size taken in double as Python does
           float step = (float) ((double) ts[k + 1] - (double) ts[k]);
           next = scope.ret(img.add(pred.mul(step)));

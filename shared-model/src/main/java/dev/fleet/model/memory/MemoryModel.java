@@ -339,8 +339,8 @@ public final class MemoryModel {
 
   /**
    * What the denoising loop holds besides blocks, all steps long: T5's hidden states (B, T, 4096)
-   * and CLIP's pooled vector in fp16, RoPE's cos and sin tables in float32 (B, 1, N, D/2) each, and
-   * the sampler's float32 latents (B, Li, 64).
+   * and CLIP's pooled vector in fp16, RoPE's cos and sin tables in float32 (B, 1, N, D/2) each, the
+   * sampler's float32 latents (B, Li, 64), and the LoRA adapters' side paths.
    */
   public long denoiseStateBytes() {
     DitDims d = model.dit();
@@ -348,7 +348,16 @@ public final class MemoryModel {
     long conditioning = b * (textTokens() * d.contextInDim() + d.vecInDim()) * F16;
     long rope = 2 * b * tokens() * (d.headDim() / 2) * F32;
     long latents = SAMPLER_LATENT_COPIES * b * imageTokens() * d.inChannels() * F32;
-    return conditioning + rope + latents;
+    return conditioning + rope + latents + adapterBytes();
+  }
+
+  /**
+   * The job's LoRA side paths: their factors and the (B, N, rank) intermediate of the widest one in
+   * fp16.
+   */
+  public long adapterBytes() {
+    AdapterLoad a = workload.adapters();
+    return a.deviceBytes() + workload.batch() * tokens() * a.rank() * F16;
   }
 
   /**

@@ -13,7 +13,18 @@ import java.util.Objects;
  *     of {@code ditStorage} (a mixed checkpoint); null to size them by {@code ditStorage}
  */
 public record Workload(
-    int width, int height, int batch, StorageType ditStorage, StoredBlocks storedBlocks) {
+    int width,
+    int height,
+    int batch,
+    StorageType ditStorage,
+    StoredBlocks storedBlocks,
+    AdapterLoad adapters) {
+
+  /** No LoRA adapters. */
+  public Workload(
+      int width, int height, int batch, StorageType ditStorage, StoredBlocks storedBlocks) {
+    this(width, height, batch, ditStorage, storedBlocks, AdapterLoad.NONE);
+  }
 
   /** Blocks sized by {@code ditStorage}. */
   public Workload(int width, int height, int batch, StorageType ditStorage) {
@@ -21,6 +32,7 @@ public record Workload(
   }
 
   public Workload {
+    adapters = adapters == null ? AdapterLoad.NONE : adapters;
     if (width <= 0 || height <= 0) {
       throw new IllegalArgumentException(
           "width and height must be positive, got " + width + "x" + height);
@@ -40,6 +52,11 @@ public record Workload(
   /** One fp8 image of {@code width x height}: how the fleet runs jobs. */
   public static Workload of(int width, int height) {
     return new Workload(width, height, 1, StorageType.FP8);
+  }
+
+  /** This workload with LoRA adapters. */
+  public Workload withAdapters(AdapterLoad load) {
+    return new Workload(width, height, batch, ditStorage, storedBlocks, load);
   }
 
   public long pixels() {

@@ -1,0 +1,133 @@
+package dev.fleet.engine.lora;
+
+import dev.fleet.engine.flux.FluxParams;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** The (out, in) shape of every linear layer of a FLUX DiT a LoRA may adapt, by BFL name. */
+public final class DitLinears {
+  private static final int TIME_EMBED_DIM = 256;
+
+  private final Map<String, int[]> shapes = new LinkedHashMap<>();
+  private final int depth;
+  private final int depthSingle;
+  private final boolean guidance;
+
+  private DitLinears(int depth, int depthSingle, boolean guidance) {
+    this.depth = depth;
+    this.depthSingle = depthSingle;
+    this.guidance = guidance;
+  }
+
+  public static DitLinears of(FluxParams p) {
+    return of(
+        p.inChannels(),
+        p.outChannels(),
+        p.vecInDim(),
+        p.contextInDim(),
+        p.hiddenSize(),
+        p.mlpHiddenDim(),
+        p.depth(),
+        p.depthSingleBlocks(),
+        p.guidanceEmbed());
+  }
+
+  /** The layers of a DiT of these dimensions. */
+  public static DitLinears of(
+      int inChannels,
+      int outChannels,
+      int vecInDim,
+      int contextInDim,
+      int h,
+      int mlp,
+      int depth,
+      int depthSingle,
+      boolean guidance) {
+    DitLinears l = new DitLinears(depth, depthSingle, guidance);
+    l.put("img_in", h, inChannels);
+    l.put("txt_in", h, contextInDim);
+    l.put("time_in.in_layer", h, TIME_EMBED_DIM);
+    l.put("time_in.out_layer", h, h);
+    l.put("vector_in.in_layer", h, vecInDim);
+    l.put("vector_in.out_layer", h, h);
+    if (guidance) {
+      l.put("guidance_in.in_layer", h, TIME_EMBED_DIM);
+      l.put("guidance_in.out_layer", h, h);
+    }
+    l.put("final_layer.linear", outChannels, h);
+    l.put("final_layer.adaLN_modulation.1", 2 * h, h);
+    for (int i = 0; i < depth; i++) {
+      for (String s : new String[] {"img", "txt"}) {
+        String b = "double_blocks." + i + "." + s;
+        l.put(b + "_mod.lin", 6 * h, h);
+        l.put(b + "_attn.qkv", 3 * h, h);
+        l.put(b + "_attn.proj", h, h);
+        l.put(b + "_mlp.0", mlp, h);
+        l.put(b + "_mlp.2", h, mlp);
+      }
+    }
+    for (int i = 0; i < depthSingle; i++) {
+      String b = "single_blocks." + i + ".";
+      l.put(b + "linear1", 3 * h + mlp, h);
+      l.put(b + "linear2", h, h + mlp);
+      l.put(b + "modulation.lin", 3 * h, h);
+    }
+    return l;
+  }
+
+  private void put(String name, int out, int in) {
+    shapes.put(name, new int[] {out, in});
+  }
+
+  /** {out, in}, or null when the model has no such layer. */
+  public int[] shape(String module) {
+    return shapes.get(module);
+  }
+
+  /**
+   * Checks that every update of {@code adapter} fits a layer of this model.
+   *
+   * @throws UnsupportedLoraException naming the first update that does not
+   */
+  public void check(LoraAdapter adapter) {
+    for (LoraPatch p : adapter.patches()) {
+      int[] s = shapes.get(p.module());
+      if (s == null) {
+        throw new UnsupportedLoraException(
+            "LoRA "
+                + adapter.name()
+                + ": "
+                + p.source()
+                + " adapts "
+                + p.module()
+                + ", which this model does not have ("
+                + depth
+                + " double and "
+                + depthSingle
+                + " single blocks"
+                + (guidance ? "" : ", no guidance embedder")
+                + ")");
+      }
+      if (p.rowOffset() + p.out() > s[0] || p.in() > s[1]) {
+        throw new UnsupportedLoraException(
+            "LoRA "
+                + adapter.name()
+                + ": "
+                + p.source()
+                + " is ("
+                + p.out()
+                + ", "
+                + p.in()
+                + ") at row "
+                + p.rowOffset()
+                + ", which does not fit "
+                + p.module()
+                + " ("
+                + s[0]
+                + ", "
+                + s[1]
+                + ") of this model (a LoRA for another model?)");
+      }
+    }
+  }
+}
