@@ -190,19 +190,26 @@ await_ready worker "$WORKER_PORT" "$SMOKE/worker.log" "$WORKER_PID" 180
 
 # --- 5. one job end to end ------------------------------------------------------------------
 API="http://127.0.0.1:$GATEWAY_PORT"
+# An API key of a tenant of its own, made with the launcher's command against the stack's database
+# (the gateway has created its tables by now).
+step "creating an API key (./fleet keys create --jdbc-url ...) ..."
+KEY="$(FLEET_DB_USER="$(endpoint jdbc.user)" FLEET_DB_PASSWORD="$(endpoint jdbc.password)" \
+  ./fleet keys create --tenant smoke --name smoke --jdbc-url "$(endpoint jdbc.url)" 2>"$SMOKE/keys.log" | tail -1)"
+[[ "$KEY" == fk_* ]] || { cat "$SMOKE/keys.log" >&2; fail "no API key was created"; }
+AUTH=(-H "Authorization: Bearer $KEY")
 step "submitting a job of the bundled model (flux-shapes) ..."
-job="$(curl -fsS -m 10 -XPOST "$API/v1/jobs" -H 'Content-Type: application/json' -H "Idempotency-Key: smoke-$$" \
+job="$(curl -fsS -m 10 -XPOST "$API/v1/jobs" "${AUTH[@]}" -H 'Content-Type: application/json' -H "Idempotency-Key: smoke-$$" \
   -d '{"prompt":"a large yellow square on a black background","seed":1}')" || fail "POST /v1/jobs refused"
 id="$(jq -r .id <<<"$job")"
 echo "smoke:   job $id: $(jq -c '{status, model: .spec.model, steps: .spec.steps, width: .spec.width, height: .spec.height}' <<<"$job")"
 status=""
 for _ in $(seq 1 180); do
-  status="$(curl -fsS -m 5 "$API/v1/jobs/$id" | jq -r .status)"
+  status="$(curl -fsS -m 5 "${AUTH[@]}" "$API/v1/jobs/$id" | jq -r .status)"
   case "$status" in SUCCEEDED|FAILED|CANCELLED|TIMED_OUT) break ;; esac
   sleep 1
 done
-[[ "$status" == SUCCEEDED ]] || { curl -sS "$API/v1/jobs/$id" >&2; tail -40 "$SMOKE/worker.log" >&2; fail "job $id ended $status"; }
-curl -fsS -m 5 "$API/v1/jobs/$id" > "$SMOKE/job.json"
+[[ "$status" == SUCCEEDED ]] || { curl -sS "${AUTH[@]}" "$API/v1/jobs/$id" >&2; tail -40 "$SMOKE/worker.log" >&2; fail "job $id ended $status"; }
+curl -fsS -m 5 "${AUTH[@]}" "$API/v1/jobs/$id" > "$SMOKE/job.json"
 url="$(jq -r '.result.url' "$SMOKE/job.json")"
 s3="$(endpoint s3.endpoint)"
 [[ "$url" == "$s3"/* ]] || fail "the result link $url is not on the stack's S3 endpoint $s3"
