@@ -15,12 +15,8 @@ import io.restassured.http.ContentType;
 import io.restassured.response.ValidatableResponse;
 import jakarta.inject.Inject;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -61,44 +57,12 @@ class LorasTest {
     TestKeys.reset();
   }
 
-  /** One kohya module of rank {@code rank}: down [rank, 64], up [192, rank], alpha. */
   static Map<String, long[]> kohya(String module, int rank) {
-    Map<String, long[]> t = new LinkedHashMap<>();
-    t.put(module + ".lora_down.weight", new long[] {rank, 64});
-    t.put(module + ".lora_up.weight", new long[] {192, rank});
-    t.put(module + ".alpha", new long[] {});
-    return t;
+    return TestLoras.kohya(module, rank, 64, 192);
   }
 
-  /** A safetensors file of F32 zeros with these shapes. */
   static void write(Path file, Map<String, long[]> tensors) throws IOException {
-    StringBuilder h = new StringBuilder("{");
-    long offset = 0;
-    for (var e : tensors.entrySet()) {
-      long n = 1;
-      StringBuilder shape = new StringBuilder("[");
-      for (long d : e.getValue()) {
-        n *= d;
-        shape.append(shape.length() > 1 ? "," : "").append(d);
-      }
-      shape.append(']');
-      h.append(h.length() > 1 ? "," : "")
-          .append('"')
-          .append(e.getKey())
-          .append("\":{\"dtype\":\"F32\",\"shape\":")
-          .append(shape)
-          .append(",\"data_offsets\":[")
-          .append(offset)
-          .append(',')
-          .append(offset + 4 * n)
-          .append("]}");
-      offset += 4 * n;
-    }
-    byte[] header = h.append('}').toString().getBytes(StandardCharsets.UTF_8);
-    ByteBuffer b =
-        ByteBuffer.allocate(8 + header.length + (int) offset).order(ByteOrder.LITTLE_ENDIAN);
-    b.putLong(header.length).put(header);
-    Files.write(file, b.array());
+    TestLoras.write(file, tensors, 1, 0);
   }
 
   static ValidatableResponse submit(String body) {
