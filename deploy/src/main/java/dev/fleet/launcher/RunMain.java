@@ -275,7 +275,7 @@ public final class RunMain {
       JsonNode spec = job.path("spec");
       err.printf(
           Locale.ROOT,
-          "job %s %s: %s, %dx%d, %d steps, guidance %s, seed %d%n",
+          "job %s %s: %s, %dx%d, %d steps, guidance %s, seed %d%s%n",
           id,
           job.path("status").asText().toLowerCase(Locale.ROOT),
           spec.path("model").asText(),
@@ -283,7 +283,8 @@ public final class RunMain {
           spec.path("height").asInt(),
           spec.path("steps").asInt(),
           spec.path("guidance").asText(),
-          spec.path("seed").asLong());
+          spec.path("seed").asLong(),
+          lorasText(spec.path("loras")));
 
       Instant deadline = Instant.now().plus(args.timeout());
       int[] lastStep = {-1};
@@ -349,6 +350,18 @@ public final class RunMain {
       out.flush();
       return 0;
     }
+  }
+
+  /** {@code , LoRAs a:0.7, b:1} for a spec with LoRAs, empty without. */
+  static String lorasText(JsonNode loras) {
+    if (!loras.isArray() || loras.isEmpty()) {
+      return "";
+    }
+    List<String> parts = new ArrayList<>();
+    for (JsonNode l : loras) {
+      parts.add(l.path("name").asText() + ":" + l.path("strength").asText());
+    }
+    return ", LoRAs " + String.join(", ", parts);
   }
 
   /** A refused submission: 400/422 name fields, which are options here (exit 2). */
