@@ -110,6 +110,15 @@ class WorkerLoraTest {
     String text = new String(png, StandardCharsets.ISO_8859_1);
     assertTrue(text.contains("<lora:style:0.7>"), "the parameters carry the LoRA tag");
     assertTrue(text.contains("loras\0style:0.7"), "the loras text chunk");
+
+    // The next job with that LoRA takes it from the worker's cache: the file is not read again.
+    long reads = model.loras().cache().reads();
+    JobMessage again =
+        queue.submit(
+            new GenerationSpec(
+                "again", 2, 1, 32, 32, 3.5, "flux-tiny", List.of(new LoraRef("style", -0.5))));
+    queue.awaitState(again.jobId(), JobState.SUCCEEDED);
+    assertEquals(reads, model.loras().cache().reads(), "LoRA files read");
   }
 
   @Test
