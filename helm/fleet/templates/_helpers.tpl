@@ -148,3 +148,20 @@ vram-8g vram-12g vram-16g
 {{- fail (printf "%s: %d replicas but kafka.topicPartitions is %d; a consumer group uses one consumer per partition, so create topic %s with at least %d partitions and raise kafka.topicPartitions" $where $most $partitions .name $most) }}
 {{- end }}
 {{- end }}
+
+{{/*
+The LoRA directory's volume (named loras), when one is configured.
+*/}}
+{{- define "fleet.lorasVolume" -}}
+{{- if .Values.loras.existingClaim }}
+- name: loras
+  persistentVolumeClaim:
+    claimName: {{ .Values.loras.existingClaim }}
+    readOnly: true
+{{- else if .Values.loras.hostPath }}
+- name: loras
+  hostPath:
+    path: {{ .Values.loras.hostPath }}
+    type: Directory
+{{- end }}
+{{- end }}

@@ -77,6 +77,15 @@
       'param.steps': 'Steps',
       'param.guidance': 'Guidance',
       'param.seed': 'Seed',
+      'param.loras': 'LoRAs',
+      loras: 'LoRAs',
+      loraPick: 'LoRA to add',
+      loraAdd: 'Add',
+      lorasHint: "Adapters from the fleet's LoRA directory, each at its strength (-2 to 2).",
+      loraStrength: 'Strength of {name}',
+      loraStrengthSlider: 'Strength of {name} (slider)',
+      loraRemove: 'Remove {name}',
+      loraMax: 'At most {max} LoRAs per image.',
       'param.prompt': 'Prompt',
       'param.time': 'Time',
       sizeValue: '{w} × {h}',
@@ -155,6 +164,15 @@
       'param.steps': '步数',
       'param.guidance': '引导强度',
       'param.seed': '种子',
+      'param.loras': 'LoRA',
+      loras: 'LoRA',
+      loraPick: '要添加的 LoRA',
+      loraAdd: '添加',
+      lorasHint: '来自集群 LoRA 目录的适配器，各有强度（-2 到 2）。',
+      loraStrength: '{name} 的强度',
+      loraStrengthSlider: '{name} 的强度（滑块）',
+      loraRemove: '移除 {name}',
+      loraMax: '每张图像最多 {max} 个 LoRA。',
       'param.prompt': '提示词',
       'param.time': '用时',
       sizeValue: '{w} × {h}',
@@ -180,6 +198,8 @@
   const $ = (id) => document.getElementById(id);
   let lang = 'en';
   let registry = null; // GET /v1/models
+  let loraLibrary = null; // GET /v1/loras
+  let chosenLoras = []; // [{name, strength}] in the form
   let ratio = null; // [a, b] or null (custom)
   let current = null; // {id, job, stream, poll, timing}
   let lastView = null; // the latest whole JobView of the current job
@@ -224,6 +244,7 @@
       renderPresets();
       renderSizeHint();
     }
+    renderLoras();
     if (current) renderJob(); // status and timing lines
     renderHistory(historyCache);
   }
@@ -495,6 +516,9 @@
     }
     $('form-error').hidden = true;
     $('form-error').textContent = '';
+    $('loras-error').hidden = true;
+    $('loras-error').textContent = '';
+    for (const el of document.querySelectorAll('#loras [aria-invalid]')) el.removeAttribute('aria-invalid');
   }
 
   function showFormError(text) {
@@ -510,6 +534,17 @@
     const unplaced = [];
     for (const e of errors) {
       const field = e.field;
+      if (field && field.startsWith('loras') && !$('loras').hidden) {
+        const lerr = $('loras-error');
+        const which = /^loras\[(\d+)\]/.exec(field);
+        const named = which && chosenLoras[Number(which[1])] ? chosenLoras[Number(which[1])].name + ': ' : '';
+        lerr.textContent = (lerr.textContent ? lerr.textContent + ' ' : '') + named + e.message;
+        lerr.hidden = false;
+        const target = which && $('lora-strength-' + which[1]) && field.endsWith('.strength') ? $('lora-strength-' + which[1]) : $('lora-pick');
+        target.setAttribute('aria-invalid', 'true');
+        if (!first) first = target;
+        continue;
+      }
       const err = FIELDS.includes(field) ? $(field + '-error') : null;
       if (!err) {
         unplaced.push(field + ' ' + e.message);
@@ -529,6 +564,102 @@
     if (first) first.focus();
   }
 
+  // --- LoRAs: picked from GET /v1/loras, each with its strength ---------------------------------
+
+  async function loadLoras() {
+    try {
+      const r = await apiJson('/v1/loras');
+      loraLibrary = r.ok && r.body ? r.body : null;
+    } catch (e) {
+      loraLibrary = null;
+    }
+    renderLoras();
+  }
+
+  function usableLoras() {
+    return loraLibrary ? loraLibrary.loras.filter((l) => l.usable) : [];
+  }
+
+  function renderLoras() {
+    const usable = usableLoras();
+    const box = $('loras');
+    box.hidden = usable.length === 0 && chosenLoras.length === 0;
+    const max = loraLibrary ? loraLibrary.maxPerJob : 4;
+    const maxStrength = loraLibrary ? loraLibrary.maxStrength : 2;
+    const pick = $('lora-pick');
+    const keep = pick.value;
+    pick.textContent = '';
+    for (const l of usable) {
+      if (chosenLoras.some((c) => c.name === l.name)) continue;
+      const o = document.createElement('option');
+      o.value = l.name;
+      o.textContent = l.name + (l.rank ? ' (' + l.format + ', r' + l.rank + ')' : '');
+      pick.append(o);
+    }
+    if ([...pick.options].some((o) => o.value === keep)) pick.value = keep;
+    $('lora-add').disabled = pick.options.length === 0 || chosenLoras.length >= max;
+    const list = $('lora-list');
+    list.textContent = '';
+    chosenLoras.forEach((c, i) => {
+      const li = document.createElement('li');
+      li.className = 'lora';
+      const name = document.createElement('span');
+      name.className = 'lora-name';
+      name.textContent = c.name;
+      const range = document.createElement('input');
+      range.type = 'range';
+      range.min = -maxStrength;
+      range.max = maxStrength;
+      range.step = 0.05;
+      range.value = c.strength;
+      range.setAttribute('aria-label', t('loraStrengthSlider', { name: c.name }));
+      const number = document.createElement('input');
+      number.type = 'number';
+      number.inputMode = 'decimal';
+      number.min = -maxStrength;
+      number.max = maxStrength;
+      number.step = 0.05;
+      number.value = c.strength;
+      number.className = 'lora-strength';
+      number.id = 'lora-strength-' + i;
+      number.setAttribute('aria-label', t('loraStrength', { name: c.name }));
+      range.addEventListener('input', () => {
+        c.strength = Number(range.value);
+        number.value = range.value;
+      });
+      number.addEventListener('input', () => {
+        c.strength = number.value.trim() === '' ? undefined : Number(number.value);
+        if (number.value.trim() !== '') range.value = number.value;
+      });
+      const remove = document.createElement('button');
+      remove.type = 'button';
+      remove.className = 'secondary';
+      remove.textContent = '×';
+      remove.setAttribute('aria-label', t('loraRemove', { name: c.name }));
+      remove.addEventListener('click', () => {
+        chosenLoras.splice(chosenLoras.indexOf(c), 1);
+        renderLoras();
+        $('lora-pick').focus();
+      });
+      li.append(name, range, number, remove);
+      list.append(li);
+    });
+    if (chosenLoras.length >= max) {
+      $('loras-hint').textContent = t('loraMax', { max });
+    } else {
+      $('loras-hint').textContent = t('lorasHint');
+    }
+  }
+
+  function addLora() {
+    const name = $('lora-pick').value;
+    if (!name || chosenLoras.some((c) => c.name === name)) return;
+    chosenLoras.push({ name, strength: 1 });
+    renderLoras();
+    const last = $('lora-strength-' + (chosenLoras.length - 1));
+    if (last) last.focus();
+  }
+
   function readForm() {
     const num = (id) => {
       const v = $(id).value.trim();
@@ -542,6 +673,9 @@
       height: num('height'),
       steps: num('steps'),
       guidance: num('guidance'),
+      loras: chosenLoras.length
+        ? chosenLoras.map((c) => (c.strength === undefined || Number.isNaN(c.strength) ? { name: c.name } : { name: c.name, strength: c.strength }))
+        : undefined,
     };
   }
 
@@ -555,6 +689,8 @@
     setSteps(spec.steps);
     $('guidance').value = spec.guidance;
     setSize(spec.width, spec.height);
+    chosenLoras = (spec.loras || []).map((l) => ({ name: l.name, strength: l.strength }));
+    renderLoras();
   }
 
   function newKey() {
@@ -836,6 +972,9 @@
       ['param.guidance', String(s.guidance)],
       ['param.seed', String(s.seed)],
     ];
+    if (s.loras && s.loras.length) {
+      rows.push(['param.loras', s.loras.map((l) => l.name + ' ' + l.strength).join(', ')]);
+    }
     for (const [k, v] of rows) {
       const row = document.createElement('div');
       const dt = document.createElement('dt');
@@ -1066,6 +1205,8 @@
     }
   }
 
+  $('lora-add').addEventListener('click', addLora);
+
   async function start() {
     try {
       const r = await apiJson('/v1/models');
@@ -1080,6 +1221,7 @@
     }
     renderModels();
     applyModelDefaults();
+    await loadLoras();
     applyLanguage(lang);
     document.body.dataset.ready = 'true';
     await Promise.all([restoreCurrent(), refreshHistory()]);

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fleet.gateway.TestLoras;
 import dev.fleet.stack.StackConfig;
 import java.io.IOException;
 import java.net.URI;
@@ -18,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Base64;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -114,7 +116,8 @@ class ConsoleBrowserIT {
                 0,
                 Duration.ofSeconds(150),
                 true,
-                System.out));
+                System.out,
+                work.resolve("loras")));
     fleet.keepLogs();
     client = new FleetClient(fleet.gatewayUrl(), fleet.devKey());
     console = fleet.gatewayUrl().resolve("/");
@@ -441,6 +444,51 @@ class ConsoleBrowserIT {
     awaitImage(FOX);
     driver.executeScript("window.scrollTo(0, 0)");
     save(shot(false), "desktop-en.png");
+  }
+
+  @Test
+  @Order(7)
+  @Timeout(value = 120, unit = TimeUnit.SECONDS)
+  void aLoraIsPickedWithItsStrengthAndShownWithTheImage() throws Exception {
+    Map<String, long[]> tensors =
+        new LinkedHashMap<>(TestLoras.kohya("lora_unet_double_blocks_0_img_attn_qkv", 4, 64, 192));
+    TestLoras.write(fleet.lorasDir().resolve("console-style.safetensors"), tensors, 5, 0.2f);
+    desktop();
+    fresh();
+    WebElement box = driver.findElement(By.id("loras"));
+    assertTrue(box.isDisplayed(), "the LoRA picker shows once there are LoRAs");
+    WebElement pick = driver.findElement(By.id("lora-pick"));
+    assertEquals("LoRA to add", pick.getAccessibleName());
+    assertEquals("console-style", pick.getAttribute("value"));
+    driver.findElement(By.id("lora-add")).click();
+    WebElement strength = driver.findElement(By.id("lora-strength-0"));
+    assertEquals("Strength of console-style", strength.getAccessibleName());
+    assertEquals(strength, driver.switchTo().activeElement(), "focus goes to its strength");
+
+    // A strength the API refuses: its message next to the picker.
+    strength.clear();
+    strength.sendKeys("3");
+    prompt().sendKeys("a fox with a style");
+    generate().click();
+    WebElement error = driver.findElement(By.id("loras-error"));
+    waitUntil(d -> error.isDisplayed());
+    assertTrue(error.getText().contains("must be between -2 and 2"), error.getText());
+    assertEquals("true", strength.getAttribute("aria-invalid"));
+
+    strength.clear();
+    strength.sendKeys("0.7");
+    generate().click();
+    awaitImage("a fox with a style");
+    String params = driver.findElement(By.id("params")).getText();
+    assertTrue(params.contains("console-style 0.7"), params);
+    save(shot(false), "desktop-lora.png");
+
+    new Select(driver.findElement(By.id("lang"))).selectByValue("zh-CN");
+    assertEquals(
+        "移除 console-style",
+        driver.findElement(By.cssSelector("#lora-list button")).getAccessibleName());
+    assertTrue(driver.findElement(By.id("params")).getText().contains("LoRA"));
+    new Select(driver.findElement(By.id("lang"))).selectByValue("en");
   }
 
   // --- the page ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fleet.gateway.TestLoras;
 import dev.fleet.stack.StackConfig;
 import dev.fleet.testing.ImageAssert;
 import java.awt.image.BufferedImage;
@@ -15,13 +16,17 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
@@ -152,7 +157,8 @@ class FleetEndToEndIT {
                 0,
                 Duration.ofSeconds(150),
                 true,
-                System.out));
+                System.out,
+                work.resolve("loras")));
     // Only the logs stay (target/fleet-it-*/data/logs), for a look after a failure.
     fleet.keepLogs();
     client = new FleetClient(fleet.gatewayUrl(), fleet.devKey());
@@ -493,6 +499,46 @@ class FleetEndToEndIT {
     ImageAssert.Difference difference = ImageAssert.compare(expected, actual);
     log("fox vs expected.png: %s", difference);
     ImageAssert.assertClose(expected, actual, "fox vs expected.png");
+  }
+
+  @Test
+  @Order(6)
+  @Timeout(value = 120, unit = TimeUnit.SECONDS)
+  void fleetRunWithALoraMakesAnotherImageAndRecordsIt() throws Exception {
+    assertEquals(work.resolve("loras").toAbsolutePath().normalize(), fleet.lorasDir());
+    Map<String, long[]> tensors =
+        new LinkedHashMap<>(TestLoras.kohya("lora_unet_double_blocks_0_img_attn_qkv", 4, 64, 192));
+    tensors.putAll(TestLoras.kohya("lora_unet_double_blocks_0_img_attn_proj", 4, 64, 64));
+    TestLoras.write(fleet.lorasDir().resolve("it-style.safetensors"), tensors, 3, 0.2f);
+
+    HttpResponse<String> unknown = post("{\"prompt\":\"x\",\"loras\":[{\"name\":\"not-there\"}]}");
+    assertEquals(422, unknown.statusCode(), unknown.body());
+    assertTrue(unknown.body().contains("loras[0].name"), unknown.body());
+    assertTrue(
+        unknown.body().contains("it-style"), "the message lists what exists: " + unknown.body());
+
+    String[] args = Arrays.copyOf(RUN_ARGS, RUN_ARGS.length + 2);
+    args[RUN_ARGS.length] = "--lora";
+    args[RUN_ARGS.length + 1] = "it-style:0.7";
+    ObjectNode body = RunMain.parse(args).body();
+    JsonNode accepted = client.submit(body);
+    String id = accepted.path("id").asText();
+    assertEquals("it-style", accepted.path("spec").path("loras").path(0).path("name").asText());
+    assertEquals(0.7, accepted.path("spec").path("loras").path(0).path("strength").asDouble());
+    JsonNode done = await(id, j -> j.path("status").asText().equals("SUCCEEDED"));
+    Path png = work.resolve("fox-lora.png");
+    client.download(URI.create(done.path("result").path("url").asText()), png);
+    byte[] bytes = Files.readAllBytes(png);
+    String text = new String(bytes, StandardCharsets.ISO_8859_1);
+    assertTrue(text.contains("<lora:it-style:0.7>"), "the parameters carry the LoRA's tag");
+    assertTrue(text.contains("loras\0it-style:0.7"), "the loras text chunk");
+    ImageAssert.Difference difference =
+        ImageAssert.compare(
+            ImageAssert.readPng(root.resolve(EXPECTED_PNG)), ImageAssert.readPng(png));
+    log("fox with it-style:0.7 vs expected.png (without): %s", difference);
+    assertTrue(
+        difference.identicalPixels() < 0.5 * difference.pixels(),
+        "the LoRA changes the image: " + difference);
   }
 
   // --- helpers ----------------------------------------------------------------------------------

@@ -79,7 +79,22 @@ public final class LocalFleet implements AutoCloseable {
       int workerPort,
       Duration readyTimeout,
       boolean ephemeral,
-      PrintStream status) {
+      PrintStream status,
+      Path lorasDir) {
+
+    /** Options with the default LoRA directory ({@link #defaultLorasDir}). */
+    public Options(
+        Path root,
+        StackConfig stack,
+        Path modelDir,
+        int gatewayPort,
+        int workerPort,
+        Duration readyTimeout,
+        boolean ephemeral,
+        PrintStream status) {
+      this(root, stack, modelDir, gatewayPort, workerPort, readyTimeout, ephemeral, status, null);
+    }
+
     public Options {
       Objects.requireNonNull(root, "root");
       Objects.requireNonNull(stack, "stack");
@@ -91,6 +106,20 @@ public final class LocalFleet implements AutoCloseable {
     public Path dataDir() {
       return stack.dataDir();
     }
+
+    /** The LoRA directory the gateway and the worker share: given, or the default. */
+    public Path loras() {
+      return (lorasDir != null ? lorasDir : defaultLorasDir(root)).toAbsolutePath().normalize();
+    }
+  }
+
+  /**
+   * Where {@code ./fleet up} and {@code ./fleet run} look for LoRAs: {@code $FLEET_LORAS}, else
+   * {@code .fleet/loras} in the checkout (also for a throw-away fleet, whose data directory goes).
+   */
+  public static Path defaultLorasDir(Path root) {
+    String env = System.getenv("FLEET_LORAS");
+    return env != null && !env.isBlank() ? Path.of(env) : root.resolve(".fleet").resolve("loras");
   }
 
   private final Options options;
@@ -195,6 +224,7 @@ public final class LocalFleet implements AutoCloseable {
 
     long t1 = System.nanoTime();
     watchPostgres();
+    Files.createDirectories(lorasDir());
     // Each child exits when this process is gone, however it ends (SIGKILL included).
     String parent = "-D" + ParentWatch.PROPERTY + "=" + ProcessHandle.current().pid();
     // The worker serves its model under the directory's name, and the gateway takes that name as
@@ -206,6 +236,7 @@ public final class LocalFleet implements AutoCloseable {
             "-Dquarkus.http.host=localhost",
             "-Dquarkus.http.port=" + gatewayPort,
             "-Dfleet.default-model=" + modelName,
+            "-Dfleet.loras.dir=" + lorasDir(),
             parent));
     List<String> workerArgs = new ArrayList<>();
     workerArgs.addAll(
@@ -216,6 +247,7 @@ public final class LocalFleet implements AutoCloseable {
             "-Dquarkus.http.port=" + workerPort,
             "-Dfleet.worker.model-dir=" + modelDir,
             "-Dfleet.worker.model-name=" + modelName,
+            "-Dfleet.worker.loras-dir=" + lorasDir(),
             // Static group membership: restarted after a crash, it takes its partitions back at
             // once (the job it ran comes again) instead of after Kafka's session timeout.
             "-Dkafka.group.instance.id=fleet-local-worker",
@@ -274,6 +306,11 @@ public final class LocalFleet implements AutoCloseable {
 
   public StackEndpoints endpoints() {
     return stack.endpoints();
+  }
+
+  /** The LoRA directory of the gateway and the worker (made when missing). */
+  public Path lorasDir() {
+    return options.loras();
   }
 
   public Path dataDir() {

@@ -10,6 +10,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -45,9 +47,37 @@ public final class RunMain {
           "width", "--width",
           "height", "--height",
           "guidance", "--guidance",
-          "model", "--model");
+          "model", "--model",
+          "loras", "--lora");
 
   private RunMain() {}
+
+  /** One {@code --lora NAME[:STRENGTH]}: a LoRA of the fleet's LoRA directory, by name. */
+  record Lora(String name, double strength) {
+    /**
+     * {@code NAME} (strength 1) or {@code NAME:STRENGTH}; the text after the last {@code :} is the
+     * strength when it parses as a number.
+     */
+    static Lora parse(String value) {
+      String v = value.trim();
+      int colon = v.lastIndexOf(':');
+      if (colon > 0) {
+        try {
+          double strength = Double.parseDouble(v.substring(colon + 1).trim());
+          if (!Double.isFinite(strength)) {
+            throw new UsageException("--lora " + value + ": the strength must be a finite number");
+          }
+          return new Lora(v.substring(0, colon), strength);
+        } catch (NumberFormatException e) {
+          // not a strength: part of the name (which the gateway then refuses, naming it)
+        }
+      }
+      if (v.isEmpty()) {
+        throw new UsageException("--lora needs a LoRA name (NAME or NAME:STRENGTH)");
+      }
+      return new Lora(v, 1.0);
+    }
+  }
 
   /** A bad command line: exit status 2, the message names the option. */
   static final class UsageException extends IllegalArgumentException {
@@ -72,7 +102,12 @@ public final class RunMain {
       Duration timeout,
       Path root,
       Path modelDir,
-      boolean help) {
+      boolean help,
+      List<Lora> loras) {
+
+    Args {
+      loras = loras == null ? List.of() : List.copyOf(loras);
+    }
 
     /** The body of {@code POST /v1/jobs}: only what was given. */
     ObjectNode body() {
@@ -95,6 +130,12 @@ public final class RunMain {
       }
       if (model != null) {
         b.put("model", model);
+      }
+      if (!loras.isEmpty()) {
+        var array = b.putArray("loras");
+        for (Lora l : loras) {
+          array.addObject().put("name", l.name()).put("strength", l.strength());
+        }
       }
       return b;
     }
@@ -234,7 +275,7 @@ public final class RunMain {
       JsonNode spec = job.path("spec");
       err.printf(
           Locale.ROOT,
-          "job %s %s: %s, %dx%d, %d steps, guidance %s, seed %d%n",
+          "job %s %s: %s, %dx%d, %d steps, guidance %s, seed %d%s%n",
           id,
           job.path("status").asText().toLowerCase(Locale.ROOT),
           spec.path("model").asText(),
@@ -242,7 +283,8 @@ public final class RunMain {
           spec.path("height").asInt(),
           spec.path("steps").asInt(),
           spec.path("guidance").asText(),
-          spec.path("seed").asLong());
+          spec.path("seed").asLong(),
+          lorasText(spec.path("loras")));
 
       Instant deadline = Instant.now().plus(args.timeout());
       int[] lastStep = {-1};
@@ -310,6 +352,18 @@ public final class RunMain {
     }
   }
 
+  /** {@code , LoRAs a:0.7, b:1} for a spec with LoRAs, empty without. */
+  static String lorasText(JsonNode loras) {
+    if (!loras.isArray() || loras.isEmpty()) {
+      return "";
+    }
+    List<String> parts = new ArrayList<>();
+    for (JsonNode l : loras) {
+      parts.add(l.path("name").asText() + ":" + l.path("strength").asText());
+    }
+    return ", LoRAs " + String.join(", ", parts);
+  }
+
   /** A refused submission: 400/422 name fields, which are options here (exit 2). */
   private static int refused(FleetClient.ApiException e, PrintStream err) {
     if (e.status == 401) {
@@ -323,7 +377,11 @@ public final class RunMain {
       var fields = e.fieldErrors();
       if (!fields.isEmpty()) {
         for (String[] f : fields) {
-          err.println("fleet run: " + OPTION_OF_FIELD.getOrDefault(f[0], f[0]) + ": " + f[1]);
+          String option =
+              f[0].startsWith("loras")
+                  ? "--lora (" + f[0] + ")"
+                  : OPTION_OF_FIELD.getOrDefault(f[0], f[0]);
+          err.println("fleet run: " + option + ": " + f[1]);
         }
         return 2;
       }
@@ -337,7 +395,7 @@ public final class RunMain {
 
   static final String USAGE_LINE =
       "./fleet run \"PROMPT\" [--seed N] [--steps N] [--width W] [--height H] [--guidance G]"
-          + " [--model NAME] [-o FILE] [--timeout SECONDS]";
+          + " [--model NAME] [--lora NAME[:STRENGTH]]... [-o FILE] [--timeout SECONDS]";
 
   static String usage() {
     return "usage: "
@@ -354,6 +412,9 @@ public final class RunMain {
         + "  --height H        image height, a multiple of 16\n"
         + "  --guidance G      guidance scale\n"
         + "  --model NAME      a model of the gateway's registry (default: its default model)\n"
+        + "  --lora NAME[:S]   a LoRA of the fleet's LoRA directory (GET /v1/loras; ./fleet up:\n"
+        + "                    .fleet/loras/NAME.safetensors) at strength S (default 1, -2 to 2);\n"
+        + "                    repeatable\n"
         + "  -o, --out FILE    where to write the PNG (default fleet-<job id>.png)\n"
         + "  --timeout SECONDS how long to wait for the job (default "
         + DEFAULT_TIMEOUT.toSeconds()
@@ -380,6 +441,7 @@ public final class RunMain {
     Duration timeout = DEFAULT_TIMEOUT;
     Path root = null;
     Path modelDir = null;
+    List<Lora> loras = new ArrayList<>();
     boolean options = true;
     for (int i = 0; i < argv.length; i++) {
       String arg = argv[i];
@@ -389,7 +451,7 @@ public final class RunMain {
       }
       if (options && (arg.equals("-h") || arg.equals("--help"))) {
         return new Args(
-            null, null, null, null, null, null, null, null, timeout, root, modelDir, true);
+            null, null, null, null, null, null, null, null, timeout, root, modelDir, true, null);
       }
       if (!options || !arg.startsWith("-") || arg.equals("-") || isNegativeNumber(arg)) {
         if (prompt != null) {
@@ -442,6 +504,7 @@ public final class RunMain {
         case "--timeout" -> timeout = Duration.ofSeconds(positive(name, value));
         case "--root" -> root = Path.of(text(name, value));
         case "--model-dir" -> modelDir = Path.of(text(name, value));
+        case "--lora" -> loras.add(Lora.parse(value));
         default -> throw new UsageException("unknown option " + name);
       }
     }
@@ -452,7 +515,8 @@ public final class RunMain {
       throw new UsageException("the prompt is empty");
     }
     return new Args(
-        prompt, seed, steps, width, height, guidance, model, out, timeout, root, modelDir, false);
+        prompt, seed, steps, width, height, guidance, model, out, timeout, root, modelDir, false,
+        loras);
   }
 
   private static boolean isOption(String name) {
@@ -468,7 +532,8 @@ public final class RunMain {
           "--out",
           "--timeout",
           "--root",
-          "--model-dir" ->
+          "--model-dir",
+          "--lora" ->
           true;
       default -> false;
     };

@@ -89,6 +89,10 @@ public final class UpMain {
     out.println("  data      " + LocalFleet.display(fleet.dataDir()));
     out.println("  logs      " + LocalFleet.display(fleet.logDir()));
     out.println(
+        "  LoRAs     "
+            + LocalFleet.display(fleet.lorasDir())
+            + " (NAME.safetensors, used as \"loras\": [{\"name\": \"NAME\"}]; FLEET_LORAS)");
+    out.println(
         "  API key   tenant "
             + DevKey.TENANT
             + ", kept in "

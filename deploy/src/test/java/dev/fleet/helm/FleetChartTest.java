@@ -362,6 +362,33 @@ class FleetChartTest {
   }
 
   @Test
+  void aLoraVolumeIsMountedIntoTheGatewayAndEveryWorkerOnlyWhenConfigured() {
+    List<HasMetadata> objects = render(template().set("loras.existingClaim", "fleet-loras"));
+    List<Deployment> deployments =
+        objects.stream().filter(Deployment.class::isInstance).map(Deployment.class::cast).toList();
+    assertTrue(deployments.size() >= 2, "the gateway and a worker pool");
+    for (Deployment d : deployments) {
+      String name = d.getMetadata().getName();
+      assertEquals(
+          "fleet-loras", volume(d, "loras").getPersistentVolumeClaim().getClaimName(), name);
+      assertTrue(
+          container(d).getVolumeMounts().stream()
+              .anyMatch(m -> m.getName().equals("loras") && m.getMountPath().equals("/loras")),
+          name);
+      String envName = name.equals("fleet-gateway") ? "FLEET_LORAS_DIR" : "FLEET_WORKER_LORAS_DIR";
+      assertEquals("/loras", env(container(d), envName).getValue(), name);
+    }
+    for (HasMetadata o : render(template())) {
+      if (o instanceof Deployment d) {
+        assertTrue(
+            d.getSpec().getTemplate().getSpec().getVolumes().stream()
+                .noneMatch(v -> v.getName().equals("loras")),
+            d.getMetadata().getName());
+      }
+    }
+  }
+
+  @Test
   void threePoolsScenarioKeepsEachPoolsSettings() {
     List<HasMetadata> objects =
         render(template().withValuesFile(CHART.resolve("ci").resolve("three-pools-values.yaml")));

@@ -64,6 +64,21 @@ class RunMainArgsTest {
   }
 
   @Test
+  void lorasAreRepeatableWithStrengthOneByDefault() {
+    RunMain.Args a =
+        RunMain.parse(
+            new String[] {
+              "a fox", "--lora", "style:0.7", "--lora=detail", "--lora", "odd:name:-0.25"
+            });
+    assertEquals(
+        "{\"prompt\":\"a fox\",\"loras\":[{\"name\":\"style\",\"strength\":0.7},"
+            + "{\"name\":\"detail\",\"strength\":1.0},"
+            + "{\"name\":\"odd:name\",\"strength\":-0.25}]}",
+        a.body().toString());
+    assertEquals(new RunMain.Lora("a:b", 1.0), RunMain.Lora.parse("a:b"));
+  }
+
+  @Test
   void absentOptionsAreNotSent() {
     RunMain.Args a = RunMain.parse(new String[] {"just a prompt"});
     assertEquals("{\"prompt\":\"just a prompt\"}", a.body().toString());

@@ -80,7 +80,7 @@ public class JobConsumer {
             store,
             sink,
             model::generate,
-            model.admission(),
+            model::refusal,
             workerId,
             config.modelName(),
             config.jobTimeout(),

@@ -1,5 +1,6 @@
 package dev.fleet.worker;
 
+import dev.fleet.engine.lora.UnsupportedLoraException;
 import dev.fleet.engine.pipeline.GeneratedImage;
 import dev.fleet.engine.pipeline.GenerationCancelledException;
 import dev.fleet.engine.pipeline.GenerationListener;
@@ -22,6 +23,9 @@ import org.jboss.logging.Logger;
  */
 public final class JobRunner {
   private static final Logger LOG = Logger.getLogger(JobRunner.class);
+
+  /** The error code of a job whose LoRA is missing, unreadable or does not fit the model. */
+  public static final String LORA_UNAVAILABLE = "LORA_UNAVAILABLE";
 
   /**
    * The engine as the runner sees it.
@@ -109,6 +113,8 @@ public final class JobRunner {
     Optional<String> refusal;
     try {
       refusal = admission.refusal(spec);
+    } catch (UnsupportedLoraException e) {
+      return fail(message, LORA_UNAVAILABLE, e.getMessage());
     } catch (IllegalArgumentException e) {
       return fail(message, "INVALID_SPEC", e.getMessage());
     }
@@ -125,6 +131,9 @@ public final class JobRunner {
         case SHUTDOWN -> Outcome.ABANDONED;
         default -> cancelled(message);
       };
+    } catch (UnsupportedLoraException e) {
+      // The file vanished or changed since admission: no other attempt would fare better.
+      return fail(message, LORA_UNAVAILABLE, e.getMessage());
     } catch (GenerationOutOfMemoryException e) {
       // Another worker, or this one once its caches have settled, may well run it.
       return requeue(message, "OUT_OF_MEMORY: " + e.getMessage());

@@ -1,6 +1,7 @@
 package dev.fleet.worker;
 
 import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.memory.AdapterLoad;
 import dev.fleet.model.memory.ByteSize;
 import dev.fleet.model.memory.EngineProfile;
 import dev.fleet.model.memory.Hardware;
@@ -62,9 +63,14 @@ public record MemoryAdmission(
    * @throws IllegalArgumentException when the size does not suit the model
    */
   public PlanDecision plan(int width, int height) {
+    return plan(width, height, AdapterLoad.NONE);
+  }
+
+  /** As {@link #plan(int, int)}, with a job's LoRA adapters. */
+  public PlanDecision plan(int width, int height, AdapterLoad adapters) {
     return Planner.plan(
         model,
-        new Workload(width, height, 1, ditStorage, storedBlocks),
+        new Workload(width, height, 1, ditStorage, storedBlocks).withAdapters(adapters),
         budgetBytes,
         hardware,
         engine);
@@ -108,7 +114,12 @@ public record MemoryAdmission(
   /** Empty when some plan fits the job's image; otherwise why not, needed against budget. */
   @Override
   public Optional<String> refusal(GenerationSpec spec) {
-    PlanDecision decision = plan(spec.width(), spec.height());
+    return refusal(spec, AdapterLoad.NONE);
+  }
+
+  /** As {@link #refusal(GenerationSpec)}, with the job's LoRA adapters planned in. */
+  public Optional<String> refusal(GenerationSpec spec, AdapterLoad adapters) {
+    PlanDecision decision = plan(spec.width(), spec.height(), adapters);
     if (decision.fits()) {
       return Optional.empty();
     }

@@ -8,6 +8,9 @@ import dev.fleet.engine.gpu.EngineProfiles;
 import dev.fleet.engine.gpu.FusedAttention;
 import dev.fleet.engine.gpu.PinnedUploads;
 import dev.fleet.engine.gpu.TorchScriptHelpers;
+import dev.fleet.engine.lora.DitLinears;
+import dev.fleet.engine.lora.LoraStack;
+import dev.fleet.engine.lora.UnsupportedLoraException;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.memory.ModelDimsReader;
 import dev.fleet.engine.memory.PlanMapping;
@@ -20,9 +23,11 @@ import dev.fleet.engine.pipeline.PlannedPipeline;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
 import dev.fleet.model.job.MemoryClass;
+import dev.fleet.model.memory.AdapterLoad;
 import dev.fleet.model.memory.ByteSize;
 import dev.fleet.model.memory.Hardware;
 import dev.fleet.model.memory.PlanDecision;
+import dev.fleet.model.memory.StorageType;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.Startup;
 import jakarta.annotation.PreDestroy;
@@ -30,6 +35,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.stream.Collectors;
 import org.jboss.logging.Logger;
 
@@ -49,6 +55,7 @@ public class ModelRuntime {
 
   private final PlannedPipeline pipeline;
   private final MemoryAdmission admission;
+  private final WorkerLoras loras;
 
   /** The GPU helpers the pipeline runs with; null where they do not run (CPU). */
   private final TorchScriptHelpers helpers;
@@ -57,6 +64,7 @@ public class ModelRuntime {
     ComputeTarget target = target(config);
     ModelDirectory model = ModelDirectory.resolve(config.modelDir(), config.dit().orElse(null));
     long budget = budget(config);
+    this.loras = new WorkerLoras(config.lorasDir(), loraCacheBytes(config));
     this.admission =
         new MemoryAdmission(
             ModelDimsReader.read(model),
@@ -140,6 +148,14 @@ public class ModelRuntime {
                         + ", so fleet.worker.budget must say how much device memory to use"));
   }
 
+  static long loraCacheBytes(WorkerConfig config) {
+    try {
+      return ByteSize.parse(config.loraCacheBytes());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("fleet.worker.lora-cache-bytes: " + e.getMessage(), e);
+    }
+  }
+
   static Hardware hardware(WorkerConfig config) {
     if (config.bandwidth().isEmpty()) {
       return Hardware.DEFAULT;
@@ -204,9 +220,41 @@ public class ModelRuntime {
     return admission;
   }
 
-  /** One job under the loaded plan, retried once under a leaner plan if memory runs out. */
+  /** The LoRAs jobs name, read through the worker's bounded cache. */
+  public WorkerLoras loras() {
+    return loras;
+  }
+
+  /**
+   * Empty when the job, with its LoRAs, fits this worker's budget under some plan; otherwise why
+   * not.
+   *
+   * @throws UnsupportedLoraException when a LoRA of the job is missing, unreadable or does not fit
+   *     the model
+   */
+  public Optional<String> refusal(GenerationSpec spec) {
+    if (spec.loras().isEmpty()) {
+      return admission.refusal(spec);
+    }
+    LoraStack stack = loras.resolve(spec.loras());
+    DitLinears linears = DitLinears.of(pipeline.params());
+    for (var l : stack.loras()) {
+      linears.check(l.adapter());
+    }
+    int dtypeBytes = (int) StorageType.COMPUTE.bytes();
+    return admission.refusal(
+        spec, new AdapterLoad(stack.deviceBytes(linears, dtypeBytes), stack.widestRank()));
+  }
+
+  /**
+   * One job under the loaded plan, with its LoRAs, retried once under a leaner plan if memory runs
+   * out.
+   *
+   * @throws UnsupportedLoraException when a LoRA of the job is missing or unreadable
+   */
   public GeneratedImage generate(GenerationSpec spec, GenerationListener listener) {
-    return pipeline.generate(spec, listener).image();
+    LoraStack stack = loras.resolve(spec.loras());
+    return pipeline.generate(spec, null, listener, stack).image();
   }
 
   @PreDestroy

@@ -71,6 +71,17 @@ public interface WorkerConfig {
   /** fp32 or fp16 (default: fp32 on cpu, fp16 on gpu). */
   Optional<String> precision();
 
+  /**
+   * The directory of the LoRAs jobs name: {@code NAME.safetensors} is the LoRA {@code NAME}. The
+   * gateway's {@code fleet.loras.dir} must hold the same files.
+   */
+  @WithDefault(".fleet/loras")
+  Path lorasDir();
+
+  /** Host memory the recently used LoRAs may keep, e.g. {@code 2GiB}. */
+  @WithDefault("1GiB")
+  String loraCacheBytes();
+
   /** Whether to consume jobs; off only for tests of the parts around the consumer. */
   @WithDefault("true")
   boolean consume();

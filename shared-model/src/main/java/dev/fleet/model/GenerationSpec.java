@@ -63,8 +63,9 @@ public record GenerationSpec(
     }
     for (int i = 0; i < loras.size(); i++) {
       LoraRef l = loras.get(i);
-      if (l.name() == null || l.name().isBlank()) {
-        errors.add(new FieldError("loras[" + i + "].name", "must not be empty"));
+      String nameProblem = LoraRef.nameProblem(l.name());
+      if (nameProblem != null) {
+        errors.add(new FieldError("loras[" + i + "].name", nameProblem));
       }
       if (!Double.isFinite(l.strength())) {
         errors.add(new FieldError("loras[" + i + "].strength", "must be a finite number"));

@@ -3,10 +3,12 @@ package dev.fleet.gateway.api;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.fleet.gateway.storage.ResultStorage;
 import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.LoraRef;
 import dev.fleet.model.job.Job;
 import dev.fleet.model.job.JobState;
 import java.net.URI;
 import java.time.Instant;
+import java.util.List;
 import java.util.UUID;
 
 /**
@@ -34,7 +36,14 @@ public record JobView(
 
   /** What was asked for, defaults and the chosen seed filled in. */
   public record Spec(
-      String prompt, long seed, int steps, int width, int height, double guidance, String model) {}
+      String prompt,
+      long seed,
+      int steps,
+      int width,
+      int height,
+      double guidance,
+      String model,
+      List<LoraRef> loras) {}
 
   public record Progress(int step, int steps) {}
 
@@ -74,7 +83,15 @@ public record JobView(
     return new JobView(
         job.id(),
         job.state(),
-        new Spec(s.prompt(), s.seed(), s.steps(), s.width(), s.height(), s.guidance(), s.model()),
+        new Spec(
+            s.prompt(),
+            s.seed(),
+            s.steps(),
+            s.width(),
+            s.height(),
+            s.guidance(),
+            s.model(),
+            s.loras()),
         new Progress(job.step(), job.steps()),
         job.attempts(),
         job.state() == JobState.QUEUED ? queuePosition : null,

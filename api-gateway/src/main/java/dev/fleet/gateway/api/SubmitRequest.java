@@ -34,10 +34,22 @@ public record SubmitRequest(
     @Schema(
             description = "a configured model; the default model when absent",
             example = "flux-shapes")
-        String model) {
+        String model,
+    @Schema(
+            description =
+                "LoRA adapters to apply, by name (GET /v1/loras lists them); at most 4 by default")
+        List<LoraRequest> loras) {
 
   private static final Set<String> FIELDS =
-      Set.of("prompt", "seed", "steps", "width", "height", "guidance", "model");
+      Set.of("prompt", "seed", "steps", "width", "height", "guidance", "model", "loras");
+  private static final Set<String> LORA_FIELDS = Set.of("name", "strength");
+
+  /** One LoRA of a request. */
+  @Schema(name = "LoraRequest", description = "A LoRA of the fleet's LoRA directory")
+  public record LoraRequest(
+      @Schema(required = true, description = "a name from GET /v1/loras", example = "watercolor")
+          String name,
+      @Schema(description = "-2 to 2; 1 when absent", example = "0.7") Double strength) {}
 
   /**
    * @throws ProblemException 400, naming the fields, for anything but a JSON object of known fields
@@ -77,13 +89,46 @@ public record SubmitRequest(
             toInt(f.integer("width", Integer.MIN_VALUE, Integer.MAX_VALUE)),
             toInt(f.integer("height", Integer.MIN_VALUE, Integer.MAX_VALUE)),
             f.number("guidance"),
-            f.text("model"));
+            f.text("model"),
+            loras(root.get("loras"), errors));
     if (!errors.isEmpty()) {
       throw ProblemException.malformed(
           errors.stream().map(FieldError::toString).reduce((a, b) -> a + "; " + b).orElseThrow(),
           errors);
     }
     return r;
+  }
+
+  private static List<LoraRequest> loras(JsonNode n, List<FieldError> errors) {
+    if (n == null || n.isNull()) {
+      return List.of();
+    }
+    if (!n.isArray()) {
+      errors.add(new FieldError("loras", "must be an array, got " + Fields.kind(n)));
+      return List.of();
+    }
+    List<LoraRequest> out = new ArrayList<>();
+    for (int i = 0; i < n.size(); i++) {
+      JsonNode item = n.get(i);
+      String at = "loras[" + i + "]";
+      if (!item.isObject()) {
+        errors.add(
+            new FieldError(
+                at,
+                "must be an object {\"name\": ..., \"strength\": ...}, got " + Fields.kind(item)));
+        continue;
+      }
+      for (Map.Entry<String, JsonNode> field : item.properties()) {
+        if (!LORA_FIELDS.contains(field.getKey())) {
+          errors.add(
+              new FieldError(
+                  at + "." + field.getKey(), "is not a field of a LoRA (fields: name, strength)"));
+        }
+      }
+      Fields f = new Fields(item, errors, at + ".");
+      out.add(new LoraRequest(f.text("name"), f.number("strength")));
+    }
+    return out;
   }
 
   private static List<String> sorted() {
@@ -95,14 +140,18 @@ public record SubmitRequest(
   }
 
   /** Typed access to the fields of the JSON object; a wrong type adds an error and reads null. */
-  private record Fields(JsonNode root, List<FieldError> errors) {
+  private record Fields(JsonNode root, List<FieldError> errors, String prefix) {
+    Fields(JsonNode root, List<FieldError> errors) {
+      this(root, errors, "");
+    }
+
     String text(String name) {
       JsonNode n = root.get(name);
       if (n == null || n.isNull()) {
         return null;
       }
       if (!n.isTextual()) {
-        errors.add(new FieldError(name, "must be a string, got " + kind(n)));
+        errors.add(new FieldError(prefix + name, "must be a string, got " + kind(n)));
         return null;
       }
       return n.textValue();
@@ -117,11 +166,11 @@ public record SubmitRequest(
           n.isIntegralNumber()
               || (n.isFloatingPointNumber() && n.asDouble() == Math.rint(n.asDouble()));
       if (!n.isNumber() || !integral) {
-        errors.add(new FieldError(name, "must be an integer, got " + kind(n)));
+        errors.add(new FieldError(prefix + name, "must be an integer, got " + kind(n)));
         return null;
       }
       if (!n.canConvertToLong() || n.asLong() < min || n.asLong() > max) {
-        errors.add(new FieldError(name, "is out of range, got " + n.asText()));
+        errors.add(new FieldError(prefix + name, "is out of range, got " + n.asText()));
         return null;
       }
       return n.asLong();
@@ -133,7 +182,7 @@ public record SubmitRequest(
         return null;
       }
       if (!n.isNumber()) {
-        errors.add(new FieldError(name, "must be a number, got " + kind(n)));
+        errors.add(new FieldError(prefix + name, "must be a number, got " + kind(n)));
         return null;
       }
       return n.asDouble();
@@ -166,6 +215,10 @@ public record SubmitRequest(
             String.valueOf(height),
             String.valueOf(guidance),
             String.valueOf(model));
+    if (loras != null && !loras.isEmpty()) {
+      // Only then, so that a request without LoRAs keeps the fingerprint it had before them.
+      canonical += "\u0000" + loras;
+    }
     try {
       MessageDigest sha = MessageDigest.getInstance("SHA-256");
       return HexFormat.of().formatHex(sha.digest(canonical.getBytes(StandardCharsets.UTF_8)));

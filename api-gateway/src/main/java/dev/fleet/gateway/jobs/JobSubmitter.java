@@ -5,12 +5,16 @@ import dev.fleet.gateway.api.ProblemException;
 import dev.fleet.gateway.api.RetryLaterException;
 import dev.fleet.gateway.api.SubmitRequest;
 import dev.fleet.gateway.limits.LimitsConfig;
+import dev.fleet.gateway.loras.LoraLibrary;
+import dev.fleet.gateway.loras.LorasConfig;
 import dev.fleet.gateway.models.Model;
 import dev.fleet.gateway.models.ModelRegistry;
 import dev.fleet.gateway.outbox.OutboxRelayService;
 import dev.fleet.model.FieldError;
 import dev.fleet.model.GenerationSpec;
 import dev.fleet.model.InvalidSpecException;
+import dev.fleet.model.LoraRef;
+import dev.fleet.model.memory.AdapterLoad;
 import dev.fleet.model.memory.ClassRoute;
 import dev.fleet.model.store.IdempotencyKeyReusedException;
 import dev.fleet.model.store.JobStore;
@@ -19,7 +23,9 @@ import dev.fleet.model.store.TenantQuotaExceededException;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.security.SecureRandom;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.random.RandomGenerator;
@@ -39,20 +45,30 @@ public class JobSubmitter {
   private final JobStore store;
   private final OutboxRelayService relay;
   private final LimitsConfig limits;
+  private final LoraLibrary loras;
+  private final LorasConfig lorasConfig;
 
   public JobSubmitter(
-      ModelRegistry models, JobStore store, OutboxRelayService relay, LimitsConfig limits) {
+      ModelRegistry models,
+      JobStore store,
+      OutboxRelayService relay,
+      LimitsConfig limits,
+      LoraLibrary loras,
+      LorasConfig lorasConfig) {
     this.models = models;
     this.store = store;
     this.relay = relay;
     this.limits = limits;
+    this.loras = loras;
+    this.lorasConfig = lorasConfig;
   }
 
   /** The stored job for this request, and whether this call created it. */
   public JobStore.Inserted submit(String tenant, String idempotencyKey, SubmitRequest request) {
     GenerationSpec spec = resolve(request);
     Model model = models.find(spec.model()).orElseThrow();
-    ClassRoute.Fits route = MemoryAdmission.route(model, spec.width(), spec.height(), 1);
+    ClassRoute.Fits route =
+        MemoryAdmission.route(model, spec.width(), spec.height(), 1, adapters(spec.loras()));
     NewJob job =
         new NewJob(
             UUID.randomUUID(),
@@ -117,9 +133,11 @@ public class JobSubmitter {
     int width = r.width() != null ? r.width() : defaults.defaultWidth();
     int height = r.height() != null ? r.height() : defaults.defaultHeight();
     double guidance = r.guidance() != null ? r.guidance() : defaults.defaultGuidance();
+    List<LoraRef> loraRefs = loras(r.loras(), errors);
     GenerationSpec spec = null;
     try {
-      spec = new GenerationSpec(r.prompt(), seed, steps, width, height, guidance, modelName);
+      spec =
+          new GenerationSpec(r.prompt(), seed, steps, width, height, guidance, modelName, loraRefs);
     } catch (InvalidSpecException e) {
       errors.addAll(e.errors());
     }
@@ -136,5 +154,92 @@ public class JobSubmitter {
       throw ProblemException.invalidFields(errors);
     }
     return spec;
+  }
+
+  /**
+   * The request's LoRAs, checked against the LoRA directory and the limits; what breaks a rule is
+   * added to {@code errors} (and left out of the result, so the spec's own rules do not name it
+   * twice).
+   */
+  private List<LoraRef> loras(List<SubmitRequest.LoraRequest> requested, List<FieldError> errors) {
+    List<LoraRef> out = new ArrayList<>();
+    if (requested == null || requested.isEmpty()) {
+      return out;
+    }
+    int max = lorasConfig.maxPerJob();
+    if (requested.size() > max) {
+      errors.add(
+          new FieldError(
+              "loras", "has " + requested.size() + " LoRAs, at most " + max + " allowed"));
+    }
+    double maxStrength = lorasConfig.maxStrength();
+    Set<String> seen = new HashSet<>();
+    for (int i = 0; i < requested.size(); i++) {
+      SubmitRequest.LoraRequest l = requested.get(i);
+      String at = "loras[" + i + "]";
+      boolean ok = true;
+      String problem = LoraRef.nameProblem(l.name());
+      if (problem != null) {
+        errors.add(new FieldError(at + ".name", problem));
+        ok = false;
+      } else {
+        Optional<LoraLibrary.Info> info = loras.find(l.name());
+        if (info.isEmpty()) {
+          List<String> known = loras.list().stream().map(LoraLibrary.Info::name).toList();
+          errors.add(
+              new FieldError(
+                  at + ".name",
+                  "unknown LoRA '"
+                      + l.name()
+                      + "' (available: "
+                      + (known.isEmpty() ? "none" : String.join(", ", known))
+                      + ")"));
+          ok = false;
+        } else if (!info.get().usable()) {
+          errors.add(
+              new FieldError(
+                  at + ".name", "LoRA '" + l.name() + "' cannot be used: " + info.get().problem()));
+          ok = false;
+        } else if (!seen.add(l.name())) {
+          errors.add(new FieldError(at + ".name", "LoRA '" + l.name() + "' is named twice"));
+          ok = false;
+        }
+      }
+      double strength = l.strength() == null ? 1.0 : l.strength();
+      if (!(strength >= -maxStrength && strength <= maxStrength)) {
+        errors.add(
+            new FieldError(
+                at + ".strength",
+                "must be between -"
+                    + fmt(maxStrength)
+                    + " and "
+                    + fmt(maxStrength)
+                    + ", got "
+                    + l.strength()));
+        ok = false;
+      }
+      if (ok) {
+        out.add(new LoraRef(l.name(), strength));
+      }
+    }
+    return out;
+  }
+
+  private static String fmt(double v) {
+    return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
+  }
+
+  /** What the job's LoRAs add to GPU memory: their factors in fp16 and their ranks, summed. */
+  private AdapterLoad adapters(List<LoraRef> refs) {
+    long bytes = 0;
+    long rank = 0;
+    for (LoraRef r : refs) {
+      Optional<LoraLibrary.Info> info = loras.find(r.name());
+      if (info.isPresent()) {
+        bytes += info.get().deviceBytes();
+        rank += info.get().rank();
+      }
+    }
+    return bytes == 0 ? AdapterLoad.NONE : new AdapterLoad(bytes, rank);
   }
 }

@@ -4,6 +4,7 @@ import dev.fleet.gateway.api.Problem;
 import dev.fleet.gateway.api.ProblemException;
 import dev.fleet.gateway.models.Model;
 import dev.fleet.model.FieldError;
+import dev.fleet.model.memory.AdapterLoad;
 import dev.fleet.model.memory.ClassRoute;
 import dev.fleet.model.memory.Hardware;
 import dev.fleet.model.memory.Workload;
@@ -21,7 +22,14 @@ final class MemoryAdmission {
    * @throws ProblemException 422 {@code too-large-for-gpus} when no class holds the job
    */
   static ClassRoute.Fits route(Model model, int width, int height, int batch) {
-    Workload workload = new Workload(width, height, batch, model.ditStorage());
+    return route(model, width, height, batch, AdapterLoad.NONE);
+  }
+
+  /** As {@link #route(Model, int, int, int)}, with the job's LoRA adapters planned in. */
+  static ClassRoute.Fits route(
+      Model model, int width, int height, int batch, AdapterLoad adapters) {
+    Workload workload =
+        new Workload(width, height, batch, model.ditStorage()).withAdapters(adapters);
     // The hardware only ranks plans by speed; whether one fits depends on the budget alone.
     ClassRoute route = ClassRoute.of(model.dims(), workload, Hardware.DEFAULT);
     if (route instanceof ClassRoute.TooLarge tooLarge) {

@@ -1,6 +1,8 @@
 package dev.fleet.model.job;
 
 import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.LoraRef;
+import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.UUID;
@@ -24,7 +26,8 @@ public record JobMessage(
     double guidance,
     String model,
     String memoryClass,
-    int attempt) {
+    int attempt,
+    List<LoraRef> loras) {
 
   public JobMessage {
     Objects.requireNonNull(jobId, "jobId");
@@ -33,6 +36,36 @@ public record JobMessage(
     if (attempt < 1) {
       throw new IllegalArgumentException("attempt must be at least 1, got " + attempt);
     }
+    // Messages written before LoRAs existed have no "loras": none.
+    loras = loras == null ? List.of() : List.copyOf(loras);
+  }
+
+  /** A message without LoRAs. */
+  public JobMessage(
+      UUID jobId,
+      String tenant,
+      String prompt,
+      long seed,
+      int steps,
+      int width,
+      int height,
+      double guidance,
+      String model,
+      String memoryClass,
+      int attempt) {
+    this(
+        jobId,
+        tenant,
+        prompt,
+        seed,
+        steps,
+        width,
+        height,
+        guidance,
+        model,
+        memoryClass,
+        attempt,
+        List.of());
   }
 
   public static JobMessage of(
@@ -48,12 +81,13 @@ public record JobMessage(
         spec.guidance(),
         spec.model(),
         memoryClass.className(),
-        attempt);
+        attempt,
+        spec.loras());
   }
 
   /** The spec to generate; validated again, so a tampered message cannot reach the engine. */
   public GenerationSpec spec() {
-    return new GenerationSpec(prompt, seed, steps, width, height, guidance, model);
+    return new GenerationSpec(prompt, seed, steps, width, height, guidance, model, loras);
   }
 
   /** The object key the worker stores the image under: {@code <tenant>/<job-id>.png}. */
@@ -84,6 +118,9 @@ public record JobMessage(
     b.append(",\"memoryClass\":");
     string(b, memoryClass);
     b.append(",\"attempt\":").append(attempt);
+    if (!loras.isEmpty()) {
+      b.append(",\"loras\":").append(LoraRef.toJson(loras));
+    }
     return b.append('}').toString();
   }
 

@@ -1,6 +1,7 @@
 package dev.fleet.model.store;
 
 import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.LoraRef;
 import dev.fleet.model.job.Job;
 import dev.fleet.model.job.JobMessage;
 import dev.fleet.model.job.JobState;
@@ -51,7 +52,8 @@ public final class JobStore {
       "id, tenant, idempotency_key, request_fingerprint, prompt, seed, steps, width, height,"
           + " guidance, model, memory_class, predicted_peak_bytes, state, progress_step,"
           + " progress_steps, attempts, worker, cancel_requested, result_key, result_bytes,"
-          + " error_code, error_message, created_at, started_at, finished_at, updated_at, version";
+          + " error_code, error_message, created_at, started_at, finished_at, updated_at, version,"
+          + " loras";
   private static final String ACTIVE = "state IN ('QUEUED', 'RUNNING')";
 
   private final DataSource dataSource;
@@ -103,7 +105,7 @@ public final class JobStore {
     String sql =
         "INSERT INTO jobs (id, tenant, idempotency_key, request_fingerprint, prompt, seed, steps,"
             + " width, height, guidance, model, memory_class, predicted_peak_bytes,"
-            + " progress_steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            + " progress_steps, loras) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             + " ON CONFLICT (tenant, idempotency_key) DO NOTHING RETURNING "
             + COLUMNS;
     try (Connection c = dataSource.getConnection()) {
@@ -132,6 +134,7 @@ public final class JobStore {
               ps.setString(12, job.memoryClass().className());
               ps.setLong(13, job.predictedPeakBytes());
               ps.setInt(14, s.steps());
+              ps.setString(15, s.loras().isEmpty() ? null : LoraRef.toJson(s.loras()));
               created = one(ps);
             }
             if (created.isPresent()) {
@@ -636,7 +639,8 @@ public final class JobStore {
             rs.getInt("width"),
             rs.getInt("height"),
             rs.getDouble("guidance"),
-            rs.getString("model"));
+            rs.getString("model"),
+            LoraRef.fromJson(rs.getString("loras")));
     long resultBytes = rs.getLong("result_bytes");
     Long bytes = rs.wasNull() ? null : resultBytes;
     return new Job(

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.fleet.model.GenerationSpec;
 import dev.fleet.model.InvalidSpecException;
+import dev.fleet.model.LoraRef;
+import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
 
@@ -33,5 +35,39 @@ class JobMessageTest {
     assertThrows(
         IllegalArgumentException.class,
         () -> new JobMessage(ID, "t", "x", 1, 4, 64, 64, 3.5, "flux-tiny", "vram-8g", 0));
+  }
+
+  @Test
+  void lorasTravelInTheMessageAndBackIntoTheSpec() {
+    GenerationSpec spec =
+        new GenerationSpec(
+            "a fox",
+            1,
+            4,
+            64,
+            64,
+            3.5,
+            "flux-tiny",
+            List.of(new LoraRef("style", 0.7), new LoraRef("detail v2", -1)));
+    JobMessage m = JobMessage.of(ID, "acme", spec, MemoryClass.VRAM_8G, 1);
+    String json = m.toJson();
+    assertEquals(
+        true,
+        json.endsWith(
+            ",\"attempt\":1,\"loras\":[{\"name\":\"style\",\"strength\":0.7},"
+                + "{\"name\":\"detail v2\",\"strength\":-1.0}]}"),
+        json);
+    assertEquals(spec, m.spec());
+    assertEquals(spec.loras(), LoraRef.fromJson(LoraRef.toJson(spec.loras())));
+  }
+
+  @Test
+  void loraNamesAreFileStems() {
+    for (String bad : new String[] {"../x", "a/b", "a\\b", "..", ".hidden", "a:b", ""}) {
+      assertThrows(
+          InvalidSpecException.class,
+          () -> new GenerationSpec("p", 1, 4, 64, 64, 3.5, "m", List.of(new LoraRef(bad, 1))),
+          bad);
+    }
   }
 }
