@@ -49,6 +49,9 @@ class LorasTest {
     write(
         library.dir().resolve("clip-only.safetensors"),
         kohya("lora_te1_text_model_encoder_layers_0_mlp_fc1", 4));
+    write(
+        library.dir().resolve("t5-only.safetensors"),
+        kohya("lora_te2_encoder_block_0_layer_0_SelfAttention_q", 4));
     Files.write(library.dir().resolve("garbage.safetensors"), new byte[] {1, 2, 3});
   }
 
@@ -83,8 +86,11 @@ class LorasTest {
         .body("loras.find { it.name == 'style' }.usable", equalTo(true))
         .body("loras.find { it.name == 'style' }.bytes", equalTo(size("style")))
         .body("loras.find { it.name == 'detail' }.rank", equalTo(8))
-        .body("loras.find { it.name == 'clip-only' }.usable", equalTo(false))
-        .body("loras.find { it.name == 'clip-only' }.problem", containsString("text-encoder"))
+        .body("loras.find { it.name == 'clip-only' }.usable", equalTo(true))
+        .body("loras.find { it.name == 'clip-only' }.format", equalTo("kohya"))
+        .body("loras.find { it.name == 't5-only' }.usable", equalTo(false))
+        .body("loras.find { it.name == 't5-only' }.problem", containsString("T5 text-encoder"))
+        .body("loras.find { it.name == 't5-only' }.problem", containsString("lora_te2_"))
         .body("loras.find { it.name == 'garbage' }.format", equalTo("unsupported"));
     given().header("Authorization", "Bearer not-a-key").get("/v1/loras").then().statusCode(401);
   }
@@ -158,7 +164,7 @@ class LorasTest {
             "loras[1].name"),
         Arguments.of(
             "named twice", "[{\"name\":\"style\"},{\"name\":\"style\"}]", 422, "loras[1].name"),
-        Arguments.of("text-encoder LoRA", "[{\"name\":\"clip-only\"}]", 422, "loras[0].name"),
+        Arguments.of("T5 text-encoder LoRA", "[{\"name\":\"t5-only\"}]", 422, "loras[0].name"),
         Arguments.of("unreadable file", "[{\"name\":\"garbage\"}]", 422, "loras[0].name"),
         Arguments.of(
             "five LoRAs",

@@ -152,10 +152,10 @@ public class LoraLibrary {
       if (key.equals("__metadata__")) {
         continue;
       }
-      if (key.startsWith("lora_te")
-          || key.startsWith("text_encoder.")
-          || key.startsWith("text_encoder_2.")
-          || key.startsWith("text_encoders.")) {
+      // CLIP's adapters (kohya lora_te1_, diffusers/PEFT text_encoder.) are applied by the
+      // engine; T5's (lora_te2_, text_encoder_2.) and other text encoders' are not.
+      boolean clip = key.startsWith("lora_te1_") || key.startsWith("text_encoder.");
+      if (!clip && (key.startsWith("lora_te") || key.startsWith("text_encoder"))) {
         textEncoder.add(key);
         continue;
       }
@@ -195,7 +195,8 @@ public class LoraLibrary {
           rank,
           modules,
           elements * 2,
-          "text-encoder LoRA keys are not supported, only the DiT's (e.g. "
+          "T5 text-encoder LoRA keys are not supported, only the DiT's and CLIP's"
+              + " (lora_te1_ / text_encoder.) (e.g. "
               + textEncoder.get(0)
               + ")");
     }
@@ -206,13 +207,14 @@ public class LoraLibrary {
   }
 
   private static String formatOf(String key) {
-    if (key.startsWith("lora_unet_")) {
+    if (key.startsWith("lora_unet_") || key.startsWith("lora_te1_")) {
       return "kohya";
     }
     if (key.contains(".processor.")) {
       return "xlabs";
     }
     if (key.startsWith("lora_transformer_")
+        || key.startsWith("text_encoder.")
         || key.startsWith("transformer.")
         || key.startsWith("base_model.model.")
         || key.contains("transformer_blocks.")) {

@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.fleet.engine.flux.Adapters;
 import dev.fleet.engine.nn.LowRank;
+import dev.fleet.engine.text.ClipTextConfig;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -35,10 +36,81 @@ public final class DeviceAdapters implements Adapters {
    */
   public static DeviceAdapters build(
       LoraStack stack, DitLinears linears, DataType dtype, NDManager manager) {
-    Map<String, List<Scaled>> byModule = new LinkedHashMap<>();
     for (AppliedLora l : stack.loras()) {
       linears.check(l.adapter());
+    }
+    return build(stack, false, linears::shape, dtype, manager);
+  }
+
+  /**
+   * Builds the side paths of {@code stack}'s CLIP text-encoder updates for a CLIP of {@code
+   * config}, by {@link LoraPatch#CLIP} names ({@code clip.encoder.layers.N.self_attn.q_proj}).
+   *
+   * @throws UnsupportedLoraException when an update does not fit the model
+   */
+  public static DeviceAdapters buildClip(
+      LoraStack stack, ClipTextConfig config, DataType dtype, NDManager manager) {
+    java.util.function.Function<String, int[]> shapes = module -> clipShape(module, config);
+    for (AppliedLora l : stack.loras()) {
       for (LoraPatch p : l.adapter().patches()) {
+        if (!p.isClip()) {
+          continue;
+        }
+        int[] s = shapes.apply(p.module());
+        if (s == null || p.rowOffset() + p.out() > s[0] || p.in() > s[1]) {
+          throw new UnsupportedLoraException(
+              "LoRA "
+                  + l.adapter().name()
+                  + ": "
+                  + p.source()
+                  + " is ("
+                  + p.out()
+                  + ", "
+                  + p.in()
+                  + "), which does not fit "
+                  + (s == null ? "any layer" : "(" + s[0] + ", " + s[1] + ")")
+                  + " of this model's CLIP text encoder ("
+                  + config.layers()
+                  + " layers of width "
+                  + config.hiddenSize()
+                  + "; a LoRA for another model?)");
+        }
+      }
+    }
+    return build(stack, true, shapes, dtype, manager);
+  }
+
+  /** {out, in} of a CLIP layer, or null. */
+  private static int[] clipShape(String module, ClipTextConfig c) {
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile(
+                java.util.regex.Pattern.quote(LoraPatch.CLIP)
+                    + "encoder\\.layers\\.(\\d+)\\.(self_attn\\.(?:q|k|v|out)_proj|mlp\\.fc[12])")
+            .matcher(module);
+    if (!m.matches() || Long.parseLong(m.group(1)) >= c.layers()) {
+      return null;
+    }
+    int hidden = c.hiddenSize();
+    int inter = c.intermediateSize();
+    return switch (m.group(2)) {
+      case "mlp.fc1" -> new int[] {inter, hidden};
+      case "mlp.fc2" -> new int[] {hidden, inter};
+      default -> new int[] {hidden, hidden};
+    };
+  }
+
+  private static DeviceAdapters build(
+      LoraStack stack,
+      boolean clip,
+      java.util.function.Function<String, int[]> shapes,
+      DataType dtype,
+      NDManager manager) {
+    Map<String, List<Scaled>> byModule = new LinkedHashMap<>();
+    for (AppliedLora l : stack.loras()) {
+      for (LoraPatch p : l.adapter().patches()) {
+        if (p.isClip() != clip) {
+          continue;
+        }
         byModule
             .computeIfAbsent(p.module(), k -> new ArrayList<>())
             .add(new Scaled(p, (float) (l.strength() * p.scale())));
@@ -47,7 +119,7 @@ public final class DeviceAdapters implements Adapters {
     Map<String, LowRank> sides = new HashMap<>();
     long bytes = 0;
     for (Map.Entry<String, List<Scaled>> e : byModule.entrySet()) {
-      int[] shape = linears.shape(e.getKey());
+      int[] shape = shapes.apply(e.getKey());
       int out = shape[0];
       int in = shape[1];
       int rank = e.getValue().stream().mapToInt(s -> s.patch.rank()).sum();

@@ -91,6 +91,9 @@ public final class DitLinears {
    */
   public void check(LoraAdapter adapter) {
     for (LoraPatch p : adapter.patches()) {
+      if (p.isClip()) {
+        continue; // the text encoder's, checked against CLIP
+      }
       int[] s = shapes.get(p.module());
       if (s == null) {
         throw new UnsupportedLoraException(

@@ -5,8 +5,8 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * A LoRA file read and mapped onto BFL's DiT layers: the low-rank updates by layer, float32 on the
- * host, independent of any model until applied.
+ * A LoRA file read and mapped onto BFL's DiT layers and CLIP's ({@link LoraPatch#CLIP} names): the
+ * low-rank updates by layer, float32 on the host, independent of any model until applied.
  *
  * @param name what the adapter is called (the file's name without {@code .safetensors})
  * @param format the layout its keys were in

@@ -26,6 +26,17 @@ public record LoraPatch(
     float scale,
     String source) {
 
+  /**
+   * The prefix of CLIP text-encoder layers, in Hugging Face's names within {@code text_model}:
+   * {@code clip.encoder.layers.N.self_attn.q_proj}, {@code clip.encoder.layers.N.mlp.fc1}.
+   */
+  public static final String CLIP = "clip.";
+
+  /** True when this update belongs to the CLIP text encoder, not the DiT. */
+  public boolean isClip() {
+    return module.startsWith(CLIP);
+  }
+
   public LoraPatch {
     if (down.length != (long) rank * in || up.length != (long) out * rank) {
       throw new IllegalArgumentException(

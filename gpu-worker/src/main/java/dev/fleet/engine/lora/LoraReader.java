@@ -15,7 +15,13 @@ import java.util.Map;
  * Reads a FLUX LoRA safetensors file in any of the {@link LoraFormat}s, recognised key by key, into
  * a {@link LoraAdapter} in BFL's layer names. Every key must be understood: a file with keys that
  * map to no layer (LoKr / LoHa, DoRA magnitudes, bias or norm differences, another model's layers,
- * text encoder adapters) is refused with the keys named, never applied in part.
+ * T5 text-encoder adapters) is refused with the keys named, never applied in part.
+ *
+ * <p>CLIP text-encoder modules (kohya {@code
+ * lora_te1_text_model_encoder_layers_N_self_attn_q_proj}, diffusers/PEFT {@code
+ * text_encoder.text_model.encoder.layers.N.self_attn.q_proj}) become patches of {@link
+ * LoraPatch#CLIP}{@code encoder.layers.N.self_attn.q_proj}; T5 ones ({@code lora_te2_}, {@code
+ * text_encoder_2.}) are refused.
  *
  * <p>The scale of an update is {@code alpha / rank} with the module's {@code .alpha} tensor, else
  * with PEFT's {@code lora_adapter_metadata} header entry, else 1.
@@ -71,11 +77,11 @@ public final class LoraReader {
     String where = file.toString();
     try (SafetensorsFile f = SafetensorsFile.open(file)) {
       Map<String, Module> modules = new LinkedHashMap<>();
-      List<String> textEncoder = new ArrayList<>();
+      List<String> t5 = new ArrayList<>();
       List<String> unknown = new ArrayList<>();
       for (String key : f.names()) {
-        if (isTextEncoderKey(key)) {
-          textEncoder.add(key);
+        if (isT5Key(key)) {
+          t5.add(key);
           continue;
         }
         Map.Entry<String, Role> suffix = suffixOf(key);
@@ -95,11 +101,12 @@ public final class LoraReader {
           unknown.addAll(m.keys.values());
         }
       }
-      if (!textEncoder.isEmpty()) {
+      if (!t5.isEmpty()) {
         throw new UnsupportedLoraException(
             where
-                + ": text-encoder LoRA keys are not supported, only the DiT's: "
-                + sample(textEncoder));
+                + ": T5 text-encoder LoRA keys (lora_te2_ / text_encoder_2.) are not supported,"
+                + " only the DiT's and CLIP's (lora_te1_ / text_encoder.): "
+                + sample(t5));
       }
       if (!unknown.isEmpty()) {
         throw new UnsupportedLoraException(
@@ -122,11 +129,31 @@ public final class LoraReader {
     }
   }
 
-  private static boolean isTextEncoderKey(String key) {
-    return key.startsWith("lora_te")
-        || key.startsWith("text_encoder.")
-        || key.startsWith("text_encoder_2.")
-        || key.startsWith("text_encoders.");
+  private static boolean isT5Key(String key) {
+    return key.startsWith("lora_te2_") || key.startsWith("text_encoder_2.");
+  }
+
+  private static final java.util.regex.Pattern KOHYA_CLIP =
+      java.util.regex.Pattern.compile(
+          "lora_te1_text_model_encoder_layers_(\\d+)_(self_attn_(?:q|k|v|out)_proj|mlp_fc[12])");
+
+  private static final java.util.regex.Pattern PEFT_CLIP =
+      java.util.regex.Pattern.compile(
+          "text_encoder\\.(?:text_model\\.)?encoder\\.layers\\.(\\d+)\\."
+              + "(self_attn\\.(?:q|k|v|out)_proj|mlp\\.fc[12])");
+
+  /** The CLIP layer of a text-encoder module name, or null when it is none. */
+  private static LoraTarget clipTarget(String n) {
+    java.util.regex.Matcher k = KOHYA_CLIP.matcher(n);
+    if (k.matches()) {
+      String layer = k.group(2).replaceFirst("^self_attn_", "self_attn.").replace("mlp_", "mlp.");
+      return LoraTarget.whole(LoraPatch.CLIP + "encoder.layers." + k.group(1) + "." + layer);
+    }
+    java.util.regex.Matcher p = PEFT_CLIP.matcher(n);
+    if (p.matches()) {
+      return LoraTarget.whole(LoraPatch.CLIP + "encoder.layers." + p.group(1) + "." + p.group(2));
+    }
+    return null;
   }
 
   private static Map.Entry<String, Role> suffixOf(String key) {
@@ -144,6 +171,10 @@ public final class LoraReader {
     boolean xlabsFactors =
         m.keys.values().stream()
             .allMatch(k -> k.endsWith(".down.weight") || k.endsWith(".up.weight"));
+    if (n.startsWith("lora_te") || n.startsWith("text_encoder")) {
+      set(m, clipTarget(n), n.startsWith("lora_te") ? LoraFormat.KOHYA : LoraFormat.DIFFUSERS);
+      return;
+    }
     if (n.startsWith("lora_unet_")) {
       String bfl = BflModules.fromUnderscored(n.substring("lora_unet_".length()));
       set(m, bfl == null ? null : LoraTarget.whole(bfl), LoraFormat.KOHYA);

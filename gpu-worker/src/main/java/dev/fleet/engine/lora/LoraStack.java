@@ -48,10 +48,64 @@ public record LoraStack(List<AppliedLora> loras) {
     java.util.Map<String, Long> ranks = new java.util.HashMap<>();
     for (AppliedLora l : loras) {
       for (LoraPatch p : l.adapter().patches()) {
+        if (p.isClip()) {
+          continue;
+        }
         ranks.merge(p.module(), (long) p.rank(), Long::sum);
       }
     }
     return ranks.values().stream().mapToLong(Long::longValue).max().orElse(0);
+  }
+
+  /** Device bytes of the CLIP side paths' factors in a dtype of {@code dtypeBytes}. */
+  public long clipDeviceBytes(int dtypeBytes) {
+    long n = 0;
+    for (AppliedLora l : loras) {
+      for (LoraPatch p : l.adapter().patches()) {
+        if (p.isClip()) {
+          n += (long) p.rank() * (p.in() + p.out());
+        }
+      }
+    }
+    return n * dtypeBytes;
+  }
+
+  /** True when some LoRA of the stack adapts the CLIP text encoder. */
+  public boolean adaptsClip() {
+    return loras.stream().anyMatch(l -> l.adapter().patches().stream().anyMatch(LoraPatch::isClip));
+  }
+
+  /**
+   * What the CLIP text encoder's output depends on in this stack: for each LoRA with CLIP updates
+   * its name, strength and a fingerprint of those updates' values; "" when none (the prompt
+   * embedding cache keys on it, so a conditioning is reused only under the same text-encoder
+   * LoRAs).
+   */
+  public String clipIdentity() {
+    StringBuilder s = new StringBuilder();
+    for (AppliedLora l : loras) {
+      long h = 1125899906842597L;
+      boolean any = false;
+      for (LoraPatch p : l.adapter().patches()) {
+        if (!p.isClip()) {
+          continue;
+        }
+        any = true;
+        h = 31 * h + p.module().hashCode();
+        h = 31 * h + Float.floatToIntBits(p.scale());
+        for (float v : p.down()) {
+          h = 31 * h + Float.floatToIntBits(v);
+        }
+        for (float v : p.up()) {
+          h = 31 * h + Float.floatToIntBits(v);
+        }
+      }
+      if (any) {
+        s.append(s.isEmpty() ? "" : " ").append(l.adapter().name()).append(':');
+        s.append(l.strength()).append(':').append(Long.toHexString(h));
+      }
+    }
+    return s.toString();
   }
 
   /** {@code <lora:name:strength>} for each LoRA, space-separated (A1111's prompt syntax). */

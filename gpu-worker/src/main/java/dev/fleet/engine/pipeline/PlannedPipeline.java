@@ -464,7 +464,7 @@ public final class PlannedPipeline implements AutoCloseable {
     try (DeviceLedger.Booking loraBooking = ledger.reserve(loraBytes, "lora adapters");
         NDManager loraScope = job.newSubManager();
         DeviceLedger.Booking condBooking = ledger.reserve(textBytes, "text embeddings");
-        TextEmbeddings cond = l.text().embed(spec.prompt(), job)) {
+        TextEmbeddings cond = l.text().embed(spec.prompt(), job, loras)) {
       Adapters adapters = DeviceAdapters.build(loras, linears, target.dtype(), loraScope).orNone();
       NDArray imgIds = LatentPacking.imageIds(job, 1, h, w, dt);
       NDArray txtIds = LatentPacking.textIds(job, 1, cond.t5().getShape().get(1), dt);

@@ -3,6 +3,9 @@ package dev.fleet.engine.pipeline;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.fleet.engine.flux.Adapters;
+import dev.fleet.engine.lora.DeviceAdapters;
+import dev.fleet.engine.lora.LoraStack;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.HostToDevice;
 import dev.fleet.engine.text.ClipTextConfig;
@@ -33,6 +36,15 @@ public final class TextStage implements AutoCloseable {
   interface Encoders extends AutoCloseable {
     /** T5 (1, L, d_model) and CLIP pooled (1, C) in the compute dtype, owned by {@code manager}. */
     TextEmbeddings encode(long[] t5Ids, long[] clipIds, NDManager manager);
+
+    /** As {@link #encode(long[], long[], NDManager)} with the CLIP updates of {@code loras}. */
+    default TextEmbeddings encode(
+        long[] t5Ids, long[] clipIds, LoraStack loras, NDManager manager) {
+      if (loras.adaptsClip()) {
+        throw new UnsupportedOperationException("these encoders take no text-encoder LoRA");
+      }
+      return encode(t5Ids, clipIds, manager);
+    }
 
     @Override
     void close();
@@ -178,18 +190,31 @@ public final class TextStage implements AutoCloseable {
    * {@code job}: from the cache when it holds it, else from the encoders (then cached).
    */
   public TextEmbeddings embed(String prompt, NDManager job) {
+    return embed(prompt, job, LoraStack.NONE);
+  }
+
+  /**
+   * The conditioning of {@code prompt} under the CLIP text-encoder updates of {@code loras} (their
+   * DiT updates play no part here): cached by the LoRAs' names, strengths and values as well as the
+   * prompt, so a conditioning without LoRA is never served to a job with one, nor the reverse.
+   */
+  public TextEmbeddings embed(String prompt, NDManager job, LoraStack loras) {
+    String clipLoras = loras.clipIdentity();
     PromptEmbeddingCache.Key key =
         new PromptEmbeddingCache.Key(
-            identity, prompt, t5Tokenizer.maxLength(), clipTokenizer.maxLength());
+            clipLoras.isEmpty() ? identity : identity + "|clip-lora " + clipLoras,
+            prompt,
+            t5Tokenizer.maxLength(),
+            clipTokenizer.maxLength());
     HostEmbeddings host = cache.get(key);
     if (host == null) {
-      host = encode(prompt, job);
+      host = encode(prompt, job, loras);
       cache.put(key, host);
     }
     return host.toDevice(job, target.dtype());
   }
 
-  private HostEmbeddings encode(String prompt, NDManager job) {
+  private HostEmbeddings encode(String prompt, NDManager job, LoraStack loras) {
     long[] t5Ids = t5Tokenizer.encode(prompt);
     long[] clipIds = clipTokenizer.encode(prompt);
     boolean staged = t5 != Residency.RESIDENT;
@@ -201,9 +226,11 @@ public final class TextStage implements AutoCloseable {
     long copiedBefore = streamedT5 != null ? streamedT5.bytesCopied() : 0;
     try {
       Encoders encoders = staged ? load() : resident;
+      long loraBytes = loras.clipDeviceBytes(target.dtype().getNumOfBytes());
       try (DeviceLedger.Booking act = ledger.reserve(activationBytes, "text activations");
+          DeviceLedger.Booking side = ledger.reserve(loraBytes, "clip lora adapters");
           NDManager scope = job.newSubManager(target.device());
-          TextEmbeddings out = encoders.encode(t5Ids, clipIds, scope)) {
+          TextEmbeddings out = encoders.encode(t5Ids, clipIds, loras, scope)) {
         runs.incrementAndGet();
         return HostEmbeddings.of(out);
       } finally {
@@ -300,10 +327,20 @@ public final class TextStage implements AutoCloseable {
 
     @Override
     public TextEmbeddings encode(long[] t5Ids, long[] clipIds, NDManager manager) {
+      return encode(t5Ids, clipIds, LoraStack.NONE, manager);
+    }
+
+    @Override
+    public TextEmbeddings encode(long[] t5Ids, long[] clipIds, LoraStack loras, NDManager manager) {
       try (NDManager scope = manager.newSubManager(target.device())) {
         NDArray txt = t5.forward(scope.create(t5Ids, new Shape(1, t5Ids.length))); // (1, L, D)
+        Adapters adapters =
+            loras.adaptsClip()
+                ? DeviceAdapters.buildClip(loras, clip.config(), target.dtype(), scope).orNone()
+                : Adapters.NONE;
         NDArray pooled =
-            clip.forward(scope.create(clipIds, new Shape(1, clipIds.length))).pooledOutput();
+            clip.forward(scope.create(clipIds, new Shape(1, clipIds.length)), adapters)
+                .pooledOutput();
         txt.attach(manager);
         pooled.attach(manager);
         return new TextEmbeddings(txt, pooled);

@@ -2,6 +2,7 @@ package dev.fleet.engine.text;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import dev.fleet.engine.flux.Adapters;
 import dev.fleet.engine.nn.Activations;
 import dev.fleet.engine.nn.Attention;
 import dev.fleet.engine.nn.LayerNorm;
@@ -47,6 +48,24 @@ record ClipEncoderLayer(
     NDArray weight = w.load(name + ".weight", manager, out, in);
     NDArray bias = w.load(name + ".bias", manager, out);
     return new Linear(weight, bias);
+  }
+
+  /**
+   * This layer with the side paths of {@code adapters} for {@code prefix + "self_attn.q_proj"} ...
+   */
+  ClipEncoderLayer adapted(Adapters a, String prefix) {
+    return new ClipEncoderLayer(
+        norm1,
+        a.adapt(q, prefix + "self_attn.q_proj"),
+        a.adapt(k, prefix + "self_attn.k_proj"),
+        a.adapt(v, prefix + "self_attn.v_proj"),
+        a.adapt(out, prefix + "self_attn.out_proj"),
+        norm2,
+        a.adapt(fc1, prefix + "mlp.fc1"),
+        a.adapt(fc2, prefix + "mlp.fc2"),
+        heads,
+        scale,
+        act);
   }
 
   /**

@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.core.Embedding;
+import dev.fleet.engine.flux.Adapters;
 import dev.fleet.engine.nn.LayerNorm;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
@@ -106,6 +107,16 @@ public final class ClipTextModel implements AutoCloseable {
    *     the manager of {@code ids}
    */
   public ClipTextOutput forward(NDArray ids) {
+    return forward(ids, Adapters.NONE);
+  }
+
+  /**
+   * Encodes token ids with low-rank side paths (LoRA adapters) on the layers' linears, by their
+   * names {@code clip.encoder.layers.N.self_attn.q_proj} ... (see {@link
+   * dev.fleet.engine.lora.DeviceAdapters#buildClip}); the weights are never changed, and {@link
+   * Adapters#NONE} is exactly {@link #forward(NDArray)}.
+   */
+  public ClipTextOutput forward(NDArray ids, Adapters adapters) {
     Shape shape = ids.getShape();
     if (shape.dimension() != 2 || shape.get(1) > config.maxPositions() || shape.get(1) < 1) {
       throw new IllegalArgumentException(
@@ -119,7 +130,11 @@ public final class ClipTextModel implements AutoCloseable {
       NDArray x = Embedding.embedding(idx, tokenEmbedding, SparseFormat.DENSE).singletonOrThrow();
       x = x.add(positionEmbedding.get(scope, new NDIndex(":{}", l))); // (B, L, C)
       NDArray mask = causalMask(scope, l, x); // (1, 1, L, L)
-      for (ClipEncoderLayer layer : layers) {
+      for (int i = 0; i < layers.size(); i++) {
+        ClipEncoderLayer layer = layers.get(i);
+        if (adapters != Adapters.NONE) {
+          layer = layer.adapted(adapters, "clip.encoder.layers." + i + ".");
+        }
         x = layer.forward(x, mask);
       }
       NDArray last = finalNorm.forward(x); // (B, L, C)

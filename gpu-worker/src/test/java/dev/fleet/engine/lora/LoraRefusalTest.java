@@ -86,15 +86,24 @@ class LoraRefusalTest {
   }
 
   @Test
-  void textEncoderKeysAreRefusedNotSkipped() {
+  void t5TextEncoderKeysAreRefusedNotSkipped() {
     String m =
         refused(
             kohyaModule("lora_unet_img_in")
                 .raw(
-                    "lora_te1_text_model_encoder_layers_0_mlp_fc1.lora_down.weight",
+                    "lora_te2_encoder_block_0_layer_0_SelfAttention_q.lora_down.weight",
                     new long[] {2, 4},
                     new float[8]));
-    assertTrue(m.contains("lora_te1_text_model_encoder_layers_0_mlp_fc1"), m);
+    assertTrue(m.contains("lora_te2_encoder_block_0_layer_0_SelfAttention_q"), m);
+    assertTrue(m.contains("T5"), m);
+    String peft =
+        refused(
+            kohyaModule("lora_unet_img_in")
+                .raw(
+                    "text_encoder_2.encoder.block.0.layer.0.SelfAttention.q.lora_A.weight",
+                    new long[] {2, 4},
+                    new float[8]));
+    assertTrue(peft.contains("text_encoder_2.encoder.block.0.layer.0.SelfAttention.q"), peft);
   }
 
   @Test
