@@ -60,7 +60,12 @@ public class JobConsumer {
   @Identifier("default-kafka-broker")
   Map<String, Object> kafkaConfig;
 
+  /** Set when the drain begins: readiness is DOWN and no new job is taken. */
+  private final AtomicBoolean draining = new AtomicBoolean();
+
+  /** Set when the drain deadline has passed: the running job stops at its next step. */
   private final AtomicBoolean stopping = new AtomicBoolean();
+
   private final ExecutorService jobThread =
       Executors.newSingleThreadExecutor(r -> new Thread(r, "fleet-job"));
   private volatile boolean busy;
@@ -124,15 +129,21 @@ public class JobConsumer {
     return loop != null && loop.isAlive();
   }
 
+  /** Whether the worker is draining (shutting down): its readiness is DOWN from then on. */
+  boolean draining() {
+    return draining.get();
+  }
+
   private void pollLoop() {
     try {
       consumer.subscribe(List.of(config.memoryClass()), new PauseWhileBusy());
-      while (!stopping.get()) {
+      while (!draining.get()) {
         for (ConsumerRecord<String, String> record : consumer.poll(POLL)) {
-          handle(record);
-          if (stopping.get()) {
+          if (draining.get()) {
+            // Not taken and not committed: the group gives it to another worker.
             break;
           }
+          handle(record);
         }
       }
     } catch (WakeupException e) {
@@ -222,17 +233,40 @@ public class JobConsumer {
   }
 
   void stop(@Observes ShutdownEvent event) {
-    stopping.set(true);
-    if (consumer != null) {
-      consumer.wakeup();
+    drain(config.drainTimeout());
+  }
+
+  /**
+   * Graceful drain (SIGTERM): readiness goes DOWN at once and no new job is taken; the running job
+   * may finish within {@code deadline}, after which it stops at its next step and is handed back to
+   * the queue with the same attempt ({@link JobStore#handBack}). Either way its offset is committed
+   * (the job is finished, or its message is in the outbox again), then the consumer is closed.
+   * Idempotent: a second call waits for nothing the first has not.
+   */
+  synchronized void drain(Duration deadline) {
+    if (!draining.compareAndSet(false, true)) {
+      return;
     }
     try {
       if (loop != null) {
-        loop.join(TimeUnit.SECONDS.toMillis(30));
+        LOG.infof("draining: waiting up to %s for the running job", deadline);
+        loop.join(Math.max(1, deadline.toMillis()));
+        if (loop.isAlive()) {
+          LOG.warnf("drain deadline %s passed: handing the running job back", deadline);
+          stopping.set(true);
+          // The job stops at its next step; then its hand-back, the commit and the close.
+          loop.join(TimeUnit.SECONDS.toMillis(20));
+        }
+        if (loop.isAlive()) {
+          consumer.wakeup();
+          loop.join(TimeUnit.SECONDS.toMillis(5));
+        }
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    } finally {
+      stopping.set(true);
+      jobThread.shutdownNow();
     }
-    jobThread.shutdownNow();
   }
 }

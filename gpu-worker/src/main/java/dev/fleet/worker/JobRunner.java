@@ -128,7 +128,7 @@ public final class JobRunner {
     } catch (GenerationCancelledException e) {
       return switch (progress.stop) {
         case TIMED_OUT -> timedOut(message);
-        case SHUTDOWN -> Outcome.ABANDONED;
+        case SHUTDOWN -> handBack(message);
         default -> cancelled(message);
       };
     } catch (UnsupportedLoraException e) {
@@ -166,6 +166,16 @@ public final class JobRunner {
   private Outcome timedOut(JobMessage m) {
     store.timeOut(m.jobId(), "ran longer than " + timeout);
     return Outcome.TIMED_OUT;
+  }
+
+  /** The worker is draining and the job did not finish in time: back to the queue, same attempt. */
+  private Outcome handBack(JobMessage m) {
+    LOG.infof("job %s attempt %d: worker draining; handing it back", m.jobId(), m.attempt());
+    return switch (store.handBack(m.jobId(), m.attempt())) {
+      case REQUEUED -> Outcome.HANDED_BACK;
+      case CANCELLED -> Outcome.CANCELLED;
+      default -> Outcome.SKIPPED;
+    };
   }
 
   private Outcome requeue(JobMessage m, String reason) {

@@ -10,6 +10,11 @@ public enum Outcome {
   REQUEUED,
   /** Nothing to do: the job was finished, cancelled or taken by a newer attempt already. */
   SKIPPED,
-  /** The worker is stopping: the job stays RUNNING and Kafka redelivers it. */
+  /**
+   * The worker was draining and the job did not finish within the drain deadline: QUEUED again with
+   * the same attempt, its message in the outbox.
+   */
+  HANDED_BACK,
+  /** The runner itself broke: the job stays RUNNING and Kafka redelivers it. */
   ABANDONED
 }

@@ -82,6 +82,13 @@ public interface WorkerConfig {
   @WithDefault("1GiB")
   String loraCacheBytes();
 
+  /**
+   * How long a stopping worker (SIGTERM) lets its running job finish before handing it back to the
+   * queue with the same attempt. quarkus.shutdown.timeout and the chart's grace period exceed it.
+   */
+  @WithDefault("30s")
+  Duration drainTimeout();
+
   /** Whether to consume jobs; off only for tests of the parts around the consumer. */
   @WithDefault("true")
   boolean consume();

@@ -16,12 +16,14 @@ public class WorkerReadiness implements HealthCheck {
 
   @Override
   public HealthCheckResponse call() {
-    boolean consuming = !config.consume() || consumer.running();
+    // DOWN from the moment the worker starts draining, though the loop still finishes its job.
+    boolean consuming = !consumer.draining() && (!config.consume() || consumer.running());
     return HealthCheckResponse.named("worker")
         .status(consuming)
         .withData("model", config.modelName())
         .withData("memoryClass", config.memoryClass())
         .withData("consuming", consuming)
+        .withData("draining", consumer.draining())
         .build();
   }
 }

@@ -468,6 +468,49 @@ public final class JobStore {
     }
   }
 
+  /**
+   * A draining worker gives attempt {@code attempt} of a running job back unfinished: the job goes
+   * back to QUEUED with the same attempt number (a shutdown is no fault of the job's, so it spends
+   * no attempt) and its message is written to the outbox again, in one transaction. A job whose
+   * cancellation was requested ends CANCELLED instead. Refused ({@link RequeueOutcome#REFUSED})
+   * unless the job is RUNNING at that attempt: a finished job is never touched.
+   */
+  public RequeueOutcome handBack(UUID id, int attempt) {
+    String sql =
+        "UPDATE jobs SET"
+            + " state = CASE WHEN cancel_requested THEN 'CANCELLED' ELSE 'QUEUED' END,"
+            + " finished_at = CASE WHEN cancel_requested THEN now() END,"
+            + " worker = NULL, progress_step = 0"
+            + " WHERE id = ? AND state = 'RUNNING' AND attempts = ? RETURNING "
+            + COLUMNS;
+    try (Connection c = dataSource.getConnection()) {
+      return inTransaction(
+          c,
+          () -> {
+            Optional<Job> updated;
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+              ps.setObject(1, id);
+              ps.setInt(2, attempt);
+              updated = one(ps);
+            }
+            if (updated.isEmpty()) {
+              return RequeueOutcome.REFUSED;
+            }
+            Job j = updated.get();
+            return switch (j.state()) {
+              case QUEUED -> {
+                enqueue(c, j.memoryClass().topic(), j.message());
+                yield RequeueOutcome.REQUEUED;
+              }
+              case CANCELLED -> RequeueOutcome.CANCELLED;
+              default -> throw new IllegalStateException("hand back produced " + j.state());
+            };
+          });
+    } catch (SQLException e) {
+      throw new JobStoreException("hand back " + id, e);
+    }
+  }
+
   /** 1 for the next job a worker of its class takes; empty unless the job is QUEUED. */
   public OptionalLong queuePosition(UUID id) {
     String sql =
