@@ -308,6 +308,10 @@ class FleetChartTest {
     assertEquals("/models/FLUX.1-dev", env(c, "FLEET_WORKER_MODEL_DIR").getValue());
     assertEquals("gpu", env(c, "FLEET_WORKER_DEVICE").getValue());
     assertEquals("kafka:9092", env(c, "KAFKA_BOOTSTRAP_SERVERS").getValue());
+    // Graceful drain: the pod's grace period outlasts the worker's drain deadline with a margin.
+    assertEquals("90s", env(c, "FLEET_WORKER_DRAIN_TIMEOUT").getValue());
+    assertTrue(
+        worker.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds() >= 90 + 15);
     assertEquals(new Quantity("1"), c.getResources().getLimits().get("nvidia.com/gpu"));
     assertEquals("fleet/gpu-worker:0.1.0-cu128", c.getImage());
     assertEquals(8081, c.getPorts().get(0).getContainerPort());
@@ -500,6 +504,10 @@ class FleetChartTest {
             "minReplicas above maxReplicas",
             Map.of("workers.pools.vram-8g.minReplicas", 5),
             "need 0 <= minReplicas <= maxReplicas"),
+        Arguments.of(
+            "a grace period shorter than the drain deadline",
+            Map.of("workers.terminationGracePeriodSeconds", 60),
+            "workers.terminationGracePeriodSeconds (60) must be at least"),
         Arguments.of(
             "no database secret",
             Map.of("postgresql.existingSecret", ""),
