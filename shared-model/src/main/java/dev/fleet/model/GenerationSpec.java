@@ -44,6 +44,9 @@ public record GenerationSpec(
           new FieldError(
               "prompt",
               "has " + prompt.length() + " characters, at most " + MAX_PROMPT_CHARS + " allowed"));
+    } else if (prompt.indexOf('\0') >= 0) {
+      // PostgreSQL's text cannot hold NUL: refused here, not as a failure of the job store.
+      errors.add(new FieldError("prompt", "must not contain NUL characters (U+0000)"));
     }
     if (seed < 0 || seed > MAX_SEED) {
       errors.add(new FieldError("seed", "must be between 0 and " + MAX_SEED + ", got " + seed));

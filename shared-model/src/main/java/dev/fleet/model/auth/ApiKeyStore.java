@@ -128,7 +128,15 @@ public final class ApiKeyStore {
     }
   }
 
+  /**
+   * The key {@code id}; empty for an id that cannot be one (any text: an id of another form, NUL
+   * included, never reaches PostgreSQL, which would refuse it as an error rather than find
+   * nothing).
+   */
   public Optional<ApiKey> find(String id) {
+    if (id == null || !ID.matcher(id).matches()) {
+      return Optional.empty();
+    }
     String sql = "SELECT " + COLUMNS + " FROM api_keys WHERE id = ?";
     try (Connection c = dataSource.getConnection();
         PreparedStatement ps = c.prepareStatement(sql)) {
@@ -175,6 +183,9 @@ public final class ApiKeyStore {
 
   /** Revokes the key {@code id}: from now on it authenticates nothing. */
   public RevokeOutcome revoke(String id) {
+    if (id == null || !ID.matcher(id).matches()) {
+      return RevokeOutcome.NOT_FOUND;
+    }
     String sql = "UPDATE api_keys SET revoked_at = now() WHERE id = ? AND revoked_at IS NULL";
     try (Connection c = dataSource.getConnection();
         PreparedStatement ps = c.prepareStatement(sql)) {
