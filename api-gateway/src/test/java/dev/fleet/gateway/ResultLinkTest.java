@@ -118,6 +118,7 @@ class ResultLinkTest {
             .statusCode(303)
             .extract()
             .header("Location");
+    // Stored bytes back from S3 (no floating point involved): exact.
     assertArrayEquals(png, fetch(URI.create(location)).body());
     // Or the link itself, as JSON.
     String url =

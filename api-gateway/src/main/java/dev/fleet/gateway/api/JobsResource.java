@@ -108,13 +108,6 @@ public class JobsResource {
               mediaType = Problem.MEDIA_TYPE,
               schema = @Schema(implementation = Problem.class)))
   @APIResponse(
-      responseCode = "401",
-      description = "No API key, or one that is unknown or revoked",
-      content =
-          @Content(
-              mediaType = Problem.MEDIA_TYPE,
-              schema = @Schema(implementation = Problem.class)))
-  @APIResponse(
       responseCode = "413",
       description = "The body is larger than 64 KiB",
       content =
@@ -178,13 +171,6 @@ public class JobsResource {
       description = "The job",
       content = @Content(schema = @Schema(implementation = JobView.class)))
   @APIResponse(
-      responseCode = "401",
-      description = "No API key, or one that is unknown or revoked",
-      content =
-          @Content(
-              mediaType = Problem.MEDIA_TYPE,
-              schema = @Schema(implementation = Problem.class)))
-  @APIResponse(
       responseCode = "404",
       description = "No such job (another tenant's job is not found either)",
       content =
@@ -207,13 +193,6 @@ public class JobsResource {
       responseCode = "400",
       description =
           "An unknown status, a limit outside 1 to 200, or a cursor not from this listing",
-      content =
-          @Content(
-              mediaType = Problem.MEDIA_TYPE,
-              schema = @Schema(implementation = Problem.class)))
-  @APIResponse(
-      responseCode = "401",
-      description = "No API key, or one that is unknown or revoked",
       content =
           @Content(
               mediaType = Problem.MEDIA_TYPE,
@@ -255,13 +234,6 @@ public class JobsResource {
       responseCode = "202",
       description = "Cancellation requested from the worker",
       content = @Content(schema = @Schema(implementation = JobView.class)))
-  @APIResponse(
-      responseCode = "401",
-      description = "No API key, or one that is unknown or revoked",
-      content =
-          @Content(
-              mediaType = Problem.MEDIA_TYPE,
-              schema = @Schema(implementation = Problem.class)))
   @APIResponse(
       responseCode = "404",
       description = "No such job (another tenant's job is not found either)",
@@ -322,13 +294,6 @@ public class JobsResource {
   @APIResponse(
       responseCode = "400",
       description = "redirect is neither true nor false",
-      content =
-          @Content(
-              mediaType = Problem.MEDIA_TYPE,
-              schema = @Schema(implementation = Problem.class)))
-  @APIResponse(
-      responseCode = "401",
-      description = "No API key, or one that is unknown or revoked",
       content =
           @Content(
               mediaType = Problem.MEDIA_TYPE,
@@ -402,13 +367,6 @@ public class JobsResource {
           @Content(
               mediaType = MediaType.SERVER_SENT_EVENTS,
               schema = @Schema(type = SchemaType.STRING)))
-  @APIResponse(
-      responseCode = "401",
-      description = "No API key, or one that is unknown or revoked",
-      content =
-          @Content(
-              mediaType = Problem.MEDIA_TYPE,
-              schema = @Schema(implementation = Problem.class)))
   @APIResponse(
       responseCode = "404",
       description = "No such job (another tenant's job is not found either)",

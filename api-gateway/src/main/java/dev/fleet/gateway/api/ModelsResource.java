@@ -65,13 +65,6 @@ public class ModelsResource {
       responseCode = "200",
       description = "The registry",
       content = @Content(schema = @Schema(implementation = ModelList.class)))
-  @APIResponse(
-      responseCode = "401",
-      description = "No API key, or one that is unknown or revoked",
-      content =
-          @Content(
-              mediaType = Problem.MEDIA_TYPE,
-              schema = @Schema(implementation = Problem.class)))
   public ModelList list() {
     List<ModelInfo> models =
         registry.names().stream().map(n -> info(registry.find(n).orElseThrow())).toList();

@@ -1,7 +1,6 @@
 package dev.fleet.gateway.loras;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
-import dev.fleet.gateway.api.Problem;
 import io.quarkus.security.Authenticated;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
@@ -61,13 +60,6 @@ public class LorasResource {
       responseCode = "200",
       description = "The LoRAs of the fleet's LoRA directory, by name",
       content = @Content(schema = @Schema(implementation = LoraList.class)))
-  @APIResponse(
-      responseCode = "401",
-      description = "No API key, or one that is unknown or revoked",
-      content =
-          @Content(
-              mediaType = Problem.MEDIA_TYPE,
-              schema = @Schema(implementation = Problem.class)))
   public LoraList list() {
     return new LoraList(
         config.maxPerJob(),

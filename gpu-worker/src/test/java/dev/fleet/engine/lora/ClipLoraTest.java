@@ -264,6 +264,7 @@ class ClipLoraTest {
     float[] none = LoraGenerationTest.latents(model, LoraGenerationTest.resident(), LoraStack.NONE);
     LoraStack zero = LoraStack.of(new AppliedLora(adapter, 0));
     assertEquals("", zero.clipIdentity());
+    // Exact on any CPU: strength 0 drops the adapter, so both runs take the same code path here.
     assertArrayEquals(none, LoraGenerationTest.latents(model, LoraGenerationTest.resident(), zero));
   }
 

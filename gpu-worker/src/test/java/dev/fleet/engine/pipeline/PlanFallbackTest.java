@@ -111,6 +111,7 @@ class PlanFallbackTest {
       // The pipeline stays on the frugal plan: the next job runs without a retry.
       PlannedGeneration next = p.generate(spec, GenerationListener.NONE);
       assertTrue(next.events().isEmpty());
+      // The same (frugal) plan twice in one process: exact on any CPU.
       assertArrayEquals(g.image().png(), next.image().png(), "the frugal plan again: same bytes");
     }
   }
