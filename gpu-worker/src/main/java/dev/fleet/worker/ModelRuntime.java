@@ -4,9 +4,11 @@ import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.pytorch.jni.JniUtils;
+import dev.fleet.engine.flux.BlockKernel;
 import dev.fleet.engine.gpu.EngineProfiles;
 import dev.fleet.engine.gpu.FusedAttention;
 import dev.fleet.engine.gpu.PinnedUploads;
+import dev.fleet.engine.gpu.ScriptedBlocks;
 import dev.fleet.engine.gpu.TorchScriptHelpers;
 import dev.fleet.engine.lora.DitLinears;
 import dev.fleet.engine.lora.LoraStack;
@@ -95,7 +97,7 @@ public class ModelRuntime {
               model,
               target,
               plans,
-              options(target, new PlanEventLog(metrics, config.memoryClass())));
+              options(target, new PlanEventLog(metrics, config.memoryClass()), config.fp8Matmul()));
     } catch (RuntimeException e) {
       if (helpers != null) {
         helpers.close();
@@ -172,7 +174,7 @@ public class ModelRuntime {
    * device, fused attention, and the caching allocator emptied after an out-of-memory failure.
    * Elsewhere the engine's CPU-safe defaults.
    */
-  private ExecutionOptions options(ComputeTarget target, PlanListener listener) {
+  private ExecutionOptions options(ComputeTarget target, PlanListener listener, boolean fp8Matmul) {
     ExecutionOptions options = ExecutionOptions.defaults().withListener(listener);
     if (helpers == null) {
       return options;
@@ -182,6 +184,10 @@ public class ModelRuntime {
         .withHostToDevice(uploads)
         .withWidener(uploads.widener())
         .withAttention(new FusedAttention(helpers))
+        .withBlocks(
+            TorchScriptHelpers.blocksAvailable()
+                ? new ScriptedBlocks(helpers, fp8Matmul)
+                : BlockKernel.DJL)
         .withReleaseDeviceCaches(JniUtils::emptyCudaCache);
   }
 

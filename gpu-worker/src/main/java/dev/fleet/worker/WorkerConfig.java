@@ -89,6 +89,15 @@ public interface WorkerConfig {
   @WithDefault("30s")
   Duration drainTimeout();
 
+  /**
+   * Multiply the DiT's float8-stored matrices in float8 on the GPU's fp8 tensor cores ({@code
+   * torch._scaled_mm}, dynamic per-tensor activation scales) instead of widening them to float16:
+   * faster on cards with fp8 tensor cores (H100/H200, Ada: compute capability 8.9+), about 3 %
+   * relative error per block against float16 compute (docs/BENCHMARKS.md); unsupported elsewhere.
+   */
+  @WithDefault("false")
+  boolean fp8Matmul();
+
   /** Whether to consume jobs; off only for tests of the parts around the consumer. */
   @WithDefault("true")
   boolean consume();

@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.fleet.engine.flux.AttentionKernel;
+import dev.fleet.engine.flux.BlockKernel;
 import dev.fleet.engine.flux.ChunkedAttention;
 import dev.fleet.engine.flux.FluxParams;
 import dev.fleet.engine.flux.FluxTransformer;
@@ -13,6 +14,7 @@ import dev.fleet.engine.flux.StreamedBlocks;
 import dev.fleet.engine.gpu.EngineProfiles;
 import dev.fleet.engine.gpu.FusedAttention;
 import dev.fleet.engine.gpu.PinnedUploads;
+import dev.fleet.engine.gpu.ScriptedBlocks;
 import dev.fleet.engine.gpu.TorchScriptHelpers;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.HostToDevice;
@@ -54,7 +56,9 @@ public final class DitBenchmark {
       int height,
       int steps,
       ComputeTarget target,
-      double bandwidthForBound) {
+      double bandwidthForBound,
+      boolean scriptedBlocks,
+      boolean fp8Matmul) {
     FluxParams params = shape.dit();
     DitResidency residency = plan.dit();
     boolean fp8 = residency.storage() == StorageType.FP8;
@@ -78,6 +82,8 @@ public final class DitBenchmark {
           helpersOn ? new PinnedUploads(helpers, target.device()) : HostToDevice.synchronous();
       Widener widener = helpersOn ? ((PinnedUploads) transfer).widener() : Widener.lookupTable();
       AttentionKernel attention = helpersOn ? new FusedAttention(helpers) : AttentionKernel.EAGER;
+      BlockKernel blockKernel =
+          helpersOn && scriptedBlocks ? new ScriptedBlocks(helpers, fp8Matmul) : BlockKernel.DJL;
       if (plan.attentionChunk() > 0) {
         attention = new ChunkedAttention(plan.attentionChunk(), attention);
       }
@@ -98,8 +104,10 @@ public final class DitBenchmark {
                           residency.residentSingleBlocks(),
                           ledger,
                           transfer,
-                          widener),
-              kernel)) {
+                          widener,
+                          blockKernel),
+              kernel,
+              blockKernel)) {
         double loadSeconds = (System.nanoTime() - loadStart) / 1e9;
         List<Double> times = new ArrayList<>();
         long streamed = 0;
@@ -149,7 +157,9 @@ public final class DitBenchmark {
             plan.name(),
             residency.residentDoubleBlocks(),
             residency.residentSingleBlocks(),
-            (helpersOn ? "sdpa" : "eager")
+            (blockKernel != BlockKernel.DJL
+                    ? "scripted blocks" + (fp8Matmul ? ", fp8 matmul" : "")
+                    : helpersOn ? "sdpa" : "eager")
                 + (plan.attentionChunk() > 0 ? "/chunk " + plan.attentionChunk() : ""),
             times,
             median,

@@ -34,7 +34,9 @@ final class BenchCommand {
           "storage",
           "device",
           "precision",
-          "bandwidth");
+          "bandwidth",
+          "blocks",
+          "matmul");
 
   private final PrintStream out;
   private final PrintStream err;
@@ -71,8 +73,33 @@ final class BenchCommand {
     if (a.has("bandwidth")) {
       hardware = hardware.withBandwidth(ByteSize.parseRate(a.get("bandwidth", null)));
     }
-    // The engine as it runs here: fused attention through the TorchScript helper on a GPU.
-    EngineProfile engine = EngineProfiles.forTarget(target);
+    // The engine as it runs here: on a GPU the whole-block TorchScript modules ("scripted", the
+    // default where they are on the class path) or DJL's ops with fused attention ("djl").
+    boolean scripted = EngineProfiles.usesScriptedBlocks(target);
+    String blocks = a.get("blocks", scripted ? "scripted" : "djl");
+    switch (blocks) {
+      case "scripted" -> {
+        if (!scripted) {
+          throw new UsageException(
+              "bench: --blocks scripted needs a GPU and the block modules on the class path");
+        }
+      }
+      case "djl" -> scripted = false;
+      default -> throw new UsageException("bench: --blocks must be scripted or djl, got " + blocks);
+    }
+    String matmul = a.get("matmul", "fp16");
+    if (!matmul.equals("fp16") && !matmul.equals("fp8")) {
+      throw new UsageException("bench: --matmul must be fp16 or fp8, got " + matmul);
+    }
+    boolean fp8Matmul = matmul.equals("fp8");
+    if (fp8Matmul && (!scripted || storage != StorageType.FP8)) {
+      throw new UsageException(
+          "bench: --matmul fp8 needs the scripted blocks (a GPU) and --storage fp8");
+    }
+    EngineProfile engine = scripted ? EngineProfile.DJL_SCRIPTED : EngineProfiles.forTarget(target);
+    if (!scripted && engine == EngineProfile.DJL_SCRIPTED) {
+      engine = EngineProfile.DJL_FUSED;
+    }
     PlanDecision decision = Planner.plan(dims, workload, budget, hardware, engine);
     if (!decision.fits()) {
       err.println("engine: bench: " + decision.reason());
@@ -92,7 +119,9 @@ final class BenchCommand {
             workload.height(),
             steps,
             target,
-            hardware.bandwidthBytesPerSecond());
+            hardware.bandwidthBytesPerSecond(),
+            scripted,
+            fp8Matmul);
     out.println(r.toJson());
     return 0;
   }

@@ -1,6 +1,8 @@
 package dev.fleet.engine.flux;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import java.util.Map;
 
 /**
  * A transformer block's parameters, usable until the lease is closed. The forward pass holds one
@@ -12,6 +14,15 @@ import ai.djl.ndarray.NDManager;
 public interface BlockLease<T> extends AutoCloseable {
 
   T block();
+
+  /**
+   * {@code NAME.weight_scale} float32 scalars (on the block's device) of the block's float8
+   * matrices whose values are multiplied by a scale when widened, when the block was handed out
+   * with its matrices as stored (see {@link BlockKernel#takesStoredWeights()}); empty otherwise.
+   */
+  default Map<String, NDArray> weightScales() {
+    return Map.of();
+  }
 
   /** Ends the lease; the block must not be used afterwards. */
   @Override

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import dev.fleet.engine.nn.Activations;
 import dev.fleet.engine.nn.LayerNorm;
 import dev.fleet.engine.nn.Linear;
+import java.util.Map;
 
 /**
  * A double-stream block (BFL's {@code DoubleStreamBlock}): text and image keep separate weights and
@@ -106,6 +107,24 @@ public record DoubleStreamBlock(
       return scope.ret(
           new NDList(HalfPrecision.clampIfHalf(imgOut), HalfPrecision.clampIfHalf(txtOut)));
     }
+  }
+
+  /**
+   * The block's parameters by their checkpoint names relative to the block ({@code
+   * img_attn.qkv.weight}, ...), side paths as {@code NAME.lora_down} / {@code NAME.lora_up}: what a
+   * {@link BlockKernel} that computes the whole block takes.
+   */
+  public Map<String, NDArray> parameters() {
+    return new BlockParameters()
+        .linear("img_mod.lin", imgMod.lin())
+        .selfAttention("img_attn", imgAttn)
+        .linear("img_mlp.0", imgMlpIn)
+        .linear("img_mlp.2", imgMlpOut)
+        .linear("txt_mod.lin", txtMod.lin())
+        .selfAttention("txt_attn", txtAttn)
+        .linear("txt_mlp.0", txtMlpIn)
+        .linear("txt_mlp.2", txtMlpOut)
+        .toMap();
   }
 
   private static NDArray mlp(Linear in, Linear out, NDArray x) {

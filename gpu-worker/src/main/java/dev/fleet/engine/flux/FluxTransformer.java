@@ -33,6 +33,7 @@ public final class FluxTransformer implements AutoCloseable {
   private final LastLayer finalLayer;
   private final BlockSource blocks;
   private final AttentionKernel kernel;
+  private final BlockKernel blockKernel;
 
   private FluxTransformer(
       FluxParams params,
@@ -45,7 +46,8 @@ public final class FluxTransformer implements AutoCloseable {
       MlpEmbedder guidanceIn,
       LastLayer finalLayer,
       BlockSource blocks,
-      AttentionKernel kernel) {
+      AttentionKernel kernel,
+      BlockKernel blockKernel) {
     this.params = params;
     this.target = target;
     this.manager = manager;
@@ -57,6 +59,7 @@ public final class FluxTransformer implements AutoCloseable {
     this.finalLayer = finalLayer;
     this.blocks = blocks;
     this.kernel = kernel;
+    this.blockKernel = blockKernel;
   }
 
   /**
@@ -81,6 +84,19 @@ public final class FluxTransformer implements AutoCloseable {
       FluxParams params,
       Function<NDManager, BlockSource> blocks,
       AttentionKernel kernel) {
+    return load(weights, params, blocks, kernel, BlockKernel.DJL);
+  }
+
+  /**
+   * As {@link #load(Weights, FluxParams, Function, AttentionKernel)}, the blocks computed by {@code
+   * blockKernel} (whose {@link BlockKernel#takesStoredWeights()} the block source must honour).
+   */
+  public static FluxTransformer load(
+      Weights weights,
+      FluxParams params,
+      Function<NDManager, BlockSource> blocks,
+      AttentionKernel kernel,
+      BlockKernel blockKernel) {
     ComputeTarget target = weights.target();
     ParameterLoader w = ParameterLoader.of(weights);
     NDManager m = NDManager.newBaseManager(target.device());
@@ -108,7 +124,8 @@ public final class FluxTransformer implements AutoCloseable {
           guidanceIn,
           finalLayer,
           source,
-          kernel);
+          kernel,
+          blockKernel);
     } catch (RuntimeException e) {
       if (source != null) {
         source.close();
@@ -231,7 +248,13 @@ public final class FluxTransformer implements AutoCloseable {
       for (int i = 0; i < params.depth(); i++) {
         try (BlockLease<DoubleStreamBlock> lease = blocks.doubleBlock(i)) {
           NDList out =
-              lease.block().adapted(adapters, "double_blocks." + i).forward(x, c, vec, attention);
+              blockKernel.doubleBlock(
+                  lease.block().adapted(adapters, "double_blocks." + i),
+                  lease.weightScales(),
+                  x,
+                  c,
+                  vec,
+                  attention);
           // The previous activations are dead: free them now rather than at the end of the pass.
           x.close();
           c.close();
@@ -245,7 +268,12 @@ public final class FluxTransformer implements AutoCloseable {
       for (int i = 0; i < params.depthSingleBlocks(); i++) {
         try (BlockLease<SingleStreamBlock> lease = blocks.singleBlock(i)) {
           NDArray out =
-              lease.block().adapted(adapters, "single_blocks." + i).forward(joint, vec, attention);
+              blockKernel.singleBlock(
+                  lease.block().adapted(adapters, "single_blocks." + i),
+                  lease.weightScales(),
+                  joint,
+                  vec,
+                  attention);
           joint.close();
           joint = out;
         }

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import dev.fleet.engine.nn.Activations;
 import dev.fleet.engine.nn.LayerNorm;
 import dev.fleet.engine.nn.Linear;
+import java.util.Map;
 
 /**
  * A single-stream block over the joint text + image sequence (BFL's {@code SingleStreamBlock}):
@@ -56,6 +57,16 @@ public record SingleStreamBlock(
         norm,
         modulation.adapted(a, p + "modulation"),
         heads);
+  }
+
+  /** The block's parameters by their checkpoint names, as {@link DoubleStreamBlock#parameters}. */
+  public Map<String, NDArray> parameters() {
+    return new BlockParameters()
+        .linear("linear1", linear1)
+        .linear("linear2", linear2)
+        .qkNorm("norm", norm)
+        .linear("modulation.lin", modulation.lin())
+        .toMap();
   }
 
   /**

@@ -47,6 +47,7 @@ public final class StreamedBlocks implements BlockSource {
   private final DeviceLedger ledger;
   private final HostToDevice hostToDevice;
   private final Widener widener;
+  private final boolean storedWeights;
   private final int residentDouble;
   private final int residentSingle;
   private final NDManager host;
@@ -85,6 +86,7 @@ public final class StreamedBlocks implements BlockSource {
       DeviceLedger ledger,
       HostToDevice hostToDevice,
       Widener widener,
+      boolean storedWeights,
       int residentDouble,
       int residentSingle) {
     this.params = params;
@@ -93,6 +95,7 @@ public final class StreamedBlocks implements BlockSource {
     this.ledger = ledger;
     this.hostToDevice = hostToDevice;
     this.widener = widener;
+    this.storedWeights = storedWeights;
     this.residentDouble = residentDouble;
     this.residentSingle = residentSingle;
     this.host = NDManager.newBaseManager(Device.cpu());
@@ -118,6 +121,33 @@ public final class StreamedBlocks implements BlockSource {
       DeviceLedger ledger,
       HostToDevice hostToDevice,
       Widener widener) {
+    return load(
+        weights,
+        params,
+        residentDouble,
+        residentSingle,
+        ledger,
+        hostToDevice,
+        widener,
+        BlockKernel.DJL);
+  }
+
+  /**
+   * As {@link #load(Weights, FluxParams, int, int, DeviceLedger, HostToDevice, Widener)}, with
+   * blocks handed out the way {@code kernel} takes them: when it {@linkplain
+   * BlockKernel#takesStoredWeights() takes stored weights}, a lease passes float8 matrices that the
+   * transfer keeps as real float8 tensors on as stored (with their value scales) and books only the
+   * largest of them widened, since the kernel widens one matrix at a time.
+   */
+  public static StreamedBlocks load(
+      Weights weights,
+      FluxParams params,
+      int residentDouble,
+      int residentSingle,
+      DeviceLedger ledger,
+      HostToDevice hostToDevice,
+      Widener widener,
+      BlockKernel kernel) {
     if (residentDouble < 0 || residentSingle < 0) {
       throw new IllegalArgumentException(
           "resident block counts must be >= 0, got " + residentDouble + ", " + residentSingle);
@@ -130,6 +160,7 @@ public final class StreamedBlocks implements BlockSource {
             ledger,
             hostToDevice,
             widener,
+            kernel.takesStoredWeights(),
             Math.min(residentDouble, params.depth()),
             Math.min(residentSingle, params.depthSingleBlocks()));
     try {
@@ -273,11 +304,17 @@ public final class StreamedBlocks implements BlockSource {
       stream.prefetchAfter(position);
       NDList arrays = own != null ? own.await() : b.arrays;
       NDList usable = widen(b, arrays, m);
+      Map<String, NDArray> scales = storedScales(b, m);
       T block = type.cast(build(isDouble, replay(b, usable), m));
       return new BlockLease<>() {
         @Override
         public T block() {
           return block;
+        }
+
+        @Override
+        public Map<String, NDArray> weightScales() {
+          return scales;
         }
 
         @Override
@@ -317,14 +354,44 @@ public final class StreamedBlocks implements BlockSource {
   private long wideningBytes(Stored b) {
     long widened = 0;
     long largest = 0;
+    long largestPassed = 0;
     for (int i = 0; i < b.arrays.size(); i++) {
       if (isFloat8(b.dtypes.get(i))) {
         long n = b.arrays.get(i).getShape().size();
-        widened += n * compute.getNumOfBytes();
-        largest = Math.max(largest, n);
+        if (passesStored(b, i)) {
+          largestPassed = Math.max(largestPassed, n);
+        } else {
+          widened += n;
+          largest = Math.max(largest, n);
+        }
       }
     }
-    return widened + widener.scratchBytes(largest);
+    return (widened + largestPassed) * compute.getNumOfBytes()
+        + (largest > 0 ? widener.scratchBytes(largest) : 0);
+  }
+
+  /**
+   * True when array {@code i} goes to the kernel as stored: the kernel takes stored weights and the
+   * array is a real float8 tensor (opaque to DJL, as the GPU transfer keeps float8), not float8
+   * bytes in a UINT8 array, which only the widener reads.
+   */
+  private boolean passesStored(Stored b, int i) {
+    return storedWeights
+        && isFloat8(b.dtypes.get(i))
+        && b.arrays.get(i).getDataType() == DataType.UNKNOWN;
+  }
+
+  /** {@code NAME.weight_scale} scalars on {@code m} for the scaled matrices passed as stored. */
+  private Map<String, NDArray> storedScales(Stored b, NDManager m) {
+    Map<String, NDArray> scales = new HashMap<>();
+    for (int i = 0; i < b.keys.size(); i++) {
+      if (passesStored(b, i) && b.scales.get(i) != 1f) {
+        String key = b.keys.get(i);
+        String layer = key.substring(0, key.length() - ".weight".length());
+        scales.put(layer + ".weight_scale", m.create(b.scales.get(i)));
+      }
+    }
+    return scales;
   }
 
   /**
@@ -338,6 +405,10 @@ public final class StreamedBlocks implements BlockSource {
     NDList out = new NDList(arrays.size());
     for (int i = 0; i < arrays.size(); i++) {
       NDArray a = arrays.get(i);
+      if (passesStored(b, i)) {
+        out.add(a); // the kernel widens it (and applies its scale) right before its matmul
+        continue;
+      }
       boolean narrow = isFloat8(b.dtypes.get(i)) && a.getDataType() != compute;
       NDArray widened = narrow ? widener.widen(a, b.dtypes.get(i), compute, m) : a;
       float scale = b.scales.get(i);

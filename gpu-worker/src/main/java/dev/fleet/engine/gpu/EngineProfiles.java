@@ -16,11 +16,20 @@ public final class EngineProfiles {
     return target.device().isGpu() && TorchScriptHelpers.available();
   }
 
+  /** True where the whole-block TorchScript modules run (the helpers run and include them). */
+  public static boolean usesScriptedBlocks(ComputeTarget target) {
+    return usesHelpers(target) && TorchScriptHelpers.blocksAvailable();
+  }
+
   /**
-   * {@link EngineProfile#DJL_FUSED} where the helpers run (fused attention), otherwise {@link
+   * {@link EngineProfile#DJL_SCRIPTED} where the block modules run ({@link ScriptedBlocks}), {@link
+   * EngineProfile#DJL_FUSED} where only the other helpers do (fused attention), otherwise {@link
    * EngineProfile#DJL_EAGER} (DJL's own matmul-softmax-matmul attention).
    */
   public static EngineProfile forTarget(ComputeTarget target) {
+    if (usesScriptedBlocks(target)) {
+      return EngineProfile.DJL_SCRIPTED;
+    }
     return usesHelpers(target) ? EngineProfile.DJL_FUSED : EngineProfile.DJL_EAGER;
   }
 }

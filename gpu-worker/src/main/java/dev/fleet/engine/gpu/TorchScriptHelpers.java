@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -76,6 +77,88 @@ public final class TorchScriptHelpers implements AutoCloseable {
     } finally {
       closeAll(in);
     }
+  }
+
+  /** True when the whole-block modules are on the class path too (made by the same script). */
+  public static boolean blocksAvailable() {
+    return TorchScriptHelpers.class.getResource(RESOURCES + "double_block.pt") != null;
+  }
+
+  /**
+   * One FLUX double-stream block computed by a TorchScript module ({@code DoubleBlock} of {@code
+   * make_helpers.py}): each float8 matrix widened right before its matmul, or multiplied in float8
+   * through {@code torch._scaled_mm} when {@code fp8Matmul}.
+   *
+   * @param weights the block's parameters by checkpoint name relative to the block, plus optional
+   *     {@code NAME.weight_scale} and {@code NAME.lora_down}/{@code NAME.lora_up} entries
+   * @param cos RoPE (B, 1, T+L, D/2) float32
+   * @param sin RoPE (B, 1, T+L, D/2) float32
+   * @return the new img and txt on img's manager
+   */
+  public NDList doubleBlock(
+      boolean fp8Matmul,
+      Map<String, NDArray> weights,
+      NDArray img,
+      NDArray txt,
+      NDArray vec,
+      NDArray cos,
+      NDArray sin,
+      int heads) {
+    IValue[] in = {
+      tensorMap(weights),
+      IValue.from((PtNDArray) img),
+      IValue.from((PtNDArray) txt),
+      IValue.from((PtNDArray) vec),
+      IValue.from((PtNDArray) cos),
+      IValue.from((PtNDArray) sin),
+      IValue.from((long) heads)
+    };
+    PtNDManager owner = (PtNDManager) img.getManager();
+    try (IValue out = module(fp8Matmul ? "double_block_fp8" : "double_block").forward(in)) {
+      IValue[] pair = out.toIValueTuple();
+      try {
+        return new NDList(pair[0].toTensor(owner), pair[1].toTensor(owner));
+      } finally {
+        closeAll(pair);
+      }
+    } finally {
+      closeAll(in);
+    }
+  }
+
+  /**
+   * One FLUX single-stream block computed by a TorchScript module ({@code SingleBlock}), as {@link
+   * #doubleBlock}.
+   *
+   * @return the new joint sequence on x's manager
+   */
+  public NDArray singleBlock(
+      boolean fp8Matmul,
+      Map<String, NDArray> weights,
+      NDArray x,
+      NDArray vec,
+      NDArray cos,
+      NDArray sin,
+      int heads) {
+    IValue[] in = {
+      tensorMap(weights),
+      IValue.from((PtNDArray) x),
+      IValue.from((PtNDArray) vec),
+      IValue.from((PtNDArray) cos),
+      IValue.from((PtNDArray) sin),
+      IValue.from((long) heads)
+    };
+    try (IValue out = module(fp8Matmul ? "single_block_fp8" : "single_block").forward(in)) {
+      return out.toTensor((PtNDManager) x.getManager());
+    } finally {
+      closeAll(in);
+    }
+  }
+
+  private static IValue tensorMap(Map<String, NDArray> weights) {
+    Map<String, PtNDArray> pt = new LinkedHashMap<>();
+    weights.forEach((k, v) -> pt.put(k, (PtNDArray) v));
+    return IValue.stringMapFrom(pt);
   }
 
   /** Exactly representable values to an opaque float8 tensor in page-locked host memory. */

@@ -5,6 +5,11 @@ import dev.fleet.engine.memory.PlanMapping;
 import dev.fleet.engine.text.ClipTextConfig;
 import dev.fleet.engine.text.T5Config;
 import dev.fleet.engine.vae.AutoEncoderParams;
+import dev.fleet.model.memory.EngineProfile;
+import dev.fleet.model.memory.MemoryModel;
+import dev.fleet.model.memory.ModelDims;
+import dev.fleet.model.memory.StorageType;
+import dev.fleet.model.memory.Workload;
 
 /**
  * Device bytes of the activations that the executor books in its ledger: weights are booked by
@@ -46,6 +51,29 @@ public final class ActivationEstimates {
     long streams = 4 * n * h * dtypeBytes + textTokens * p.contextInDim() * dtypeBytes;
     long rope = 8L * n * p.headDim();
     return batch * (block + attention + streams + rope);
+  }
+
+  /**
+   * Activations of one DiT forward pass when the blocks free each temporary after its last use (the
+   * whole-block TorchScript modules): the planner's own figures for that engine ({@link
+   * MemoryModel}'s block activation peaks under {@link EngineProfile#DJL_SCRIPTED}), so that the
+   * ledger books exactly what the plan was admitted with, plus the RoPE tables.
+   *
+   * @param dims the model as the planner sees it
+   * @param width image width in pixels
+   * @param height image height in pixels
+   * @param attentionChunk query rows per chunk, 0 for all
+   */
+  public static long ditForwardFreeingTemporaries(
+      ModelDims dims, int width, int height, int attentionChunk) {
+    MemoryModel m =
+        new MemoryModel(
+            dims, new Workload(width, height, 1, StorageType.FP8), EngineProfile.DJL_SCRIPTED);
+    long rope = 8L * m.tokens() * dims.dit().headDim();
+    return Math.max(
+            m.doubleBlockActivationBytes(attentionChunk),
+            m.singleBlockActivationBytes(attentionChunk))
+        + rope;
   }
 
   /** T5 then CLIP, one after the other: the larger of the two. */

@@ -1,6 +1,7 @@
 package dev.fleet.engine.pipeline;
 
 import dev.fleet.engine.flux.AttentionKernel;
+import dev.fleet.engine.flux.BlockKernel;
 import dev.fleet.engine.memory.HostToDevice;
 import dev.fleet.engine.memory.Widener;
 
@@ -12,6 +13,7 @@ import dev.fleet.engine.memory.Widener;
  * @param hostToDevice how streamed blocks reach the device
  * @param widener how float8 bytes become the compute dtype on the device
  * @param attention the attention kernel; plans with an attention chunk run it per chunk of queries
+ * @param blocks how the DiT's blocks compute (DJL's ops, or whole-block TorchScript modules)
  * @param embeddingCache prompt conditionings kept across jobs (shared by every plan)
  * @param releaseDeviceCaches run after an out-of-memory failure, before the retry (e.g. {@code
  *     torch.cuda.empty_cache()})
@@ -21,6 +23,7 @@ public record ExecutionOptions(
     HostToDevice hostToDevice,
     Widener widener,
     AttentionKernel attention,
+    BlockKernel blocks,
     PromptEmbeddingCache embeddingCache,
     Runnable releaseDeviceCaches,
     PlanListener listener) {
@@ -29,6 +32,7 @@ public record ExecutionOptions(
     if (hostToDevice == null
         || widener == null
         || attention == null
+        || blocks == null
         || embeddingCache == null
         || releaseDeviceCaches == null
         || listener == null) {
@@ -42,6 +46,7 @@ public record ExecutionOptions(
         HostToDevice.synchronous(),
         Widener.lookupTable(),
         AttentionKernel.EAGER,
+        BlockKernel.DJL,
         PromptEmbeddingCache.defaults(),
         () -> {},
         PlanListener.NONE);
@@ -49,29 +54,36 @@ public record ExecutionOptions(
 
   public ExecutionOptions withHostToDevice(HostToDevice h) {
     return new ExecutionOptions(
-        h, widener, attention, embeddingCache, releaseDeviceCaches, listener);
+        h, widener, attention, blocks, embeddingCache, releaseDeviceCaches, listener);
   }
 
   public ExecutionOptions withWidener(Widener w) {
     return new ExecutionOptions(
-        hostToDevice, w, attention, embeddingCache, releaseDeviceCaches, listener);
+        hostToDevice, w, attention, blocks, embeddingCache, releaseDeviceCaches, listener);
   }
 
   public ExecutionOptions withAttention(AttentionKernel k) {
     return new ExecutionOptions(
-        hostToDevice, widener, k, embeddingCache, releaseDeviceCaches, listener);
+        hostToDevice, widener, k, blocks, embeddingCache, releaseDeviceCaches, listener);
+  }
+
+  public ExecutionOptions withBlocks(BlockKernel b) {
+    return new ExecutionOptions(
+        hostToDevice, widener, attention, b, embeddingCache, releaseDeviceCaches, listener);
   }
 
   public ExecutionOptions withEmbeddingCache(PromptEmbeddingCache c) {
-    return new ExecutionOptions(hostToDevice, widener, attention, c, releaseDeviceCaches, listener);
+    return new ExecutionOptions(
+        hostToDevice, widener, attention, blocks, c, releaseDeviceCaches, listener);
   }
 
   public ExecutionOptions withReleaseDeviceCaches(Runnable r) {
-    return new ExecutionOptions(hostToDevice, widener, attention, embeddingCache, r, listener);
+    return new ExecutionOptions(
+        hostToDevice, widener, attention, blocks, embeddingCache, r, listener);
   }
 
   public ExecutionOptions withListener(PlanListener l) {
     return new ExecutionOptions(
-        hostToDevice, widener, attention, embeddingCache, releaseDeviceCaches, l);
+        hostToDevice, widener, attention, blocks, embeddingCache, releaseDeviceCaches, l);
   }
 }

@@ -16,6 +16,7 @@ import dev.fleet.engine.lora.LoraStack;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.memory.MemoryFailure;
+import dev.fleet.engine.memory.ModelDimsReader;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.sampling.LatentPacking;
 import dev.fleet.engine.sampling.Schedule;
@@ -27,6 +28,7 @@ import dev.fleet.engine.vae.AutoEncoderParams;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
 import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.Residency;
 import java.util.ArrayList;
 import java.util.List;
@@ -61,6 +63,7 @@ public final class PlannedPipeline implements AutoCloseable {
   private final int t5Length;
   private final AutoEncoderParams vaeParams;
   private final long vaeBytes;
+  private ModelDims plannerDims;
 
   /** Parent of every job's manager: what is left under it after a job is a leak. */
   private final NDManager jobs;
@@ -218,10 +221,12 @@ public final class PlannedPipeline implements AutoCloseable {
                         plan.residentSingleBlocks(params.depthSingleBlocks()),
                         ledger,
                         options.hostToDevice(),
-                        options.widener()));
+                        options.widener(),
+                        options.blocks()));
                 return blocks.get();
               },
-              kernel);
+              kernel,
+              options.blocks());
       dit.manager().cap();
       text =
           TextStage.load(
@@ -437,6 +442,14 @@ public final class PlannedPipeline implements AutoCloseable {
     }
   }
 
+  /** The model as the memory planner sees it (read once, when a kernel's bookings need it). */
+  private synchronized ModelDims plannerDims() {
+    if (plannerDims == null) {
+      plannerDims = ModelDimsReader.read(model);
+    }
+    return plannerDims;
+  }
+
   /** Euler steps from t=1 to t=0; latents stay float32 whatever the compute dtype. */
   private NDArray denoise(
       Loaded l,
@@ -471,13 +484,16 @@ public final class PlannedPipeline implements AutoCloseable {
       NDArray guidance =
           params.guidanceEmbed() ? job.full(new Shape(1), (float) spec.guidance(), dt) : null;
       long activations =
-          ActivationEstimates.ditForward(
-              params,
-              1,
-              (long) h * w,
-              cond.t5().getShape().get(1),
-              dtypeBytes,
-              l.plan().attentionChunk());
+          options.blocks().freesTemporaries()
+              ? ActivationEstimates.ditForwardFreeingTemporaries(
+                  plannerDims(), w * 16, h * 16, l.plan().attentionChunk())
+              : ActivationEstimates.ditForward(
+                  params,
+                  1,
+                  (long) h * w,
+                  cond.t5().getShape().get(1),
+                  dtypeBytes,
+                  l.plan().attentionChunk());
       int steps = ts.length - 1;
       for (int k = 0; k < steps; k++) {
         if (listener.cancelled()) {

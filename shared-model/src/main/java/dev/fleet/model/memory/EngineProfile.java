@@ -39,13 +39,22 @@ public record EngineProfile(
   public static final EngineProfile DJL_FUSED = new EngineProfile("djl-fused", true, false, false);
 
   /**
+   * The DJL engine on a GPU with the whole-block TorchScript modules ({@code ScriptedBlocks}): each
+   * block runs as eager PyTorch runs it — fused attention, float8 matrices widened one at a time
+   * right before their matmul, every temporary freed after its last use — so it has the reference's
+   * memory shape ({@link #TORCH_SDPA}).
+   */
+  public static final EngineProfile DJL_SCRIPTED =
+      new EngineProfile("djl-scripted", true, true, true);
+
+  /**
    * The reference ANCHORS.md measured: PyTorch eager with SDPA, fp8 matrices cast to fp16 per
    * layer. The model reproduces its peaks within 3% (MemoryModelTest).
    */
   public static final EngineProfile TORCH_SDPA = new EngineProfile("torch-sdpa", true, true, true);
 
   private static final java.util.List<EngineProfile> PRESETS =
-      java.util.List.of(DJL_EAGER, DJL_PER_OP, DJL_FUSED, TORCH_SDPA);
+      java.util.List.of(DJL_EAGER, DJL_PER_OP, DJL_FUSED, DJL_SCRIPTED, TORCH_SDPA);
 
   public EngineProfile {
     if (name == null || name.isBlank()) {

@@ -16,6 +16,7 @@ class EngineProfileTest {
     assertSame(EngineProfile.DJL_EAGER, EngineProfile.preset("djl-eager"));
     assertSame(EngineProfile.DJL_PER_OP, EngineProfile.preset("djl-per-op"));
     assertSame(EngineProfile.DJL_FUSED, EngineProfile.preset("djl-fused"));
+    assertSame(EngineProfile.DJL_SCRIPTED, EngineProfile.preset("djl-scripted"));
     assertSame(EngineProfile.TORCH_SDPA, EngineProfile.preset("torch-sdpa"));
     IllegalArgumentException e =
         assertThrows(IllegalArgumentException.class, () -> EngineProfile.preset("tensorrt"));
