@@ -3,12 +3,8 @@ package dev.fleet.worker;
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.pytorch.jni.JniUtils;
-import dev.fleet.engine.flux.BlockKernel;
 import dev.fleet.engine.gpu.EngineProfiles;
-import dev.fleet.engine.gpu.FusedAttention;
-import dev.fleet.engine.gpu.PinnedUploads;
-import dev.fleet.engine.gpu.ScriptedBlocks;
+import dev.fleet.engine.gpu.GpuExecution;
 import dev.fleet.engine.gpu.TorchScriptHelpers;
 import dev.fleet.engine.lora.DitLinears;
 import dev.fleet.engine.lora.LoraStack;
@@ -20,7 +16,6 @@ import dev.fleet.engine.pipeline.ExecutionOptions;
 import dev.fleet.engine.pipeline.GeneratedImage;
 import dev.fleet.engine.pipeline.GenerationListener;
 import dev.fleet.engine.pipeline.ModelDirectory;
-import dev.fleet.engine.pipeline.PlanListener;
 import dev.fleet.engine.pipeline.PlannedPipeline;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
@@ -97,7 +92,12 @@ public class ModelRuntime {
               model,
               target,
               plans,
-              options(target, new PlanEventLog(metrics, config.memoryClass()), config.fp8Matmul()));
+              GpuExecution.options(
+                  ExecutionOptions.defaults()
+                      .withListener(new PlanEventLog(metrics, config.memoryClass())),
+                  helpers,
+                  target,
+                  config.fp8Matmul()));
     } catch (RuntimeException e) {
       if (helpers != null) {
         helpers.close();
@@ -167,28 +167,6 @@ public class ModelRuntime {
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("fleet.worker.bandwidth: " + e.getMessage(), e);
     }
-  }
-
-  /**
-   * On a GPU with the helpers: pinned host weights copied on a side stream, float8 widened on the
-   * device, fused attention, and the caching allocator emptied after an out-of-memory failure.
-   * Elsewhere the engine's CPU-safe defaults.
-   */
-  private ExecutionOptions options(ComputeTarget target, PlanListener listener, boolean fp8Matmul) {
-    ExecutionOptions options = ExecutionOptions.defaults().withListener(listener);
-    if (helpers == null) {
-      return options;
-    }
-    PinnedUploads uploads = new PinnedUploads(helpers, target.device());
-    return options
-        .withHostToDevice(uploads)
-        .withWidener(uploads.widener())
-        .withAttention(new FusedAttention(helpers))
-        .withBlocks(
-            TorchScriptHelpers.blocksAvailable()
-                ? new ScriptedBlocks(helpers, fp8Matmul)
-                : BlockKernel.DJL)
-        .withReleaseDeviceCaches(JniUtils::emptyCudaCache);
   }
 
   static ComputeTarget target(WorkerConfig config) {

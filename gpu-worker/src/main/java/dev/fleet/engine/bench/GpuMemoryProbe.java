@@ -17,6 +17,7 @@ final class GpuMemoryProbe implements AutoCloseable {
   private final Thread reader;
   private final AtomicLong maxMib = new AtomicLong(-1);
   private final AtomicLong firstMib = new AtomicLong(-1);
+  private final AtomicLong windowMib = new AtomicLong(-1);
 
   private GpuMemoryProbe(Process process) {
     this.process = process;
@@ -54,6 +55,7 @@ final class GpuMemoryProbe implements AutoCloseable {
           long mib = Long.parseLong(line.trim());
           firstMib.compareAndSet(-1, mib);
           maxMib.accumulateAndGet(mib, Math::max);
+          windowMib.accumulateAndGet(mib, Math::max);
         } catch (NumberFormatException ignored) {
           // a header or warning line
         }
@@ -66,6 +68,15 @@ final class GpuMemoryProbe implements AutoCloseable {
   /** Largest device-wide use seen so far, in bytes (-1 before the first sample). */
   long peakBytes() {
     long m = maxMib.get();
+    return m < 0 ? -1 : m << 20;
+  }
+
+  /**
+   * Largest device-wide use since the previous call (or the start), in bytes (-1 when no sample
+   * came in between); starts the next window.
+   */
+  long takeWindowPeakBytes() {
+    long m = windowMib.getAndSet(-1);
     return m < 0 ? -1 : m << 20;
   }
 

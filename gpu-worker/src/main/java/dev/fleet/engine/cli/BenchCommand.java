@@ -3,9 +3,16 @@ package dev.fleet.engine.cli;
 import ai.djl.ndarray.types.DataType;
 import dev.fleet.engine.bench.BenchResult;
 import dev.fleet.engine.bench.DitBenchmark;
+import dev.fleet.engine.bench.JobBenchJson;
+import dev.fleet.engine.bench.JobBenchmark;
+import dev.fleet.engine.bench.JobBenchmark.JobBenchResult;
+import dev.fleet.engine.bench.SyntheticModels;
 import dev.fleet.engine.gpu.EngineProfiles;
+import dev.fleet.engine.memory.ModelDimsReader;
+import dev.fleet.engine.pipeline.ModelDirectory;
 import dev.fleet.engine.synthetic.ModelShape;
 import dev.fleet.engine.weights.ComputeTarget;
+import dev.fleet.model.GenerationSpec;
 import dev.fleet.model.memory.ByteSize;
 import dev.fleet.model.memory.EngineProfile;
 import dev.fleet.model.memory.Hardware;
@@ -15,7 +22,12 @@ import dev.fleet.model.memory.PlanDecision;
 import dev.fleet.model.memory.Planner;
 import dev.fleet.model.memory.StorageType;
 import dev.fleet.model.memory.Workload;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 
@@ -36,7 +48,10 @@ final class BenchCommand {
           "precision",
           "bandwidth",
           "blocks",
-          "matmul");
+          "matmul",
+          "jobs",
+          "model-dir",
+          "prompt");
 
   private final PrintStream out;
   private final PrintStream err;
@@ -100,6 +115,9 @@ final class BenchCommand {
     if (!scripted && engine == EngineProfile.DJL_SCRIPTED) {
       engine = EngineProfile.DJL_FUSED;
     }
+    if (a.has("jobs")) {
+      return runJobs(a, shape, storage, budget, hardware, engine, target, fp8Matmul);
+    }
     PlanDecision decision = Planner.plan(dims, workload, budget, hardware, engine);
     if (!decision.fits()) {
       err.println("engine: bench: " + decision.reason());
@@ -124,6 +142,76 @@ final class BenchCommand {
             fp8Matmul);
     out.println(r.toJson());
     return 0;
+  }
+
+  /**
+   * Whole jobs ({@code --jobs N}) on a model directory: {@code --model-dir DIR} when it holds one,
+   * else the {@code --synthetic} preset written there first with seeded random weights (kept for
+   * the next run; without {@code --model-dir} a temporary directory, deleted after).
+   */
+  private int runJobs(
+      Args a,
+      ModelShape shape,
+      StorageType storage,
+      long budget,
+      Hardware hardware,
+      EngineProfile engine,
+      ComputeTarget target,
+      boolean fp8Matmul) {
+    int jobs = a.intValue("jobs", 2);
+    if (jobs < 1) {
+      throw new UsageException("bench: --jobs must be at least 1, got " + jobs);
+    }
+    int steps = a.intValue("steps", 20);
+    if (steps < 1) {
+      throw new UsageException("bench: --steps must be at least 1, got " + steps);
+    }
+    Path dir = a.has("model-dir") ? Path.of(a.get("model-dir", null)) : null;
+    boolean temporary = dir == null;
+    try {
+      if (temporary) {
+        dir = Files.createTempDirectory("fleet-bench-model");
+      }
+      ModelDirectory model = SyntheticModels.writeUnlessPresent(shape, storage, dir, err);
+      Workload workload =
+          new Workload(
+              a.intValue("width", 1024),
+              a.intValue("height", 1024),
+              1,
+              ModelDimsReader.ditStorage(model),
+              ModelDimsReader.storedBlocks(model));
+      ModelDims modelDims = ModelDimsReader.read(model);
+      PlanDecision decision = Planner.plan(modelDims, workload, budget, hardware, engine);
+      if (!decision.fits()) {
+        err.println("engine: bench: " + decision.reason());
+        return 2;
+      }
+      err.println("engine: bench: plan " + decision.chosen().name() + ": " + decision.reason());
+      List<GenerationSpec> specs = new ArrayList<>();
+      for (int i = 0; i < jobs; i++) {
+        String prompt =
+            a.get("prompt", SyntheticModels.PROMPTS.get(i % SyntheticModels.PROMPTS.size()));
+        specs.add(
+            new GenerationSpec(
+                prompt,
+                42L + i,
+                steps,
+                workload.width(),
+                workload.height(),
+                modelDims.dit().guidanceEmbed() ? 3.5 : 0.0,
+                model.name()));
+      }
+      JobBenchResult r = JobBenchmark.run(model, decision, specs, target, fp8Matmul);
+      out.println(JobBenchJson.of(r, budget));
+      return 0;
+    } catch (IOException e) {
+      throw new UncheckedIOException(
+          "bench: cannot write the synthetic model: " + e.getMessage(), e);
+    } finally {
+      if (temporary && dir != null) {
+        SyntheticModels.deleteQuietly(dir);
+      }
+    }
   }
 
   private static long parse(String option, String text) {

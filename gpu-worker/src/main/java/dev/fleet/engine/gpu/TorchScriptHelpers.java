@@ -114,7 +114,7 @@ public final class TorchScriptHelpers implements AutoCloseable {
       IValue.from((long) heads)
     };
     PtNDManager owner = (PtNDManager) img.getManager();
-    try (IValue out = module(fp8Matmul ? "double_block_fp8" : "double_block").forward(in)) {
+    try (IValue out = forward(fp8Matmul ? "double_block_fp8" : "double_block", fp8Matmul, in)) {
       IValue[] pair = out.toIValueTuple();
       try {
         return new NDList(pair[0].toTensor(owner), pair[1].toTensor(owner));
@@ -148,10 +148,29 @@ public final class TorchScriptHelpers implements AutoCloseable {
       IValue.from((PtNDArray) sin),
       IValue.from((long) heads)
     };
-    try (IValue out = module(fp8Matmul ? "single_block_fp8" : "single_block").forward(in)) {
+    try (IValue out = forward(fp8Matmul ? "single_block_fp8" : "single_block", fp8Matmul, in)) {
       return out.toTensor((PtNDManager) x.getManager());
     } finally {
       closeAll(in);
+    }
+  }
+
+  /**
+   * Runs a module; with {@code float8} the TorchScript graph optimizer is off for the call (it is
+   * per thread): its fuser would compile the float8 cast into a CUDA kernel that NVRTC cannot build
+   * ("identifier float8_e4m3fn is undefined"). DJL's own switch for it applies only to its
+   * NDList-based forward, not to these IValue calls.
+   */
+  private IValue forward(String name, boolean float8, IValue... in) {
+    PtSymbolBlock block = module(name);
+    if (!float8) {
+      return block.forward(in);
+    }
+    JniUtils.setGraphExecutorOptimize(false);
+    try {
+      return block.forward(in);
+    } finally {
+      JniUtils.setGraphExecutorOptimize(true);
     }
   }
 

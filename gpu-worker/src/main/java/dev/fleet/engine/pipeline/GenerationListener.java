@@ -7,6 +7,18 @@ import ai.djl.ndarray.NDArray;
  * step, whether to stop at the next step boundary, and (for traces) intermediate tensors.
  */
 public interface GenerationListener {
+  /** The phase that encodes the prompt (T5, then CLIP). */
+  String TEXT = "text";
+
+  /** The phase of the denoising steps. */
+  String DENOISE = "denoise";
+
+  /** The phase that decodes the latents to pixels. */
+  String DECODE = "decode";
+
+  /** When a phase ({@link #TEXT}, {@link #DENOISE}, {@link #DECODE}) begins, in that order. */
+  default void onPhaseStart(String phase) {}
+
   /** After denoising step {@code step} (1-based) of {@code steps}. */
   default void onStep(int step, int steps) {}
 

@@ -427,6 +427,7 @@ public final class PlannedPipeline implements AutoCloseable {
       NDArray img =
           denoise(
               l, job, spec, LatentPacking.pack(latent), h, w, timesteps, listener, moved, loras);
+      listener.onPhaseStart(GenerationListener.DECODE);
       NDArray pixels = decode(l, img, h, w); // (1, 3, H, W) float32 in [-1, 1]
       trace(listener, "pipe.image", pixels);
       GeneratedImage image = ImageOutput.of(spec, pixels.toFloatArray());
@@ -474,6 +475,7 @@ public final class PlannedPipeline implements AutoCloseable {
     long loraBytes =
         loras.deviceBytes(linears, dtypeBytes)
             + (long) dtypeBytes * loras.widestRank() * ((long) h * w + l.text().t5Length());
+    listener.onPhaseStart(GenerationListener.TEXT);
     try (DeviceLedger.Booking loraBooking = ledger.reserve(loraBytes, "lora adapters");
         NDManager loraScope = job.newSubManager();
         DeviceLedger.Booking condBooking = ledger.reserve(textBytes, "text embeddings");
@@ -495,6 +497,7 @@ public final class PlannedPipeline implements AutoCloseable {
                   dtypeBytes,
                   l.plan().attentionChunk());
       int steps = ts.length - 1;
+      listener.onPhaseStart(GenerationListener.DENOISE);
       for (int k = 0; k < steps; k++) {
         if (listener.cancelled()) {
           throw new GenerationCancelledException(k);

@@ -1,14 +1,21 @@
 package dev.fleet.engine.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fleet.engine.Fixtures;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The benchmark on CPU with the tiny preset: real steps under the planner's plan, as JSON. */
 class BenchCommandTest {
@@ -54,6 +61,71 @@ class BenchCommandTest {
     assertTrue(booked > 0 && booked <= usable, "booked " + booked + " of " + usable);
     assertEquals(-1, json.get("measuredPeakDeviceBytes").asLong(), "no nvidia-smi reading on CPU");
     assertTrue(r[1].contains("plan all-resident"), r[1]);
+  }
+
+  @Test
+  void wholeJobsAreTimedPerPhaseOnAWrittenModel(@TempDir Path dir) throws Exception {
+    String before = System.getProperty("fleet.default.model");
+    System.setProperty("fleet.default.model", Fixtures.SHAPES_MODEL.toAbsolutePath().toString());
+    try {
+      Path model = dir.resolve("model");
+      String[] args = {
+        "bench",
+        "--synthetic",
+        "tiny",
+        "--budget",
+        "2GiB",
+        "--jobs",
+        "2",
+        "--steps",
+        "3",
+        "--width",
+        "64",
+        "--height",
+        "48",
+        "--model-dir",
+        model.toString()
+      };
+      // What an interrupted earlier write left behind is not taken for a model.
+      Path leftover = dir.resolve("model.partial").resolve("transformer");
+      Files.createDirectories(leftover);
+      Files.writeString(leftover.resolve("flux.safetensors"), "cut short");
+      String[] r = run(0, args);
+      assertTrue(r[1].contains("wrote tiny"), r[1]);
+      assertFalse(Files.exists(dir.resolve("model.partial")), "the partial write is gone");
+      JsonNode json = new ObjectMapper().readTree(r[0]);
+      assertEquals(2, json.get("jobs").size());
+      for (JsonNode job : json.get("jobs")) {
+        JsonNode seconds = job.get("seconds");
+        assertEquals(List.of("text", "denoise", "decode"), names(seconds));
+        seconds.forEach(s -> assertTrue(s.asDouble() > 0, "every phase took time: " + seconds));
+        assertTrue(job.get("bookedPeakBytes").asLong() > 0);
+        assertEquals(-1, job.get("measuredPeakDeviceBytes").get("denoise").asLong());
+      }
+      assertTrue(json.get("predictedDeviceBytes").get("denoise").asLong() > 0);
+      String[] again = run(0, args);
+      assertTrue(again[1].contains("using the model in"), "the written model is reused");
+    } finally {
+      if (before == null) {
+        System.clearProperty("fleet.default.model");
+      } else {
+        System.setProperty("fleet.default.model", before);
+      }
+    }
+  }
+
+  @Test
+  void scriptedBlocksAndFp8MatmulNeedAGpu() {
+    String[] r = run(2, "bench", "--synthetic", "tiny", "--budget", "2GiB", "--blocks", "scripted");
+    assertTrue(r[1].contains("--blocks scripted needs a GPU"), r[1]);
+    r = run(2, "bench", "--synthetic", "tiny", "--budget", "2GiB", "--matmul", "fp8");
+    assertTrue(r[1].contains("--matmul fp8 needs the scripted blocks"), r[1]);
+  }
+
+  private static List<String> names(JsonNode o) {
+    List<String> n = new ArrayList<>();
+    o.fieldNames().forEachRemaining(n::add);
+    return n;
   }
 
   @Test
