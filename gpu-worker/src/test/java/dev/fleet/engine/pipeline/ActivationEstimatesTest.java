@@ -1,5 +1,6 @@
 package dev.fleet.engine.pipeline;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
@@ -13,8 +14,14 @@ import dev.fleet.engine.flux.FluxTransformer;
 import dev.fleet.engine.flux.ResidentBlocks;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.safetensors.TensorStore;
+import dev.fleet.engine.synthetic.ModelShape;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
+import dev.fleet.model.memory.EngineProfile;
+import dev.fleet.model.memory.MemoryModel;
+import dev.fleet.model.memory.ModelDims;
+import dev.fleet.model.memory.StorageType;
+import dev.fleet.model.memory.Workload;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
@@ -62,6 +69,30 @@ class ActivationEstimatesTest {
           assertTrue(estimate >= most.get(), "estimate " + estimate + " < measured " + most.get());
         }
       }
+    }
+  }
+
+  @Test
+  void scriptedBlocksBookWhatThePlannerPredictsForThem() {
+    ModelDims dev = ModelDims.FLUX_DEV;
+    for (int side : new int[] {512, 1024, 1536}) {
+      MemoryModel planner =
+          new MemoryModel(
+              dev, new Workload(side, side, 1, StorageType.FP8), EngineProfile.DJL_SCRIPTED);
+      long blocks =
+          Math.max(planner.doubleBlockActivationBytes(0), planner.singleBlockActivationBytes(0));
+      long booked = ActivationEstimates.ditForwardFreeingTemporaries(dev, side, side, 0);
+      long rope = 8L * planner.tokens() * dev.dit().headDim();
+      assertEquals(blocks + rope, booked, "the ledger books the planner's figure at " + side);
+      long djlBlocks =
+          ActivationEstimates.ditForward(
+              ModelShape.FLUX_DEV.dit(),
+              1,
+              (side / 16L) * (side / 16L),
+              planner.textTokens(),
+              2,
+              0);
+      assertTrue(booked < djlBlocks, side + ": " + booked + " vs DJL blocks " + djlBlocks);
     }
   }
 }
