@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fleet.engine.Fixtures;
-import dev.fleet.engine.memory.ModelDimsReader;
-import dev.fleet.engine.pipeline.ModelDirectory;
+import dev.fleet.engine.model.ModelDimsReader;
+import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.model.GenerationSpec;
 import dev.fleet.model.memory.EngineProfile;
 import dev.fleet.model.memory.Hardware;

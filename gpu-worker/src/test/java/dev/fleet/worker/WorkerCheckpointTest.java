@@ -3,9 +3,9 @@ package dev.fleet.worker;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.fleet.engine.Fixtures;
+import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.pipeline.FluxPipeline;
 import dev.fleet.engine.pipeline.GenerationListener;
-import dev.fleet.engine.pipeline.ModelDirectory;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.synthetic.DitVariant;
 import dev.fleet.engine.weights.ComputeTarget;

@@ -1,6 +1,6 @@
 package dev.fleet.engine.bench;
 
-import dev.fleet.engine.pipeline.ModelDirectory;
+import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.safetensors.DType;
 import dev.fleet.engine.synthetic.DitStorage;
 import dev.fleet.engine.synthetic.ModelShape;

@@ -112,7 +112,7 @@ public final class ScaledFloat8Store implements TensorStore {
     for (String name : names) {
       if (name.equals(SCALED_FP8_MARKER)) {
         TensorEntry e = base.entry(name);
-        if (!isFloat8(e.dtype()) || e.elements() > 2) {
+        if (!e.dtype().isFloat8() || e.elements() > 2) {
           throw new SafetensorsException(
               where,
               name,
@@ -218,10 +218,6 @@ public final class ScaledFloat8Store implements TensorStore {
         scaleTensors,
         marker,
         formats.size());
-  }
-
-  private static boolean isFloat8(DType t) {
-    return t == DType.F8_E4M3 || t == DType.F8_E5M2;
   }
 
   /** The one of {@code suffixes} that {@code name} ends with, or null. */

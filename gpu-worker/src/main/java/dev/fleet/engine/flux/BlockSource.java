@@ -1,5 +1,7 @@
 package dev.fleet.engine.flux;
 
+import dev.fleet.engine.nn.BlockLease;
+
 /**
  * Where the transformer blocks' parameters live between calls, decided outside the model (by a
  * memory plan): the forward pass asks for block {@code i} right before calling it and closes the

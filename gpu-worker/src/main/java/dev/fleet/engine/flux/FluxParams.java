@@ -114,6 +114,14 @@ public record FluxParams(
   }
 
   /** Width of the MLPs, {@code int(hidden_size * mlp_ratio)} as BFL computes it. */
+  /**
+   * The T5 sequence length of the FLUX pipeline when the tokenizer names none: 512 tokens for a
+   * guidance-distilled model (FLUX.1-dev), 256 for schnell.
+   */
+  public int defaultT5Length() {
+    return guidanceEmbed ? 512 : 256;
+  }
+
   public int mlpHiddenDim() {
     return (int) (hiddenSize * mlpRatio);
   }

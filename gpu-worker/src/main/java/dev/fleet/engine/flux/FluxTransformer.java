@@ -5,9 +5,13 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import dev.fleet.engine.nn.Adapters;
+import dev.fleet.engine.nn.BlockLease;
 import dev.fleet.engine.nn.Linear;
+import dev.fleet.engine.nn.ParameterLoader;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
+import dev.fleet.model.memory.DitDims;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
@@ -20,9 +24,8 @@ import java.util.function.Function;
  */
 public final class FluxTransformer implements AutoCloseable {
   /** Width of the sinusoidal timestep and guidance embeddings. */
-  private static final int TIME_EMBED_DIM = 256;
-
   private final FluxParams params;
+
   private final ComputeTarget target;
   private final NDManager manager;
   private final Linear imgIn;
@@ -105,11 +108,11 @@ public final class FluxTransformer implements AutoCloseable {
       int hidden = params.hiddenSize();
       Linear imgIn = ShapedLoad.linear(w, "img_in", m, hidden, params.inChannels(), true);
       Linear txtIn = ShapedLoad.linear(w, "txt_in", m, hidden, params.contextInDim(), true);
-      MlpEmbedder timeIn = MlpEmbedder.load(w, "time_in", m, TIME_EMBED_DIM, hidden);
+      MlpEmbedder timeIn = MlpEmbedder.load(w, "time_in", m, DitDims.TIME_EMBED_DIM, hidden);
       MlpEmbedder vectorIn = MlpEmbedder.load(w, "vector_in", m, params.vecInDim(), hidden);
       MlpEmbedder guidanceIn =
           params.guidanceEmbed()
-              ? MlpEmbedder.load(w, "guidance_in", m, TIME_EMBED_DIM, hidden)
+              ? MlpEmbedder.load(w, "guidance_in", m, DitDims.TIME_EMBED_DIM, hidden)
               : null;
       LastLayer finalLayer = LastLayer.load(w, "final_layer", m, params);
       source = blocks.apply(m);
@@ -221,14 +224,16 @@ public final class FluxTransformer implements AutoCloseable {
       NDArray vec =
           timeIn
               .adapted(adapters, "time_in")
-              .forward(TimestepEmbedding.embed(timesteps, TIME_EMBED_DIM).toType(dtype, false));
+              .forward(
+                  TimestepEmbedding.embed(timesteps, DitDims.TIME_EMBED_DIM).toType(dtype, false));
       if (guidanceIn != null) {
         vec =
             vec.add(
                 guidanceIn
                     .adapted(adapters, "guidance_in")
                     .forward(
-                        TimestepEmbedding.embed(guidance, TIME_EMBED_DIM).toType(dtype, false)));
+                        TimestepEmbedding.embed(guidance, DitDims.TIME_EMBED_DIM)
+                            .toType(dtype, false)));
       }
       vec =
           vec.add(

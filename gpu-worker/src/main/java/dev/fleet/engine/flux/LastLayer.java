@@ -4,8 +4,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import dev.fleet.engine.nn.Activations;
+import dev.fleet.engine.nn.Adapters;
 import dev.fleet.engine.nn.LayerNorm;
 import dev.fleet.engine.nn.Linear;
+import dev.fleet.engine.nn.ParameterLoader;
 
 /**
  * The output head (BFL's {@code LastLayer}): adaLN shift and scale from the conditioning vector,

@@ -3,7 +3,9 @@ package dev.fleet.engine.flux;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.fleet.engine.nn.Activations;
+import dev.fleet.engine.nn.Adapters;
 import dev.fleet.engine.nn.Linear;
+import dev.fleet.engine.nn.ParameterLoader;
 
 /**
  * The two-layer embedder of the conditioning vectors: {@code out_layer(silu(in_layer(x)))}.

@@ -4,7 +4,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import dev.fleet.engine.nn.Activations;
+import dev.fleet.engine.nn.Adapters;
 import dev.fleet.engine.nn.Linear;
+import dev.fleet.engine.nn.ParameterLoader;
 
 /**
  * adaLN modulation from the conditioning vector: {@code lin(silu(vec))} cut into (shift, scale,

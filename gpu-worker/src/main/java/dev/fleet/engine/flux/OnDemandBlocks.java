@@ -2,6 +2,8 @@ package dev.fleet.engine.flux;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
+import dev.fleet.engine.nn.BlockLease;
+import dev.fleet.engine.nn.ParameterLoader;
 import dev.fleet.engine.weights.Weights;
 
 /**

@@ -1,6 +1,8 @@
 package dev.fleet.engine.flux;
 
 import ai.djl.ndarray.NDManager;
+import dev.fleet.engine.nn.BlockLease;
+import dev.fleet.engine.nn.ParameterLoader;
 import dev.fleet.engine.weights.Weights;
 import java.util.ArrayList;
 import java.util.List;

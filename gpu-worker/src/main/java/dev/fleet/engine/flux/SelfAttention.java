@@ -2,7 +2,9 @@ package dev.fleet.engine.flux;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import dev.fleet.engine.nn.Adapters;
 import dev.fleet.engine.nn.Linear;
+import dev.fleet.engine.nn.ParameterLoader;
 
 /**
  * The attention weights of one stream of a double-stream block (BFL's {@code SelfAttention}: qkv

@@ -3,6 +3,7 @@ package dev.fleet.engine.flux;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.fleet.engine.nn.Linear;
+import dev.fleet.engine.nn.ParameterLoader;
 import dev.fleet.engine.nn.RmsNorm;
 
 /**

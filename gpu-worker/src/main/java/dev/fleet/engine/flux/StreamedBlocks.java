@@ -11,6 +11,8 @@ import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.HostToDevice;
 import dev.fleet.engine.memory.LayerStream;
 import dev.fleet.engine.memory.Widener;
+import dev.fleet.engine.nn.BlockLease;
+import dev.fleet.engine.nn.ParameterLoader;
 import dev.fleet.engine.safetensors.DType;
 import dev.fleet.engine.safetensors.SafetensorsException;
 import dev.fleet.engine.safetensors.TensorEntry;
@@ -75,7 +77,7 @@ public final class StreamedBlocks implements BlockSource {
     }
 
     boolean hasFloat8() {
-      return dtypes.stream().anyMatch(StreamedBlocks::isFloat8);
+      return dtypes.stream().anyMatch(DType::isFloat8);
     }
   }
 
@@ -211,7 +213,7 @@ public final class StreamedBlocks implements BlockSource {
     String full = b.name + "." + key;
     TensorEntry e = weights.entry(full);
     NDArray stored;
-    if (isFloat8(e.dtype())) {
+    if (e.dtype().isFloat8()) {
       if (!Arrays.equals(e.shape(), shape)) {
         throw new SafetensorsException(
             weights.store().describe(),
@@ -228,19 +230,15 @@ public final class StreamedBlocks implements BlockSource {
     }
     // Float8 stays bytes plus its one scale, a float kept here (no device memory; the planner's
     // memory model counts 4 bytes for it all the same); any other tensor was scaled when loaded.
-    float scale = isFloat8(e.dtype()) ? weights.valueScale(full) : 1f;
+    float scale = e.dtype().isFloat8() ? weights.valueScale(full) : 1f;
     b.keys.add(key);
     b.dtypes.add(e.dtype());
     b.scales.add(scale);
     b.arrays.add(kept);
     // From the storage form, not the array: a GPU host copy of float8 may be opaque to DJL.
     long elements = new Shape(shape).size();
-    b.bytes += elements * (isFloat8(e.dtype()) ? 1 : compute.getNumOfBytes());
+    b.bytes += elements * (e.dtype().isFloat8() ? 1 : compute.getNumOfBytes());
     return kept;
-  }
-
-  private static boolean isFloat8(DType t) {
-    return t == DType.F8_E4M3 || t == DType.F8_E5M2;
   }
 
   /** A loader that hands out {@code arrays} (in the order {@code b.keys}) by key. */
@@ -356,7 +354,7 @@ public final class StreamedBlocks implements BlockSource {
     long largest = 0;
     long largestPassed = 0;
     for (int i = 0; i < b.arrays.size(); i++) {
-      if (isFloat8(b.dtypes.get(i))) {
+      if (b.dtypes.get(i).isFloat8()) {
         long n = b.arrays.get(i).getShape().size();
         if (passesStored(b, i)) {
           largestPassed = Math.max(largestPassed, n);
@@ -377,7 +375,7 @@ public final class StreamedBlocks implements BlockSource {
    */
   private boolean passesStored(Stored b, int i) {
     return storedWeights
-        && isFloat8(b.dtypes.get(i))
+        && b.dtypes.get(i).isFloat8()
         && b.arrays.get(i).getDataType() == DataType.UNKNOWN;
   }
 
@@ -409,7 +407,7 @@ public final class StreamedBlocks implements BlockSource {
         out.add(a); // the kernel widens it (and applies its scale) right before its matmul
         continue;
       }
-      boolean narrow = isFloat8(b.dtypes.get(i)) && a.getDataType() != compute;
+      boolean narrow = b.dtypes.get(i).isFloat8() && a.getDataType() != compute;
       NDArray widened = narrow ? widener.widen(a, b.dtypes.get(i), compute, m) : a;
       float scale = b.scales.get(i);
       if (scale != 1f) {

@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import dev.fleet.engine.flux.Adapters;
+import dev.fleet.engine.nn.Adapters;
 import dev.fleet.engine.nn.LowRank;
 import dev.fleet.engine.text.ClipTextConfig;
 import java.util.ArrayList;

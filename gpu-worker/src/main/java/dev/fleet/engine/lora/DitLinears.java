@@ -1,13 +1,12 @@
 package dev.fleet.engine.lora;
 
 import dev.fleet.engine.flux.FluxParams;
+import dev.fleet.model.memory.DitDims;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /** The (out, in) shape of every linear layer of a FLUX DiT a LoRA may adapt, by BFL name. */
 public final class DitLinears {
-  private static final int TIME_EMBED_DIM = 256;
-
   private final Map<String, int[]> shapes = new LinkedHashMap<>();
   private final int depth;
   private final int depthSingle;
@@ -46,12 +45,12 @@ public final class DitLinears {
     DitLinears l = new DitLinears(depth, depthSingle, guidance);
     l.put("img_in", h, inChannels);
     l.put("txt_in", h, contextInDim);
-    l.put("time_in.in_layer", h, TIME_EMBED_DIM);
+    l.put("time_in.in_layer", h, DitDims.TIME_EMBED_DIM);
     l.put("time_in.out_layer", h, h);
     l.put("vector_in.in_layer", h, vecInDim);
     l.put("vector_in.out_layer", h, h);
     if (guidance) {
-      l.put("guidance_in.in_layer", h, TIME_EMBED_DIM);
+      l.put("guidance_in.in_layer", h, DitDims.TIME_EMBED_DIM);
       l.put("guidance_in.out_layer", h, h);
     }
     l.put("final_layer.linear", outChannels, h);

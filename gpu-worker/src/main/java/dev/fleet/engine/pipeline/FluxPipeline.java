@@ -3,6 +3,7 @@ package dev.fleet.engine.pipeline;
 import dev.fleet.engine.flux.FluxParams;
 import dev.fleet.engine.lora.LoraStack;
 import dev.fleet.engine.memory.ExecutionPlan;
+import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;

@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import dev.fleet.engine.flux.Adapters;
 import dev.fleet.engine.flux.AttentionKernel;
 import dev.fleet.engine.flux.ChunkedAttention;
 import dev.fleet.engine.flux.FluxParams;
@@ -16,12 +15,13 @@ import dev.fleet.engine.lora.LoraStack;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.memory.MemoryFailure;
-import dev.fleet.engine.memory.ModelDimsReader;
+import dev.fleet.engine.model.ModelDimsReader;
+import dev.fleet.engine.model.ModelDirectory;
+import dev.fleet.engine.nn.Adapters;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.sampling.LatentPacking;
 import dev.fleet.engine.sampling.Schedule;
 import dev.fleet.engine.sampling.TorchNoise;
-import dev.fleet.engine.text.TextEmbedder;
 import dev.fleet.engine.text.TextEmbeddings;
 import dev.fleet.engine.vae.AutoEncoder;
 import dev.fleet.engine.vae.AutoEncoderParams;
@@ -117,8 +117,7 @@ public final class PlannedPipeline implements AutoCloseable {
             ditStore,
             n -> !n.startsWith("double_blocks.") && !n.startsWith("single_blocks."),
             dtypeBytes);
-    this.t5Length =
-        params.guidanceEmbed() ? TextEmbedder.DEV_T5_LENGTH : TextEmbedder.SCHNELL_T5_LENGTH;
+    this.t5Length = params.defaultT5Length();
     this.jobs = NDManager.newBaseManager(target.device());
   }
 

@@ -36,6 +36,11 @@ public enum DType {
     };
   }
 
+  /** True for the two float8 formats (e4m3fn and e5m2). */
+  public boolean isFloat8() {
+    return this == F8_E4M3 || this == F8_E5M2;
+  }
+
   /**
    * Parses a header dtype string ("F32", "BF16", "F8_E4M3" ...).
    *

@@ -2,7 +2,7 @@ package dev.fleet.engine.synthetic;
 
 import dev.fleet.engine.checkpoint.ComponentWeights;
 import dev.fleet.engine.checkpoint.EmbeddedComponent;
-import dev.fleet.engine.pipeline.ModelDirectory;
+import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.safetensors.SafetensorsWriter;
 import dev.fleet.engine.safetensors.TensorEntry;
 import dev.fleet.engine.safetensors.TensorStore;

@@ -5,6 +5,7 @@ import static dev.fleet.engine.synthetic.TensorSpec.ones;
 import static dev.fleet.engine.synthetic.TensorSpec.weight;
 
 import dev.fleet.engine.flux.FluxParams;
+import dev.fleet.model.memory.DitDims;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -14,8 +15,6 @@ import java.util.List;
  */
 public final class DitLayout {
   /** Width of the sinusoidal timestep and guidance embeddings. */
-  private static final long TIME_EMBED_DIM = 256;
-
   private DitLayout() {}
 
   /** Every tensor of the checkpoint: embedders, double blocks, single blocks, output head. */
@@ -23,10 +22,10 @@ public final class DitLayout {
     long h = p.hiddenSize();
     List<TensorSpec> out = new ArrayList<>();
     linear(out, "img_in", h, p.inChannels(), true);
-    mlpEmbedder(out, "time_in", TIME_EMBED_DIM, h);
+    mlpEmbedder(out, "time_in", DitDims.TIME_EMBED_DIM, h);
     mlpEmbedder(out, "vector_in", p.vecInDim(), h);
     if (p.guidanceEmbed()) {
-      mlpEmbedder(out, "guidance_in", TIME_EMBED_DIM, h);
+      mlpEmbedder(out, "guidance_in", DitDims.TIME_EMBED_DIM, h);
     }
     linear(out, "txt_in", h, p.contextInDim(), true);
     for (int i = 0; i < p.depth(); i++) {

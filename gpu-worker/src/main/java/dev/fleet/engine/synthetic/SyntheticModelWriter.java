@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fleet.engine.flux.FluxParams;
-import dev.fleet.engine.pipeline.ModelDirectory;
+import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.safetensors.DType;
 import dev.fleet.engine.safetensors.SafetensorsWriter;
 import dev.fleet.engine.text.ClipTextConfig;

@@ -2,8 +2,8 @@ package dev.fleet.engine.text;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import dev.fleet.engine.flux.Adapters;
 import dev.fleet.engine.nn.Activations;
+import dev.fleet.engine.nn.Adapters;
 import dev.fleet.engine.nn.Attention;
 import dev.fleet.engine.nn.LayerNorm;
 import dev.fleet.engine.nn.Linear;

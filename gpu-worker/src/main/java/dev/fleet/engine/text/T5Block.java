@@ -3,10 +3,10 @@ package dev.fleet.engine.text;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import dev.fleet.engine.flux.ParameterLoader;
 import dev.fleet.engine.nn.Activations;
 import dev.fleet.engine.nn.Attention;
 import dev.fleet.engine.nn.Linear;
+import dev.fleet.engine.nn.ParameterLoader;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
 

@@ -13,11 +13,6 @@ import java.nio.file.Path;
  * give {@code y} (the pooled output); no attention masks anywhere.
  */
 public final class TextEmbedder implements AutoCloseable {
-  /** FLUX.1-dev's T5 length; schnell uses 256. */
-  public static final int DEV_T5_LENGTH = 512;
-
-  public static final int SCHNELL_T5_LENGTH = 256;
-
   private final PromptTokenizer clipTokenizer;
   private final PromptTokenizer t5Tokenizer;
   private final ClipTextModel clip;
@@ -41,8 +36,8 @@ public final class TextEmbedder implements AutoCloseable {
    * Loads {@code tokenizer/}, {@code tokenizer_2/}, {@code text_encoder/} and {@code
    * text_encoder_2/} of a model directory in the FLUX.1-dev layout.
    *
-   * @param t5Length the T5 length when {@code tokenizer_2/tokenizer.json} carries none ({@link
-   *     #DEV_T5_LENGTH} or {@link #SCHNELL_T5_LENGTH})
+   * @param t5Length the T5 length when {@code tokenizer_2/tokenizer.json} carries none (the DiT's
+   *     {@code FluxParams.defaultT5Length()})
    */
   public static TextEmbedder load(Path modelDir, int t5Length, ComputeTarget target) {
     PromptTokenizer clipTokenizer = null;

@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import dev.fleet.engine.safetensors.DType;
 import dev.fleet.engine.safetensors.SafetensorsException;
 import dev.fleet.engine.safetensors.TensorEntry;
 import dev.fleet.engine.safetensors.TensorStore;
@@ -101,7 +100,7 @@ public final class Weights {
         // W = stored * scale (ComfyUI's scaled float8), on the device: in place on a widened
         // float8 copy; otherwise into a new array, since a tensor loaded as stored may share
         // the checkpoint's read-only mapping.
-        boolean widened = e.dtype() == DType.F8_E4M3 || e.dtype() == DType.F8_E5M2;
+        boolean widened = e.dtype().isFloat8();
         out = widened ? out.muli(scale) : out.mul(scale);
       }
       out.attach(manager);

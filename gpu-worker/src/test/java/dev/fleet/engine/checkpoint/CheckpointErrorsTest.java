@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
 import dev.fleet.engine.Fixtures;
-import dev.fleet.engine.pipeline.ModelDirectory;
+import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.safetensors.DType;
 import dev.fleet.engine.safetensors.SafetensorsException;
 import dev.fleet.engine.safetensors.SafetensorsWriter;

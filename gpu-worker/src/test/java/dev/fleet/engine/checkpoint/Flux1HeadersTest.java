@@ -8,8 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fleet.engine.Fixtures;
 import dev.fleet.engine.flux.FluxParams;
-import dev.fleet.engine.memory.ModelDimsReader;
-import dev.fleet.engine.pipeline.ModelDirectory;
+import dev.fleet.engine.model.ModelDimsReader;
+import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.safetensors.DType;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.synthetic.Component;
@@ -149,8 +149,8 @@ class Flux1HeadersTest {
         .write(root.resolve("transformer/flux1-dev.safetensors"));
     ModelDirectory dev = ModelDirectory.resolve(root, null);
     ModelDims dims = ModelDimsReader.read(dev);
-    assertEquals(ModelDimsReader.of(ModelShape.FLUX_DEV, 512).dit(), dims.dit());
-    assertEquals(ModelDimsReader.of(ModelShape.FLUX_DEV, 512).autoencoder(), dims.autoencoder());
+    assertEquals(ModelShape.FLUX_DEV.dims(512).dit(), dims.dit());
+    assertEquals(ModelShape.FLUX_DEV.dims(512).autoencoder(), dims.autoencoder());
     assertEquals(StorageType.FP16, ModelDimsReader.ditStorage(dev));
     assertTrue(plan(dims, StorageType.FP16, 16 * GIB).fits());
 
@@ -159,7 +159,7 @@ class Flux1HeadersTest {
     ModelDirectory schnell = ModelDirectory.resolve(root, schnellFile.toString());
     ModelDims s = ModelDimsReader.read(schnell);
     assertFalse(s.dit().guidanceEmbed());
-    assertEquals(ModelDimsReader.of(ModelShape.FLUX_SCHNELL, 256).dit(), s.dit());
+    assertEquals(ModelShape.FLUX_SCHNELL.dims(256).dit(), s.dit());
     assertTrue(plan(s, ModelDimsReader.ditStorage(schnell), 16 * GIB).fits());
   }
 
@@ -178,7 +178,7 @@ class Flux1HeadersTest {
         .write(majic);
     ModelDirectory m = ModelDirectory.resolve(root, majic.toString());
     ModelDims dims = ModelDimsReader.read(m);
-    assertEquals(ModelDimsReader.of(ModelShape.FLUX_DEV, 512).dit(), dims.dit());
+    assertEquals(ModelShape.FLUX_DEV.dims(512).dit(), dims.dit());
     assertEquals(StorageType.FP8, ModelDimsReader.ditStorage(m));
     Workload fp8 = new Workload(1024, 1024, 1, StorageType.FP8);
     Workload fp16 = new Workload(1024, 1024, 1, StorageType.FP16);
@@ -270,8 +270,8 @@ class Flux1HeadersTest {
     ModelDirectory m = ModelDirectory.resolve(root, file.toString());
     assertTrue(m.vaeWeights().embedded() && m.clipWeights().embedded() && m.t5Weights().embedded());
     ModelDims dims = ModelDimsReader.read(m);
-    assertEquals(ModelDimsReader.of(ModelShape.FLUX_DEV, 512).dit(), dims.dit());
-    assertEquals(ModelDimsReader.of(ModelShape.FLUX_DEV, 512).autoencoder(), dims.autoencoder());
+    assertEquals(ModelShape.FLUX_DEV.dims(512).dit(), dims.dit());
+    assertEquals(ModelShape.FLUX_DEV.dims(512).autoencoder(), dims.autoencoder());
     assertEquals(StorageType.FP8, ModelDimsReader.ditStorage(m));
     assertTrue(plan(dims, StorageType.FP8, 12 * GIB).fits());
   }

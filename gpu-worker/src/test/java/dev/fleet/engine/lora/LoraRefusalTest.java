@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fleet.engine.Fixtures;
 import dev.fleet.engine.flux.FluxParams;
-import dev.fleet.engine.pipeline.ModelDirectory;
+import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.safetensors.TensorStore;
 import java.nio.file.Files;
 import java.nio.file.Path;

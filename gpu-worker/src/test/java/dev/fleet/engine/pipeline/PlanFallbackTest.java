@@ -12,6 +12,7 @@ import dev.fleet.engine.Fixtures;
 import dev.fleet.engine.memory.BudgetExceededException;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.memory.HostToDevice;
+import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
 import dev.fleet.model.memory.Residency;

@@ -11,6 +11,7 @@ import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
 import dev.fleet.engine.Fixtures;
 import dev.fleet.engine.memory.ExecutionPlan;
+import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.safetensors.DType;
 import dev.fleet.engine.safetensors.TensorEntry;
 import dev.fleet.engine.safetensors.TensorStore;

@@ -1,6 +1,7 @@
 package dev.fleet.engine.pipeline;
 
 import dev.fleet.engine.Fixtures;
+import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
 

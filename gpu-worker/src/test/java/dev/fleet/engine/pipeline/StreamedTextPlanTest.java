@@ -12,8 +12,8 @@ import dev.fleet.engine.memory.BudgetExceededException;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.memory.HostToDevice;
+import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.text.StreamedT5Encoder;
-import dev.fleet.engine.text.TextEmbedder;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
 import dev.fleet.model.memory.Residency;
@@ -104,7 +104,7 @@ class StreamedTextPlanTest {
         TextStage text =
             TextStage.load(
                 model,
-                TextEmbedder.DEV_T5_LENGTH,
+                512,
                 ComputeTarget.cpu(),
                 t5,
                 new PromptEmbeddingCache(8, 1 << 20),

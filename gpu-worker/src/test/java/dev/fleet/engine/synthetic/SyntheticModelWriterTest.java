@@ -7,9 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fleet.engine.Fixtures;
+import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.pipeline.FluxPipeline;
 import dev.fleet.engine.pipeline.GenerationListener;
-import dev.fleet.engine.pipeline.ModelDirectory;
 import dev.fleet.engine.safetensors.DType;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.text.ClipTextConfig;

@@ -24,8 +24,7 @@ class TextEmbedderTest {
     String prompt = new ObjectMapper().readTree(Fixtures.CASE.toFile()).get("prompt").asText();
     try (NDManager m = NDManager.newBaseManager(Device.cpu());
         TensorStore expected = TensorStore.open(Fixtures.EXPECTED);
-        TextEmbedder embedder =
-            TextEmbedder.load(Fixtures.MODEL, TextEmbedder.DEV_T5_LENGTH, ComputeTarget.cpu());
+        TextEmbedder embedder = TextEmbedder.load(Fixtures.MODEL, 512, ComputeTarget.cpu());
         TextEmbeddings e = embedder.embed(prompt, m)) {
       Weights ref = new Weights(expected, ComputeTarget.cpu());
       assertEquals(32, embedder.t5Length());
@@ -42,8 +41,7 @@ class TextEmbedderTest {
   void aModelDirectoryWithoutTokenizersIsNamed(@TempDir Path tmp) {
     var e =
         assertThrows(
-            IllegalArgumentException.class,
-            () -> TextEmbedder.load(tmp, TextEmbedder.DEV_T5_LENGTH, ComputeTarget.cpu()));
+            IllegalArgumentException.class, () -> TextEmbedder.load(tmp, 512, ComputeTarget.cpu()));
     assertTrue(e.getMessage().contains(tmp.resolve("tokenizer").toString()), e.getMessage());
   }
 }

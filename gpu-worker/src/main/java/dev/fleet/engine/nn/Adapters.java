@@ -1,7 +1,4 @@
-package dev.fleet.engine.flux;
-
-import dev.fleet.engine.nn.Linear;
-import dev.fleet.engine.nn.LowRank;
+package dev.fleet.engine.nn;
 
 /**
  * The low-rank side paths (LoRA adapters) of one forward pass, by the BFL name of the linear layer

@@ -1,4 +1,4 @@
-package dev.fleet.engine.flux;
+package dev.fleet.engine.nn;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;

@@ -1,9 +1,8 @@
-package dev.fleet.engine.memory;
+package dev.fleet.engine.model;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.fleet.engine.Fixtures;
-import dev.fleet.engine.pipeline.ModelDirectory;
 import dev.fleet.engine.synthetic.Component;
 import dev.fleet.engine.synthetic.ModelShape;
 import dev.fleet.model.memory.ModelDims;
@@ -45,10 +44,10 @@ class ModelDimsReaderTest {
   @Test
   void shapesConvertToThePresets() {
     for (Pair p : PRESETS) {
-      assertEquals(p.dims(), ModelDimsReader.of(p.shape(), p.t5Length()));
+      assertEquals(p.dims(), p.shape().dims(p.t5Length()));
     }
-    assertEquals(512, ModelDimsReader.t5Length(ModelShape.FLUX_DEV.dit()));
-    assertEquals(256, ModelDimsReader.t5Length(ModelShape.FLUX_SCHNELL.dit()));
+    assertEquals(512, ModelShape.FLUX_DEV.dit().defaultT5Length());
+    assertEquals(256, ModelShape.FLUX_SCHNELL.dit().defaultT5Length());
   }
 
   @Test

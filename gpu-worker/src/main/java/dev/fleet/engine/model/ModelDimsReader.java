@@ -1,14 +1,11 @@
-package dev.fleet.engine.memory;
+package dev.fleet.engine.model;
 
 import dev.fleet.engine.flux.FluxParams;
-import dev.fleet.engine.pipeline.ModelDirectory;
 import dev.fleet.engine.safetensors.DType;
 import dev.fleet.engine.safetensors.TensorEntry;
 import dev.fleet.engine.safetensors.TensorStore;
-import dev.fleet.engine.synthetic.ModelShape;
 import dev.fleet.engine.text.ClipTextConfig;
 import dev.fleet.engine.text.T5Config;
-import dev.fleet.engine.text.TextEmbedder;
 import dev.fleet.engine.tokenizer.PromptTokenizer;
 import dev.fleet.engine.vae.AutoEncoderParams;
 import dev.fleet.model.memory.AutoencoderDims;
@@ -24,7 +21,8 @@ import java.util.Map;
 
 /**
  * The memory planner's view ({@link ModelDims}) of the engine's configurations: of a model
- * directory, read as the pipeline reads it, or of a synthetic {@link ModelShape}.
+ * directory, read as the pipeline reads it (a synthetic shape gives its own: {@code
+ * ModelShape.dims}).
  */
 public final class ModelDimsReader {
   private ModelDimsReader() {}
@@ -71,16 +69,6 @@ public final class ModelDimsReader {
             ae.inChannels(), ae.ch(), ae.outCh(), ae.chMult(), ae.numResBlocks(), ae.zChannels()));
   }
 
-  /** A synthetic shape's dimensions, T5 at the pipeline's length for it ({@link #t5Length}). */
-  public static ModelDims of(ModelShape shape, int t5Length) {
-    return of(shape.name(), shape.dit(), shape.t5(), t5Length, shape.clip(), shape.vae());
-  }
-
-  /** The pipeline's T5 length when the tokenizer carries none: 512 for dev, 256 for schnell. */
-  public static int t5Length(FluxParams dit) {
-    return dit.guidanceEmbed() ? TextEmbedder.DEV_T5_LENGTH : TextEmbedder.SCHNELL_T5_LENGTH;
-  }
-
   /**
    * The dimensions of a model directory, from the same sources the pipeline loads it from: the
    * transformer's config.json or tensor shapes, the encoders' config.json, the autoencoder's config
@@ -92,7 +80,8 @@ public final class ModelDimsReader {
       dit = FluxParams.infer(store, model.transformerConfig());
     }
     int t5Length;
-    try (PromptTokenizer tokenizer = PromptTokenizer.t5(model.t5Tokenizer(), t5Length(dit))) {
+    try (PromptTokenizer tokenizer =
+        PromptTokenizer.t5(model.t5Tokenizer(), dit.defaultT5Length())) {
       t5Length = tokenizer.maxLength();
     }
     return of(
@@ -138,7 +127,7 @@ public final class ModelDimsReader {
       }
       TensorEntry e = dit.entry(name);
       long[] b = blocks.computeIfAbsent(block, k -> new long[2]);
-      if (e.dtype() == DType.F8_E4M3 || e.dtype() == DType.F8_E5M2) {
+      if (e.dtype().isFloat8()) {
         b[0] += e.elements() + (e.shape().length == 2 ? MemoryModel.FP8_SCALE_BYTES : 0);
         b[1] += e.elements();
       } else {

@@ -1,4 +1,4 @@
-package dev.fleet.engine.pipeline;
+package dev.fleet.engine.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
