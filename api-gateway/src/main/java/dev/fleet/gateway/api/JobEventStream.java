@@ -13,6 +13,7 @@ import jakarta.ws.rs.sse.Sse;
 import jakarta.ws.rs.sse.SseEventSink;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -101,17 +102,15 @@ final class JobEventStream implements Runnable {
 
   /** Sends the job as stored if it is newer than what was sent; true when the stream is over. */
   private boolean sendCurrent() {
-    Optional<Job> found = store.find(id);
+    Optional<JobStore.Found> found = store.findWithPosition(id);
     if (found.isEmpty()) {
       return true;
     }
-    Job job = found.get();
+    Job job = found.get().job();
     if (job.version() > version) {
       version = job.version();
-      Long position =
-          job.state() == JobState.QUEUED
-              ? store.queuePosition(id).stream().boxed().findFirst().orElse(null)
-              : null;
+      OptionalLong queued = found.get().queuePosition();
+      Long position = queued.isPresent() ? queued.getAsLong() : null;
       send(event("status", JobView.of(job, position, storage)));
     }
     return job.state().terminal();

@@ -25,8 +25,11 @@ import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.CacheControl;
 import jakarta.ws.rs.core.Context;
+import jakarta.ws.rs.core.EntityTag;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Request;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.sse.Sse;
 import jakarta.ws.rs.sse.SseEventSink;
@@ -35,9 +38,12 @@ import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.UUID;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.enums.ParameterIn;
 import org.eclipse.microprofile.openapi.annotations.enums.SchemaType;
 import org.eclipse.microprofile.openapi.annotations.headers.Header;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
@@ -165,11 +171,45 @@ public class JobsResource {
   @Path("{id}")
   @Operation(
       operationId = "getJob",
-      summary = "A job's status, progress, plan, error or result link")
+      summary = "A job's status, progress, plan, error or result link",
+      description =
+          "Answers carry an ETag (except a succeeded job's, whose result link is signed anew each"
+              + " time) and Cache-Control: private, no-cache (no-store with a result link)."
+              + " A poller that sends the ETag back in If-None-Match gets 304 Not Modified, without"
+              + " a body, until the job or its queue position changes.")
+  @Parameter(
+      name = "If-None-Match",
+      in = ParameterIn.HEADER,
+      description = "The ETag of the answer the client already has: 304 while it is still current",
+      schema = @Schema(type = SchemaType.STRING))
   @APIResponse(
       responseCode = "200",
       description = "The job",
+      headers = {
+        @Header(
+            name = "ETag",
+            description =
+                "The job's version and, while queued, its queue position; absent once succeeded",
+            schema = @Schema(type = SchemaType.STRING)),
+        @Header(
+            name = "Cache-Control",
+            description = "no-cache, private (no-store, private for a succeeded job)",
+            schema = @Schema(type = SchemaType.STRING))
+      },
       content = @Content(schema = @Schema(implementation = JobView.class)))
+  @APIResponse(
+      responseCode = "304",
+      description = "Not modified: the ETag in If-None-Match is still the job's",
+      headers = {
+        @Header(
+            name = "ETag",
+            description = "The current ETag (the one sent)",
+            schema = @Schema(type = SchemaType.STRING)),
+        @Header(
+            name = "Cache-Control",
+            description = "no-cache, private",
+            schema = @Schema(type = SchemaType.STRING))
+      })
   @APIResponse(
       responseCode = "404",
       description = "No such job (another tenant's job is not found either)",
@@ -177,8 +217,25 @@ public class JobsResource {
           @Content(
               mediaType = Problem.MEDIA_TYPE,
               schema = @Schema(implementation = Problem.class)))
-  public JobView get(@PathParam("id") String id) {
-    return view(find(id));
+  public Response get(@PathParam("id") String id, @Context Request request) {
+    JobStore.Found found =
+        store
+            .findWithPosition(uuid(id), Caller.tenant(identity))
+            .orElseThrow(() -> ProblemException.jobNotFound(id));
+    Job job = found.job();
+    Long position = boxed(found.queuePosition());
+    CacheControl cache = JobCaching.cacheControl(job);
+    Optional<EntityTag> etag = JobCaching.etag(job, position);
+    if (etag.isPresent()) {
+      Response.ResponseBuilder notModified = request.evaluatePreconditions(etag.get());
+      if (notModified != null) {
+        return notModified.cacheControl(cache).build();
+      }
+    }
+    return Response.ok(JobView.of(job, position, storage))
+        .tag(etag.orElse(null))
+        .cacheControl(cache)
+        .build();
   }
 
   @GET
@@ -388,11 +445,12 @@ public class JobsResource {
   }
 
   private JobView view(Job job) {
-    Long position =
-        job.state() == JobState.QUEUED
-            ? store.queuePosition(job.id()).stream().boxed().findFirst().orElse(null)
-            : null;
+    Long position = job.state() == JobState.QUEUED ? boxed(store.queuePosition(job.id())) : null;
     return JobView.of(job, position, storage);
+  }
+
+  private static Long boxed(OptionalLong n) {
+    return n.isPresent() ? n.getAsLong() : null;
   }
 
   private static UUID uuid(String id) {

@@ -511,21 +511,57 @@ public final class JobStore {
     }
   }
 
-  /** 1 for the next job a worker of its class takes; empty unless the job is QUEUED. */
+  /**
+   * A queued job's position in its class's queue, 1 for the next job a worker of its class takes;
+   * empty unless the job is QUEUED. An estimate in constant time (see {@link #QUEUE_POSITION}).
+   */
   public OptionalLong queuePosition(UUID id) {
+    return findWithPosition(id).map(Found::queuePosition).orElse(OptionalLong.empty());
+  }
+
+  /**
+   * The position of a queued row of {@code jobs} (aliased {@code j}): its ticket, drawn when it
+   * entered QUEUED, minus the smallest ticket still queued in its class, plus one; null for a job
+   * that is not queued. One probe of the partial index {@code jobs_queue_head}, the same cost for
+   * any queue length. Exact while jobs leave a class's queue from its head; a job that left from
+   * the middle (cancelled, or taken out of order) still counts for those behind it until the head
+   * passes it, so the estimate may read high, never low (see {@code V4__queue_tickets.sql}).
+   */
+  private static final String QUEUE_POSITION =
+      "CASE WHEN j.state = 'QUEUED' THEN j.queue_ticket - (SELECT min(h.queue_ticket) FROM jobs h"
+          + " WHERE h.memory_class = j.memory_class AND h.state = 'QUEUED') + 1 END"
+          + " AS queue_position";
+
+  /** A job as read for the API, with its queue position while it is queued. */
+  public record Found(Job job, OptionalLong queuePosition) {}
+
+  /** The job and its queue position, in one indexed query. */
+  public Optional<Found> findWithPosition(UUID id) {
+    return queryFound("find job " + id, "", id);
+  }
+
+  /** As {@link #findWithPosition(UUID)}, only if the job belongs to {@code tenant}. */
+  public Optional<Found> findWithPosition(UUID id, String tenant) {
+    return queryFound("find job " + id, " AND j.tenant = ?", id, Objects.requireNonNull(tenant));
+  }
+
+  private Optional<Found> queryFound(String what, String filter, Object... args) {
     String sql =
-        "SELECT count(*) FROM jobs j JOIN jobs q ON q.memory_class = j.memory_class"
-            + " WHERE j.id = ? AND j.state = 'QUEUED' AND q.state = 'QUEUED'"
-            + " AND (q.created_at, q.id) <= (j.created_at, j.id)";
+        "SELECT " + COLUMNS + ", " + QUEUE_POSITION + " FROM jobs j WHERE j.id = ?" + filter;
     try (Connection c = dataSource.getConnection();
         PreparedStatement ps = c.prepareStatement(sql)) {
-      ps.setObject(1, id);
+      bind(ps, args);
       try (ResultSet rs = ps.executeQuery()) {
-        long n = rs.next() ? rs.getLong(1) : 0;
-        return n > 0 ? OptionalLong.of(n) : OptionalLong.empty();
+        if (!rs.next()) {
+          return Optional.empty();
+        }
+        long position = rs.getLong("queue_position");
+        OptionalLong queued =
+            rs.wasNull() ? OptionalLong.empty() : OptionalLong.of(Math.max(1, position));
+        return Optional.of(new Found(job(rs), queued));
       }
     } catch (SQLException e) {
-      throw new JobStoreException("queue position " + id, e);
+      throw new JobStoreException(what, e);
     }
   }
 
