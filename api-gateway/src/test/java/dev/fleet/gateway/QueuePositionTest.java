@@ -78,6 +78,14 @@ class QueuePositionTest {
   }
 
   @Test
+  void theInsertReportsThePositionAReadGives() {
+    JobStore.Inserted d = store.insert(TestJobs.newJob("store-test"));
+    assertTrue(d.created());
+    assertEquals(4, d.queuePosition().orElseThrow());
+    assertEquals(4, position(d.job()));
+  }
+
+  @Test
   void anotherTenantDoesNotFindTheJob() {
     assertTrue(store.findWithPosition(a.id(), "someone-else").isEmpty());
     assertTrue(store.findWithPosition(UUID.randomUUID()).isEmpty());

@@ -22,6 +22,10 @@ final class TestJobs {
     return new GenerationSpec("a red fox", 1234, steps, 128, 96, 3.5, "flux-tiny");
   }
 
+  static NewJob newJob(String tenant) {
+    return new NewJob(UUID.randomUUID(), tenant, null, null, spec(4), MemoryClass.VRAM_8G, 1 << 29);
+  }
+
   static Job queued(JobStore store, String tenant, int steps) {
     NewJob job =
         new NewJob(

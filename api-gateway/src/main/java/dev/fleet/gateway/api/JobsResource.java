@@ -157,7 +157,10 @@ public class JobsResource {
     SubmitRequest request = SubmitRequest.parse(json, body);
     JobStore.Inserted inserted = submitter.submit(tenant, key, request);
     Job job = inserted.job();
-    JobView view = view(job);
+    JobView view =
+        inserted.queuePosition().isPresent()
+            ? JobView.of(job, inserted.queuePosition().getAsLong(), storage)
+            : view(job);
     sample.stop(submitTimer);
     Response.ResponseBuilder r =
         Response.accepted(view).location(URI.create("/v1/jobs/" + job.id()));
