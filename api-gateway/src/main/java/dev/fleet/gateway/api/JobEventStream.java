@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fleet.gateway.events.JobChange;
 import dev.fleet.gateway.events.JobEventHub;
+import dev.fleet.gateway.events.JobSnapshots;
 import dev.fleet.gateway.storage.ResultStorage;
 import dev.fleet.model.job.Job;
 import dev.fleet.model.job.JobState;
@@ -35,7 +36,10 @@ final class JobEventStream implements Runnable {
   private final UUID id;
   private final SseEventSink sink;
   private final Sse sse;
+  private static final long FRESH = -1;
+
   private final JobStore store;
+  private final JobSnapshots snapshots;
   private final ResultStorage storage;
   private final JobEventHub hub;
   private final ObjectMapper json;
@@ -47,6 +51,7 @@ final class JobEventStream implements Runnable {
       SseEventSink sink,
       Sse sse,
       JobStore store,
+      JobSnapshots snapshots,
       ResultStorage storage,
       JobEventHub hub,
       ObjectMapper json) {
@@ -54,6 +59,7 @@ final class JobEventStream implements Runnable {
     this.sink = sink;
     this.sse = sse;
     this.store = store;
+    this.snapshots = snapshots;
     this.storage = storage;
     this.hub = hub;
     this.json = json;
@@ -64,7 +70,7 @@ final class JobEventStream implements Runnable {
     // Subscribe before the first read, so that no change falls between the two.
     Runnable unsubscribe = hub.subscribe(id, changes::add);
     try (sink) {
-      if (sendCurrent()) {
+      if (sendCurrent(FRESH)) {
         return;
       }
       while (!sink.isClosed()) {
@@ -73,7 +79,7 @@ final class JobEventStream implements Runnable {
           send(sse.newEventBuilder().comment("keepalive").build());
         } else if (change == JobEventHub.RESYNC || change.state().terminal()) {
           // The whole job, re-read: after a reconnect, and for the end (result link, error).
-          if (sendCurrent()) {
+          if (sendCurrent(change == JobEventHub.RESYNC ? FRESH : change.version())) {
             return;
           }
         } else if (change.version() > version) {
@@ -100,9 +106,16 @@ final class JobEventStream implements Runnable {
     return new Change(id, c.state(), c.step(), c.steps(), c.attempts(), c.cancelRequested());
   }
 
-  /** Sends the job as stored if it is newer than what was sent; true when the stream is over. */
-  private boolean sendCurrent() {
-    Optional<JobStore.Found> found = store.findWithPosition(id);
+  /**
+   * Sends the job as stored if it is newer than what was sent; true when the stream is over.
+   *
+   * @param atLeast the version of the change that asks (a read shared with the job's other streams
+   *     will do if it is that recent), or {@link #FRESH}: a read of this stream's own, started now
+   *     (the first one, which must follow the subscription, and after a reconnect)
+   */
+  private boolean sendCurrent(long atLeast) {
+    Optional<JobStore.Found> found =
+        atLeast == FRESH ? store.findWithPosition(id) : snapshots.atLeast(id, atLeast);
     if (found.isEmpty()) {
       return true;
     }

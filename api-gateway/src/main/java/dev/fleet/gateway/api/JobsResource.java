@@ -3,6 +3,7 @@ package dev.fleet.gateway.api;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fleet.gateway.auth.Caller;
 import dev.fleet.gateway.events.JobEventHub;
+import dev.fleet.gateway.events.JobSnapshots;
 import dev.fleet.gateway.jobs.JobSubmitter;
 import dev.fleet.gateway.limits.LimitsConfig;
 import dev.fleet.gateway.limits.SubmitLimiter;
@@ -71,6 +72,7 @@ public class JobsResource {
   private final JobStore store;
   private final ResultStorage storage;
   private final JobEventHub hub;
+  private final JobSnapshots snapshots;
   private final ObjectMapper json;
   private final SecurityIdentity identity;
   private final SubmitLimiter limiter;
@@ -82,6 +84,7 @@ public class JobsResource {
       JobStore store,
       ResultStorage storage,
       JobEventHub hub,
+      JobSnapshots snapshots,
       ObjectMapper json,
       SecurityIdentity identity,
       SubmitLimiter limiter,
@@ -91,6 +94,7 @@ public class JobsResource {
     this.store = store;
     this.storage = storage;
     this.hub = hub;
+    this.snapshots = snapshots;
     this.json = json;
     this.identity = identity;
     this.limiter = limiter;
@@ -438,7 +442,7 @@ public class JobsResource {
     UUID uuid = find(id).id();
     Thread.ofVirtual()
         .name("sse-" + uuid)
-        .start(new JobEventStream(uuid, sink, sse, store, storage, hub, json));
+        .start(new JobEventStream(uuid, sink, sse, store, snapshots, storage, hub, json));
   }
 
   private Job find(String id) {
