@@ -17,6 +17,9 @@ sse() { "$JAVA" -Xss256k -cp api-gateway/target/test-classes dev.fleet.gateway.b
 split() { local at=$1 window=$2; shift 2; (sleep "$at"; docs/bench/cpu-split.sh "$window") & "$@"; wait; }
 
 sizes=("${@:-1000 10000 100000 1000000}")
+# A fresh gateway's first seconds go to the JIT compiler: warm it up on both paths first.
+load --mode submit --requests 600 --warmup 0 --concurrency 16 > /dev/null
+load --mode read --requests 30000 --warmup 0 --concurrency 16 > /dev/null
 for n in ${sizes[*]}; do
   queued=$(db -c "SELECT count(*) FROM jobs WHERE state = 'QUEUED'")
   # 200 of the bench tenant's jobs go in last: the reads are of jobs at the back of the queue.
@@ -24,8 +27,8 @@ for n in ${sizes[*]}; do
   if (( fill > 0 )); then db -q -v n="$fill" -f docs/bench/fill-queue.sql > /dev/null; fi
   load --mode submit --requests 200 --warmup 0 --concurrency 4 > /dev/null
   echo "== $(db -c "SELECT count(*) FROM jobs WHERE state = 'QUEUED'") jobs queued"
-  split 4 5 load --mode read --requests 50000 --concurrency 16 --warmup 5000
-  split 4 4 load --mode poll --requests 50000 --concurrency 16 --warmup 5000
+  split 3 5 load --mode read --requests 50000 --concurrency 16 --warmup 5000
+  split 3 5 load --mode poll --requests 50000 --concurrency 16 --warmup 5000
 done
 for c in 1 16 64; do
   echo "== submissions, $c clients"

@@ -29,8 +29,8 @@ groups() {
 ticks() { cat /proc/[0-9]*/stat 2>/dev/null | awk '{sub(/^[0-9]+ \(.*\) /, "& "); n=split($0, f, " ");
   match($0, /^[0-9]+/); pid=substr($0, 1, RLENGTH); sub(/^.*\) /, ""); split($0, g, " "); print pid, g[12] + g[13]}'; }
 m=$(mktemp); a=$(mktemp); b=$(mktemp)
-groups > "$m"
 ticks > "$a"; sleep "$secs"; ticks > "$b"
+groups > "$m" # after the window, which the slow walk over /proc must not delay
 awk -v secs="$secs" -v hz="$(getconf CLK_TCK)" \
   'FILENAME == ARGV[1] {grp[$1]=$2; next}
    FILENAME == ARGV[2] {a[$1]=$2; next}

@@ -28,7 +28,7 @@ import org.jboss.logging.Logger;
  * events ({@code {id, status, step, steps}}) for steps. The stream ends after a terminal state.
  * Notifications older than what was last sent (by the job's version) are dropped.
  */
-final class JobEventStream implements Runnable {
+final class JobEventStream {
   private static final Logger LOG = Logger.getLogger(JobEventStream.class);
   private static final Duration KEEPALIVE = Duration.ofSeconds(15);
   private static final Duration SEND_TIMEOUT = Duration.ofSeconds(10);
@@ -45,6 +45,7 @@ final class JobEventStream implements Runnable {
   private final ObjectMapper json;
   private final BlockingQueue<JobChange> changes = new LinkedBlockingQueue<>();
   private long version = -1;
+  private Runnable unsubscribe = () -> {};
 
   JobEventStream(
       UUID id,
@@ -65,12 +66,26 @@ final class JobEventStream implements Runnable {
     this.json = json;
   }
 
-  @Override
-  public void run() {
-    // Subscribe before the first read, so that no change falls between the two.
-    Runnable unsubscribe = hub.subscribe(id, changes::add);
+  /**
+   * Starts taking the job's changes (they wait for {@link #follow}). Call it before reading the job
+   * that {@link #follow} starts from, so that no change falls between the read and the stream.
+   */
+  void subscribe() {
+    unsubscribe = hub.subscribe(id, changes::add);
+  }
+
+  /** Stops taking changes: for a stream that will not be followed (its job was not found). */
+  void unsubscribe() {
+    unsubscribe.run();
+  }
+
+  /**
+   * Sends {@code first}, the job as read after {@link #subscribe}, then its changes until it ends
+   * or the client goes away; on the stream's own thread.
+   */
+  void follow(JobStore.Found first) {
     try (sink) {
-      if (sendCurrent(FRESH)) {
+      if (sendIfNewer(Optional.of(first))) {
         return;
       }
       while (!sink.isClosed()) {
@@ -94,7 +109,7 @@ final class JobEventStream implements Runnable {
     } catch (RuntimeException e) {
       LOG.warnf(e, "event stream of job %s failed", id);
     } finally {
-      unsubscribe.run();
+      unsubscribe();
     }
   }
 
@@ -111,11 +126,15 @@ final class JobEventStream implements Runnable {
    *
    * @param atLeast the version of the change that asks (a read shared with the job's other streams
    *     will do if it is that recent), or {@link #FRESH}: a read of this stream's own, started now
-   *     (the first one, which must follow the subscription, and after a reconnect)
+   *     (after a reconnect of the listener)
    */
   private boolean sendCurrent(long atLeast) {
-    Optional<JobStore.Found> found =
-        atLeast == FRESH ? store.findWithPosition(id) : snapshots.atLeast(id, atLeast);
+    return sendIfNewer(
+        atLeast == FRESH ? store.findWithPosition(id) : snapshots.atLeast(id, atLeast));
+  }
+
+  /** Sends {@code found} if it is newer than what was sent; true when the stream is over. */
+  private boolean sendIfNewer(Optional<JobStore.Found> found) {
     if (found.isEmpty()) {
       return true;
     }

@@ -70,11 +70,19 @@ public final class SseLoad {
       Thread.ofVirtual()
           .start(
               () -> {
+                boolean[] opened = {false};
+                Runnable onFirstEvent =
+                    () -> {
+                      opened[0] = true;
+                      subscribed.countDown();
+                    };
                 try {
-                  follow(target, jobs.get(job), subscribed, () -> cancelSent[job], delays, sub);
+                  follow(target, jobs.get(job), onFirstEvent, () -> cancelSent[job], delays, sub);
                 } catch (IOException | RuntimeException e) {
                   failed.incrementAndGet();
-                  subscribed.countDown();
+                  if (!opened[0]) {
+                    subscribed.countDown();
+                  }
                 } finally {
                   ended.countDown();
                 }
@@ -112,6 +120,7 @@ public final class SseLoad {
     }
     double seconds = (System.nanoTime() - start) / 1e9;
     ended.await(60, TimeUnit.SECONDS);
+    System.out.printf(Locale.ROOT, "%d streams failed in all%n", failed.get());
     long[] got = Arrays.stream(delays).filter(d -> d >= 0).sorted().toArray();
     Arrays.sort(cancelLatency);
     System.out.printf(
@@ -140,7 +149,7 @@ public final class SseLoad {
 
   /** One stream: waits for its first event, then for the CANCELLED one, and times it. */
   private static void follow(
-      URI base, String job, CountDownLatch subscribed, Clock cancel, long[] delays, int sub)
+      URI base, String job, Runnable onFirstEvent, Clock cancel, long[] delays, int sub)
       throws IOException {
     try (Socket socket = new Socket(base.getHost(), base.getPort())) {
       OutputStream out = socket.getOutputStream();
@@ -168,13 +177,14 @@ public final class SseLoad {
         }
         if (first) {
           first = false;
-          subscribed.countDown();
+          onFirstEvent.run();
         }
         if (line.contains("\"status\":\"CANCELLED\"")) {
           delays[sub] = System.nanoTime() - cancel.cancelSent();
           return;
         }
       }
+      throw new IOException(first ? "stream closed before its first event" : "stream ended early");
     }
   }
 
