@@ -28,7 +28,7 @@ import org.jboss.logging.Logger;
  * events ({@code {id, status, step, steps}}) for steps. The stream ends after a terminal state.
  * Notifications older than what was last sent (by the job's version) are dropped.
  */
-final class JobEventStream {
+final class JobEventStream implements Runnable {
   private static final Logger LOG = Logger.getLogger(JobEventStream.class);
   private static final Duration KEEPALIVE = Duration.ofSeconds(15);
   private static final Duration SEND_TIMEOUT = Duration.ofSeconds(10);
@@ -45,7 +45,6 @@ final class JobEventStream {
   private final ObjectMapper json;
   private final BlockingQueue<JobChange> changes = new LinkedBlockingQueue<>();
   private long version = -1;
-  private Runnable unsubscribe = () -> {};
 
   JobEventStream(
       UUID id,
@@ -66,26 +65,12 @@ final class JobEventStream {
     this.json = json;
   }
 
-  /**
-   * Starts taking the job's changes (they wait for {@link #follow}). Call it before reading the job
-   * that {@link #follow} starts from, so that no change falls between the read and the stream.
-   */
-  void subscribe() {
-    unsubscribe = hub.subscribe(id, changes::add);
-  }
-
-  /** Stops taking changes: for a stream that will not be followed (its job was not found). */
-  void unsubscribe() {
-    unsubscribe.run();
-  }
-
-  /**
-   * Sends {@code first}, the job as read after {@link #subscribe}, then its changes until it ends
-   * or the client goes away; on the stream's own thread.
-   */
-  void follow(JobStore.Found first) {
+  @Override
+  public void run() {
+    // Subscribe before the first read, so that no change falls between the two.
+    Runnable unsubscribe = hub.subscribe(id, changes::add);
     try (sink) {
-      if (sendIfNewer(Optional.of(first))) {
+      if (sendCurrent(FRESH)) {
         return;
       }
       while (!sink.isClosed()) {
@@ -109,7 +94,7 @@ final class JobEventStream {
     } catch (RuntimeException e) {
       LOG.warnf(e, "event stream of job %s failed", id);
     } finally {
-      unsubscribe();
+      unsubscribe.run();
     }
   }
 
@@ -126,15 +111,11 @@ final class JobEventStream {
    *
    * @param atLeast the version of the change that asks (a read shared with the job's other streams
    *     will do if it is that recent), or {@link #FRESH}: a read of this stream's own, started now
-   *     (after a reconnect of the listener)
+   *     (the first one, which must follow the subscription, and after a reconnect)
    */
   private boolean sendCurrent(long atLeast) {
-    return sendIfNewer(
-        atLeast == FRESH ? store.findWithPosition(id) : snapshots.atLeast(id, atLeast));
-  }
-
-  /** Sends {@code found} if it is newer than what was sent; true when the stream is over. */
-  private boolean sendIfNewer(Optional<JobStore.Found> found) {
+    Optional<JobStore.Found> found =
+        atLeast == FRESH ? store.findWithPosition(id) : snapshots.atLeast(id, atLeast);
     if (found.isEmpty()) {
       return true;
     }

@@ -439,24 +439,10 @@ public class JobsResource {
               mediaType = Problem.MEDIA_TYPE,
               schema = @Schema(implementation = Problem.class)))
   public void events(@PathParam("id") String id, @Context SseEventSink sink, @Context Sse sse) {
-    UUID uuid = uuid(id);
-    JobEventStream stream =
-        new JobEventStream(uuid, sink, sse, store, snapshots, storage, hub, json);
-    // Subscribed before the read that the stream starts from: no change falls between the two,
-    // and that one read both checks the tenant and gives the first event.
-    stream.subscribe();
-    Optional<JobStore.Found> found;
-    try {
-      found = store.findWithPosition(uuid, Caller.tenant(identity));
-    } catch (RuntimeException e) {
-      stream.unsubscribe();
-      throw e;
-    }
-    if (found.isEmpty()) {
-      stream.unsubscribe();
-      throw ProblemException.jobNotFound(id);
-    }
-    Thread.ofVirtual().name("sse-" + uuid).start(() -> stream.follow(found.get()));
+    UUID uuid = find(id).id();
+    Thread.ofVirtual()
+        .name("sse-" + uuid)
+        .start(new JobEventStream(uuid, sink, sse, store, snapshots, storage, hub, json));
   }
 
   private Job find(String id) {
