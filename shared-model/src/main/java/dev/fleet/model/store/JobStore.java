@@ -131,8 +131,8 @@ public final class JobStore {
   /**
    * The job, its first message into the outbox and its queue position, in one statement (a
    * data-modifying WITH): a repeated idempotency key inserts neither row and returns the earlier
-   * job. The position is counted against the jobs queued before this statement (its own row is not
-   * visible to the subquery; alone in its class it is first).
+   * job. The position is counted against the jobs queued before this statement (the subquery does
+   * not see the new row: alone in its class, the job is first).
    */
   private static Inserted insertWithMessage(Connection c, NewJob job) throws SQLException {
     GenerationSpec s = job.spec();
@@ -143,9 +143,9 @@ public final class JobStore {
             + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             + " ON CONFLICT (tenant, idempotency_key) DO NOTHING RETURNING "
             + COLUMNS
-            + ", j.queue_ticket - coalesce((SELECT min(h.queue_ticket) FROM jobs h"
-            + " WHERE h.memory_class = j.memory_class AND h.state = 'QUEUED'), j.queue_ticket) + 1"
-            + " AS queue_position),"
+            + ", "
+            + QUEUE_POSITION
+            + "),"
             + " message AS (INSERT INTO outbox (topic, message_key, payload)"
             + " SELECT ?, ?, ? FROM created)"
             + " SELECT * FROM created";
@@ -171,10 +171,7 @@ public final class JobStore {
       ps.setString(18, message.toJson());
       try (ResultSet rs = ps.executeQuery()) {
         if (rs.next()) {
-          long position = rs.getLong("queue_position");
-          OptionalLong queued =
-              rs.wasNull() ? OptionalLong.empty() : OptionalLong.of(Math.max(1, position));
-          return new Inserted(job(rs), true, queued);
+          return new Inserted(job(rs), true, queuePosition(rs));
         }
       }
     }
@@ -560,9 +557,15 @@ public final class JobStore {
    * passes it, so the estimate may read high, never low (see {@code V4__queue_tickets.sql}).
    */
   private static final String QUEUE_POSITION =
-      "CASE WHEN j.state = 'QUEUED' THEN j.queue_ticket - (SELECT min(h.queue_ticket) FROM jobs h"
-          + " WHERE h.memory_class = j.memory_class AND h.state = 'QUEUED') + 1 END"
-          + " AS queue_position";
+      "CASE WHEN j.state = 'QUEUED' THEN j.queue_ticket - coalesce((SELECT min(h.queue_ticket)"
+          + " FROM jobs h WHERE h.memory_class = j.memory_class AND h.state = 'QUEUED'),"
+          + " j.queue_ticket) + 1 END AS queue_position";
+
+  /** The {@link #QUEUE_POSITION} column of the current row. */
+  private static OptionalLong queuePosition(ResultSet rs) throws SQLException {
+    long position = rs.getLong("queue_position");
+    return rs.wasNull() ? OptionalLong.empty() : OptionalLong.of(Math.max(1, position));
+  }
 
   /** A job as read for the API, with its queue position while it is queued. */
   public record Found(Job job, OptionalLong queuePosition) {}
@@ -587,10 +590,7 @@ public final class JobStore {
         if (!rs.next()) {
           return Optional.empty();
         }
-        long position = rs.getLong("queue_position");
-        OptionalLong queued =
-            rs.wasNull() ? OptionalLong.empty() : OptionalLong.of(Math.max(1, position));
-        return Optional.of(new Found(job(rs), queued));
+        return Optional.of(new Found(job(rs), queuePosition(rs)));
       }
     } catch (SQLException e) {
       throw new JobStoreException(what, e);
