@@ -210,18 +210,6 @@ class JobStoreGuardsTest {
             .created());
   }
 
-  @Test
-  void queuePositionCountsOlderQueuedJobsOfTheSameClass() {
-    Job a = TestJobs.queued(store);
-    Job b = TestJobs.queued(store);
-    long pa = store.queuePosition(a.id()).orElseThrow();
-    long pb = store.queuePosition(b.id()).orElseThrow();
-    assertEquals(pa + 1, pb);
-    store.markRunning(a.id(), "w", 1);
-    assertTrue(store.queuePosition(a.id()).isEmpty());
-    assertEquals(pb - 1, store.queuePosition(b.id()).orElseThrow());
-  }
-
   private List<String> outboxTopics(UUID id) {
     List<String> topics = new ArrayList<>();
     try (Connection c = dataSource.getConnection();

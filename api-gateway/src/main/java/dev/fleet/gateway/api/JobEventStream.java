@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fleet.gateway.events.JobChange;
 import dev.fleet.gateway.events.JobEventHub;
+import dev.fleet.gateway.events.JobSnapshots;
 import dev.fleet.gateway.storage.ResultStorage;
 import dev.fleet.model.job.Job;
 import dev.fleet.model.job.JobState;
@@ -13,6 +14,7 @@ import jakarta.ws.rs.sse.Sse;
 import jakarta.ws.rs.sse.SseEventSink;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -34,7 +36,10 @@ final class JobEventStream implements Runnable {
   private final UUID id;
   private final SseEventSink sink;
   private final Sse sse;
+  private static final long FRESH = -1;
+
   private final JobStore store;
+  private final JobSnapshots snapshots;
   private final ResultStorage storage;
   private final JobEventHub hub;
   private final ObjectMapper json;
@@ -46,6 +51,7 @@ final class JobEventStream implements Runnable {
       SseEventSink sink,
       Sse sse,
       JobStore store,
+      JobSnapshots snapshots,
       ResultStorage storage,
       JobEventHub hub,
       ObjectMapper json) {
@@ -53,6 +59,7 @@ final class JobEventStream implements Runnable {
     this.sink = sink;
     this.sse = sse;
     this.store = store;
+    this.snapshots = snapshots;
     this.storage = storage;
     this.hub = hub;
     this.json = json;
@@ -63,7 +70,7 @@ final class JobEventStream implements Runnable {
     // Subscribe before the first read, so that no change falls between the two.
     Runnable unsubscribe = hub.subscribe(id, changes::add);
     try (sink) {
-      if (sendCurrent()) {
+      if (sendCurrent(FRESH)) {
         return;
       }
       while (!sink.isClosed()) {
@@ -72,7 +79,7 @@ final class JobEventStream implements Runnable {
           send(sse.newEventBuilder().comment("keepalive").build());
         } else if (change == JobEventHub.RESYNC || change.state().terminal()) {
           // The whole job, re-read: after a reconnect, and for the end (result link, error).
-          if (sendCurrent()) {
+          if (sendCurrent(change == JobEventHub.RESYNC ? FRESH : change.version())) {
             return;
           }
         } else if (change.version() > version) {
@@ -99,19 +106,24 @@ final class JobEventStream implements Runnable {
     return new Change(id, c.state(), c.step(), c.steps(), c.attempts(), c.cancelRequested());
   }
 
-  /** Sends the job as stored if it is newer than what was sent; true when the stream is over. */
-  private boolean sendCurrent() {
-    Optional<Job> found = store.find(id);
+  /**
+   * Sends the job as stored if it is newer than what was sent; true when the stream is over.
+   *
+   * @param atLeast the version of the change that asks (a read shared with the job's other streams
+   *     will do if it is that recent), or {@link #FRESH}: a read of this stream's own, started now
+   *     (the first one, which must follow the subscription, and after a reconnect)
+   */
+  private boolean sendCurrent(long atLeast) {
+    Optional<JobStore.Found> found =
+        atLeast == FRESH ? store.findWithPosition(id) : snapshots.atLeast(id, atLeast);
     if (found.isEmpty()) {
       return true;
     }
-    Job job = found.get();
+    Job job = found.get().job();
     if (job.version() > version) {
       version = job.version();
-      Long position =
-          job.state() == JobState.QUEUED
-              ? store.queuePosition(id).stream().boxed().findFirst().orElse(null)
-              : null;
+      OptionalLong queued = found.get().queuePosition();
+      Long position = queued.isPresent() ? queued.getAsLong() : null;
       send(event("status", JobView.of(job, position, storage)));
     }
     return job.state().terminal();

@@ -10,6 +10,7 @@ import java.net.URI;
 import java.time.Instant;
 import java.util.List;
 import java.util.UUID;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
 
 /**
  * A job as the API shows it ({@code GET /v1/jobs/{id}}, the 202 of a submission, list items and the
@@ -23,7 +24,13 @@ public record JobView(
     Spec spec,
     Progress progress,
     int attempts,
-    Long queuePosition,
+    @Schema(
+            description =
+                "While queued: an estimate of the job's place in its memory class's queue, 1 for"
+                    + " the next job a worker of that class takes. Exact while jobs leave the queue"
+                    + " in order; a job ahead that left out of order (cancelled) may still be"
+                    + " counted until the queue passes it, so it may read high, never low.")
+        Long queuePosition,
     boolean cancelRequested,
     Plan plan,
     Error error,

@@ -3,6 +3,7 @@ package dev.fleet.gateway.api;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fleet.gateway.auth.Caller;
 import dev.fleet.gateway.events.JobEventHub;
+import dev.fleet.gateway.events.JobSnapshots;
 import dev.fleet.gateway.jobs.JobSubmitter;
 import dev.fleet.gateway.limits.LimitsConfig;
 import dev.fleet.gateway.limits.SubmitLimiter;
@@ -25,8 +26,11 @@ import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.CacheControl;
 import jakarta.ws.rs.core.Context;
+import jakarta.ws.rs.core.EntityTag;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Request;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.sse.Sse;
 import jakarta.ws.rs.sse.SseEventSink;
@@ -35,9 +39,12 @@ import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.UUID;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.enums.ParameterIn;
 import org.eclipse.microprofile.openapi.annotations.enums.SchemaType;
 import org.eclipse.microprofile.openapi.annotations.headers.Header;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
@@ -65,6 +72,7 @@ public class JobsResource {
   private final JobStore store;
   private final ResultStorage storage;
   private final JobEventHub hub;
+  private final JobSnapshots snapshots;
   private final ObjectMapper json;
   private final SecurityIdentity identity;
   private final SubmitLimiter limiter;
@@ -76,6 +84,7 @@ public class JobsResource {
       JobStore store,
       ResultStorage storage,
       JobEventHub hub,
+      JobSnapshots snapshots,
       ObjectMapper json,
       SecurityIdentity identity,
       SubmitLimiter limiter,
@@ -85,6 +94,7 @@ public class JobsResource {
     this.store = store;
     this.storage = storage;
     this.hub = hub;
+    this.snapshots = snapshots;
     this.json = json;
     this.identity = identity;
     this.limiter = limiter;
@@ -151,7 +161,10 @@ public class JobsResource {
     SubmitRequest request = SubmitRequest.parse(json, body);
     JobStore.Inserted inserted = submitter.submit(tenant, key, request);
     Job job = inserted.job();
-    JobView view = view(job);
+    JobView view =
+        inserted.queuePosition().isPresent()
+            ? JobView.of(job, inserted.queuePosition().getAsLong(), storage)
+            : view(job);
     sample.stop(submitTimer);
     Response.ResponseBuilder r =
         Response.accepted(view).location(URI.create("/v1/jobs/" + job.id()));
@@ -165,11 +178,45 @@ public class JobsResource {
   @Path("{id}")
   @Operation(
       operationId = "getJob",
-      summary = "A job's status, progress, plan, error or result link")
+      summary = "A job's status, progress, plan, error or result link",
+      description =
+          "Answers carry an ETag (except a succeeded job's, whose result link is signed anew each"
+              + " time) and Cache-Control: private, no-cache (no-store with a result link)."
+              + " A poller that sends the ETag back in If-None-Match gets 304 Not Modified, without"
+              + " a body, until the job or its queue position changes.")
+  @Parameter(
+      name = "If-None-Match",
+      in = ParameterIn.HEADER,
+      description = "The ETag of the answer the client already has: 304 while it is still current",
+      schema = @Schema(type = SchemaType.STRING))
   @APIResponse(
       responseCode = "200",
       description = "The job",
+      headers = {
+        @Header(
+            name = "ETag",
+            description =
+                "The job's version and, while queued, its queue position; absent once succeeded",
+            schema = @Schema(type = SchemaType.STRING)),
+        @Header(
+            name = "Cache-Control",
+            description = "no-cache, private (no-store, private for a succeeded job)",
+            schema = @Schema(type = SchemaType.STRING))
+      },
       content = @Content(schema = @Schema(implementation = JobView.class)))
+  @APIResponse(
+      responseCode = "304",
+      description = "Not modified: the ETag in If-None-Match is still the job's",
+      headers = {
+        @Header(
+            name = "ETag",
+            description = "The current ETag (the one sent)",
+            schema = @Schema(type = SchemaType.STRING)),
+        @Header(
+            name = "Cache-Control",
+            description = "no-cache, private",
+            schema = @Schema(type = SchemaType.STRING))
+      })
   @APIResponse(
       responseCode = "404",
       description = "No such job (another tenant's job is not found either)",
@@ -177,8 +224,25 @@ public class JobsResource {
           @Content(
               mediaType = Problem.MEDIA_TYPE,
               schema = @Schema(implementation = Problem.class)))
-  public JobView get(@PathParam("id") String id) {
-    return view(find(id));
+  public Response get(@PathParam("id") String id, @Context Request request) {
+    JobStore.Found found =
+        store
+            .findWithPosition(uuid(id), Caller.tenant(identity))
+            .orElseThrow(() -> ProblemException.jobNotFound(id));
+    Job job = found.job();
+    Long position = boxed(found.queuePosition());
+    CacheControl cache = JobCaching.cacheControl(job);
+    Optional<EntityTag> etag = JobCaching.etag(job, position);
+    if (etag.isPresent()) {
+      Response.ResponseBuilder notModified = request.evaluatePreconditions(etag.get());
+      if (notModified != null) {
+        return notModified.cacheControl(cache).build();
+      }
+    }
+    return Response.ok(JobView.of(job, position, storage))
+        .tag(etag.orElse(null))
+        .cacheControl(cache)
+        .build();
   }
 
   @GET
@@ -378,7 +442,7 @@ public class JobsResource {
     UUID uuid = find(id).id();
     Thread.ofVirtual()
         .name("sse-" + uuid)
-        .start(new JobEventStream(uuid, sink, sse, store, storage, hub, json));
+        .start(new JobEventStream(uuid, sink, sse, store, snapshots, storage, hub, json));
   }
 
   private Job find(String id) {
@@ -388,11 +452,12 @@ public class JobsResource {
   }
 
   private JobView view(Job job) {
-    Long position =
-        job.state() == JobState.QUEUED
-            ? store.queuePosition(job.id()).stream().boxed().findFirst().orElse(null)
-            : null;
+    Long position = job.state() == JobState.QUEUED ? boxed(store.queuePosition(job.id())) : null;
     return JobView.of(job, position, storage);
+  }
+
+  private static Long boxed(OptionalLong n) {
+    return n.isPresent() ? n.getAsLong() : null;
   }
 
   private static UUID uuid(String id) {

@@ -79,8 +79,15 @@ public final class JobStore {
     return maxAttempts;
   }
 
-  /** The outcome of {@link #insert}: the job, and whether this call created it. */
-  public record Inserted(Job job, boolean created) {}
+  /**
+   * The outcome of {@link #insert}: the job, whether this call created it, and (for a job it
+   * created) its queue position as the insert found it.
+   */
+  public record Inserted(Job job, boolean created, OptionalLong queuePosition) {
+    public Inserted(Job job, boolean created) {
+      this(job, created, OptionalLong.empty());
+    }
+  }
 
   /**
    * Inserts a QUEUED job and its first Kafka message (into the outbox) in one transaction. With an
@@ -101,52 +108,74 @@ public final class JobStore {
    * @throws TenantQuotaExceededException the tenant is at its cap
    */
   public Inserted insert(NewJob job, int maxActive) {
-    GenerationSpec s = job.spec();
-    String sql =
-        "INSERT INTO jobs (id, tenant, idempotency_key, request_fingerprint, prompt, seed, steps,"
-            + " width, height, guidance, model, memory_class, predicted_peak_bytes,"
-            + " progress_steps, loras) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            + " ON CONFLICT (tenant, idempotency_key) DO NOTHING RETURNING "
-            + COLUMNS;
+    if (maxActive <= 0) {
+      // One statement, its own transaction: no BEGIN and COMMIT round trips.
+      try (Connection c = dataSource.getConnection()) {
+        return insertWithMessage(c, job);
+      } catch (SQLException e) {
+        throw new JobStoreException("insert job " + job.id(), e);
+      }
+    }
     try (Connection c = dataSource.getConnection()) {
       return inTransaction(
           c,
           () -> {
-            if (maxActive > 0) {
-              Optional<Inserted> replay = checkCap(c, job, maxActive);
-              if (replay.isPresent()) {
-                return replay.get();
-              }
-            }
-            Optional<Job> created;
-            try (PreparedStatement ps = c.prepareStatement(sql)) {
-              ps.setObject(1, job.id());
-              ps.setString(2, job.tenant());
-              ps.setString(3, job.idempotencyKey());
-              ps.setString(4, job.requestFingerprint());
-              ps.setString(5, s.prompt());
-              ps.setLong(6, s.seed());
-              ps.setInt(7, s.steps());
-              ps.setInt(8, s.width());
-              ps.setInt(9, s.height());
-              ps.setDouble(10, s.guidance());
-              ps.setString(11, s.model());
-              ps.setString(12, job.memoryClass().className());
-              ps.setLong(13, job.predictedPeakBytes());
-              ps.setInt(14, s.steps());
-              ps.setString(15, s.loras().isEmpty() ? null : LoraRef.toJson(s.loras()));
-              created = one(ps);
-            }
-            if (created.isPresent()) {
-              Job j = created.get();
-              enqueue(c, j.memoryClass().topic(), j.message());
-              return new Inserted(j, true);
-            }
-            return new Inserted(existing(c, job), false);
+            Optional<Inserted> replay = checkCap(c, job, maxActive);
+            return replay.isPresent() ? replay.get() : insertWithMessage(c, job);
           });
     } catch (SQLException e) {
       throw new JobStoreException("insert job " + job.id(), e);
     }
+  }
+
+  /**
+   * The job, its first message into the outbox and its queue position, in one statement (a
+   * data-modifying WITH): a repeated idempotency key inserts neither row and returns the earlier
+   * job. The position is counted against the jobs queued before this statement (the subquery does
+   * not see the new row: alone in its class, the job is first).
+   */
+  private static Inserted insertWithMessage(Connection c, NewJob job) throws SQLException {
+    GenerationSpec s = job.spec();
+    String sql =
+        "WITH created AS (INSERT INTO jobs AS j (id, tenant, idempotency_key, request_fingerprint,"
+            + " prompt, seed, steps, width, height, guidance, model, memory_class,"
+            + " predicted_peak_bytes, progress_steps, loras)"
+            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            + " ON CONFLICT (tenant, idempotency_key) DO NOTHING RETURNING "
+            + COLUMNS
+            + ", "
+            + QUEUE_POSITION
+            + "),"
+            + " message AS (INSERT INTO outbox (topic, message_key, payload)"
+            + " SELECT ?, ?, ? FROM created)"
+            + " SELECT * FROM created";
+    JobMessage message = JobMessage.of(job.id(), job.tenant(), s, job.memoryClass(), 1);
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      ps.setObject(1, job.id());
+      ps.setString(2, job.tenant());
+      ps.setString(3, job.idempotencyKey());
+      ps.setString(4, job.requestFingerprint());
+      ps.setString(5, s.prompt());
+      ps.setLong(6, s.seed());
+      ps.setInt(7, s.steps());
+      ps.setInt(8, s.width());
+      ps.setInt(9, s.height());
+      ps.setDouble(10, s.guidance());
+      ps.setString(11, s.model());
+      ps.setString(12, job.memoryClass().className());
+      ps.setLong(13, job.predictedPeakBytes());
+      ps.setInt(14, s.steps());
+      ps.setString(15, s.loras().isEmpty() ? null : LoraRef.toJson(s.loras()));
+      ps.setString(16, job.memoryClass().topic());
+      ps.setString(17, job.id().toString());
+      ps.setString(18, message.toJson());
+      try (ResultSet rs = ps.executeQuery()) {
+        if (rs.next()) {
+          return new Inserted(job(rs), true, queuePosition(rs));
+        }
+      }
+    }
+    return new Inserted(existing(c, job), false);
   }
 
   /** Under the tenant's lock: the earlier job of a repeated key, or nothing if under the cap. */
@@ -511,21 +540,60 @@ public final class JobStore {
     }
   }
 
-  /** 1 for the next job a worker of its class takes; empty unless the job is QUEUED. */
+  /**
+   * A queued job's position in its class's queue, 1 for the next job a worker of its class takes;
+   * empty unless the job is QUEUED. An estimate in constant time (see {@link #QUEUE_POSITION}).
+   */
   public OptionalLong queuePosition(UUID id) {
+    return findWithPosition(id).map(Found::queuePosition).orElse(OptionalLong.empty());
+  }
+
+  /**
+   * The position of a queued row of {@code jobs} (aliased {@code j}): its ticket, drawn when it
+   * entered QUEUED, minus the smallest ticket still queued in its class, plus one; null for a job
+   * that is not queued. One probe of the partial index {@code jobs_queue_head}, the same cost for
+   * any queue length. Exact while jobs leave a class's queue from its head; a job that left from
+   * the middle (cancelled, or taken out of order) still counts for those behind it until the head
+   * passes it, so the estimate may read high, never low (see {@code V4__queue_tickets.sql}).
+   */
+  private static final String QUEUE_POSITION =
+      "CASE WHEN j.state = 'QUEUED' THEN j.queue_ticket - coalesce((SELECT min(h.queue_ticket)"
+          + " FROM jobs h WHERE h.memory_class = j.memory_class AND h.state = 'QUEUED'),"
+          + " j.queue_ticket) + 1 END AS queue_position";
+
+  /** The {@link #QUEUE_POSITION} column of the current row. */
+  private static OptionalLong queuePosition(ResultSet rs) throws SQLException {
+    long position = rs.getLong("queue_position");
+    return rs.wasNull() ? OptionalLong.empty() : OptionalLong.of(Math.max(1, position));
+  }
+
+  /** A job as read for the API, with its queue position while it is queued. */
+  public record Found(Job job, OptionalLong queuePosition) {}
+
+  /** The job and its queue position, in one indexed query. */
+  public Optional<Found> findWithPosition(UUID id) {
+    return queryFound("find job " + id, "", id);
+  }
+
+  /** As {@link #findWithPosition(UUID)}, only if the job belongs to {@code tenant}. */
+  public Optional<Found> findWithPosition(UUID id, String tenant) {
+    return queryFound("find job " + id, " AND j.tenant = ?", id, Objects.requireNonNull(tenant));
+  }
+
+  private Optional<Found> queryFound(String what, String filter, Object... args) {
     String sql =
-        "SELECT count(*) FROM jobs j JOIN jobs q ON q.memory_class = j.memory_class"
-            + " WHERE j.id = ? AND j.state = 'QUEUED' AND q.state = 'QUEUED'"
-            + " AND (q.created_at, q.id) <= (j.created_at, j.id)";
+        "SELECT " + COLUMNS + ", " + QUEUE_POSITION + " FROM jobs j WHERE j.id = ?" + filter;
     try (Connection c = dataSource.getConnection();
         PreparedStatement ps = c.prepareStatement(sql)) {
-      ps.setObject(1, id);
+      bind(ps, args);
       try (ResultSet rs = ps.executeQuery()) {
-        long n = rs.next() ? rs.getLong(1) : 0;
-        return n > 0 ? OptionalLong.of(n) : OptionalLong.empty();
+        if (!rs.next()) {
+          return Optional.empty();
+        }
+        return Optional.of(new Found(job(rs), queuePosition(rs)));
       }
     } catch (SQLException e) {
-      throw new JobStoreException("queue position " + id, e);
+      throw new JobStoreException(what, e);
     }
   }
 
