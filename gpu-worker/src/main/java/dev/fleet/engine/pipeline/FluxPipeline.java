@@ -4,7 +4,6 @@ import dev.fleet.engine.flux.FluxParams;
 import dev.fleet.engine.lora.LoraStack;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.model.ModelDirectory;
-import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
 import java.util.List;
@@ -30,11 +29,6 @@ public final class FluxPipeline implements AutoCloseable {
             target,
             List.of(ExecutionPlan.allResident(Long.MAX_VALUE)),
             ExecutionOptions.defaults()));
-  }
-
-  /** The DiT checkpoint in the BFL key layout, whatever layout it was saved in. */
-  public static TensorStore openTransformer(ModelDirectory model) {
-    return model.openTransformer();
   }
 
   public ModelDirectory model() {

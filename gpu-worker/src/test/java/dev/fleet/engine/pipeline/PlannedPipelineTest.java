@@ -109,7 +109,7 @@ class PlannedPipelineTest {
 
   /** Streamed blocks' bytes from the checkpoint's headers (float32 checkpoint, float32 compute). */
   private static long streamedBytes(ExecutionPlan p) {
-    try (TensorStore store = FluxPipeline.openTransformer(model)) {
+    try (TensorStore store = model.openTransformer()) {
       long n = 0;
       for (String name : store.names()) {
         TensorEntry e = store.entry(name);
@@ -223,7 +223,7 @@ class PlannedPipelineTest {
       assertTrue(worst <= 1e-3, "fp16 latents rel L2 " + worst);
       assertTrue(vsFloat32 <= 2e-2, "fp16 image vs fp32 rel L2 " + vsFloat32);
       // float8 weights travel as one byte each, the bf16 rest in float16
-      try (TensorStore store = FluxPipeline.openTransformer(fp8)) {
+      try (TensorStore store = fp8.openTransformer()) {
         long want = 0;
         for (String name : store.names()) {
           if (streamed(name, "double_blocks.", 1) || streamed(name, "single_blocks.", 0)) {

@@ -166,7 +166,7 @@ class OtherShapeModelTest {
     ModelDirectory inferred = writer.withDitConfig(false).write(tmp.resolve("no-config"));
     ModelDirectory configured = writer.write(tmp.resolve("config"));
     assertFalse(Files.exists(inferred.transformer().resolveSibling("config.json")));
-    try (TensorStore store = FluxPipeline.openTransformer(inferred)) {
+    try (TensorStore store = inferred.openTransformer()) {
       assertEquals(head128.dit(), FluxParams.fromShapes(store));
     }
     GenerationSpec spec = new GenerationSpec(PROMPT, 3, 2, 48, 32, 0, "head-128");
