@@ -1,5 +1,6 @@
 package dev.fleet.engine.memory;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.util.ArrayList;
@@ -157,6 +158,21 @@ public final class DeviceLedger {
         + ", peak "
         + format(peak)
         + "]";
+  }
+
+  /**
+   * Books {@code bytes} for {@code what} and opens a child scope of {@code parent} for the arrays
+   * they are for, both released when the returned scope closes.
+   *
+   * @throws BudgetExceededException when the booking would take the total over the budget
+   */
+  public BookedScope scope(NDManager parent, long bytes, String what) {
+    return BookedScope.open(this, parent, null, bytes, what);
+  }
+
+  /** As {@link #scope(NDManager, long, String)}, the scope on {@code device}. */
+  public BookedScope scope(NDManager parent, Device device, long bytes, String what) {
+    return BookedScope.open(this, parent, device, bytes, what);
   }
 
   /** One booking; closing it releases the bytes (closing twice is harmless). */

@@ -8,6 +8,7 @@ import dev.fleet.engine.flux.FluxParams;
 import dev.fleet.engine.lora.DeviceAdapters;
 import dev.fleet.engine.lora.DitLinears;
 import dev.fleet.engine.lora.LoraStack;
+import dev.fleet.engine.memory.BookedScope;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.model.ModelDimsReader;
@@ -92,8 +93,8 @@ final class PlanRun {
     ledger.resetPeak();
     long[] moved = new long[spec.steps()];
     long textBefore = l.text().t5BytesStreamed();
-    try (DeviceLedger.Booking state = ledger.reserve(stateBytes, "job latents");
-        NDManager job = jobs.newSubManager()) {
+    try (BookedScope state = ledger.scope(jobs, stateBytes, "job latents")) {
+      NDManager job = state.manager();
       NDArray latent = job.create(initial, latentShape); // (1, 16, 2h, 2w) float32
       trace(listener, "pipe.noise", latent);
       trace(listener, "pipe.timesteps", job.create(timesteps));
@@ -149,11 +150,11 @@ final class PlanRun {
         loras.deviceBytes(linears, dtypeBytes)
             + (long) dtypeBytes * loras.widestRank() * ((long) h * w + l.text().t5Length());
     listener.onPhaseStart(GenerationListener.TEXT);
-    try (DeviceLedger.Booking loraBooking = ledger.reserve(loraBytes, "lora adapters");
-        NDManager loraScope = job.newSubManager();
+    try (BookedScope loraScope = ledger.scope(job, loraBytes, "lora adapters");
         DeviceLedger.Booking condBooking = ledger.reserve(textBytes, "text embeddings");
         TextEmbeddings cond = l.text().embed(spec.prompt(), job, loras)) {
-      Adapters adapters = DeviceAdapters.build(loras, linears, target.dtype(), loraScope).orNone();
+      Adapters adapters =
+          DeviceAdapters.build(loras, linears, target.dtype(), loraScope.manager()).orNone();
       NDArray imgIds = LatentPacking.imageIds(job, 1, h, w, dt);
       NDArray txtIds = LatentPacking.textIds(job, 1, cond.t5().getShape().get(1), dt);
       NDArray guidance =
@@ -177,8 +178,8 @@ final class PlanRun {
         }
         long copiedBefore = l.blocks().bytesCopied();
         NDArray next;
-        try (DeviceLedger.Booking act = ledger.reserve(activations, "dit activations");
-            NDManager scope = NDManager.subManagerOf(img)) {
+        try (BookedScope booked = ledger.scope(img.getManager(), activations, "dit activations")) {
+          NDManager scope = booked.manager();
           scope.tempAttachAll(img, imgIds, txtIds, cond.t5(), cond.clipPooled());
           if (guidance != null) {
             scope.tempAttachAll(guidance);
@@ -219,8 +220,8 @@ final class PlanRun {
     long bytes =
         ActivationEstimates.vaeDecode(
             vaeParams, 1, 2 * h, 2 * w, plan.vaeTile(), target.dtype().getNumOfBytes());
-    try (DeviceLedger.Booking act = ledger.reserve(bytes, "autoencoder decode");
-        NDManager scope = NDManager.subManagerOf(img)) {
+    try (BookedScope decode = ledger.scope(img.getManager(), bytes, "autoencoder decode")) {
+      NDManager scope = decode.manager();
       scope.tempAttachAll(img);
       NDArray z = LatentPacking.unpack(img, h, w);
       NDArray decoded =

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.fleet.engine.lora.DeviceAdapters;
 import dev.fleet.engine.lora.LoraStack;
+import dev.fleet.engine.memory.BookedScope;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.HostToDevice;
 import dev.fleet.engine.model.ModelDirectory;
@@ -228,10 +229,10 @@ public final class TextStage implements AutoCloseable {
     try {
       Encoders encoders = staged ? load() : resident;
       long loraBytes = loras.clipDeviceBytes(target.dtype().getNumOfBytes());
-      try (DeviceLedger.Booking act = ledger.reserve(activationBytes, "text activations");
+      try (BookedScope scope =
+              ledger.scope(job, target.device(), activationBytes, "text activations");
           DeviceLedger.Booking side = ledger.reserve(loraBytes, "clip lora adapters");
-          NDManager scope = job.newSubManager(target.device());
-          TextEmbeddings out = encoders.encode(t5Ids, clipIds, loras, scope)) {
+          TextEmbeddings out = encoders.encode(t5Ids, clipIds, loras, scope.manager())) {
         runs.incrementAndGet();
         return HostEmbeddings.of(out);
       } finally {
