@@ -41,7 +41,9 @@ import org.jboss.logging.Logger;
  * thread while this loop keeps polling with every partition paused, so a job of many minutes never
  * exceeds {@code max.poll.interval.ms} nor triggers a rebalance; the offset is committed only after
  * the job's terminal state is stored. A worker that dies mid-job leaves the offset uncommitted and
- * the job RUNNING: Kafka redelivers it, and the store lets the same attempt start over.
+ * the job RUNNING: Kafka redelivers it, and the store lets the same attempt start over; should the
+ * worker stay away, its lease stops being heartbeaten and the gateway's reaper re-queues the job as
+ * its next attempt ({@link LeaseKeeper}, {@code JobStore.requeueExpired}).
  */
 @ApplicationScoped
 public class JobConsumer {
@@ -72,6 +74,7 @@ public class JobConsumer {
   private Thread loop;
   private KafkaConsumer<String, String> consumer;
   private JobStore store;
+  private LeaseKeeper leases;
   private JobRunner runner;
 
   void start(@Observes StartupEvent event) {
@@ -80,9 +83,12 @@ public class JobConsumer {
     }
     store = new JobStore(dataSource);
     String workerId = config.id().orElse(ManagementFactory.getRuntimeMXBean().getName());
+    leases = new LeaseKeeper(store, config.heartbeatInterval());
     runner =
         new JobRunner(
             store,
+            leases,
+            config.retryPatience(),
             sink,
             model::generate,
             model::refusal,
@@ -188,6 +194,9 @@ public class JobConsumer {
         .record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
     if (outcome != Outcome.ABANDONED) {
       commit(tp, record.offset());
+    } else {
+      // Delivered again from this offset; meanwhile its lease expires and the reaper re-queues it.
+      consumer.seek(tp, record.offset());
     }
     consumer.resume(consumer.paused());
   }
@@ -267,6 +276,9 @@ public class JobConsumer {
     } finally {
       stopping.set(true);
       jobThread.shutdownNow();
+      if (leases != null) {
+        leases.close();
+      }
     }
   }
 }

@@ -89,6 +89,22 @@ public interface WorkerConfig {
   @WithDefault("30s")
   Duration drainTimeout();
 
+  /**
+   * How often the worker heartbeats the lease of the job it runs. The gateway re-queues a job whose
+   * lease went without a heartbeat for {@code fleet.jobs.lease-expiry} (60s), which must be several
+   * of these.
+   */
+  @WithDefault("10s")
+  Duration heartbeatInterval();
+
+  /**
+   * How long a write a run cannot skip (taking the job, uploading the image, storing the terminal
+   * state) is retried while PostgreSQL or S3 is away, before the job is re-queued or, for the
+   * store, left to the lease reaper.
+   */
+  @WithDefault("2m")
+  Duration retryPatience();
+
   /** Whether to consume jobs; off only for tests of the parts around the consumer. */
   @WithDefault("true")
   boolean consume();
