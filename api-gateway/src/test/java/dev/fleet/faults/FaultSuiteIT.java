@@ -17,6 +17,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -41,7 +42,6 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 import org.postgresql.ds.PGSimpleDataSource;
 
 /**
@@ -73,13 +73,15 @@ class FaultSuiteIT {
 
   @Test
   @Timeout(value = 12, unit = java.util.concurrent.TimeUnit.MINUTES)
-  void everyAcknowledgedJobEndsOnceWithOneImageThroughTheFaults(@TempDir Path data)
-      throws Exception {
-    Path root =
+  void everyAcknowledgedJobEndsOnceWithOneImageThroughTheFaults() throws Exception {
+    Path module =
         Path.of(System.getProperty("fleet.it.basedir", System.getProperty("user.dir")))
             .toAbsolutePath()
-            .normalize()
-            .getParent();
+            .normalize();
+    Path root = module.getParent();
+    // Kept after the run: the children's logs are there (gateway.log, worker-1.log, worker-2.log).
+    Path data = module.resolve("target/fault-suite/" + System.currentTimeMillis());
+    Files.createDirectories(data);
     try (FaultFleet fleet = new FaultFleet(root, data)) {
       fleet.start();
       String key = new ApiKeyStore(dataSource(fleet)).create(TENANT, false, "faults").secret();
@@ -256,7 +258,11 @@ class FaultSuiteIT {
 
   private void event(String what) {
     events.add(what);
-    System.out.println("fault suite: " + what);
+    log(what);
+  }
+
+  private static void log(String what) {
+    System.out.println("fault suite: " + java.time.LocalTime.now() + " " + what);
   }
 
   // --- the count --------------------------------------------------------------------------------
@@ -300,11 +306,27 @@ class FaultSuiteIT {
             .build();
     try (Connection c = DriverManager.getConnection(fleet.jdbcUrl(), "fleet", "fleet")) {
       long deadline = System.nanoTime() + SETTLE.toNanos();
-      while (active(c) > 0 && System.nanoTime() < deadline) {
+      long reported = 0;
+      for (long active = active(c); active > 0 && System.nanoTime() < deadline; ) {
+        if (System.nanoTime() - reported > 10_000_000_000L) {
+          log(active + " job(s) not finished yet");
+          reported = System.nanoTime();
+        }
         pause(500);
+        active = active(c);
       }
       for (UUID id : acknowledged.values()) {
         count(t, c, s3, id);
+      }
+      try (PreparedStatement ps =
+          c.prepareStatement("SELECT state, attempts, worker FROM jobs WHERE id = ?")) {
+        ps.setObject(1, acknowledged.get(-1));
+        try (ResultSet rs = ps.executeQuery()) {
+          rs.next();
+          event(
+              "the killed worker's job ended %s at attempt %d on %s"
+                  .formatted(rs.getString(1), rs.getInt(2), rs.getString(3)));
+        }
       }
     }
     return t;

@@ -6,6 +6,7 @@ import dev.fleet.model.job.Job;
 import dev.fleet.model.job.JobMessage;
 import dev.fleet.model.job.JobState;
 import dev.fleet.model.job.MemoryClass;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -140,12 +141,28 @@ public final class JobStore {
             if (created.isPresent()) {
               Job j = created.get();
               enqueue(c, j.memoryClass().topic(), j.message());
+              if (job.webhook() != null) {
+                addWebhook(c, j.id(), job.webhook());
+              }
               return new Inserted(j, true);
             }
             return new Inserted(existing(c, job), false);
           });
     } catch (SQLException e) {
       throw new JobStoreException("insert job " + job.id(), e);
+    }
+  }
+
+  /**
+   * The job's webhook: a trigger ({@code V4_2__job_webhooks.sql}) writes its terminal event to
+   * {@code webhook_deliveries} in the transaction that finishes the job.
+   */
+  private static void addWebhook(Connection c, UUID id, URI url) throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement("INSERT INTO job_webhooks (job_id, url) VALUES (?, ?)")) {
+      ps.setObject(1, id);
+      ps.setString(2, url.toString());
+      ps.executeUpdate();
     }
   }
 
