@@ -160,7 +160,12 @@ public final class JobRunner {
       return switch (progress.stop) {
         case TIMED_OUT -> timedOut(message);
         case SHUTDOWN -> handBack(message);
-        case LEASE_LOST -> Outcome.DISCARDED;
+        case LEASE_LOST -> {
+          LOG.infof(
+              "job %s attempt %d: stopped, its lease went to another run or the reaper",
+              lease.jobId(), lease.attempt());
+          yield Outcome.DISCARDED;
+        }
         default -> cancelled(message);
       };
     } catch (UnsupportedLoraException e) {

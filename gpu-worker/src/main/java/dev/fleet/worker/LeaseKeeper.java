@@ -65,12 +65,29 @@ public final class LeaseKeeper implements AutoCloseable {
         if (!store.heartbeat(lease)) {
           lost = true;
           task.cancel(false);
-          LOG.warnf(
-              "job %s attempt %d: lease lost (finished, re-queued or taken by another run)",
-              lease.jobId(), lease.attempt());
+          LOG.infof(
+              "job %s attempt %d: lease no longer held; the job is %s",
+              lease.jobId(), lease.attempt(), whereabouts());
         }
       } catch (RuntimeException e) {
         LOG.warnf("job %s: heartbeat failed: %s", lease.jobId(), e.getMessage());
+      }
+    }
+
+    /** What became of the job, for the log: finished, re-queued, or run by another worker. */
+    private String whereabouts() {
+      try {
+        return store
+            .find(lease.jobId())
+            .map(
+                j ->
+                    j.state()
+                        + " at attempt "
+                        + j.attempts()
+                        + (j.worker() == null ? "" : " on " + j.worker()))
+            .orElse("gone");
+      } catch (RuntimeException e) {
+        return "unknown (" + e.getMessage() + ")";
       }
     }
 
