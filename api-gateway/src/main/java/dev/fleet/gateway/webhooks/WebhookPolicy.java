@@ -82,7 +82,7 @@ public final class WebhookPolicy {
     InetAddress[] addresses;
     try {
       addresses = InetAddress.getAllByName(name);
-    } catch (UnknownHostException e) {
+    } catch (UnknownHostException | RuntimeException e) {
       return Optional.of("names a host that does not resolve: " + name);
     }
     boolean allowedHost = hosts.contains(name);

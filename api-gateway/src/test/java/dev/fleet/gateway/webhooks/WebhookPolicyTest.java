@@ -41,6 +41,13 @@ class WebhookPolicyTest {
         "https://user:secret@203.0.113.5/hook|must not carry credentials",
         "https://203.0.113.5/hook#frag|must not have a fragment",
         "not a url at all|is not a URL",
+        "https:///no-host|must name a host",
+        "https://%zz/hook|is not a URL",
+        "https://[fe80::1%25eth0]/hook|does not resolve",
+        "https://a..b.invalid/hook|must name a host",
+        "https://[::ffff:127.0.0.1]/hook|loopback",
+        "https://2130706433/hook|loopback",
+        "https://0x7f.1/hook|must name a host",
       })
   void refusedWithTheReason(String url, String reason) {
     var e = assertThrows(WebhookPolicy.RefusedException.class, () -> STRICT.check(url));
