@@ -104,6 +104,18 @@ class FaultSuiteIT {
       assertEquals(tally.submitted, tally.succeeded + tally.failed + tally.other, tally.toString());
       assertTrue(tally.succeeded > 0, tally.toString());
     }
+    // Passed: the services' data goes, the children's logs stay.
+    for (String service : List.of("postgres", "kafka", "s3")) {
+      deleteTree(data.resolve(service));
+    }
+  }
+
+  private static void deleteTree(Path dir) throws IOException {
+    try (var paths = Files.walk(dir)) {
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
   }
 
   // --- the jobs ---------------------------------------------------------------------------------

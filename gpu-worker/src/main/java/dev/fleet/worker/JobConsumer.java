@@ -195,8 +195,7 @@ public class JobConsumer {
     if (outcome != Outcome.ABANDONED) {
       commit(tp, record.offset());
     } else {
-      // Delivered again from this offset; meanwhile its lease expires and the reaper re-queues it.
-      consumer.seek(tp, record.offset());
+      redeliver(tp, record.offset());
     }
     consumer.resume(consumer.paused());
   }
@@ -216,6 +215,19 @@ public class JobConsumer {
       }
     } catch (Exception ignored) {
       // not even JSON with an id: nothing to mark
+    }
+  }
+
+  /**
+   * The runner broke (the job store stayed away past the retry patience): the record is read again
+   * from its offset. Its lease, no longer heartbeaten, also expires, and the reaper re-queues it.
+   */
+  private void redeliver(TopicPartition tp, long offset) {
+    try {
+      consumer.seek(tp, offset);
+    } catch (IllegalStateException e) {
+      // The partition moved to another worker mid-job: it reads on from the committed offset.
+      LOG.warnf("could not rewind %s to %d: %s", tp, offset, e.getMessage());
     }
   }
 
