@@ -8,8 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.fleet.gateway.storage.ResultStorage;
 import dev.fleet.model.auth.ApiKeyStore;
 import dev.fleet.model.job.Job;
-import dev.fleet.model.job.JobMessage;
 import dev.fleet.model.store.JobStore;
+import dev.fleet.model.store.Lease;
 import dev.fleet.stack.FleetStackTestResource;
 import io.minio.MinioClient;
 import io.minio.PutObjectArgs;
@@ -75,7 +75,8 @@ class ResultLinkTest {
   /** What a worker does at the end of a job: upload, then record success. */
   private Job finishedJob(byte[] png) throws Exception {
     Job job = TestJobs.queued(store, "links", 4);
-    String key = JobMessage.resultKey(job.tenant(), job.id());
+    Lease lease = store.start(job.id(), "w", 1).orElseThrow();
+    String key = lease.resultKey(job.tenant());
     MinioClient s3 =
         MinioClient.builder()
             .endpoint(endpoint)
@@ -86,8 +87,7 @@ class ResultLinkTest {
         PutObjectArgs.builder().bucket(bucket).object(key).contentType("image/png").stream(
                 new ByteArrayInputStream(png), png.length, -1)
             .build());
-    store.markRunning(job.id(), "w", 1);
-    store.succeed(job.id(), key, png.length);
+    store.succeed(lease, key, png.length);
     return store.find(job.id()).orElseThrow();
   }
 

@@ -11,7 +11,7 @@ import java.util.logging.Logger;
  * java.util.logging here (slf4j-jdk14, or JBoss LogManager inside Quarkus). Set the system property
  * {@value #LEVEL_PROPERTY} (e.g. {@code INFO}) to see more.
  */
-final class QuietLogging {
+public final class QuietLogging {
   static final String LEVEL_PROPERTY = "fleet.stack.log-level";
 
   private static final List<String> SERVICE_CATEGORIES =
@@ -23,7 +23,7 @@ final class QuietLogging {
   private QuietLogging() {}
 
   /** Quiets the service categories only: for JVMs that run other code, such as tests. */
-  static synchronized void services() {
+  public static synchronized void services() {
     Level level = level();
     for (String category : SERVICE_CATEGORIES) {
       hold(Logger.getLogger(category), level);

@@ -291,11 +291,34 @@ class FleetChartTest {
     assertTrue(properties.contains("fleet.default-model=flux-dev\n"), properties);
     assertTrue(properties.contains("fleet.models.flux-dev.default-steps=28\n"), properties);
     assertTrue(properties.contains("fleet.models.flux-dev.default-guidance=3.5\n"), properties);
+    assertTrue(properties.contains("fleet.jobs.lease-expiry=60s\n"), properties);
+    assertFalse(properties.contains("fleet.webhooks.allow"), properties);
+    assertTrue(
+        c.getEnv().stream().noneMatch(e -> e.getName().equals("FLEET_WEBHOOK_SECRET")),
+        "no webhook secret unless one is named");
     assertEquals(
         "/etc/fleet/application.properties", env(c, "QUARKUS_CONFIG_LOCATIONS").getValue());
     assertTrue(
         c.getVolumeMounts().stream().anyMatch(m -> m.getMountPath().equals("/etc/fleet")),
         "config mounted at /etc/fleet");
+  }
+
+  @Test
+  void webhooksGetTheirSigningKeyFromASecretAndTheOperatorsAllowList() {
+    List<HasMetadata> objects =
+        render(
+            template()
+                .set("gateway.webhooks.existingSecret", "fleet-webhooks")
+                .set("gateway.webhooks.allow[0]", "hooks.internal")
+                .set("gateway.webhooks.allow[1]", "10.20.0.0/16"));
+    Container c = container(one(objects, Deployment.class, "fleet-gateway"));
+    EnvVar secret = env(c, "FLEET_WEBHOOK_SECRET");
+    assertEquals("fleet-webhooks", secret.getValueFrom().getSecretKeyRef().getName());
+    assertEquals("webhook-secret", secret.getValueFrom().getSecretKeyRef().getKey());
+    String properties =
+        one(objects, ConfigMap.class, "fleet-gateway").getData().get("application.properties");
+    assertTrue(
+        properties.contains("fleet.webhooks.allow=hooks.internal,10.20.0.0/16\n"), properties);
   }
 
   @Test

@@ -41,7 +41,9 @@ import org.jboss.logging.Logger;
  * thread while this loop keeps polling with every partition paused, so a job of many minutes never
  * exceeds {@code max.poll.interval.ms} nor triggers a rebalance; the offset is committed only after
  * the job's terminal state is stored. A worker that dies mid-job leaves the offset uncommitted and
- * the job RUNNING: Kafka redelivers it, and the store lets the same attempt start over.
+ * the job RUNNING: Kafka redelivers it, and the store lets the same attempt start over; should the
+ * worker stay away, its lease stops being heartbeaten and the gateway's reaper re-queues the job as
+ * its next attempt ({@link LeaseKeeper}, {@code JobStore.requeueExpired}).
  */
 @ApplicationScoped
 public class JobConsumer {
@@ -72,6 +74,7 @@ public class JobConsumer {
   private Thread loop;
   private KafkaConsumer<String, String> consumer;
   private JobStore store;
+  private LeaseKeeper leases;
   private JobRunner runner;
 
   void start(@Observes StartupEvent event) {
@@ -80,9 +83,12 @@ public class JobConsumer {
     }
     store = new JobStore(dataSource);
     String workerId = config.id().orElse(ManagementFactory.getRuntimeMXBean().getName());
+    leases = new LeaseKeeper(store, config.heartbeatInterval());
     runner =
         new JobRunner(
             store,
+            leases,
+            config.retryPatience(),
             sink,
             model::generate,
             model::refusal,
@@ -188,6 +194,8 @@ public class JobConsumer {
         .record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
     if (outcome != Outcome.ABANDONED) {
       commit(tp, record.offset());
+    } else {
+      redeliver(tp, record.offset());
     }
     consumer.resume(consumer.paused());
   }
@@ -207,6 +215,19 @@ public class JobConsumer {
       }
     } catch (Exception ignored) {
       // not even JSON with an id: nothing to mark
+    }
+  }
+
+  /**
+   * The runner broke (the job store stayed away past the retry patience): the record is read again
+   * from its offset. Its lease, no longer heartbeaten, also expires, and the reaper re-queues it.
+   */
+  private void redeliver(TopicPartition tp, long offset) {
+    try {
+      consumer.seek(tp, offset);
+    } catch (IllegalStateException e) {
+      // The partition moved to another worker mid-job: it reads on from the committed offset.
+      LOG.warnf("could not rewind %s to %d: %s", tp, offset, e.getMessage());
     }
   }
 
@@ -267,6 +288,9 @@ public class JobConsumer {
     } finally {
       stopping.set(true);
       jobThread.shutdownNow();
+      if (leases != null) {
+        leases.close();
+      }
     }
   }
 }

@@ -15,6 +15,11 @@ public enum Outcome {
    * the same attempt, its message in the outbox.
    */
   HANDED_BACK,
+  /**
+   * The job was no longer this run's when it ended (its lease went to the reaper or another run, or
+   * it was cancelled or timed out meanwhile): the stored state stands, this run's image is removed.
+   */
+  DISCARDED,
   /** The runner itself broke: the job stays RUNNING and Kafka redelivers it. */
   ABANDONED
 }

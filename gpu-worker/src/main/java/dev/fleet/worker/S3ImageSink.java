@@ -2,6 +2,7 @@ package dev.fleet.worker;
 
 import io.minio.MinioClient;
 import io.minio.PutObjectArgs;
+import io.minio.RemoveObjectArgs;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.io.ByteArrayInputStream;
 
@@ -27,5 +28,10 @@ public class S3ImageSink implements ImageSink {
                 new ByteArrayInputStream(png), png.length, -1)
             .contentType("image/png")
             .build());
+  }
+
+  @Override
+  public void delete(String key) throws Exception {
+    client.removeObject(RemoveObjectArgs.builder().bucket(bucket).object(key).build());
   }
 }

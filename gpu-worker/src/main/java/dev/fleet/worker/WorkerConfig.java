@@ -91,12 +91,28 @@ public interface WorkerConfig {
 
   /**
    * Multiply the DiT's float8-stored matrices in float8 on the GPU's fp8 tensor cores ({@code
-   * torch._scaled_mm}, dynamic per-tensor activation scales) instead of widening them to float16:
-   * faster on cards with fp8 tensor cores (H100/H200, Ada: compute capability 8.9+), about 3 %
-   * relative error per block against float16 compute (docs/BENCHMARKS.md); unsupported elsewhere.
+   * torch._scaled_mm}, dynamic per-tensor activation scales) instead of widening them to float16.
+   * Needs fp8 tensor cores (H100/H200, Ada: compute capability 8.9+); about 2 % relative error per
+   * block against float16 compute, and so far slower than it on the H100 (docs/BENCHMARKS.md).
    */
   @WithDefault("false")
   boolean fp8Matmul();
+
+  /**
+   * How often the worker heartbeats the lease of the job it runs. The gateway re-queues a job whose
+   * lease went without a heartbeat for {@code fleet.jobs.lease-expiry} (60s), which must be several
+   * of these.
+   */
+  @WithDefault("10s")
+  Duration heartbeatInterval();
+
+  /**
+   * How long a write a run cannot skip (taking the job, uploading the image, storing the terminal
+   * state) is retried while PostgreSQL or S3 is away, before the job is re-queued or, for the
+   * store, left to the lease reaper.
+   */
+  @WithDefault("2m")
+  Duration retryPatience();
 
   /** Whether to consume jobs; off only for tests of the parts around the consumer. */
   @WithDefault("true")

@@ -110,26 +110,31 @@ class WorkerBudgetTest {
     GenerationSpec spec = new GenerationSpec("oom", 7, 2, 64, 64, 3.5, "flux-tiny");
     UUID id = UUID.randomUUID();
     store.insert(new NewJob(id, "t1", null, null, spec, MemoryClass.VRAM_16G, 1L << 30));
-    JobRunner runner =
-        new JobRunner(
-            store,
-            (key, png) -> {
-              throw new AssertionError("nothing to upload");
-            },
-            (s, listener) -> {
-              throw new GenerationOutOfMemoryException(
-                  "out of device memory under plan a and again under b",
-                  List.of(new PlanEvent(PlanEvent.Kind.RETRY_FAILED, "b", "b", "budget")),
-                  new IllegalStateException("budget"));
-            },
-            model.admission(),
-            "test-worker",
-            "flux-tiny",
-            Duration.ofMinutes(1),
-            Duration.ofMillis(250),
-            () -> false,
-            Clock.systemUTC());
-    Outcome outcome = runner.run(JobMessage.of(id, "t1", spec, MemoryClass.VRAM_16G, 1));
+    Outcome outcome;
+    try (LeaseKeeper leases = new LeaseKeeper(store, Duration.ofSeconds(10))) {
+      JobRunner runner =
+          new JobRunner(
+              store,
+              leases,
+              Duration.ofSeconds(5),
+              (key, png) -> {
+                throw new AssertionError("nothing to upload");
+              },
+              (s, listener) -> {
+                throw new GenerationOutOfMemoryException(
+                    "out of device memory under plan a and again under b",
+                    List.of(new PlanEvent(PlanEvent.Kind.RETRY_FAILED, "b", "b", "budget")),
+                    new IllegalStateException("budget"));
+              },
+              model.admission(),
+              "test-worker",
+              "flux-tiny",
+              Duration.ofMinutes(1),
+              Duration.ofMillis(250),
+              () -> false,
+              Clock.systemUTC());
+      outcome = runner.run(JobMessage.of(id, "t1", spec, MemoryClass.VRAM_16G, 1));
+    }
     assertEquals(Outcome.REQUEUED, outcome);
     Job job = store.find(id).orElseThrow();
     assertEquals(JobState.QUEUED, job.state());

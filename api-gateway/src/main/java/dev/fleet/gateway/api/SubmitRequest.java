@@ -38,10 +38,21 @@ public record SubmitRequest(
     @Schema(
             description =
                 "LoRA adapters to apply, by name (GET /v1/loras lists them); at most 4 by default")
-        List<LoraRequest> loras) {
+        List<LoraRequest> loras,
+    @Schema(
+            description =
+                "An https URL that is POSTed the job's terminal event (SUCCEEDED, FAILED,"
+                    + " CANCELLED or TIMED_OUT) as JSON, retried with backoff until it answers"
+                    + " 2xx. Signed: header Fleet-Signature t=UNIX_SECONDS,v1=HEX, the"
+                    + " HMAC-SHA256 under the operator's secret of the timestamp, a dot and the"
+                    + " body; reject a timestamp more than 300 s from your clock (the replay"
+                    + " window) and a Fleet-Event-Id seen before. Loopback, link-local and"
+                    + " private addresses are refused unless the operator allows them.",
+            example = "https://hooks.example.com/fleet")
+        String webhook) {
 
   private static final Set<String> FIELDS =
-      Set.of("prompt", "seed", "steps", "width", "height", "guidance", "model", "loras");
+      Set.of("prompt", "seed", "steps", "width", "height", "guidance", "model", "loras", "webhook");
   private static final Set<String> LORA_FIELDS = Set.of("name", "strength");
 
   /** One LoRA of a request. */
@@ -90,7 +101,8 @@ public record SubmitRequest(
             toInt(f.integer("height", Integer.MIN_VALUE, Integer.MAX_VALUE)),
             f.number("guidance"),
             f.text("model"),
-            loras(root.get("loras"), errors));
+            loras(root.get("loras"), errors),
+            f.text("webhook"));
     if (!errors.isEmpty()) {
       throw ProblemException.malformed(
           errors.stream().map(FieldError::toString).reduce((a, b) -> a + "; " + b).orElseThrow(),
@@ -218,6 +230,9 @@ public record SubmitRequest(
     if (loras != null && !loras.isEmpty()) {
       // Only then, so that a request without LoRAs keeps the fingerprint it had before them.
       canonical += "\u0000" + loras;
+    }
+    if (webhook != null) {
+      canonical += "\u0000webhook=" + webhook;
     }
     try {
       MessageDigest sha = MessageDigest.getInstance("SHA-256");

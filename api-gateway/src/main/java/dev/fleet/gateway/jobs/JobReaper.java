@@ -1,5 +1,6 @@
 package dev.fleet.gateway.jobs;
 
+import dev.fleet.gateway.outbox.OutboxRelayService;
 import dev.fleet.model.store.JobStore;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -11,22 +12,28 @@ import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 
 /**
- * Ends the jobs that would otherwise wait forever: queued with no worker for their class, or
- * running on a worker that hangs ({@code fleet.jobs.queue-timeout}, {@code run-timeout}). A worker
- * that crashes is covered by Kafka's redelivery; this is for the ones that never come back. The
- * UPDATE is idempotent, so every gateway replica may run it.
+ * Looks after the jobs whose worker went away: a running job whose lease has not been heartbeaten
+ * for {@code fleet.jobs.lease-expiry} is re-queued as its next attempt, through the outbox (FAILED
+ * after the last one); and the jobs that would otherwise wait forever end TIMED_OUT — queued with
+ * no worker for their class, or running too long ({@code queue-timeout}, {@code run-timeout}). Both
+ * are guarded UPDATEs that take each job once, so every gateway replica may run them.
  */
 @ApplicationScoped
 public class JobReaper {
   private static final Logger LOG = Logger.getLogger(JobReaper.class);
 
+  /** Jobs re-queued per transaction; a larger backlog takes several in a row. */
+  static final int BATCH = 100;
+
   private final JobStore store;
   private final JobsConfig config;
+  private final OutboxRelayService outbox;
   private ScheduledExecutorService timer;
 
-  public JobReaper(JobStore store, JobsConfig config) {
+  public JobReaper(JobStore store, JobsConfig config, OutboxRelayService outbox) {
     this.store = store;
     this.config = config;
+    this.outbox = outbox;
   }
 
   void start(@Observes StartupEvent event) {
@@ -38,6 +45,20 @@ public class JobReaper {
   }
 
   void reap() {
+    try {
+      JobStore.Reaped reaped;
+      do {
+        reaped = store.requeueExpired(config.leaseExpiry(), BATCH);
+        if (reaped.total() > 0) {
+          LOG.infof(
+              "lease expired: %d job(s) re-queued, %d failed after their last attempt, %d cancelled",
+              reaped.requeued(), reaped.deadLettered(), reaped.cancelled());
+          outbox.nudge();
+        }
+      } while (reaped.total() == BATCH);
+    } catch (RuntimeException e) {
+      LOG.warnf("job reaper: %s", e.getMessage());
+    }
     try {
       int n = store.timeOutStale(config.queueTimeout(), config.runTimeout());
       if (n > 0) {

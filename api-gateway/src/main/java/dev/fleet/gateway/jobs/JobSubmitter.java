@@ -10,6 +10,7 @@ import dev.fleet.gateway.loras.LorasConfig;
 import dev.fleet.gateway.models.Model;
 import dev.fleet.gateway.models.ModelRegistry;
 import dev.fleet.gateway.outbox.OutboxRelayService;
+import dev.fleet.gateway.webhooks.Webhooks;
 import dev.fleet.model.FieldError;
 import dev.fleet.model.GenerationSpec;
 import dev.fleet.model.InvalidSpecException;
@@ -21,6 +22,7 @@ import dev.fleet.model.store.JobStore;
 import dev.fleet.model.store.NewJob;
 import dev.fleet.model.store.TenantQuotaExceededException;
 import jakarta.enterprise.context.ApplicationScoped;
+import java.net.URI;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -47,6 +49,7 @@ public class JobSubmitter {
   private final LimitsConfig limits;
   private final LoraLibrary loras;
   private final LorasConfig lorasConfig;
+  private final Webhooks webhooks;
 
   public JobSubmitter(
       ModelRegistry models,
@@ -54,18 +57,21 @@ public class JobSubmitter {
       OutboxRelayService relay,
       LimitsConfig limits,
       LoraLibrary loras,
-      LorasConfig lorasConfig) {
+      LorasConfig lorasConfig,
+      Webhooks webhooks) {
     this.models = models;
     this.store = store;
     this.relay = relay;
     this.limits = limits;
     this.loras = loras;
     this.lorasConfig = lorasConfig;
+    this.webhooks = webhooks;
   }
 
   /** The stored job for this request, and whether this call created it. */
   public JobStore.Inserted submit(String tenant, String idempotencyKey, SubmitRequest request) {
     GenerationSpec spec = resolve(request);
+    URI webhook = request.webhook() == null ? null : webhooks.check(request.webhook());
     Model model = models.find(spec.model()).orElseThrow();
     ClassRoute.Fits route =
         MemoryAdmission.route(model, spec.width(), spec.height(), 1, adapters(spec.loras()));
@@ -77,7 +83,8 @@ public class JobSubmitter {
             request.fingerprint(),
             spec,
             route.memoryClass(),
-            route.plan().predictedPeakBytes());
+            route.plan().predictedPeakBytes(),
+            webhook);
     JobStore.Inserted inserted;
     try {
       inserted = store.insert(job, limits.maxActiveJobs(tenant));

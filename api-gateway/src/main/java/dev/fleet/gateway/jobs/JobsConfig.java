@@ -20,7 +20,15 @@ public interface JobsConfig {
   @WithDefault("30m")
   Duration runTimeout();
 
-  /** How often the gateway looks for such jobs. */
+  /**
+   * A running job whose worker has not heartbeaten its lease for this long is re-queued as its next
+   * attempt (FAILED after the last): the worker died, hangs or lost the database. Several of the
+   * workers' {@code fleet.worker.heartbeat-interval} (10s).
+   */
+  @WithDefault("60s")
+  Duration leaseExpiry();
+
+  /** How often the gateway looks for such jobs (and for expired leases). */
   @WithDefault("30s")
   Duration reaperInterval();
 }

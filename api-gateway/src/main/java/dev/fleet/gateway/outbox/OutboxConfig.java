@@ -23,4 +23,11 @@ public interface OutboxConfig {
   /** The producer's delivery.timeout.ms: how long one send may take before it counts as failed. */
   @WithDefault("10s")
   Duration deliveryTimeout();
+
+  /**
+   * On shutdown, how long the relay keeps sending what is left in the outbox before the gateway
+   * exits (rows still unsent then wait for the next gateway to start: nothing is lost).
+   */
+  @WithDefault("10s")
+  Duration drainTimeout();
 }

@@ -20,7 +20,8 @@ import org.jboss.logging.Logger;
  * Runs the {@link OutboxRelay} on one background thread for the life of the gateway: a round right
  * after each submission ({@link #nudge()}), one every poll interval otherwise, and backing off (up
  * to {@code fleet.outbox.max-backoff}) while Kafka refuses messages. The producer is idempotent
- * with {@code acks=all}: a row is marked sent only once every replica has it.
+ * with {@code acks=all}: a row is marked sent only once every replica has it. On shutdown it sends
+ * what is left before the producer closes ({@code fleet.outbox.drain-timeout}).
  */
 @ApplicationScoped
 public class OutboxRelayService {
@@ -36,6 +37,8 @@ public class OutboxRelayService {
   private volatile boolean running;
   private volatile Thread thread;
   private Producer<String, String> producer;
+  private OutboxRelay relay;
+  private volatile boolean stopped;
 
   public OutboxRelayService(
       AgroalDataSource dataSource,
@@ -58,7 +61,7 @@ public class OutboxRelayService {
   void start(@Observes StartupEvent event) {
     producer = new KafkaProducer<>(producerConfig());
     Duration ackTimeout = config.deliveryTimeout().plusSeconds(1);
-    OutboxRelay relay = new OutboxRelay(dataSource, producer, config.batchSize(), ackTimeout);
+    relay = new OutboxRelay(dataSource, producer, config.batchSize(), ackTimeout);
     running = true;
     thread = Thread.ofPlatform().name("outbox-relay").daemon().start(() -> loop(relay));
   }
@@ -132,6 +135,10 @@ public class OutboxRelayService {
   }
 
   void stop(@Observes ShutdownEvent event) {
+    if (stopped) {
+      return;
+    }
+    stopped = true;
     running = false;
     Thread t = thread;
     if (t != null) {
@@ -142,8 +149,38 @@ public class OutboxRelayService {
         Thread.currentThread().interrupt();
       }
     }
+    if (relay != null) {
+      drain(relay);
+    }
     if (producer != null) {
       producer.close(Duration.ofSeconds(2));
     }
+  }
+
+  /** Sends the rows still in the outbox, until none is left or the drain timeout has passed. */
+  private void drain(OutboxRelay relay) {
+    long deadline = System.nanoTime() + config.drainTimeout().toNanos();
+    int sent = 0;
+    String lastError = null;
+    while (System.nanoTime() < deadline) {
+      try {
+        OutboxRelay.Round round = relay.relayOnce();
+        sent += round.sent();
+        sentCounter.increment(round.sent());
+        if (round.failed() == 0 && round.sent() < config.batchSize()) {
+          if (sent > 0) {
+            LOG.infof("outbox: %d message(s) sent before exiting", sent);
+          }
+          return;
+        }
+        lastError = round.lastError();
+      } catch (Exception e) {
+        lastError = e.toString();
+      }
+      LockSupport.parkNanos(FIRST_BACKOFF.toNanos());
+    }
+    LOG.warnf(
+        "outbox: exiting with messages unsent after %s (the next gateway sends them): %s",
+        config.drainTimeout(), lastError);
   }
 }

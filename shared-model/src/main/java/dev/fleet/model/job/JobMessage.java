@@ -90,15 +90,6 @@ public record JobMessage(
     return new GenerationSpec(prompt, seed, steps, width, height, guidance, model, loras);
   }
 
-  /** The object key the worker stores the image under: {@code <tenant>/<job-id>.png}. */
-  public String resultKey() {
-    return resultKey(tenant, jobId);
-  }
-
-  public static String resultKey(String tenant, UUID jobId) {
-    return tenant + "/" + jobId + ".png";
-  }
-
   /** The Kafka record value. */
   public String toJson() {
     StringBuilder b = new StringBuilder(128 + prompt.length());

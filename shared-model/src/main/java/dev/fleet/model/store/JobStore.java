@@ -148,6 +148,11 @@ public final class JobStore {
             + "),"
             + " message AS (INSERT INTO outbox (topic, message_key, payload)"
             + " SELECT ?, ?, ? FROM created)"
+            // The job's webhook: a trigger (V4_2__job_webhooks.sql) writes its terminal event to
+            // webhook_deliveries in the transaction that finishes the job.
+            + (job.webhook() != null
+                ? ", hook AS (INSERT INTO job_webhooks (job_id, url) SELECT id, ? FROM created)"
+                : "")
             + " SELECT * FROM created";
     JobMessage message = JobMessage.of(job.id(), job.tenant(), s, job.memoryClass(), 1);
     try (PreparedStatement ps = c.prepareStatement(sql)) {
@@ -169,6 +174,9 @@ public final class JobStore {
       ps.setString(16, job.memoryClass().topic());
       ps.setString(17, job.id().toString());
       ps.setString(18, message.toJson());
+      if (job.webhook() != null) {
+        ps.setString(19, job.webhook().toString());
+      }
       try (ResultSet rs = ps.executeQuery()) {
         if (rs.next()) {
           return new Inserted(job(rs), true, queuePosition(rs));
@@ -261,17 +269,69 @@ public final class JobStore {
   /**
    * A worker takes attempt {@code attempt} of the job: from QUEUED, or from RUNNING with the same
    * attempt (Kafka redelivered the message after a worker died or lost its partition; progress
-   * starts over). Refused for a stale attempt and for a finished job.
+   * starts over). Refused for a stale attempt and for a finished job. As {@link #start}, for
+   * callers that need no lease.
    */
   public boolean markRunning(UUID id, String worker, int attempt) {
+    return start(id, worker, attempt).isPresent();
+  }
+
+  /**
+   * As {@link #markRunning}, and the run gets the job's lease: a new token on the job row (any
+   * earlier run's token is void from now on) and a first heartbeat, in one transaction. Empty when
+   * the job cannot be started.
+   */
+  public Optional<Lease> start(UUID id, String worker, int attempt) {
+    Lease lease = new Lease(id, attempt, worker, UUID.randomUUID());
+    String sql =
+        "UPDATE jobs SET state = 'RUNNING', worker = ?, started_at = now(), progress_step = 0,"
+            + " lease = ? WHERE id = ? AND attempts = ? AND "
+            + ACTIVE;
+    String beat =
+        "INSERT INTO job_heartbeats (job_id, lease, worker) VALUES (?, ?, ?) ON CONFLICT (job_id)"
+            + " DO UPDATE SET lease = excluded.lease, worker = excluded.worker, beat_at = now()";
+    try (Connection c = dataSource.getConnection()) {
+      return inTransaction(
+          c,
+          () -> {
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+              bind(ps, worker, lease.token(), id, attempt);
+              if (ps.executeUpdate() != 1) {
+                return Optional.<Lease>empty();
+              }
+            }
+            try (PreparedStatement ps = c.prepareStatement(beat)) {
+              bind(ps, id, lease.token(), worker);
+              ps.executeUpdate();
+            }
+            return Optional.of(lease);
+          });
+    } catch (SQLException e) {
+      throw new JobStoreException("start " + id, e);
+    }
+  }
+
+  /**
+   * The run is alive: refreshes its heartbeat. False once the lease is no longer the job's (the job
+   * finished, was re-queued or started by another run): the run should stop, its result would be
+   * refused.
+   */
+  public boolean heartbeat(Lease lease) {
     return update(
-        "mark running " + id,
-        "UPDATE jobs SET state = 'RUNNING', worker = ?, started_at = now(), progress_step = 0"
-            + " WHERE id = ? AND attempts = ? AND "
-            + ACTIVE,
-        worker,
-        id,
-        attempt);
+        "heartbeat " + lease.jobId(),
+        "UPDATE job_heartbeats h SET beat_at = now() FROM jobs j WHERE h.job_id = ? AND h.lease = ?"
+            + " AND j.id = h.job_id AND j.lease = h.lease AND j.state = 'RUNNING'",
+        lease.jobId(),
+        lease.token());
+  }
+
+  /** The run has ended: its heartbeat row goes (a no-op when another run holds the job now). */
+  public void release(Lease lease) {
+    update(
+        "release " + lease.jobId(),
+        "DELETE FROM job_heartbeats WHERE job_id = ? AND lease = ?",
+        lease.jobId(),
+        lease.token());
   }
 
   /** Records that step {@code step} of {@code steps} is done; only while RUNNING and forward. */
@@ -303,6 +363,35 @@ public final class JobStore {
   /** QUEUED or RUNNING → FAILED with a machine-readable code and a message for people. */
   public boolean fail(UUID id, String code, String message) {
     return finish("fail " + id, JobState.FAILED, id, code, message);
+  }
+
+  /**
+   * RUNNING → SUCCEEDED for the run that holds the job's lease, with its image's object key and
+   * size. False for a run whose lease is void (the reaper re-queued the job, or another run took
+   * it): that run's result is not the job's, and the run removes its object.
+   */
+  public boolean succeed(Lease lease, String resultKey, long bytes) {
+    return update(
+        "succeed " + lease.jobId(),
+        "UPDATE jobs SET state = 'SUCCEEDED', result_key = ?, result_bytes = ?, finished_at = now(),"
+            + " progress_step = progress_steps, lease = NULL"
+            + " WHERE id = ? AND state = 'RUNNING' AND lease = ?",
+        resultKey,
+        bytes,
+        lease.jobId(),
+        lease.token());
+  }
+
+  /** RUNNING → FAILED for the run that holds the job's lease; false for a void lease. */
+  public boolean fail(Lease lease, String code, String message) {
+    return update(
+        "fail " + lease.jobId(),
+        "UPDATE jobs SET state = 'FAILED', error_code = ?, error_message = ?, finished_at = now(),"
+            + " lease = NULL WHERE id = ? AND state = 'RUNNING' AND lease = ?",
+        code,
+        message,
+        lease.jobId(),
+        lease.token());
   }
 
   /** QUEUED or RUNNING → TIMED_OUT. */
@@ -451,16 +540,8 @@ public final class JobStore {
    */
   public RequeueOutcome requeue(UUID id, int attempt, String reason) {
     String sql =
-        "UPDATE jobs SET"
-            + " state = CASE WHEN cancel_requested THEN 'CANCELLED'"
-            + "   WHEN attempts < ? THEN 'QUEUED' ELSE 'FAILED' END,"
-            + " error_code = CASE WHEN NOT cancel_requested AND attempts >= ?"
-            + "   THEN 'RETRIES_EXHAUSTED' END,"
-            + " error_message = CASE WHEN NOT cancel_requested AND attempts >= ? THEN ? END,"
-            + " finished_at = CASE WHEN cancel_requested OR attempts >= ? THEN now() END,"
-            + " attempts = CASE WHEN NOT cancel_requested AND attempts < ? THEN attempts + 1"
-            + "   ELSE attempts END,"
-            + " worker = NULL, progress_step = 0"
+        "UPDATE jobs SET "
+            + requeueSet(maxAttempts, "CAST(? AS text)")
             + " WHERE id = ? AND state = 'RUNNING' AND attempts = ? RETURNING "
             + COLUMNS;
     try (Connection c = dataSource.getConnection()) {
@@ -469,31 +550,110 @@ public final class JobStore {
           () -> {
             Optional<Job> updated;
             try (PreparedStatement ps = c.prepareStatement(sql)) {
-              String exhausted = "gave up after " + maxAttempts + " attempts; last: " + reason;
-              bind(ps, maxAttempts, maxAttempts, maxAttempts, exhausted, maxAttempts, maxAttempts);
-              ps.setObject(7, id);
-              ps.setInt(8, attempt);
+              bind(ps, reason, id, attempt);
               updated = one(ps);
             }
-            if (updated.isEmpty()) {
-              return RequeueOutcome.REFUSED;
-            }
-            Job j = updated.get();
-            return switch (j.state()) {
-              case QUEUED -> {
-                enqueue(c, j.memoryClass().topic(), j.message());
-                yield RequeueOutcome.REQUEUED;
-              }
-              case FAILED -> {
-                enqueue(c, DEAD_LETTER_TOPIC, j.message());
-                yield RequeueOutcome.DEAD_LETTERED;
-              }
-              case CANCELLED -> RequeueOutcome.CANCELLED;
-              default -> throw new IllegalStateException("requeue produced " + j.state());
-            };
+            return updated.isEmpty() ? RequeueOutcome.REFUSED : announceRequeued(c, updated.get());
           });
     } catch (SQLException e) {
       throw new JobStoreException("requeue " + id, e);
+    }
+  }
+
+  /**
+   * The SET clause of a re-queue (after a fault or an expired lease): QUEUED as attempt + 1, or
+   * FAILED ({@code RETRIES_EXHAUSTED}) after the last attempt, or CANCELLED when that was asked;
+   * the job's lease is void either way. {@code reason} is the SQL expression of the fault (a
+   * parameter or a column expression), kept in the error message of an exhausted job.
+   */
+  private static String requeueSet(int maxAttempts, String reason) {
+    String last = "attempts >= " + maxAttempts;
+    return " state = CASE WHEN cancel_requested THEN 'CANCELLED'"
+        + ("   WHEN " + last + " THEN 'FAILED' ELSE 'QUEUED' END,")
+        + (" error_code = CASE WHEN NOT cancel_requested AND " + last)
+        + "   THEN 'RETRIES_EXHAUSTED' END,"
+        + (" error_message = CASE WHEN NOT cancel_requested AND " + last)
+        + ("   THEN 'gave up after " + maxAttempts + " attempts; last: ' || " + reason + " END,")
+        + (" finished_at = CASE WHEN cancel_requested OR " + last + " THEN now() END,")
+        + (" attempts = CASE WHEN NOT cancel_requested AND NOT " + last)
+        + "   THEN attempts + 1 ELSE attempts END,"
+        + " worker = NULL, progress_step = 0, lease = NULL";
+  }
+
+  /** After a re-queue, in its transaction: the next attempt's message, or the dead letter. */
+  private static RequeueOutcome announceRequeued(Connection c, Job j) throws SQLException {
+    return switch (j.state()) {
+      case QUEUED -> {
+        enqueue(c, j.memoryClass().topic(), j.message());
+        yield RequeueOutcome.REQUEUED;
+      }
+      case FAILED -> {
+        enqueue(c, DEAD_LETTER_TOPIC, j.message());
+        yield RequeueOutcome.DEAD_LETTERED;
+      }
+      case CANCELLED -> RequeueOutcome.CANCELLED;
+      default -> throw new IllegalStateException("requeue produced " + j.state());
+    };
+  }
+
+  /** What {@link #requeueExpired} did, job by job. */
+  public record Reaped(int requeued, int deadLettered, int cancelled) {
+    public int total() {
+      return requeued + deadLettered + cancelled;
+    }
+  }
+
+  /**
+   * Re-queues, as {@link #requeue} does for a fault, every running job whose lease holder has not
+   * heartbeaten for {@code expiry} (its worker died, hangs or lost the database): attempt + 1 and
+   * its message in the outbox, or FAILED and dead-lettered after the last attempt. The lease
+   * becomes void, so the old run, should it come back, cannot finish the job. At most {@code limit}
+   * jobs per call. Safe to run from several gateways at once: each job is taken by one of them
+   * ({@code FOR UPDATE SKIP LOCKED}) and re-checked under its row lock.
+   */
+  public Reaped requeueExpired(Duration expiry, int limit) {
+    String sql =
+        "WITH expired AS (SELECT j.id FROM jobs j JOIN job_heartbeats h"
+            + " ON h.job_id = j.id AND h.lease = j.lease"
+            + " WHERE j.state = 'RUNNING' AND h.beat_at < now() - ? * interval '1 millisecond'"
+            + " ORDER BY h.beat_at LIMIT ? FOR UPDATE OF j SKIP LOCKED)"
+            + " UPDATE jobs SET "
+            + requeueSet(
+                maxAttempts,
+                "'lease expired: worker ' || coalesce(jobs.worker, '?') || ' stopped heartbeating'")
+            + " FROM expired WHERE jobs.id = expired.id AND jobs.state = 'RUNNING' RETURNING jobs.*";
+    try (Connection c = dataSource.getConnection()) {
+      return inTransaction(
+          c,
+          () -> {
+            List<Job> jobs = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+              bind(ps, expiry.toMillis(), limit);
+              try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                  jobs.add(job(rs));
+                }
+              }
+            }
+            int requeued = 0;
+            int dead = 0;
+            int cancelled = 0;
+            try (PreparedStatement ps =
+                c.prepareStatement("DELETE FROM job_heartbeats WHERE job_id = ?")) {
+              for (Job j : jobs) {
+                switch (announceRequeued(c, j)) {
+                  case REQUEUED -> requeued++;
+                  case DEAD_LETTERED -> dead++;
+                  default -> cancelled++;
+                }
+                ps.setObject(1, j.id());
+                ps.executeUpdate();
+              }
+            }
+            return new Reaped(requeued, dead, cancelled);
+          });
+    } catch (SQLException e) {
+      throw new JobStoreException("requeue jobs with expired leases", e);
     }
   }
 
@@ -509,7 +669,7 @@ public final class JobStore {
         "UPDATE jobs SET"
             + " state = CASE WHEN cancel_requested THEN 'CANCELLED' ELSE 'QUEUED' END,"
             + " finished_at = CASE WHEN cancel_requested THEN now() END,"
-            + " worker = NULL, progress_step = 0"
+            + " worker = NULL, progress_step = 0, lease = NULL"
             + " WHERE id = ? AND state = 'RUNNING' AND attempts = ? RETURNING "
             + COLUMNS;
     try (Connection c = dataSource.getConnection()) {
