@@ -3,6 +3,8 @@ package dev.fleet.gateway.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fleet.gateway.auth.Caller;
+import dev.fleet.gateway.problem.Problem;
+import dev.fleet.gateway.problem.ProblemException;
 import dev.fleet.model.FieldError;
 import dev.fleet.model.auth.ApiKey;
 import dev.fleet.model.auth.ApiKeyStore;

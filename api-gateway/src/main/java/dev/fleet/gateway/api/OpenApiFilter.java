@@ -1,5 +1,6 @@
 package dev.fleet.gateway.api;
 
+import dev.fleet.gateway.problem.Problem;
 import org.eclipse.microprofile.openapi.OASFactory;
 import org.eclipse.microprofile.openapi.OASFilter;
 import org.eclipse.microprofile.openapi.models.OpenAPI;

@@ -1,6 +1,9 @@
 package dev.fleet.gateway.api;
 
 import com.fasterxml.jackson.core.JacksonException;
+import dev.fleet.gateway.problem.Problem;
+import dev.fleet.gateway.problem.ProblemException;
+import dev.fleet.gateway.problem.RetryLaterException;
 import dev.fleet.model.store.JobStoreException;
 import io.quarkus.security.AuthenticationFailedException;
 import io.quarkus.security.ForbiddenException;

@@ -1,15 +1,14 @@
 package dev.fleet.gateway.jobs;
 
-import dev.fleet.gateway.api.Problem;
-import dev.fleet.gateway.api.ProblemException;
-import dev.fleet.gateway.api.RetryLaterException;
-import dev.fleet.gateway.api.SubmitRequest;
 import dev.fleet.gateway.limits.LimitsConfig;
 import dev.fleet.gateway.loras.LoraLibrary;
 import dev.fleet.gateway.loras.LorasConfig;
 import dev.fleet.gateway.models.Model;
 import dev.fleet.gateway.models.ModelRegistry;
 import dev.fleet.gateway.outbox.OutboxRelayService;
+import dev.fleet.gateway.problem.Problem;
+import dev.fleet.gateway.problem.ProblemException;
+import dev.fleet.gateway.problem.RetryLaterException;
 import dev.fleet.gateway.webhooks.Webhooks;
 import dev.fleet.model.FieldError;
 import dev.fleet.model.GenerationSpec;
@@ -74,7 +73,7 @@ public class JobSubmitter {
     URI webhook = request.webhook() == null ? null : webhooks.check(request.webhook());
     Model model = models.find(spec.model()).orElseThrow();
     ClassRoute.Fits route =
-        MemoryAdmission.route(model, spec.width(), spec.height(), 1, adapters(spec.loras()));
+        ClassAdmission.route(model, spec.width(), spec.height(), 1, adapters(spec.loras()));
     NewJob job =
         new NewJob(
             UUID.randomUUID(),

@@ -1,7 +1,7 @@
 package dev.fleet.gateway.limits;
 
-import dev.fleet.gateway.api.Problem;
-import dev.fleet.gateway.api.RetryLaterException;
+import dev.fleet.gateway.problem.Problem;
+import dev.fleet.gateway.problem.RetryLaterException;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.util.Locale;
 

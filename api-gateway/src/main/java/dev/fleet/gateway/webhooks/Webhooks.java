@@ -1,6 +1,6 @@
 package dev.fleet.gateway.webhooks;
 
-import dev.fleet.gateway.api.ProblemException;
+import dev.fleet.gateway.problem.ProblemException;
 import dev.fleet.model.FieldError;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.net.URI;

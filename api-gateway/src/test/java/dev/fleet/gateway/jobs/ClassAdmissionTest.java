@@ -4,9 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.fleet.gateway.api.Problem;
-import dev.fleet.gateway.api.ProblemException;
 import dev.fleet.gateway.models.Model;
+import dev.fleet.gateway.problem.Problem;
+import dev.fleet.gateway.problem.ProblemException;
 import dev.fleet.model.FieldError;
 import dev.fleet.model.job.MemoryClass;
 import dev.fleet.model.memory.ByteSize;
@@ -27,23 +27,22 @@ class MemoryAdmissionTest {
 
   @Test
   void jobsGoToTheSmallestClassWhosePlanFits() {
-    ClassRoute.Fits tiny = MemoryAdmission.route(TINY, 128, 96, 1);
+    ClassRoute.Fits tiny = ClassAdmission.route(TINY, 128, 96, 1);
     assertEquals(MemoryClass.VRAM_8G, tiny.memoryClass());
-    ClassRoute.Fits flux = MemoryAdmission.route(FLUX_DEV, 1024, 1024, 1);
+    ClassRoute.Fits flux = ClassAdmission.route(FLUX_DEV, 1024, 1024, 1);
     assertEquals(MemoryClass.VRAM_8G, flux.memoryClass());
     assertTrue(
         flux.plan().predictedPeakBytes() <= flux.decision().usableBytes(),
         flux.decision().reason());
     // 2048x2048 needs more than 8 GiB even fully streamed: a larger class holds it.
-    ClassRoute.Fits huge = MemoryAdmission.route(FLUX_DEV, 2048, 2048, 1);
+    ClassRoute.Fits huge = ClassAdmission.route(FLUX_DEV, 2048, 2048, 1);
     assertTrue(huge.memoryClass() != MemoryClass.VRAM_8G, huge.decision().reason());
   }
 
   @Test
   void aJobTooLargeForEveryClassIsRefusedWithTheNumbers() {
     ProblemException e =
-        assertThrows(
-            ProblemException.class, () -> MemoryAdmission.route(FLUX_DEV, 16384, 16384, 1));
+        assertThrows(ProblemException.class, () -> ClassAdmission.route(FLUX_DEV, 16384, 16384, 1));
     Problem p = e.problem();
     assertEquals(422, p.status());
     assertEquals(Problem.TOO_LARGE_FOR_GPUS, p.type());
@@ -67,7 +66,7 @@ class MemoryAdmissionTest {
   @Test
   void aHugeBatchIsRefusedToo() {
     ProblemException e =
-        assertThrows(ProblemException.class, () -> MemoryAdmission.route(FLUX_DEV, 1024, 1024, 64));
+        assertThrows(ProblemException.class, () -> ClassAdmission.route(FLUX_DEV, 1024, 1024, 64));
     assertTrue(e.problem().detail().contains("64 images of 1024x1024 needs"), e.problem().detail());
     assertTrue(e.problem().detail().contains("vram-16g has 16.0 GiB"), e.problem().detail());
   }

@@ -1,8 +1,8 @@
 package dev.fleet.gateway.jobs;
 
-import dev.fleet.gateway.api.Problem;
-import dev.fleet.gateway.api.ProblemException;
 import dev.fleet.gateway.models.Model;
+import dev.fleet.gateway.problem.Problem;
+import dev.fleet.gateway.problem.ProblemException;
 import dev.fleet.model.FieldError;
 import dev.fleet.model.memory.AdapterLoad;
 import dev.fleet.model.memory.ClassRoute;
@@ -15,8 +15,8 @@ import java.util.List;
  * with the same planner the workers admit jobs with. A job no class holds is refused here, at
  * submission, with what it needs and what the largest class has.
  */
-final class MemoryAdmission {
-  private MemoryAdmission() {}
+final class ClassAdmission {
+  private ClassAdmission() {}
 
   /**
    * @throws ProblemException 422 {@code too-large-for-gpus} when no class holds the job

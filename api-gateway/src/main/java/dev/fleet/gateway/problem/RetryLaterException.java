@@ -1,4 +1,4 @@
-package dev.fleet.gateway.api;
+package dev.fleet.gateway.problem;
 
 /** A 429: the problem, and the seconds after which the client may try again (Retry-After). */
 public class RetryLaterException extends ProblemException {

@@ -1,8 +1,9 @@
-package dev.fleet.gateway.api;
+package dev.fleet.gateway.jobs;
 
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fleet.gateway.problem.ProblemException;
 import dev.fleet.model.FieldError;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;

@@ -1,4 +1,4 @@
-package dev.fleet.gateway.api;
+package dev.fleet.gateway.problem;
 
 import dev.fleet.model.FieldError;
 import java.util.List;

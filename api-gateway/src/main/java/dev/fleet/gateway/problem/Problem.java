@@ -1,4 +1,4 @@
-package dev.fleet.gateway.api;
+package dev.fleet.gateway.problem;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.fleet.model.FieldError;
