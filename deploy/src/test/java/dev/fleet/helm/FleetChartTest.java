@@ -333,6 +333,8 @@ class FleetChartTest {
     assertEquals("kafka:9092", env(c, "KAFKA_BOOTSTRAP_SERVERS").getValue());
     // Graceful drain: the pod's grace period outlasts the worker's drain deadline with a margin.
     assertEquals("90s", env(c, "FLEET_WORKER_DRAIN_TIMEOUT").getValue());
+    assertEquals(
+        "3", env(c, "FLEET_JOBS_MAX_ATTEMPTS").getValue(), "the retry limit reaches workers");
     assertTrue(
         worker.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds() >= 90 + 15);
     assertEquals(new Quantity("1"), c.getResources().getLimits().get("nvidia.com/gpu"));

@@ -34,6 +34,7 @@ import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.StringDeserializer;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 /**
@@ -62,6 +63,13 @@ public class JobConsumer {
   @Identifier("default-kafka-broker")
   Map<String, Object> kafkaConfig;
 
+  /**
+   * Attempts a job gets before a re-queue fails it: the fleet-wide {@code fleet.jobs.max-attempts}
+   * (the gateway's reaper applies the same one).
+   */
+  @ConfigProperty(name = "fleet.jobs.max-attempts", defaultValue = "3")
+  int maxAttempts;
+
   /** Set when the drain begins: readiness is DOWN and no new job is taken. */
   private final AtomicBoolean draining = new AtomicBoolean();
 
@@ -81,7 +89,7 @@ public class JobConsumer {
     if (!config.consume()) {
       return;
     }
-    store = new JobStore(dataSource);
+    store = new JobStore(dataSource, maxAttempts);
     String workerId = config.id().orElse(ManagementFactory.getRuntimeMXBean().getName());
     leases = new LeaseKeeper(store, config.heartbeatInterval());
     runner =
@@ -292,5 +300,10 @@ public class JobConsumer {
         leases.close();
       }
     }
+  }
+
+  /** The job store the consumer runs jobs against (null until it starts consuming). */
+  JobStore store() {
+    return store;
   }
 }

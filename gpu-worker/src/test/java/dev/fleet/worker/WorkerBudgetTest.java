@@ -49,12 +49,18 @@ class WorkerBudgetTest {
     @Override
     public Map<String, String> getConfigOverrides() {
       return Map.of(
-          "fleet.worker.budget", "1000MiB", "fleet.worker.memory-class", CLASS.className());
+          "fleet.worker.budget",
+          "1000MiB",
+          "fleet.worker.memory-class",
+          CLASS.className(),
+          "fleet.jobs.max-attempts",
+          "2");
     }
   }
 
   @Inject DataSource dataSource;
   @Inject ModelRuntime model;
+  @Inject JobConsumer consumer;
 
   @ConfigProperty(name = "kafka.bootstrap.servers")
   String kafka;
@@ -82,6 +88,11 @@ class WorkerBudgetTest {
     ExecutionPlan loaded = model.pipeline().currentPlan();
     assertTrue(loaded.tiledDecode() || loaded.chunkedAttention(), loaded.toString());
     assertEquals(BUDGET - d.reserveBytes(), model.pipeline().ledger().budgetBytes());
+  }
+
+  @Test
+  void theWorkersRetryLimitIsTheFleetSetting() {
+    assertEquals(2, consumer.store().maxAttempts(), "fleet.jobs.max-attempts reaches the worker");
   }
 
   @Test
