@@ -21,6 +21,14 @@ public interface AttentionKernel {
   NDArray attend(NDArray q, NDArray k, NDArray v);
 
   /**
+   * True when the kernel never holds the (B, H, L, L) scores (a fused kernel); the memory planner
+   * counts the scores otherwise.
+   */
+  default boolean fused() {
+    return false;
+  }
+
+  /**
    * DJL's own ops (matmul, softmax, matmul). The query is scaled before the product, which keeps
    * float16 scores in range.
    */

@@ -16,6 +16,11 @@ public final class FusedAttention implements AttentionKernel {
   }
 
   @Override
+  public boolean fused() {
+    return true;
+  }
+
+  @Override
   public NDArray attend(NDArray q, NDArray k, NDArray v) {
     return helpers.sdpa(q, k, v);
   }

@@ -88,6 +88,14 @@ public final class PlanMapping {
    *
    * @throws IllegalArgumentException for a negative tile
    */
+  /**
+   * The planner's decode tile (image pixels, margins included) of an executor tile of {@code
+   * vaeTile} latent cells: the inverse of {@link #vaeTile(int)} up to its rounding; 0 for 0.
+   */
+  public static int decodeTilePixels(int vaeTile) {
+    return vaeTile == 0 ? 0 : (vaeTile + 2 * DECODE_MARGIN) * DECODE_DOWNSCALE;
+  }
+
   public static int vaeTile(int decodeTile) {
     if (decodeTile < 0) {
       throw new IllegalArgumentException(

@@ -4,6 +4,7 @@ import dev.fleet.engine.flux.AttentionKernel;
 import dev.fleet.engine.flux.BlockKernel;
 import dev.fleet.engine.memory.HostToDevice;
 import dev.fleet.engine.memory.Widener;
+import dev.fleet.model.memory.EngineProfile;
 
 /**
  * The device-specific parts of a {@link PlannedPipeline}, with CPU-safe defaults: on a GPU the
@@ -50,6 +51,18 @@ public record ExecutionOptions(
         PromptEmbeddingCache.defaults(),
         () -> {},
         PlanListener.NONE);
+  }
+
+  /**
+   * How the memory planner models these kernels: whole-block modules that free temporaries ({@link
+   * EngineProfile#DJL_SCRIPTED}), DJL's blocks with fused attention ({@link
+   * EngineProfile#DJL_FUSED}) or with DJL's own ({@link EngineProfile#DJL_EAGER}).
+   */
+  public EngineProfile engineProfile() {
+    if (blocks.freesTemporaries()) {
+      return EngineProfile.DJL_SCRIPTED;
+    }
+    return attention.fused() ? EngineProfile.DJL_FUSED : EngineProfile.DJL_EAGER;
   }
 
   public ExecutionOptions withHostToDevice(HostToDevice h) {

@@ -11,6 +11,7 @@ import dev.fleet.engine.lora.LoraStack;
 import dev.fleet.engine.memory.BookedScope;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.ExecutionPlan;
+import dev.fleet.engine.memory.PlanMapping;
 import dev.fleet.engine.model.ModelDimsReader;
 import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.nn.Adapters;
@@ -22,6 +23,7 @@ import dev.fleet.engine.vae.AutoEncoder;
 import dev.fleet.engine.vae.AutoEncoderParams;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.memory.MemoryModel;
 import dev.fleet.model.memory.ModelDims;
 import java.util.List;
 
@@ -83,13 +85,8 @@ final class PlanRun {
               + latentShape.size());
     }
     float[] timesteps = Schedule.timesteps(spec.steps(), h * w, params.guidanceEmbed());
-    long tokens = (long) h * w;
-    long textTokens = l.text().t5Length();
-    // Latents (noise, packed, prediction, next) in float32, ids and the scalars.
-    long stateBytes =
-        4L * (latentShape.size() + 3 * tokens * params.inChannels())
-            + 4L * 3 * 2 * (tokens + textTokens)
-            + 64;
+    // The job's float32 state (latents, positions), as the planner counts it.
+    long stateBytes = plannerModel(h, w).jobStateBytes();
     ledger.resetPeak();
     long[] moved = new long[spec.steps()];
     long textBefore = l.text().t5BytesStreamed();
@@ -117,12 +114,16 @@ final class PlanRun {
     }
   }
 
-  /** The model as the memory planner sees it (read once, when a kernel's bookings need it). */
-  private synchronized ModelDims plannerDims() {
+  /**
+   * The memory planner's model of this job ({@code h x w} packed tokens), under the profile of the
+   * kernels that run: the ledger books activations by its figures. The model's dimensions are read
+   * once.
+   */
+  private synchronized MemoryModel plannerModel(int h, int w) {
     if (plannerDims == null) {
       plannerDims = ModelDimsReader.read(model);
     }
-    return plannerDims;
+    return ActivationEstimates.model(plannerDims, w * 16, h * 16, options.engineProfile());
   }
 
   /** Euler steps from t=1 to t=0; latents stay float32 whatever the compute dtype. */
@@ -160,16 +161,7 @@ final class PlanRun {
       NDArray guidance =
           params.guidanceEmbed() ? job.full(new Shape(1), (float) spec.guidance(), dt) : null;
       long activations =
-          options.blocks().freesTemporaries()
-              ? ActivationEstimates.ditForwardFreeingTemporaries(
-                  plannerDims(), w * 16, h * 16, l.plan().attentionChunk())
-              : ActivationEstimates.ditForward(
-                  params,
-                  1,
-                  (long) h * w,
-                  cond.t5().getShape().get(1),
-                  dtypeBytes,
-                  l.plan().attentionChunk());
+          ActivationEstimates.ditForward(plannerModel(h, w), l.plan().attentionChunk(), dtypeBytes);
       int steps = ts.length - 1;
       listener.onPhaseStart(GenerationListener.DENOISE);
       for (int k = 0; k < steps; k++) {
@@ -219,7 +211,9 @@ final class PlanRun {
   private NDArray decode(ExecutionPlan plan, AutoEncoder vae, NDArray img, int h, int w) {
     long bytes =
         ActivationEstimates.vaeDecode(
-            vaeParams, 1, 2 * h, 2 * w, plan.vaeTile(), target.dtype().getNumOfBytes());
+            plannerModel(h, w),
+            PlanMapping.decodeTilePixels(plan.vaeTile()),
+            target.dtype().getNumOfBytes());
     try (BookedScope decode = ledger.scope(img.getManager(), bytes, "autoencoder decode")) {
       NDManager scope = decode.manager();
       scope.tempAttachAll(img);

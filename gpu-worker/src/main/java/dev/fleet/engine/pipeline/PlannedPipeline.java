@@ -204,7 +204,8 @@ public final class PlannedPipeline implements AutoCloseable {
               plan.t5(),
               options.embeddingCache(),
               ledger,
-              options.hostToDevice());
+              options.hostToDevice(),
+              options.engineProfile());
       if (plan.autoencoder() == Residency.RESIDENT) {
         vaeBooking = ledger.reserve(vaeBytes, "autoencoder resident");
         vae = LoadedPlan.loadAutoEncoder(model, target);

@@ -8,16 +8,17 @@ import dev.fleet.engine.lora.LoraStack;
 import dev.fleet.engine.memory.BookedScope;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.HostToDevice;
+import dev.fleet.engine.model.ModelDimsReader;
 import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.nn.Adapters;
-import dev.fleet.engine.text.ClipTextConfig;
 import dev.fleet.engine.text.ClipTextModel;
 import dev.fleet.engine.text.StreamedT5Encoder;
-import dev.fleet.engine.text.T5Config;
 import dev.fleet.engine.text.T5Encoder;
 import dev.fleet.engine.text.TextEmbeddings;
 import dev.fleet.engine.tokenizer.PromptTokenizer;
 import dev.fleet.engine.weights.ComputeTarget;
+import dev.fleet.model.memory.EngineProfile;
+import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.Residency;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -120,6 +121,23 @@ public final class TextStage implements AutoCloseable {
       PromptEmbeddingCache cache,
       DeviceLedger ledger,
       HostToDevice hostToDevice) {
+    return load(model, t5Length, target, t5, cache, ledger, hostToDevice, EngineProfile.DJL_EAGER);
+  }
+
+  /**
+   * As {@link #load(ModelDirectory, int, ComputeTarget, Residency, PromptEmbeddingCache,
+   * DeviceLedger, HostToDevice)}, the encoders' activations booked as the planner counts them under
+   * {@code engine}.
+   */
+  public static TextStage load(
+      ModelDirectory model,
+      int t5Length,
+      ComputeTarget target,
+      Residency t5,
+      PromptEmbeddingCache cache,
+      DeviceLedger ledger,
+      HostToDevice hostToDevice,
+      EngineProfile engine) {
     PromptTokenizer clipTokenizer = null;
     PromptTokenizer t5Tokenizer = null;
     StreamedT5Encoder streamedT5 = null;
@@ -132,13 +150,11 @@ public final class TextStage implements AutoCloseable {
           t5 == Residency.STREAMED
               ? clipBytes
               : clipBytes + ParameterBytes.of(model.t5Weights(), dtypeBytes);
+      ModelDims dims = ModelDimsReader.read(model);
+      int side = dims.pixelsPerToken();
       long activations =
           ActivationEstimates.textEncode(
-              T5Config.read(model.t5()),
-              t5Tokenizer.maxLength(),
-              ClipTextConfig.read(model.clip()),
-              clipTokenizer.maxLength(),
-              dtypeBytes);
+              ActivationEstimates.model(dims, side, side, engine), dtypeBytes);
       String identity =
           model.clipWeights().describe()
               + "|"

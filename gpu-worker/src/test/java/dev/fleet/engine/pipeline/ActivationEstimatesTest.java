@@ -13,8 +13,9 @@ import dev.fleet.engine.flux.FluxParams;
 import dev.fleet.engine.flux.FluxTransformer;
 import dev.fleet.engine.flux.ResidentBlocks;
 import dev.fleet.engine.memory.DeviceLedger;
+import dev.fleet.engine.model.ModelDimsReader;
+import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.safetensors.TensorStore;
-import dev.fleet.engine.synthetic.ModelShape;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
 import dev.fleet.model.memory.EngineProfile;
@@ -22,6 +23,7 @@ import dev.fleet.model.memory.MemoryModel;
 import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.StorageType;
 import dev.fleet.model.memory.Workload;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
@@ -61,7 +63,17 @@ class ActivationEstimatesTest {
               FluxTransformer.load(w, params, mm -> ResidentBlocks.load(w, params, mm), kernel)) {
             model.forward(in[0], in[1], in[2], in[3], in[4], in[5], in[6]);
           }
-          long estimate = ActivationEstimates.ditForward(params, 1, 48, 32, 4, chunk);
+          // The planner's figure for this job (128x96 px: 48 image tokens, T5 at its 32) in
+          // float32.
+          long estimate =
+              ActivationEstimates.ditForward(
+                  ActivationEstimates.model(
+                      ModelDimsReader.read(ModelDirectory.resolve(Fixtures.MODEL, null)),
+                      128,
+                      96,
+                      EngineProfile.DJL_EAGER),
+                  chunk,
+                  4);
           System.out.printf(
               "DiT activations, chunk %d: alive during attention %d B, estimate %d B%n",
               chunk, most.get(), estimate);
@@ -73,26 +85,35 @@ class ActivationEstimatesTest {
   }
 
   @Test
-  void scriptedBlocksBookWhatThePlannerPredictsForThem() {
+  void theLedgersFiguresAreThePlannersForEachEngine() {
     ModelDims dev = ModelDims.FLUX_DEV;
     for (int side : new int[] {512, 1024, 1536}) {
-      MemoryModel planner =
-          new MemoryModel(
-              dev, new Workload(side, side, 1, StorageType.FP8), EngineProfile.DJL_SCRIPTED);
-      long blocks =
-          Math.max(planner.doubleBlockActivationBytes(0), planner.singleBlockActivationBytes(0));
-      long booked = ActivationEstimates.ditForwardFreeingTemporaries(dev, side, side, 0);
-      long rope = 8L * planner.tokens() * dev.dit().headDim();
-      assertEquals(blocks + rope, booked, "the ledger books the planner's figure at " + side);
-      long djlBlocks =
-          ActivationEstimates.ditForward(
-              ModelShape.FLUX_DEV.dit(),
-              1,
-              (side / 16L) * (side / 16L),
-              planner.textTokens(),
-              2,
-              0);
-      assertTrue(booked < djlBlocks, side + ": " + booked + " vs DJL blocks " + djlBlocks);
+      long scripted = 0;
+      for (EngineProfile engine :
+          List.of(EngineProfile.DJL_SCRIPTED, EngineProfile.DJL_FUSED, EngineProfile.DJL_EAGER)) {
+        MemoryModel planner =
+            new MemoryModel(dev, new Workload(side, side, 1, StorageType.FP8), engine);
+        long blocks =
+            Math.max(planner.doubleBlockActivationBytes(0), planner.singleBlockActivationBytes(0));
+        long rope = planner.ropeBytes();
+        MemoryModel booked = ActivationEstimates.model(dev, side, side, engine);
+        assertEquals(
+            blocks + rope, ActivationEstimates.ditForward(booked, 0, 2), engine + " " + side);
+        assertEquals(
+            planner.decodeActivationBytes(0, 2), ActivationEstimates.vaeDecode(booked, 0, 2));
+        assertTrue(
+            planner.decodeWorkingBytes(0) > planner.decodeActivationBytes(0, 2),
+            "the decode phase also holds the latents, which the ledger books with the job");
+        assertEquals(
+            Math.max(planner.t5ActivationBytes(), planner.clipActivationBytes()) * 2,
+            ActivationEstimates.textEncode(booked, 4),
+            "float32 books twice the planner's float16");
+        if (engine == EngineProfile.DJL_SCRIPTED) {
+          scripted = blocks;
+        } else {
+          assertTrue(scripted < blocks, "the scripted blocks hold less than DJL's at " + side);
+        }
+      }
     }
   }
 }

@@ -9,12 +9,24 @@ package dev.fleet.model.memory;
  *     which keeps the scores and their softmax in fp16 at once
  * @param widensPerLayer true when fp8 weights are widened to fp16 one matrix at a time right before
  *     use; false when a block is widened whole before it runs
- * @param freesTemporaries true when each temporary is freed once its consumer has run (PyTorch's
- *     reference counting; in DJL a scope per operation); false when a block's temporaries all live
- *     until the block returns (one DJL scope per block, as the engine's blocks are written)
+ * @param freesTemporaries true when each of the DiT blocks' temporaries is freed once its consumer
+ *     has run (PyTorch's reference counting; in DJL a scope per operation); false when a block's
+ *     temporaries all live until the block returns (one DJL scope per block, as the engine's blocks
+ *     are written)
+ * @param encodersFreeTemporaries the same for the text encoders' layers and the decoder's blocks
  */
 public record EngineProfile(
-    String name, boolean fusedAttention, boolean widensPerLayer, boolean freesTemporaries) {
+    String name,
+    boolean fusedAttention,
+    boolean widensPerLayer,
+    boolean freesTemporaries,
+    boolean encodersFreeTemporaries) {
+
+  /** A profile whose text encoders and decoder free temporaries as its DiT blocks do. */
+  public EngineProfile(
+      String name, boolean fusedAttention, boolean widensPerLayer, boolean freesTemporaries) {
+    this(name, fusedAttention, widensPerLayer, freesTemporaries, freesTemporaries);
+  }
 
   /**
    * The DJL engine as its blocks are written: attention through DJL's own ops (unfused, ANCHORS.md:
@@ -42,10 +54,11 @@ public record EngineProfile(
    * The DJL engine on a GPU with the whole-block TorchScript modules ({@code ScriptedBlocks}): each
    * block runs as eager PyTorch runs it — fused attention, float8 matrices widened one at a time
    * right before their matmul, every temporary freed after its last use — so it has the reference's
-   * memory shape ({@link #TORCH_SDPA}).
+   * memory shape ({@link #TORCH_SDPA}) there. The text encoders and the decoder still run through
+   * DJL's operations, their temporaries held per layer or block.
    */
   public static final EngineProfile DJL_SCRIPTED =
-      new EngineProfile("djl-scripted", true, true, true);
+      new EngineProfile("djl-scripted", true, true, true, false);
 
   /**
    * The reference ANCHORS.md measured: PyTorch eager with SDPA, fp8 matrices cast to fp16 per

@@ -36,8 +36,11 @@ public final class MemoryModel {
   /** One float32 scale per fp8 matrix (ComfyUI's scaled fp8; plain fp8 is counted the same). */
   public static final long FP8_SCALE_BYTES = 4;
 
-  /** The sampler's float32 copies of the latents: current, predicted velocity, next. */
-  static final int SAMPLER_LATENT_COPIES = 3;
+  /**
+   * The job's float32 copies of the latents (B, Li, 64) while it runs: the initial noise, the
+   * current latents, the predicted velocity and the next step's.
+   */
+  static final int SAMPLER_LATENT_COPIES = 4;
 
   /**
    * Copies of a streamed block on the device: the one computing and the next one arriving (a
@@ -346,9 +349,23 @@ public final class MemoryModel {
     DitDims d = model.dit();
     long b = workload.batch();
     long conditioning = b * (textTokens() * d.contextInDim() + d.vecInDim()) * F16;
-    long rope = 2 * b * tokens() * (d.headDim() / 2) * F32;
-    long latents = SAMPLER_LATENT_COPIES * b * imageTokens() * d.inChannels() * F32;
-    return conditioning + rope + latents + adapterBytes();
+    return conditioning + ropeBytes() + jobStateBytes() + adapterBytes();
+  }
+
+  /** RoPE's cos and sin tables of a forward pass, float32 (B, 1, N, D/2) each. */
+  public long ropeBytes() {
+    return 2 * workload.batch() * tokens() * (model.dit().headDim() / 2) * F32;
+  }
+
+  /**
+   * The job's own float32 state from its first step to its decode: {@link #SAMPLER_LATENT_COPIES}
+   * copies of the latents (B, Li, 64), the image and text token positions (B, N, 3) with their
+   * float32 copies, and a few scalars.
+   */
+  public long jobStateBytes() {
+    long b = workload.batch();
+    long latents = b * imageTokens() * model.dit().inChannels() * F32;
+    return SAMPLER_LATENT_COPIES * latents + 2 * 3 * b * tokens() * F32 + 64;
   }
 
   /**
@@ -396,7 +413,7 @@ public final class MemoryModel {
 
   /** The larger of a layer's two moments, or their sum when nothing is freed in between. */
   private long layerPeak(long first, long second) {
-    return engine.freesTemporaries() ? Math.max(first, second) : first + second;
+    return engine.encodersFreeTemporaries() ? Math.max(first, second) : first + second;
   }
 
   /** T5's weights on the device during its phase, beyond what is resident everywhere. */
@@ -447,7 +464,7 @@ public final class MemoryModel {
     peak = Math.max(peak, resnetPeak(in, in) * topCells);
     // Middle attention, one head over `in` channels, and the (S, S) scores with their softmax:
     // x, its norm, q, k, v (5 C S); held until it returns, also the output, projection and sum.
-    long attentionMaps = engine.freesTemporaries() ? 5 : 8;
+    long attentionMaps = engine.encodersFreeTemporaries() ? 5 : 8;
     peak = Math.max(peak, attentionMaps * in * topCells + 2 * topCells * topCells);
     for (int level = top; level >= 0; level--) {
       long r = cells(tileHeight, tileWidth, level);
@@ -475,7 +492,7 @@ public final class MemoryModel {
    * float32 copy and its normalisation (5 in).
    */
   long resnetPeak(long in, long out) {
-    return engine.freesTemporaries()
+    return engine.encodersFreeTemporaries()
         ? Math.max(3 * in, in + 3 * out)
         : Math.max(5 * in, 4 * in + 7 * out);
   }
@@ -491,23 +508,25 @@ public final class MemoryModel {
   }
 
   /**
-   * The decode phase beyond what is resident everywhere: the float32 latents (B, 16, H/8, W/8), the
-   * decoder's activations for the whole image or one tile at a time ({@code tile} pixels per side,
-   * 0 for untiled), and the decoded float32 image (B, 3, H, W) the tiles are written into.
+   * The decode phase beyond what is resident everywhere: the job's float32 state ({@link
+   * #jobStateBytes}: its latents are still held), the decoder's activations for the whole image or
+   * one tile at a time ({@code tile} pixels per side, 0 for untiled), and the decoded float32 image
+   * (B, 3, H, W) the tiles are written into.
    */
   public long decodeWorkingBytes(int tile) {
-    AutoencoderDims ae = model.autoencoder();
+    return jobStateBytes() + decodeActivationBytes(tile, F16);
+  }
+
+  /**
+   * The decode's own arrays, beside the latents: the decoder's activations ({@code dtypeBytes} per
+   * element: 2 for the GPU's float16) and the decoded float32 image.
+   */
+  public long decodeActivationBytes(int tile, long dtypeBytes) {
     long b = workload.batch();
     long th = tile <= 0 ? workload.height() : Math.min(tile, workload.height());
     long tw = tile <= 0 ? workload.width() : Math.min(tile, workload.width());
-    long latents =
-        b
-            * ae.zChannels()
-            * ceilDiv(workload.height(), ae.downscale())
-            * ceilDiv(workload.width(), ae.downscale())
-            * F32;
-    long image = b * ae.outChannels() * workload.pixels() * F32;
-    return latents + b * decoderPeakElements(th, tw) * F16 + image;
+    long image = b * model.autoencoder().outChannels() * workload.pixels() * F32;
+    return b * decoderPeakElements(th, tw) * dtypeBytes + image;
   }
 
   // --- A whole job ------------------------------------------------------------------------------

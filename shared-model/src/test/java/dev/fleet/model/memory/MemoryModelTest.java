@@ -165,10 +165,12 @@ class MemoryModelTest {
 
   @Test
   void decodeWorkingBytesByTile() {
-    long latents = 16L * 128 * 128 * 4;
+    // Four float32 copies of the (1, 4096, 64) latents, the positions of 4096 + 512 tokens twice.
+    long state = 4L * 4096 * 64 * 4 + 2L * 3 * (4096 + 512) * 4 + 64;
+    assertEquals(state, LEAN.jobStateBytes());
     long image = 3L * 1024 * 1024 * 4;
-    assertEquals(latents + 768L * 1024 * 1024 * 2 + image, LEAN.decodeWorkingBytes(0));
-    assertEquals(latents + 768L * 512 * 512 * 2 + image, LEAN.decodeWorkingBytes(512));
+    assertEquals(state + 768L * 1024 * 1024 * 2 + image, LEAN.decodeWorkingBytes(0));
+    assertEquals(state + 768L * 512 * 512 * 2 + image, LEAN.decodeWorkingBytes(512));
   }
 
   @Test
