@@ -3,12 +3,11 @@ package dev.fleet.launcher;
 import dev.fleet.model.auth.ApiKeyStore;
 import dev.fleet.model.process.ParentWatch;
 import dev.fleet.stack.EmbeddedStack;
+import dev.fleet.stack.Ports;
 import dev.fleet.stack.StackConfig;
 import dev.fleet.stack.StackEndpoints;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -20,9 +19,11 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -56,7 +57,6 @@ public final class LocalFleet implements AutoCloseable {
       Duration.ofSeconds(Long.getLong(READY_TIMEOUT_PROPERTY, 180));
   static final String GATEWAY_JAR = "api-gateway/target/quarkus-app/quarkus-run.jar";
   static final String WORKER_JAR = "gpu-worker/target/quarkus-app/quarkus-run.jar";
-  private static final String PID_FILE = "fleet.pids";
   private static final int LOG_TAIL_LINES = 12;
 
   /**
@@ -126,6 +126,7 @@ public final class LocalFleet implements AutoCloseable {
   private final Path dataDir;
   private final Path logDir;
   private final Thread shutdownHook;
+  private final PidFile pids;
   private final Object lock = new Object();
   private EmbeddedStack stack;
   private final List<Child> children = new ArrayList<>();
@@ -152,6 +153,18 @@ public final class LocalFleet implements AutoCloseable {
     this.dataDir = options.dataDir().toAbsolutePath().normalize();
     this.logDir = dataDir.resolve("logs");
     this.shutdownHook = new Thread(this::closeFromHook, "fleet-shutdown");
+    this.pids = new PidFile(dataDir, CHILD_STOP_SECONDS);
+  }
+
+  /** The running children by name, for the pid file. */
+  private Map<String, ProcessHandle> children() {
+    Map<String, ProcessHandle> byName = new LinkedHashMap<>();
+    synchronized (lock) {
+      for (Child child : children) {
+        byName.put(child.name(), child.process().toHandle());
+      }
+    }
+    return byName;
   }
 
   /**
@@ -188,9 +201,13 @@ public final class LocalFleet implements AutoCloseable {
       throw new IOException("model directory " + modelDir + " does not exist");
     }
     Files.createDirectories(logDir);
-    stopOrphans();
+    pids.stopOrphans(line -> status("%s", line));
     // Ports of the children first: a taken one fails before the stack spends seconds starting.
-    int[] ports = ports(options.gatewayPort(), options.workerPort());
+    int[] ports =
+        Ports.resolveDistinct(
+            new int[] {options.gatewayPort(), options.workerPort()},
+            new String[] {"gateway", "worker"},
+            "a fleet");
     gatewayPort = ports[0];
     workerPort = ports[1];
     Path stackLog = logDir.resolve("stack.log");
@@ -258,7 +275,7 @@ public final class LocalFleet implements AutoCloseable {
     }
     Child gateway = spawn("gateway", gatewayJar, gatewayArgs, "FLEET_GATEWAY_OPTS", gatewayPort);
     Child worker = spawn("worker", workerJar, workerArgs, "FLEET_WORKER_OPTS", workerPort);
-    writePids();
+    pids.write(children());
 
     Instant deadline = Instant.now().plus(options.readyTimeout());
     HealthProbe probe = new HealthProbe(Duration.ofSeconds(2));
@@ -396,7 +413,7 @@ public final class LocalFleet implements AutoCloseable {
           failure = add(failure, e);
         }
       }
-      deletePids();
+      pids.delete();
       if (postgresWatch != null) {
         postgresWatch.destroy();
       }
@@ -561,7 +578,7 @@ public final class LocalFleet implements AutoCloseable {
             new Child(
                 old.name(), start(old.command(), old.log()), old.log(), old.port(), old.command());
         children.set(children.indexOf(old), child);
-        writePids();
+        pids.write(children());
         supervisor.accept(
             "the " + child.name() + " started again (process " + child.process().pid() + ")");
         watch(child, crashes);
@@ -727,138 +744,6 @@ public final class LocalFleet implements AutoCloseable {
       return b.toString();
     } catch (IOException | RuntimeException e) {
       return "";
-    }
-  }
-
-  // --- orphans of a launcher that was killed -----------------------------------------------------
-
-  /**
-   * {@code <data>/fleet.pids}: one {@code NAME PID START-MILLIS} line per process, launcher first.
-   */
-  private void writePids() throws IOException {
-    StringBuilder b = new StringBuilder();
-    line(b, "launcher", ProcessHandle.current());
-    synchronized (lock) {
-      for (Child child : children) {
-        line(b, child.name(), child.process().toHandle());
-      }
-    }
-    Files.writeString(dataDir.resolve(PID_FILE), b.toString(), StandardCharsets.UTF_8);
-  }
-
-  private static void line(StringBuilder b, String name, ProcessHandle p) {
-    long start = p.info().startInstant().map(Instant::toEpochMilli).orElse(0L);
-    b.append(name).append(' ').append(p.pid()).append(' ').append(start).append('\n');
-  }
-
-  private void deletePids() {
-    try {
-      Files.deleteIfExists(dataDir.resolve(PID_FILE));
-    } catch (IOException e) {
-      // harmless: the next start checks the processes it names
-    }
-  }
-
-  /**
-   * If an earlier launcher on this data directory was killed, its children may still run (and hold
-   * the ports): stop them. If that launcher still runs, refuse to start a second fleet on the same
-   * data.
-   */
-  private void stopOrphans() throws IOException {
-    Path file = dataDir.resolve(PID_FILE);
-    if (!Files.exists(file)) {
-      return;
-    }
-    List<ProcessHandle> orphans = new ArrayList<>();
-    for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-      String[] f = line.trim().split(" ");
-      if (f.length != 3) {
-        continue;
-      }
-      Optional<ProcessHandle> live = live(f[1], f[2]);
-      if (live.isEmpty()) {
-        continue;
-      }
-      if (f[0].equals("launcher")) {
-        if (live.get().pid() != ProcessHandle.current().pid()) {
-          throw new IOException(
-              "another fleet (process "
-                  + f[1]
-                  + ") is running on "
-                  + dataDir
-                  + "; stop it first (Ctrl-C, or kill "
-                  + f[1]
-                  + ")");
-        }
-      } else {
-        orphans.add(live.get());
-      }
-    }
-    for (ProcessHandle p : orphans) {
-      status("stopping process %d, left running by an earlier fleet that was killed", p.pid());
-      p.destroy();
-    }
-    for (ProcessHandle p : orphans) {
-      try {
-        p.onExit().get(CHILD_STOP_SECONDS, TimeUnit.SECONDS);
-      } catch (Exception e) {
-        p.destroyForcibly();
-      }
-    }
-    Files.deleteIfExists(file);
-  }
-
-  /** The process {@code pid} if it runs and started when recorded (not a reused pid). */
-  private static Optional<ProcessHandle> live(String pid, String startMillis) {
-    try {
-      long start = Long.parseLong(startMillis);
-      return ProcessHandle.of(Long.parseLong(pid))
-          .filter(ProcessHandle::isAlive)
-          .filter(
-              p ->
-                  start == 0
-                      || p.info()
-                          .startInstant()
-                          .map(i -> Math.abs(i.toEpochMilli() - start) < 2000)
-                          .orElse(false));
-    } catch (NumberFormatException e) {
-      return Optional.empty();
-    }
-  }
-
-  // --- ports
-  // --------------------------------------------------------------------------------------
-
-  /**
-   * Resolves the two children's ports: 0 becomes a port free now (held open while the other one is
-   * picked, so that they differ); a fixed port must be free.
-   */
-  static int[] ports(int gateway, int worker) throws IOException {
-    int[] asked = {gateway, worker};
-    String[] names = {"gateway", "worker"};
-    int[] result = new int[2];
-    List<ServerSocket> held = new ArrayList<>();
-    try {
-      for (int i = 0; i < 2; i++) {
-        try {
-          ServerSocket s = new ServerSocket(asked[i], 1, InetAddress.getLoopbackAddress());
-          held.add(s);
-          result[i] = s.getLocalPort();
-        } catch (IOException e) {
-          throw new IOException(
-              "the "
-                  + names[i]
-                  + "'s port "
-                  + asked[i]
-                  + " is already in use (is a fleet running?)",
-              e);
-        }
-      }
-      return result;
-    } finally {
-      for (ServerSocket s : held) {
-        s.close();
-      }
     }
   }
 

@@ -4,9 +4,11 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.util.ArrayList;
+import java.util.List;
 
 /** Port helpers: "0" in the configuration means "any free port", resolved before start. */
-final class Ports {
+public final class Ports {
   private Ports() {}
 
   /**
@@ -44,6 +46,43 @@ final class Ports {
     } catch (IOException e) {
       throw new IOException(
           service + " port " + port + " is already in use (is another stack running?)", e);
+    }
+  }
+
+  /**
+   * Several ports at once, all different: 0 becomes a port free now (held open while the others are
+   * picked, so that none is picked twice); a fixed port must be free.
+   *
+   * @param names what each port is for, in the error when one is in use
+   * @param what what may be holding a fixed port ("a fleet", "another stack")
+   * @throws IOException naming the port in use
+   */
+  public static int[] resolveDistinct(int[] asked, String[] names, String what) throws IOException {
+    int[] result = new int[asked.length];
+    List<ServerSocket> held = new ArrayList<>();
+    try {
+      for (int i = 0; i < asked.length; i++) {
+        try {
+          ServerSocket s = new ServerSocket(asked[i], 1, InetAddress.getLoopbackAddress());
+          held.add(s);
+          result[i] = s.getLocalPort();
+        } catch (IOException e) {
+          throw new IOException(
+              "the "
+                  + names[i]
+                  + "'s port "
+                  + asked[i]
+                  + " is already in use (is "
+                  + what
+                  + " running?)",
+              e);
+        }
+      }
+      return result;
+    } finally {
+      for (ServerSocket s : held) {
+        s.close();
+      }
     }
   }
 
