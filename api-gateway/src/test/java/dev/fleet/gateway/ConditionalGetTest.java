@@ -13,7 +13,8 @@ import dev.fleet.model.job.Job;
 import dev.fleet.model.store.JobStore;
 import dev.fleet.stack.FleetStackTestResource;
 import io.agroal.api.AgroalDataSource;
-import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.TestResourceScope;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.response.Response;
 import jakarta.inject.Inject;
@@ -24,7 +25,7 @@ import org.junit.jupiter.api.Test;
 
 /** {@code GET /v1/jobs/{id}}: ETag, If-None-Match → 304, Cache-Control. */
 @QuarkusTest
-@QuarkusTestResource(FleetStackTestResource.class)
+@WithTestResource(value = FleetStackTestResource.class, scope = TestResourceScope.GLOBAL)
 class ConditionalGetTest {
   private static final String TENANT = "conditional-get";
 

@@ -6,7 +6,8 @@ import static org.hamcrest.Matchers.equalTo;
 
 import dev.fleet.model.auth.ApiKeyStore;
 import dev.fleet.stack.FleetStackTestResource;
-import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.TestResourceScope;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import jakarta.inject.Inject;
@@ -14,7 +15,7 @@ import org.junit.jupiter.api.Test;
 
 /** What {@link FuzzTest} found, each pinned by a focused case. */
 @QuarkusTest
-@QuarkusTestResource(FleetStackTestResource.class)
+@WithTestResource(value = FleetStackTestResource.class, scope = TestResourceScope.GLOBAL)
 class FuzzRegressionTest {
   @Inject ApiKeyStore keys;
 

@@ -9,7 +9,8 @@ import dev.fleet.model.auth.ApiKeyStore;
 import dev.fleet.model.job.Job;
 import dev.fleet.model.store.JobStore;
 import dev.fleet.stack.FleetStackTestResource;
-import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.TestResourceScope;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
@@ -52,7 +53,7 @@ import org.junit.jupiter.api.Test;
  * PostgreSQL and answered 503 (see {@link FuzzRegressionTest}).
  */
 @QuarkusTest
-@QuarkusTestResource(FleetStackTestResource.class)
+@WithTestResource(value = FleetStackTestResource.class, scope = TestResourceScope.GLOBAL)
 class FuzzTest {
   static final int REQUESTS = 10_000;
   static final long DEFAULT_SEED = 13L;

@@ -15,7 +15,8 @@ import dev.fleet.model.store.JobStore.RequeueOutcome;
 import dev.fleet.model.store.Lease;
 import dev.fleet.stack.FleetStackTestResource;
 import io.agroal.api.AgroalDataSource;
-import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.TestResourceScope;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
 import java.sql.Connection;
@@ -41,7 +42,7 @@ import org.junit.jupiter.api.Test;
  * 30 minutes, so the jobs other tests leave running are not touched.
  */
 @QuarkusTest
-@QuarkusTestResource(FleetStackTestResource.class)
+@WithTestResource(value = FleetStackTestResource.class, scope = TestResourceScope.GLOBAL)
 class JobLeasesTest {
   static final Duration EXPIRY = Duration.ofMinutes(30);
 

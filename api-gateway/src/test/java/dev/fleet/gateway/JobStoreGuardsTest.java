@@ -17,7 +17,8 @@ import dev.fleet.model.store.JobStore.RequeueOutcome;
 import dev.fleet.model.store.NewJob;
 import dev.fleet.stack.FleetStackTestResource;
 import io.agroal.api.AgroalDataSource;
-import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.TestResourceScope;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
 import java.sql.Connection;
@@ -31,7 +32,7 @@ import org.junit.jupiter.api.Test;
 
 /** The SQL state guards of the shared-model JobStore, on the real database. */
 @QuarkusTest
-@QuarkusTestResource(FleetStackTestResource.class)
+@WithTestResource(value = FleetStackTestResource.class, scope = TestResourceScope.GLOBAL)
 class JobStoreGuardsTest {
   @Inject JobStore store;
   @Inject AgroalDataSource dataSource;

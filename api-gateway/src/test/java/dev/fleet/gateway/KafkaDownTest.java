@@ -12,8 +12,9 @@ import dev.fleet.stack.EmbeddedKafka;
 import dev.fleet.stack.FleetStackTestResource;
 import dev.fleet.stack.SharedStack;
 import io.agroal.api.AgroalDataSource;
-import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
+import io.quarkus.test.common.TestResourceScope;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
@@ -45,7 +46,7 @@ import org.junit.jupiter.api.Test;
  * relay's sends fail, and delivers it once a broker comes up at that address.
  */
 @QuarkusTest
-@QuarkusTestResource(FleetStackTestResource.class)
+@WithTestResource(value = FleetStackTestResource.class, scope = TestResourceScope.GLOBAL)
 @TestProfile(KafkaDownTest.BrokerAway.class)
 class KafkaDownTest {
   @Inject ApiKeyStore keys;

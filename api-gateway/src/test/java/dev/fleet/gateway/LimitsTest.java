@@ -9,7 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.fleet.model.auth.ApiKeyStore;
 import dev.fleet.model.store.JobStore;
 import dev.fleet.stack.FleetStackTestResource;
-import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.TestResourceScope;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
@@ -30,7 +31,7 @@ import org.junit.jupiter.api.Test;
  * KiB are refused.
  */
 @QuarkusTest
-@QuarkusTestResource(FleetStackTestResource.class)
+@WithTestResource(value = FleetStackTestResource.class, scope = TestResourceScope.GLOBAL)
 class LimitsTest {
   @Inject ApiKeyStore keys;
   @Inject JobStore store;

@@ -9,7 +9,8 @@ import static org.hamcrest.Matchers.not;
 import dev.fleet.gateway.loras.LoraLibrary;
 import dev.fleet.model.auth.ApiKeyStore;
 import dev.fleet.stack.FleetStackTestResource;
-import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.TestResourceScope;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import io.restassured.response.ValidatableResponse;
@@ -32,7 +33,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * and the job's view shows them.
  */
 @QuarkusTest
-@QuarkusTestResource(FleetStackTestResource.class)
+@WithTestResource(value = FleetStackTestResource.class, scope = TestResourceScope.GLOBAL)
 class LorasTest {
   @Inject ApiKeyStore keys;
   @Inject LoraLibrary library;

@@ -6,7 +6,8 @@ import static org.hamcrest.Matchers.hasItems;
 
 import dev.fleet.model.auth.ApiKeyStore;
 import dev.fleet.stack.FleetStackTestResource;
-import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.TestResourceScope;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import jakarta.inject.Inject;
@@ -16,7 +17,7 @@ import org.junit.jupiter.api.Test;
 
 /** {@code GET /v1/models}: the registry as the console reads it, and the console page itself. */
 @QuarkusTest
-@QuarkusTestResource(FleetStackTestResource.class)
+@WithTestResource(value = FleetStackTestResource.class, scope = TestResourceScope.GLOBAL)
 class ModelsResourceTest {
   @Inject ApiKeyStore keys;
   String apiKey;

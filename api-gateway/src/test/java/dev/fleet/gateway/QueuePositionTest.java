@@ -8,7 +8,8 @@ import dev.fleet.model.store.JobStore;
 import dev.fleet.model.store.JobStore.RequeueOutcome;
 import dev.fleet.stack.FleetStackTestResource;
 import io.agroal.api.AgroalDataSource;
-import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.TestResourceScope;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
 import java.util.UUID;
@@ -21,7 +22,7 @@ import org.junit.jupiter.api.Test;
  * left queued, so that its own jobs head the queue.
  */
 @QuarkusTest
-@QuarkusTestResource(FleetStackTestResource.class)
+@WithTestResource(value = FleetStackTestResource.class, scope = TestResourceScope.GLOBAL)
 class QueuePositionTest {
   @Inject JobStore store;
   @Inject AgroalDataSource dataSource;

@@ -13,7 +13,8 @@ import dev.fleet.model.store.Lease;
 import dev.fleet.stack.FleetStackTestResource;
 import io.minio.MinioClient;
 import io.minio.PutObjectArgs;
-import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.TestResourceScope;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
 import java.awt.image.BufferedImage;
@@ -32,7 +33,7 @@ import org.junit.jupiter.api.Test;
 
 /** A worker's PNG in the bucket, served through the presigned link, which expires. */
 @QuarkusTest
-@QuarkusTestResource(FleetStackTestResource.class)
+@WithTestResource(value = FleetStackTestResource.class, scope = TestResourceScope.GLOBAL)
 class ResultLinkTest {
   @Inject ApiKeyStore keys;
   String apiKey;

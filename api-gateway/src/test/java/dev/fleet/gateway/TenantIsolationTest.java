@@ -17,7 +17,8 @@ import dev.fleet.model.job.JobState;
 import dev.fleet.model.store.JobStore;
 import dev.fleet.stack.FleetStackTestResource;
 import io.agroal.api.AgroalDataSource;
-import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.TestResourceScope;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
@@ -38,7 +39,7 @@ import org.junit.jupiter.api.Test;
 
 /** API keys: who may call, and that a tenant sees and changes only its own jobs. */
 @QuarkusTest
-@QuarkusTestResource(FleetStackTestResource.class)
+@WithTestResource(value = FleetStackTestResource.class, scope = TestResourceScope.GLOBAL)
 class TenantIsolationTest {
   @Inject ApiKeyStore keys;
   @Inject JobStore store;

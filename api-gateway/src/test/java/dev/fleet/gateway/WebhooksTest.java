@@ -15,7 +15,8 @@ import dev.fleet.model.auth.ApiKeyStore;
 import dev.fleet.model.store.JobStore;
 import dev.fleet.stack.FleetStackTestResource;
 import io.agroal.api.AgroalDataSource;
-import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.TestResourceScope;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
 import jakarta.inject.Inject;
@@ -46,7 +47,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * allow-list), signed, and is retried until the receiver takes it.
  */
 @QuarkusTest
-@QuarkusTestResource(FleetStackTestResource.class)
+@WithTestResource(value = FleetStackTestResource.class, scope = TestResourceScope.GLOBAL)
 class WebhooksTest {
   static final String SECRET = "test-webhook-secret"; // %test.fleet.webhooks.secret
 

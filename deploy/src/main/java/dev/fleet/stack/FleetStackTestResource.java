@@ -9,7 +9,7 @@ import java.util.Map;
  *
  * <pre>{@code
  * @QuarkusTest
- * @QuarkusTestResource(FleetStackTestResource.class)
+ * @WithTestResource(value = FleetStackTestResource.class, scope = TestResourceScope.GLOBAL)
  * class SubmitJobTest { ... }
  * }</pre>
  *

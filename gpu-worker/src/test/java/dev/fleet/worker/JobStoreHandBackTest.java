@@ -12,7 +12,8 @@ import dev.fleet.model.store.JobStore;
 import dev.fleet.model.store.JobStore.RequeueOutcome;
 import dev.fleet.model.store.NewJob;
 import dev.fleet.stack.FleetStackTestResource;
-import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.TestResourceScope;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
 import java.sql.Connection;
@@ -30,7 +31,7 @@ import org.junit.jupiter.api.Test;
  * back to QUEUED with the same attempt and its message in the outbox again, for a RUNNING job only.
  */
 @QuarkusTest
-@QuarkusTestResource(FleetStackTestResource.class)
+@WithTestResource(value = FleetStackTestResource.class, scope = TestResourceScope.GLOBAL)
 class JobStoreHandBackTest {
   // A class no worker of this test application consumes: only the store acts on these jobs.
   static final MemoryClass CLASS = MemoryClass.VRAM_16G;

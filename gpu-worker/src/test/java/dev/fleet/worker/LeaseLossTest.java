@@ -18,7 +18,8 @@ import io.minio.ListObjectsArgs;
 import io.minio.MinioClient;
 import io.minio.Result;
 import io.minio.messages.Item;
-import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.TestResourceScope;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
 import java.awt.image.BufferedImage;
@@ -42,7 +43,7 @@ import org.junit.jupiter.api.Test;
  * image. Runners are driven directly, on a class whose topic no consumer of this application reads.
  */
 @QuarkusTest
-@QuarkusTestResource(FleetStackTestResource.class)
+@WithTestResource(value = FleetStackTestResource.class, scope = TestResourceScope.GLOBAL)
 class LeaseLossTest {
   static final MemoryClass CLASS = MemoryClass.VRAM_16G;
   static final GenerationSpec SPEC = new GenerationSpec("late", 5, 2, 64, 64, 3.5, "flux-tiny");

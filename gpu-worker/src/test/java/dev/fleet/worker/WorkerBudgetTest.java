@@ -16,7 +16,8 @@ import dev.fleet.model.memory.PlanDecision;
 import dev.fleet.model.store.JobStore;
 import dev.fleet.model.store.NewJob;
 import dev.fleet.stack.FleetStackTestResource;
-import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.TestResourceScope;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
@@ -39,7 +40,7 @@ import org.junit.jupiter.api.Test;
  */
 @QuarkusTest
 @TestProfile(WorkerBudgetTest.SmallBudget.class)
-@QuarkusTestResource(FleetStackTestResource.class)
+@WithTestResource(value = FleetStackTestResource.class, scope = TestResourceScope.GLOBAL)
 class WorkerBudgetTest {
   static final long BUDGET = 1000L << 20;
   static final MemoryClass CLASS = MemoryClass.VRAM_12G;

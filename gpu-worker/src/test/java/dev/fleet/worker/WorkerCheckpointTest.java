@@ -19,7 +19,8 @@ import dev.fleet.stack.FleetStackTestResource;
 import dev.fleet.testing.ImageAssert;
 import io.minio.GetObjectArgs;
 import io.minio.MinioClient;
-import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.TestResourceScope;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
@@ -45,7 +46,7 @@ import org.junit.jupiter.api.Test;
  */
 @QuarkusTest
 @TestProfile(WorkerCheckpointTest.DownloadedDit.class)
-@QuarkusTestResource(FleetStackTestResource.class)
+@WithTestResource(value = FleetStackTestResource.class, scope = TestResourceScope.GLOBAL)
 class WorkerCheckpointTest {
   static final MemoryClass CLASS = MemoryClass.VRAM_16G;
 

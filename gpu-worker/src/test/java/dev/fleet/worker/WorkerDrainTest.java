@@ -13,7 +13,8 @@ import dev.fleet.model.job.JobState;
 import dev.fleet.model.job.MemoryClass;
 import dev.fleet.model.store.JobStore;
 import dev.fleet.stack.FleetStackTestResource;
-import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.TestResourceScope;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
@@ -34,7 +35,7 @@ import org.junit.jupiter.api.Test;
  */
 @QuarkusTest
 @TestProfile(WorkerDrainTest.OwnClass.class)
-@QuarkusTestResource(FleetStackTestResource.class)
+@WithTestResource(value = FleetStackTestResource.class, scope = TestResourceScope.GLOBAL)
 class WorkerDrainTest {
   static final MemoryClass CLASS = MemoryClass.VRAM_16G;
 

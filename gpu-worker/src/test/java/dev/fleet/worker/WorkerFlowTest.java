@@ -17,7 +17,8 @@ import dev.fleet.testing.ImageAssert;
 import io.minio.GetObjectArgs;
 import io.minio.MinioClient;
 import io.minio.StatObjectArgs;
-import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.TestResourceScope;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
 import java.io.InputStream;
@@ -34,7 +35,7 @@ import org.junit.jupiter.api.Test;
  * Kafka topic, images read back from the real S3 bucket.
  */
 @QuarkusTest
-@QuarkusTestResource(FleetStackTestResource.class)
+@WithTestResource(value = FleetStackTestResource.class, scope = TestResourceScope.GLOBAL)
 class WorkerFlowTest {
   static final String FOX = "a red fox sitting in the snow at dawn, highly detailed";
 

@@ -22,7 +22,8 @@ import dev.fleet.stack.FleetStackTestResource;
 import dev.fleet.testing.ImageAssert;
 import io.minio.GetObjectArgs;
 import io.minio.MinioClient;
-import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.TestResourceScope;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
 import java.io.InputStream;
@@ -41,7 +42,7 @@ import org.junit.jupiter.api.Test;
  * worker's LoRA directory, and the bucket's image is the engine's own run with that LoRA.
  */
 @QuarkusTest
-@QuarkusTestResource(FleetStackTestResource.class)
+@WithTestResource(value = FleetStackTestResource.class, scope = TestResourceScope.GLOBAL)
 class WorkerLoraTest {
   @Inject DataSource dataSource;
   @Inject S3Config s3;

@@ -10,7 +10,8 @@ import dev.fleet.model.store.JobStore;
 import dev.fleet.model.store.NewJob;
 import dev.fleet.stack.FleetStackTestResource;
 import io.agroal.api.AgroalDataSource;
-import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.TestResourceScope;
+import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
@@ -30,7 +31,7 @@ import org.junit.jupiter.api.Test;
  */
 @QuarkusTest
 @TestProfile(OutboxDrainTest.RareRounds.class)
-@QuarkusTestResource(FleetStackTestResource.class)
+@WithTestResource(value = FleetStackTestResource.class, scope = TestResourceScope.GLOBAL)
 class OutboxDrainTest {
   public static class RareRounds implements QuarkusTestProfile {
     @Override
