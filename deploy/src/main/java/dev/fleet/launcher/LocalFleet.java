@@ -502,20 +502,14 @@ public final class LocalFleet implements AutoCloseable {
 
   // --- the supervisor ---------------------------------------------------------------------------
 
-  /** The first wait before a restart; it doubles for each crash in a row, up to the maximum. */
-  static final Duration RESTART_BACKOFF = Duration.ofSeconds(1);
-
-  static final Duration MAX_RESTART_BACKOFF = Duration.ofSeconds(30);
-
-  /** A child that ran this long before it exited starts over from the first wait. */
-  static final Duration STABLE_AFTER = Duration.ofSeconds(60);
-
+  /** Hears of exits and restarts once {@link #supervise} was called. */
   private volatile Consumer<String> supervisor;
 
   /**
    * From now on, a child that exits on its own (a crash, kill -9) is started again with the same
-   * command after a back-off (1 s, doubling per crash in a row up to 30 s; back to 1 s once it ran
-   * a minute), rather than the fleet stopping; {@code events} hears of each exit and restart.
+   * command after a back-off ({@link RestartBackoff#DEFAULT}: 1 s, doubling per crash in a row up
+   * to 30 s; back to 1 s once it ran a minute), rather than the fleet stopping; {@code events}
+   * hears of each exit and restart.
    */
   public void supervise(Consumer<String> events) {
     supervisor = Objects.requireNonNull(events, "events");
@@ -542,13 +536,10 @@ public final class LocalFleet implements AutoCloseable {
                   .name("fleet-restart-" + child.name())
                   .start(
                       () -> {
-                        boolean stable =
-                            Duration.between(started, Instant.now()).compareTo(STABLE_AFTER) >= 0;
-                        int crashes = stable ? 1 : crashesInARow + 1;
-                        long wait =
-                            Math.min(
-                                MAX_RESTART_BACKOFF.toMillis(),
-                                RESTART_BACKOFF.toMillis() << Math.min(20, crashes - 1));
+                        int crashes =
+                            RestartBackoff.DEFAULT.crashesAfter(
+                                Duration.between(started, Instant.now()), crashesInARow);
+                        long wait = RestartBackoff.DEFAULT.waitBefore(crashes).toMillis();
                         supervisor.accept(
                             exitMessage(child, "exited")
                                 + System.lineSeparator()
