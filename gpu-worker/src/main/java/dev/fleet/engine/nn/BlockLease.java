@@ -9,7 +9,7 @@ import java.util.Map;
  * lease per block call, so a source can load or move a block just before its call and free it just
  * after.
  *
- * @param <T> {@link DoubleStreamBlock} or {@link SingleStreamBlock}
+ * @param <T> the block type (the DiT's double- or single-stream block, a T5 layer ...)
  */
 public interface BlockLease<T> extends AutoCloseable {
 
@@ -18,7 +18,7 @@ public interface BlockLease<T> extends AutoCloseable {
   /**
    * {@code NAME.weight_scale} float32 scalars (on the block's device) of the block's float8
    * matrices whose values are multiplied by a scale when widened, when the block was handed out
-   * with its matrices as stored (see {@link BlockKernel#takesStoredWeights()}); empty otherwise.
+   * with its matrices as stored (see {@code BlockKernel.takesStoredWeights()}); empty otherwise.
    */
   default Map<String, NDArray> weightScales() {
     return Map.of();

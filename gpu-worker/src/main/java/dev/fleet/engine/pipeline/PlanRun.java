@@ -12,7 +12,6 @@ import dev.fleet.engine.memory.BookedScope;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.memory.PlanMapping;
-import dev.fleet.engine.model.ModelDimsReader;
 import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.nn.Adapters;
 import dev.fleet.engine.sampling.LatentPacking;
@@ -20,7 +19,6 @@ import dev.fleet.engine.sampling.Schedule;
 import dev.fleet.engine.sampling.TorchNoise;
 import dev.fleet.engine.text.TextEmbeddings;
 import dev.fleet.engine.vae.AutoEncoder;
-import dev.fleet.engine.vae.AutoEncoderParams;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
 import dev.fleet.model.memory.MemoryModel;
@@ -37,18 +35,17 @@ final class PlanRun {
   private final ModelDirectory model;
   private final ComputeTarget target;
   private final FluxParams params;
-  private final AutoEncoderParams vaeParams;
   private final long vaeBytes;
   private final DeviceLedger ledger;
   private final ExecutionOptions options;
   private final NDManager jobs;
-  private ModelDims plannerDims;
+  private final ModelDims plannerDims;
 
   PlanRun(
       ModelDirectory model,
       ComputeTarget target,
       FluxParams params,
-      AutoEncoderParams vaeParams,
+      ModelDims plannerDims,
       long vaeBytes,
       DeviceLedger ledger,
       ExecutionOptions options,
@@ -56,7 +53,7 @@ final class PlanRun {
     this.model = model;
     this.target = target;
     this.params = params;
-    this.vaeParams = vaeParams;
+    this.plannerDims = plannerDims;
     this.vaeBytes = vaeBytes;
     this.ledger = ledger;
     this.options = options;
@@ -116,13 +113,9 @@ final class PlanRun {
 
   /**
    * The memory planner's model of this job ({@code h x w} packed tokens), under the profile of the
-   * kernels that run: the ledger books activations by its figures. The model's dimensions are read
-   * once.
+   * kernels that run: the ledger books activations by its figures.
    */
-  private synchronized MemoryModel plannerModel(int h, int w) {
-    if (plannerDims == null) {
-      plannerDims = ModelDimsReader.read(model);
-    }
+  private MemoryModel plannerModel(int h, int w) {
     return ActivationEstimates.model(plannerDims, w * 16, h * 16, options.engineProfile());
   }
 

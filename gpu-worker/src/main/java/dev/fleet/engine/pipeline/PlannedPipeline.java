@@ -10,6 +10,7 @@ import dev.fleet.engine.lora.LoraStack;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.memory.MemoryFailure;
+import dev.fleet.engine.model.ModelDimsReader;
 import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.vae.AutoEncoder;
@@ -17,6 +18,7 @@ import dev.fleet.engine.vae.AutoEncoderParams;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
 import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.Residency;
 import java.util.ArrayList;
 import java.util.List;
@@ -49,8 +51,10 @@ public final class PlannedPipeline implements AutoCloseable {
   private final FluxParams params;
   private final long ditOuterBytes;
   private final int t5Length;
-  private final AutoEncoderParams vaeParams;
   private final long vaeBytes;
+
+  /** The model as the memory planner sees it (read once): the ledger books by its figures. */
+  private final ModelDims plannerDims;
 
   /** Parent of every job's manager: what is left under it after a job is a leak. */
   private final NDManager jobs;
@@ -68,8 +72,7 @@ public final class PlannedPipeline implements AutoCloseable {
       ExecutionOptions options,
       DeviceLedger ledger,
       TensorStore ditStore,
-      FluxParams params,
-      AutoEncoderParams vaeParams) {
+      FluxParams params) {
     this.model = model;
     this.target = target;
     this.plans = plans;
@@ -77,7 +80,6 @@ public final class PlannedPipeline implements AutoCloseable {
     this.ledger = ledger;
     this.ditStore = ditStore;
     this.params = params;
-    this.vaeParams = vaeParams;
     int dtypeBytes = target.dtype().getNumOfBytes();
     this.vaeBytes = ParameterBytes.of(model.vaeWeights(), dtypeBytes);
     this.ditOuterBytes =
@@ -87,7 +89,8 @@ public final class PlannedPipeline implements AutoCloseable {
             dtypeBytes);
     this.t5Length = params.defaultT5Length();
     this.jobs = NDManager.newBaseManager(target.device());
-    this.runner = new PlanRun(model, target, params, vaeParams, vaeBytes, ledger, options, jobs);
+    this.plannerDims = ModelDimsReader.read(model);
+    this.runner = new PlanRun(model, target, params, plannerDims, vaeBytes, ledger, options, jobs);
   }
 
   /**
@@ -128,8 +131,7 @@ public final class PlannedPipeline implements AutoCloseable {
       AutoEncoderParams vaeParams = model.vaeParams();
       PipelineGeometry.checkCompatible(params, vaeParams);
       pipeline =
-          new PlannedPipeline(
-              model, target, List.copyOf(plans), options, ledger, store, params, vaeParams);
+          new PlannedPipeline(model, target, List.copyOf(plans), options, ledger, store, params);
       pipeline.loadFrom(0, new ArrayList<>());
       return pipeline;
     } catch (RuntimeException e) {
@@ -205,6 +207,7 @@ public final class PlannedPipeline implements AutoCloseable {
               options.embeddingCache(),
               ledger,
               options.hostToDevice(),
+              plannerDims,
               options.engineProfile());
       if (plan.autoencoder() == Residency.RESIDENT) {
         vaeBooking = ledger.reserve(vaeBytes, "autoencoder resident");

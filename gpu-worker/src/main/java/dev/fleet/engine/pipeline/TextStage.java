@@ -8,7 +8,6 @@ import dev.fleet.engine.lora.LoraStack;
 import dev.fleet.engine.memory.BookedScope;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.HostToDevice;
-import dev.fleet.engine.model.ModelDimsReader;
 import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.nn.Adapters;
 import dev.fleet.engine.text.ClipTextModel;
@@ -111,6 +110,8 @@ public final class TextStage implements AutoCloseable {
    * @param t5 resident (both encoders stay loaded), staged (both loaded per encode) or streamed
    *     (CLIP loaded per encode, T5 kept in host memory and streamed block by block)
    * @param hostToDevice how a streamed T5's host copies reach the device
+   * @param dims the model as the memory planner sees it, and {@code engine} how it runs: the
+   *     encoders' activations are booked as the planner counts them
    * @throws dev.fleet.engine.memory.BudgetExceededException when resident encoders do not fit
    */
   public static TextStage load(
@@ -120,23 +121,8 @@ public final class TextStage implements AutoCloseable {
       Residency t5,
       PromptEmbeddingCache cache,
       DeviceLedger ledger,
-      HostToDevice hostToDevice) {
-    return load(model, t5Length, target, t5, cache, ledger, hostToDevice, EngineProfile.DJL_EAGER);
-  }
-
-  /**
-   * As {@link #load(ModelDirectory, int, ComputeTarget, Residency, PromptEmbeddingCache,
-   * DeviceLedger, HostToDevice)}, the encoders' activations booked as the planner counts them under
-   * {@code engine}.
-   */
-  public static TextStage load(
-      ModelDirectory model,
-      int t5Length,
-      ComputeTarget target,
-      Residency t5,
-      PromptEmbeddingCache cache,
-      DeviceLedger ledger,
       HostToDevice hostToDevice,
+      ModelDims dims,
       EngineProfile engine) {
     PromptTokenizer clipTokenizer = null;
     PromptTokenizer t5Tokenizer = null;
@@ -150,7 +136,6 @@ public final class TextStage implements AutoCloseable {
           t5 == Residency.STREAMED
               ? clipBytes
               : clipBytes + ParameterBytes.of(model.t5Weights(), dtypeBytes);
-      ModelDims dims = ModelDimsReader.read(model);
       int side = dims.pixelsPerToken();
       long activations =
           ActivationEstimates.textEncode(

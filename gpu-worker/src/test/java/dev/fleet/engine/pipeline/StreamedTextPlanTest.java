@@ -12,10 +12,12 @@ import dev.fleet.engine.memory.BudgetExceededException;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.memory.HostToDevice;
+import dev.fleet.engine.model.ModelDimsReader;
 import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.text.StreamedT5Encoder;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.memory.EngineProfile;
 import dev.fleet.model.memory.Residency;
 import dev.fleet.testing.ImageAssert;
 import java.util.List;
@@ -109,7 +111,9 @@ class StreamedTextPlanTest {
                 t5,
                 new PromptEmbeddingCache(8, 1 << 20),
                 ledger,
-                HostToDevice.synchronous())) {
+                HostToDevice.synchronous(),
+                ModelDimsReader.read(model),
+                EngineProfile.DJL_EAGER)) {
       text.embed(spec.prompt(), job).close();
       assertEquals(0, ledger.inUseBytes(), t5 + ": the encoders are released after the encode");
       return ledger.peakBytes();
