@@ -468,7 +468,7 @@ def visible(m):
 
 
 def zero_pad_rows(x, mask):
-    return x * mask.to(x.dtype).unsqueeze(-1)
+    return torch.where(mask.bool().unsqueeze(-1), x, torch.zeros_like(x))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -548,8 +548,8 @@ class DitRecorder:
 # ----------------------------------------------------------------------------------------------
 def sample(model, z, model_kwargs, steps, time_shift):
     """NewBie's own sampler (demo.py): transport.Sampler(...).sample_ode(sampling_method='euler',
-    num_steps=GRID, time_shifting_factor=shift) with model.forward_with_cfg; GRID points = steps+1
-    Euler steps... i.e. `steps` Euler steps."""
+    num_steps=steps + 1, time_shifting_factor=shift) with model.forward_with_cfg: a grid of
+    steps + 1 time points, i.e. `steps` Euler steps. Records each call's inputs and outputs."""
     from transport import Sampler, create_transport
 
     transport = create_transport("Linear", "velocity", None, None, None)
@@ -623,7 +623,7 @@ def main():
     torch.set_grad_enabled(False)
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.set_num_threads(max(1, min(8, os.cpu_count() or 1)))
-    device = torch.device("cpu")  # the expected outputs are fp32 CPU on purpose, even on a GPU machine
+    # everything stays on the CPU in float32 on purpose, even on a GPU machine: reproducible numbers
     polyfilled = polyfill_sdpa()
     if polyfilled and not args.smoke:
         sys.exit("torch < 2.0: only --smoke runs here")
