@@ -282,7 +282,7 @@ def build_gemma_tokenizer():
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="never")
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="never")
     trainer = trainers.BpeTrainer(
-        vocab_size=320,
+        vocab_size=240,
         special_tokens=["<pad>", "<eos>", "<bos>", "<unk>"],
         min_frequency=1,
         show_progress=False,
@@ -298,21 +298,35 @@ def build_gemma_tokenizer():
 
 def build_jina_tokenizer():
     """XLM-R style: Unigram over Metaspace words (prefix space always), <s>=0 <pad>=1 </s>=2
-    <unk>=3, post-processor '<s> $A </s>', <mask> last."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    <unk>=3, post-processor '<s> $A </s>', <mask> last. The pieces and scores are counted here
+    (tokenizers' UnigramTrainer is not deterministic) over the distinct texts: every character
+    seen and '▁' (score log frequency − 6), character 2- and 3-grams seen at least 3 times (− 2),
+    words seen at least twice (log frequency)."""
+    from collections import Counter
 
-    tok = Tokenizer(models.Unigram())
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+
+    pre = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+    texts = [SYSTEM_PROMPT, PROMPT, NEGATIVE] + EXTRA_CORPUS
+    words = Counter(w for text in texts for w, _ in pre.pre_tokenize_str(text))
+    grams = {1: Counter(), 2: Counter(), 3: Counter()}
+    for w, n in words.items():
+        for k in grams:
+            for i in range(len(w) - k + 1):
+                grams[k][w[i:i + k]] += n
+    total = sum(words.values()) + sum(sum(c.values()) for c in grams.values())
+    pieces = {ch: math.log(n / total) - 6.0 for ch, n in grams[1].items()}
+    pieces.setdefault("▁", math.log(1 / total) - 6.0)
+    for k in (2, 3):
+        pieces.update({g: math.log(n / total) - 2.0 for g, n in grams[k].items() if n >= 3})
+    pieces.update({w: math.log(n / total) for w, n in words.items() if n >= 2 and len(w) > 1})
+    specials = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    vocab = specials + sorted(pieces.items(), key=lambda kv: (-kv[1], kv[0])) + [("<mask>", 0.0)]
+    tok = Tokenizer(models.Unigram(vocab, 3, False))
+    tok.pre_tokenizer = pre
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
-    trainer = trainers.UnigramTrainer(
-        vocab_size=240,
-        special_tokens=["<s>", "<pad>", "</s>", "<unk>"],
-        unk_token="<unk>",
-        show_progress=False,
-    )
-    tok.train_from_iterator(corpus(), trainer=trainer)
+    tok.add_special_tokens(["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
     assert [tok.token_to_id(t) for t in ("<s>", "<pad>", "</s>", "<unk>")] == [0, 1, 2, 3]
-    tok.add_special_tokens(["<mask>"])
     tok.post_processor = processors.TemplateProcessing(
         single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
         special_tokens=[("<s>", 0), ("</s>", 2)],
