@@ -129,7 +129,9 @@ Who computed what:
 - `expected.safetensors`: named inputs, intermediates and outputs (list below); `expected.png`.
 
 `../../tools/stcompare.py EXPECTED ACTUAL NAME[=TOL] ...` compares named tensors by relative L2
-error.
+error. `gpu-worker/training/newbie/check_fixture.py FIXTURE` recomputes the DiT, CFG, the sampler,
+the Jina tower and Gemma's `hidden_states[-2]` from these files and the description below alone
+(plain torch, no reference code) and compares them with `expected.safetensors`.
 
 ## The model, precisely
 

@@ -713,7 +713,7 @@ def main():
             status, bufs = f"check failed: {e!r}", {}
         case["gemma_rope_check"] = status
         case["gemma_attn_implementation"] = getattr(gemma.config, "_attn_implementation", None)
-        gsd = {k: v.float().contiguous() for k, v in gemma.state_dict().items()}
+        gsd = {k: v.detach().clone().float() for k, v in gemma.state_dict().items()}
         save_st(gsd, out / "text_encoder/model.safetensors")
         save_st(bf16_copy(gsd), out / "text_encoder/model-bf16.safetensors")
         gcfg_dict = gcfg.to_dict()
@@ -749,7 +749,7 @@ def main():
 
     # -- Jina CLIP v2 text tower --------------------------------------------------------------
     jina, jcfg = build_jina(j_vocab, gen)
-    jsd = {JINA_PREFIX + k: v.float().contiguous() for k, v in jina.state_dict().items()}
+    jsd = {JINA_PREFIX + k: v.detach().clone().float() for k, v in jina.state_dict().items()}
     save_st(jsd, out / "clip_model/model.safetensors")
     save_st(bf16_copy(jsd), out / "clip_model/model-bf16.safetensors")
     xlmr = dict(vocab_size=j_vocab, **JINA, hidden_act="gelu", position_embedding_type="rotary",
@@ -780,7 +780,7 @@ def main():
 
     # -- Next-DiT ---------------------------------------------------------------------------
     dit = build_dit(gen)
-    dsd = {k: v.float().contiguous() for k, v in dit.state_dict().items()}
+    dsd = {k: v.detach().clone().float() for k, v in dit.state_dict().items()}
     save_st(dsd, out / "transformer/newbie.safetensors")
     save_st(bf16_copy(dsd), out / "transformer/newbie-bf16.safetensors")
     (out / "transformer/config.json").write_text(json.dumps(
