@@ -269,12 +269,9 @@ def rel(a, b):
     return float((a - b).norm() / max(b.norm(), 1e-30))
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("fixture")
-    ap.add_argument("--tol", type=float, default=1e-5)
-    args = ap.parse_args()
-    root = Path(args.fixture)
+def run(root, tol=1e-5):
+    """Checks the fixture at root; prints one line per check; returns the worst relative error."""
+    root = Path(root)
     E = load(root / "expected.safetensors")
     case = json.loads((root / "case.json").read_text())
     dcfg = json.loads((root / "transformer/config.json").read_text())
@@ -283,7 +280,7 @@ def main():
     def check(name, got, key):
         r = rel(got, E[key])
         results.append((name, r))
-        print(f"{'ok ' if r <= args.tol else 'BAD'} {r:.2e}  {name} vs {key}")
+        print(f"{'ok ' if r <= tol else 'BAD'} {r:.2e}  {name} vs {key}", flush=True)
 
     Wd = load(root / "transformer/newbie.safetensors")
     check("dit", dit_forward(Wd, dcfg, E["dit.in.x"], E["dit.in.t"], E["dit.in.cap_feats"],
@@ -334,8 +331,16 @@ def main():
         x = x + (grid[k + 1] - grid[k]) * v
         check(f"latents step {k + 1}", x[:1], f"pipe.latents.step{k + 1}")
     worst = max(r for _, r in results)
-    print(f"worst {worst:.2e} ({'PASS' if worst <= args.tol else 'FAIL'}, tol {args.tol:g})")
-    sys.exit(0 if worst <= args.tol else 1)
+    print(f"worst {worst:.2e} ({'PASS' if worst <= tol else 'FAIL'}, tol {tol:g})", flush=True)
+    return worst
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("fixture")
+    ap.add_argument("--tol", type=float, default=1e-5)
+    args = ap.parse_args()
+    sys.exit(0 if run(args.fixture, args.tol) <= args.tol else 1)
 
 
 if __name__ == "__main__":
