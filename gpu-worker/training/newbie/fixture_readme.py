@@ -58,7 +58,22 @@ def describe(name):
     return ""
 
 
-def write_readme(out, case, expected, dit, gemma, jina, jina_prefix):
+def key_table(weights):
+    """Every key outside repeated blocks, and block 0 of each repeated kind, with its shape."""
+    lines = []
+    for fname, sd in weights.items():
+        lines.append(f"`{fname}` ({len(sd)} tensors; `.N.` blocks listed for N = 0 only):\n")
+        for k in sorted(sd):
+            parts = k.split(".")
+            if any(p.isdigit() and p != "0" and i > 0 and parts[i - 1] in ("layers", "noise_refiner", "context_refiner")
+                   for i, p in enumerate(parts)):
+                continue
+            lines.append(f"- `{k}` `{list(sd[k].shape)}`")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_readme(out, case, expected, dit, gemma, jina, jina_prefix, weights=None):
     hd = dit["dim"] // dit["n_heads"]
     ffn = dit["multiple_of"] * ((4 * dit["dim"] + dit["multiple_of"] - 1) // dit["multiple_of"])
     adaln = min(dit["dim"], 1024)
@@ -133,6 +148,9 @@ error. `gpu-worker/training/newbie/check_fixture.py FIXTURE` recomputes the DiT,
 the Jina tower and Gemma's `hidden_states[-2]` from these files and the description below alone
 (plain torch, no reference code) and compares them with `expected.safetensors`.
 
+## Weight keys (F32 files; the BF16 files hold the same keys)
+
+""" + (key_table(weights) if weights else "") + f"""
 ## The model, precisely
 
 Sizes here: DiT dim {dit['dim']}, {dit['n_layers']} joint layers + {dit['n_refiner_layers']} noise-refiner +

@@ -919,7 +919,10 @@ def main():
     (out / "case.json").write_text(json.dumps(case, indent=1, ensure_ascii=False))
     from fixture_readme import write_readme  # noqa: E402  (next to this script)
 
-    write_readme(out, case, expected, DIT, GEMMA, JINA, JINA_PREFIX)
+    weights = {"transformer/newbie.safetensors": dsd, "clip_model/model.safetensors": jsd}
+    if use_tf:
+        weights["text_encoder/model.safetensors"] = gsd
+    write_readme(out, case, expected, DIT, GEMMA, JINA, JINA_PREFIX, weights)
     total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     for p in sorted(out.rglob("*")):
         if p.is_file():
