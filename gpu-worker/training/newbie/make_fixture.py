@@ -245,6 +245,17 @@ def have(module):
         return False
 
 
+def stub_tqdm():
+    """NewBie's transport/dpm_solver.py imports tqdm (unused here). transformers needs the real
+    one, so a stub is installed only where tqdm is missing (smoke machines)."""
+    if not have("tqdm"):
+        import types
+
+        mod = types.ModuleType("tqdm")
+        mod.tqdm = lambda iterable=None, *a, **k: iterable
+        sys.modules["tqdm"] = mod
+
+
 def polyfill_sdpa():
     """torch < 2.0 (smoke machines) lacks F.scaled_dot_product_attention, which model.py calls
     in fp32. Same contract: boolean mask True = attend, float mask added; scale kwarg."""
@@ -639,6 +650,7 @@ def main():
     torch.set_num_threads(max(1, min(8, os.cpu_count() or 1)))
     # everything stays on the CPU in float32 on purpose, even on a GPU machine: reproducible numbers
     polyfilled = polyfill_sdpa()
+    stub_tqdm()
     if polyfilled and not args.smoke:
         sys.exit("torch < 2.0: only --smoke runs here")
 
