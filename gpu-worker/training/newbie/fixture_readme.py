@@ -245,6 +245,7 @@ padded to the batch's longest row (Gemma: rounded up to a multiple of 8; truncat
 - `gemma_hidden_states_m2_is_layer_L-2_output`: {case.get('gemma_hidden_states_m2_is_layer_L-2_output')}
 - `gemma_attn_implementation`: {case.get('gemma_attn_implementation')}
 - `non_finite`: {case.get('non_finite')}
+- `check_fixture_worst_rel_err`: {case.get('check_fixture_worst_rel_err')} (check_fixture.py, tolerance 1e-5)
 - `cfg_applied` {case.get('cfg_applied')}, `renorm_clamped` {case.get('renorm_clamped')}
 
 ## Not covered

@@ -929,6 +929,18 @@ def main():
         print(f"WARNING: non-finite expected tensors: {bad}", flush=True)
     save_st(expected, out / "expected.safetensors")
     (out / "case.json").write_text(json.dumps(case, indent=1, ensure_ascii=False))
+
+    # an independent recomputation from the files and the README's description (check_fixture.py);
+    # its verdict is printed and recorded, the fixture stays as the reference code made it either way
+    try:
+        import check_fixture
+
+        print("check_fixture.py:", flush=True)
+        case["check_fixture_worst_rel_err"] = check_fixture.run(out)
+    except Exception as e:  # noqa: BLE001
+        print(f"check_fixture.py failed to run: {e!r}", flush=True)
+        case["check_fixture_worst_rel_err"] = f"failed to run: {e!r}"
+    (out / "case.json").write_text(json.dumps(case, indent=1, ensure_ascii=False))
     from fixture_readme import write_readme  # noqa: E402  (next to this script)
 
     weights = {"transformer/newbie.safetensors": dsd, "clip_model/model.safetensors": jsd}
@@ -941,15 +953,6 @@ def main():
             print(f"{p.stat().st_size:>10}  {p.relative_to(out)}")
     print(f"{total:>10}  total; cfg_applied={flags_cfg} renorm_clamped={flags_clamp}", flush=True)
 
-    # an independent recomputation from the files and the README's description (check_fixture.py);
-    # its verdict is printed, the fixture stays as the reference code made it either way
-    try:
-        import check_fixture
-
-        print("check_fixture.py:", flush=True)
-        check_fixture.run(out)
-    except Exception as e:  # noqa: BLE001
-        print(f"check_fixture.py failed to run: {e!r}", flush=True)
 
 
 if __name__ == "__main__":
