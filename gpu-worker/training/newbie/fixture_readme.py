@@ -123,8 +123,8 @@ Who computed what:
   cfg_trunc, renorm_cfg, time_shift, the token ids and masks of both tokenizers, the time grid
   `t` and `sigmas` (= 1 − t), per-step `cfg_applied` / `renorm_clamped`, versions and checks.
 - `transformer/newbie.safetensors` (F32) and `newbie-bf16.safetensors` (BF16): the DiT in NewBie's
-  original checkpoint key names (the `consolidated*.safetensors` of a NewBie checkpoint, and
-  ComfyUI's single file, use these names). `config.json`: the constructor arguments (a real
+  original checkpoint key names (the `consolidated*.safetensors` of a NewBie checkpoint use these
+  names; ComfyUI's single file the same ones, possibly under `model.diffusion_model.`). `config.json`: the constructor arguments (a real
   checkpoint has none; it has `model_args.pth`), with the real model's values under `real`.
 - `text_encoder/model.safetensors` (F32), `model-bf16.safetensors` (BF16), `config.json`
   (`Gemma3TextConfig`): keys as `Gemma3TextModel` names them (`embed_tokens.weight`,
@@ -226,7 +226,9 @@ depend on the attention kernel; nothing downstream reads them).
 (post-norm) `x = norm1(x + out_proj(Attn(Wqkv x)))`, `x = norm2(x + fc2(gelu(fc1 x)))`, exact
 (erf) GELU, LayerNorm eps {jina['layer_norm_eps']}; `Wqkv` (with bias) output viewed as [3, H, hd] (q, k, v
 blocks); RoPE base {jina['rotary_emb_base']:g} on halves (rotate_half) over the whole head, positions 0 … L−1;
-scale 1/√hd; padding keys get −finfo.max added. Pooled = Σ mask·x / Σ mask.
+scale 1/√hd; padding keys get −finfo.max added. Pooled = Σ mask·x / Σ mask, not L2-normalised
+(ComfyUI's NewBie text encoder, `comfy/text_encoders/newbie.py`, feeds this pool to the DiT too;
+NewBie's own `get_text_features` is in its Hugging Face remote code, not in the public repository).
 
 **Prompts**: Gemma reads `system_prompt + prompt` and `system_prompt + negative` (an empty
 negative stays empty); Jina reads the prompt and the negative without the system prompt. Both
