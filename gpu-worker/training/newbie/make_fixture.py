@@ -10,9 +10,12 @@ text tower), BFL flux's `AutoEncoder`. Tokenizers are built here with Hugging Fa
     PYTHONPATH=.devcarry/newbie:.devcarry:.devcarry/shim \\
         python3 gpu-worker/training/newbie/make_fixture.py --out OUT/newbie-tiny
 
-`--smoke` runs what a machine without transformers / tokenizers / safetensors can run (torch 1.x
-included): fake token ids, random caption features instead of Gemma, a minimal safetensors writer.
-A smoke fixture is for checking this script only; it says so in its case.json.
+At the end it runs check_fixture.py (an independent recomputation from the files and the README)
+and records the worst relative error in case.json.
+
+`--smoke` lets missing packages pass (e.g. on a torch 1.x CPU python): without tokenizers fake
+token ids, without transformers random caption features instead of Gemma, without safetensors a
+minimal writer. A smoke fixture is for checking this script only; it says so in its case.json.
 """
 
 import argparse
