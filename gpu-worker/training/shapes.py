@@ -2,7 +2,7 @@
 coloured background, with English captions that say exactly that.
 
 Everything is deterministic from a seed: `Scene.sample(rng)` draws a scene description with a
-`random.Random`, `caption(scene)` writes it as text, `render(scenes, width, height)` draws a batch
+`random.Random`, `caption(scene)` writes it as English text and `caption_zh(scene)` as Chinese, `render(scenes, width, height)` draws a batch
 on any torch device (anti-aliased by 2x supersampling). `score(image, scene)` checks a generated
 image against its scene (background colour, each object's colour at its place, each object's shape)
 and is what the held-out quality score in the model card is made of.
@@ -51,6 +51,17 @@ POSITIONS = {
 }
 POSITION_NAMES = list(POSITIONS)
 
+# The same words in Chinese (captions in Chinese name the place first: "左上角一个小的橙色菱形").
+COLOURS_ZH = {"red": "红色", "green": "绿色", "blue": "蓝色", "yellow": "黄色", "orange": "橙色",
+              "purple": "紫色", "pink": "粉色", "white": "白色", "black": "黑色", "gray": "灰色",
+              "brown": "棕色", "cyan": "青色"}
+SHAPES_ZH = {"circle": "圆形", "square": "正方形", "triangle": "三角形", "star": "星形", "diamond": "菱形"}
+SIZES_ZH = {"small": "小的", "large": "大的"}
+POSITIONS_ZH = {"center": "中间", "left": "左边", "right": "右边", "top": "上方", "bottom": "下方",
+                "top left": "左上角", "top right": "右上角", "bottom left": "左下角", "bottom right": "右下角"}
+WORDS_ZH = (list(POSITIONS_ZH.values()) + ["一个"] + list(SIZES_ZH.values()) + list(COLOURS_ZH.values())
+            + list(SHAPES_ZH.values()) + ["和", "背景", "，"])
+
 # Every word a caption can hold, in a fixed order (the tokenizers' vocabulary).
 VOCABULARY = (
     ["a", "an", "and", "on", "at", "in", "the", "background", ","]
@@ -58,9 +69,14 @@ VOCABULARY = (
     + list(SIZES)
     + SHAPES
     + COLOUR_NAMES
+    + WORDS_ZH
 )
 
-WORD = re.compile(r"\w+|[^\w\s]+")
+# How the tokenizers split a (lower-cased) text into words: the Chinese words (longest first, as
+# Chinese writes no spaces), then runs of letters and digits, then runs of other non-space
+# characters. The tokenizer.json files carry the same pattern (a `Split` pre-tokenizer).
+WORD_PATTERN = "|".join(sorted((w for w in WORDS_ZH if w != "，"), key=len, reverse=True)) + r"|\w+|[^\w\s]+"
+WORD = re.compile(WORD_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -134,8 +150,25 @@ def caption(scene: Scene) -> str:
     return text
 
 
+def _describe_zh(item: Item, lone: bool, say_center: bool) -> str:
+    text = "一个" + SIZES_ZH.get(item.size, "") + COLOURS_ZH[item.colour] + SHAPES_ZH[item.shape]
+    if not (lone and item.position == "center" and not say_center):
+        text = POSITIONS_ZH[item.position] + text
+    return text
+
+
+def caption_zh(scene: Scene) -> str:
+    """The caption in Chinese: '左边一个大的红色圆形和右上角一个小的蓝色正方形，黄色背景'."""
+    lone = len(scene.items) == 1
+    parts = [_describe_zh(i, lone, scene.say_center) for i in scene.items]
+    text = parts[0] if len(parts) == 1 else "，".join(parts[:-1]) + "和" + parts[-1]
+    if scene.say_background:
+        text += "，" + COLOURS_ZH[scene.background] + "背景"
+    return text
+
+
 def words(text: str) -> list:
-    """The words of a text as the tokenizers split them (lower case, Hugging Face `Whitespace`)."""
+    """The words of a text as the tokenizers split it (lower case, WORD_PATTERN)."""
     return WORD.findall(text.lower())
 
 
@@ -149,6 +182,30 @@ def _geometry(scene: Scene, width: int, height: int):
         r = SIZES[it.size] * it.scale * side
         out.append((cx, cy, r))
     return out
+
+
+# Columns of a scene table's items: centre as fractions of (width, height), jitter and radius as
+# fractions of the shorter side, shape and colour indices, 1 where the item exists.
+ITEM_FIELDS = ["fx", "fy", "dx", "dy", "radius", "shape", "colour", "present"]
+MAX_ITEMS = 3
+
+
+def scene_row(scene: Scene):
+    """A scene as numbers: (background index, MAX_ITEMS rows of ITEM_FIELDS), size independent."""
+    rows = []
+    for it in scene.items:
+        (fx, fy), _ = POSITIONS[it.position]
+        rows.append([fx, fy, it.dx, it.dy, SIZES[it.size] * it.scale, SHAPES.index(it.shape),
+                     COLOUR_NAMES.index(it.colour), 1.0])
+    rows += [[0.0] * len(ITEM_FIELDS)] * (MAX_ITEMS - len(rows))
+    return COLOUR_NAMES.index(scene.background), rows
+
+
+def scene_table(scenes, device="cpu"):
+    """A batch of scenes as tensors: backgrounds (B,) long and items (B, MAX_ITEMS, fields) float."""
+    bgs, items = zip(*(scene_row(s) for s in scenes))
+    return (torch.tensor(bgs, dtype=torch.long, device=device),
+            torch.tensor(items, dtype=torch.float32, device=device))
 
 
 def shape_mask(shape_ids: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -173,35 +230,30 @@ def shape_mask(shape_ids: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> tor
 
 def render(scenes, width: int, height: int, device="cpu", supersample: int = 2) -> torch.Tensor:
     """A batch of scenes as float images in [-1, 1], shape (B, 3, height, width)."""
-    b = len(scenes)
-    s = supersample
+    bg, items = scene_table(scenes, device)
+    return render_table(bg, items, width, height, supersample)
+
+
+def render_table(bg: torch.Tensor, items: torch.Tensor, width: int, height: int,
+                 supersample: int = 2) -> torch.Tensor:
+    """`render` from a scene table (on the table's device, with no per-scene Python work)."""
+    device = items.device
+    b, s, side = bg.shape[0], supersample, min(width, height)
     ys = (torch.arange(height * s, device=device, dtype=torch.float32) + 0.5) / s
     xs = (torch.arange(width * s, device=device, dtype=torch.float32) + 0.5) / s
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
     palette = torch.tensor([COLOURS[c] for c in COLOUR_NAMES], device=device, dtype=torch.float32)
     palette = palette / 127.5 - 1.0
-    bg = torch.tensor([COLOUR_NAMES.index(sc.background) for sc in scenes], device=device)
     img = palette[bg][:, :, None, None].expand(b, 3, height * s, width * s).clone()
-    depth = max(len(sc.items) for sc in scenes)
-    for k in range(depth):
-        cx = torch.zeros(b, device=device)
-        cy = torch.zeros(b, device=device)
-        r = torch.ones(b, device=device)
-        sid = torch.zeros(b, dtype=torch.long, device=device)
-        col = torch.zeros(b, dtype=torch.long, device=device)
-        present = torch.zeros(b, dtype=torch.bool, device=device)
-        for i, sc in enumerate(scenes):
-            if k < len(sc.items):
-                it = sc.items[k]
-                x, y, rad = _geometry(sc, width, height)[k]
-                cx[i], cy[i], r[i] = x, y, rad
-                sid[i] = SHAPES.index(it.shape)
-                col[i] = COLOUR_NAMES.index(it.colour)
-                present[i] = True
+    for k in range(items.shape[1]):
+        it = items[:, k]
+        cx = it[:, 0] * width + it[:, 2] * side
+        cy = it[:, 1] * height + it[:, 3] * side
+        r = (it[:, 4] * side).clamp_min(1e-3)
         u = (gx[None] - cx[:, None, None]) / r[:, None, None]
         v = (gy[None] - cy[:, None, None]) / r[:, None, None]
-        inside = shape_mask(sid[:, None, None], u, v) & present[:, None, None]
-        img = torch.where(inside[:, None], palette[col][:, :, None, None], img)
+        inside = shape_mask(it[:, 5].long()[:, None, None], u, v) & (it[:, 7] > 0)[:, None, None]
+        img = torch.where(inside[:, None], palette[it[:, 6].long()][:, :, None, None], img)
     if s > 1:
         img = torch.nn.functional.avg_pool2d(img, s)
     return img

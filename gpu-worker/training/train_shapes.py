@@ -16,6 +16,11 @@ Run on the lent GPU (needs torch, transformers, safetensors, pillow and BFL's `f
 the path — `src/flux` of black-forest-labs/flux, used here, never copied into this repository):
     python3 train_shapes.py --out OUTDIR [--seed 7] [--ae-seconds 90] [--dit-seconds 330]
 It writes OUTDIR/model (the model directory), OUTDIR/samples.png and OUTDIR/report.json.
+
+Data: a pool of scenes (`--pool` of them, a `--zh-share` of them captioned in Chinese) is drawn once,
+deterministically from the seed, by a process pool on the host's cores and kept on the GPU as
+numbers (`shapes.scene_table` rows and token ids); each training step picks a random batch of it and
+renders it there (`shapes.render_table`), so no step waits on Python.
 """
 
 import argparse
@@ -33,7 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import shapes  # noqa: E402
 
 SIZES = [(128, 128), (128, 96), (96, 128)]  # (width, height) of training batches
-TEXT_LENGTH = 32
+TEXT_LENGTH = 40  # the longest caption is 31 words; CLIP adds two
 
 
 # ---------------------------------------------------------------- tokenizers
@@ -85,7 +90,9 @@ def _tokenizer_json(ids, unk, special, single, specials, pad):
         "added_tokens": [dict(t, single_word=False, lstrip=False, rstrip=False, normalized=False, special=True)
                          for t in special],
         "normalizer": {"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "Lowercase"}]},
-        "pre_tokenizer": {"type": "Whitespace"},
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "WhitespaceSplit"},
+            {"type": "Split", "pattern": {"Regex": shapes.WORD_PATTERN}, "behavior": "Isolated", "invert": False}]},
         "post_processor": {
             "type": "TemplateProcessing",
             "single": single,
@@ -165,6 +172,55 @@ def scenes_batch(rng, n):
     return sc, [shapes.caption(s) for s in sc]
 
 
+# ---------------------------------------------------------------- the scene pool
+POOL_CHUNK = 8192
+_TOK = None  # the tokenizers, set before the process pool forks
+
+
+def _pool_chunk(job):
+    """One chunk of the pool, from its own seed: scene tables and token ids as numpy arrays."""
+    import numpy as np
+    seed, chunk, n, zh_share = job
+    rng = random.Random(seed * 1_000_003 + chunk)
+    (clip_tok, clip_info), (t5_tok, t5_info) = _TOK
+    bgs, items, clip_ids, t5_ids, zh = [], [], [], [], []
+    for _ in range(n):
+        scene = shapes.Scene.sample(rng)
+        chinese = rng.random() < zh_share
+        cap = shapes.caption_zh(scene) if chinese else shapes.caption(scene)
+        bg, rows = shapes.scene_row(scene)
+        bgs.append(bg)
+        items.append(rows)
+        clip_ids.append(encode(cap, clip_tok, clip_info, True))
+        t5_ids.append(encode(cap, t5_tok, t5_info, False))
+        zh.append(chinese)
+    return (np.array(bgs, np.int64), np.array(items, np.float32), np.array(clip_ids, np.int32),
+            np.array(t5_ids, np.int32), np.array(zh, np.bool_))
+
+
+def make_pool(seed, size, zh_share, tok, dev, log):
+    """`size` scenes drawn on the host's cores (deterministic from the seed whatever the core count),
+    as tensors on `dev`: backgrounds, item tables, CLIP ids, T5 ids, and which are in Chinese."""
+    import multiprocessing as mp
+    import numpy as np
+    global _TOK
+    _TOK = tok
+    start = time.time()
+    jobs = [(seed, c, min(POOL_CHUNK, size - c * POOL_CHUNK), zh_share)
+            for c in range((size + POOL_CHUNK - 1) // POOL_CHUNK)]
+    with mp.get_context("fork").Pool(max(1, min(16, (os.cpu_count() or 2) - 1))) as workers:
+        parts = workers.map(_pool_chunk, jobs)
+    pool = [torch.from_numpy(np.concatenate([p[i] for p in parts])).to(dev) for i in range(5)]
+    log(f"scene pool: {size} scenes ({pool[4].float().mean().item():.0%} Chinese) in {time.time() - start:.1f}s")
+    return pool
+
+
+def pool_batch(pool, n, gen):
+    """A random batch of the pool: (backgrounds, items, clip ids, t5 ids)."""
+    idx = torch.randint(pool[0].shape[0], (n,), device=pool[0].device, generator=gen)
+    return pool[0][idx], pool[1][idx], pool[2][idx].long(), pool[3][idx].long()
+
+
 def lr_at(frac, peak, warm=0.03):
     if frac < warm:
         return peak * frac / warm
@@ -172,15 +228,15 @@ def lr_at(frac, peak, warm=0.03):
 
 
 # ---------------------------------------------------------------- training
-def train_autoencoder(ae, rng, dev, seconds, log):
-    opt = torch.optim.AdamW(ae.parameters(), lr=4e-4, weight_decay=0.0, betas=(0.9, 0.99))
+def train_autoencoder(ae, pool, gen, rng, dev, seconds, log, batch=64, peak=4e-4):
+    opt = torch.optim.AdamW(ae.parameters(), lr=peak, weight_decay=0.0, betas=(0.9, 0.99))
     start, step = time.time(), 0
     while time.time() - start < seconds:
         w, h = rng.choice(SIZES)
-        sc, _ = scenes_batch(rng, 48)
-        x = shapes.render(sc, w, h, dev)
+        bg, items, _, _ = pool_batch(pool, batch, gen)
+        x = shapes.render_table(bg, items, w, h)
         for g in opt.param_groups:
-            g["lr"] = lr_at((time.time() - start) / seconds, 4e-4)
+            g["lr"] = lr_at((time.time() - start) / seconds, peak)
         with torch.autocast("cuda", dtype=torch.bfloat16):
             moments = ae.encoder(x)
         mean, logvar = moments.float().chunk(2, dim=1)
@@ -196,17 +252,47 @@ def train_autoencoder(ae, rng, dev, seconds, log):
         torch.nn.utils.clip_grad_norm_(ae.parameters(), 1.0)
         opt.step()
         step += 1
-        if step % 200 == 0:
+        if step % 500 == 0:
             log(f"ae step {step} loss {loss.item():.5f} kl {kl.item():.3f} {time.time() - start:.0f}s")
     return step, loss.item()
 
 
+def train_decoder(ae, pool, gen, rng, seconds, log, batch=64, peak=2e-4):
+    """Sharpens the decoder of a trained autoencoder with its encoder frozen, so that the latent
+    space a resumed DiT was trained on stays the same: decode(encoder mean) against the image."""
+    ae.encoder.requires_grad_(False)
+    ae.decoder.train().requires_grad_(True)
+    opt = torch.optim.AdamW(ae.decoder.parameters(), lr=peak, weight_decay=0.0, betas=(0.9, 0.99))
+    start, step = time.time(), 0
+    while time.time() - start < seconds:
+        w, h = rng.choice(SIZES)
+        bg, items, _, _ = pool_batch(pool, batch, gen)
+        x = shapes.render_table(bg, items, w, h)
+        for g in opt.param_groups:
+            g["lr"] = lr_at((time.time() - start) / seconds, peak)
+        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+            mean, _ = ae.encoder(x).float().chunk(2, dim=1)
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            rec = ae.decoder(mean)
+        rec = rec.float()
+        loss = F.l1_loss(rec, x) + F.mse_loss(rec, x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(ae.decoder.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % 500 == 0:
+            log(f"decoder step {step} loss {loss.item():.5f} {time.time() - start:.0f}s")
+    ae.eval().requires_grad_(False)
+    return step, loss.item()
+
+
 @torch.no_grad()
-def latent_statistics(ae, rng, dev):
+def latent_statistics(ae, pool, gen):
     zs = []
     for _ in range(8):
-        sc, _ = scenes_batch(rng, 64)
-        mean, _ = ae.encoder(shapes.render(sc, 128, 128, dev)).chunk(2, dim=1)
+        bg, items, _, _ = pool_batch(pool, 64, gen)
+        mean, _ = ae.encoder(shapes.render_table(bg, items, 128, 128)).chunk(2, dim=1)
         zs.append(mean.float())
     z = torch.cat(zs)
     return z.mean().item(), z.std().item()
@@ -227,27 +313,25 @@ def resume(model_dir, ae, clip, t5, dit, dev, log):
     return cfg["shift_factor"], 1.0 / cfg["scale_factor"], 0, float("nan")
 
 
-def train_dit(dit, clip, t5, ae, tok, rng, dev, seconds, log, batch=128, peak=3e-4):
+def train_dit(dit, clip, t5, ae, pool, gen, rng, dev, seconds, log, batch=128, peak=3e-4):
     params = list(dit.parameters()) + list(clip.parameters()) + list(t5.parameters())
     opt = torch.optim.AdamW(params, lr=peak, weight_decay=0.01, betas=(0.9, 0.99))
     ema = [p.detach().clone() for p in params]
     start, step, losses = time.time(), 0, []
-    (clip_tok, clip_info), (t5_tok, t5_info) = tok
     while time.time() - start < seconds:
         frac = (time.time() - start) / seconds
         for g in opt.param_groups:
             g["lr"] = lr_at(frac, peak)
         w, h = rng.choice(SIZES)
-        sc, caps = scenes_batch(rng, batch)
+        bg, items, clip_ids, t5_ids = pool_batch(pool, batch, gen)
         with torch.no_grad():
-            x = shapes.render(sc, w, h, dev)
-            mean, _ = ae.encoder(x).chunk(2, dim=1)
+            x = shapes.render_table(bg, items, w, h)
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                mean, _ = ae.encoder(x).chunk(2, dim=1)
             x0 = ae.scale_factor * (mean.float() - ae.shift_factor)
         b, _, lh, lw = x0.shape
-        clip_ids = torch.tensor([encode(c, clip_tok, clip_info, True) for c in caps], device=dev)
-        t5_ids = torch.tensor([encode(c, t5_tok, t5_info, False) for c in caps], device=dev)
-        t = torch.sigmoid(torch.randn(b, device=dev))
-        noise = torch.randn_like(x0)
+        t = torch.sigmoid(torch.randn(b, device=dev, generator=gen))
+        noise = torch.randn(x0.shape, device=dev, generator=gen)
         xt = (1 - t[:, None, None, None]) * x0 + t[:, None, None, None] * noise
         target = pack(noise - x0)
         with torch.autocast("cuda", dtype=torch.bfloat16):
@@ -262,15 +346,17 @@ def train_dit(dit, clip, t5, ae, tok, rng, dev, seconds, log, batch=128, peak=3e
         d = min(0.9995, (1 + step) / (10 + step))
         with torch.no_grad():
             torch._foreach_lerp_(ema, [p.detach() for p in params], 1 - d)
-        losses.append(loss.item())
+        losses.append(loss.detach())
         step += 1
-        if step % 500 == 0:
-            log(f"dit step {step} loss(avg 500) {sum(losses[-500:]) / 500:.4f} lr {opt.param_groups[0]['lr']:.2e} "
+        if step % 1000 == 0:
+            recent = torch.stack(losses[-1000:]).mean().item()
+            losses = losses[-1000:]
+            log(f"dit step {step} loss(avg 1000) {recent:.4f} lr {opt.param_groups[0]['lr']:.2e} "
                 f"{time.time() - start:.0f}s")
     with torch.no_grad():
         for p, e in zip(params, ema):
             p.copy_(e)
-    return step, sum(losses[-500:]) / max(1, len(losses[-500:]))
+    return step, torch.stack(losses[-1000:]).mean().item()
 
 
 # ---------------------------------------------------------------- sampling and evaluation
@@ -296,21 +382,39 @@ def sample(dit, clip, t5, ae, tok, captions, w, h, steps, seed, dev):
     return ae.decode(unpack(img, lh, lw)).clamp(-1, 1)[:, :, :h, :w]
 
 
-def evaluate(dit, clip, t5, ae, tok, dev, steps_list, n=96, seed=20261205):
+def summarize(results):
+    """Shares of checks passed over a list of `shapes.score` results."""
+    bg = [r["background"] for r in results if r["background"] is not None]
+    col = [c for r in results for c in r["colour"]]
+    shp = [c for r in results for c in r["shape"]]
+    allok = [r["background"] is not False and all(r["colour"]) and all(r["shape"]) for r in results]
+    return {"background": sum(bg) / len(bg), "object_colour_at_place": sum(col) / len(col),
+            "shape": sum(shp) / len(shp), "whole_scene": sum(allok) / len(results), "images": len(results)}
+
+
+def evaluate(dit, clip, t5, ae, tok, dev, steps_list, n=96, seed=20261205, chinese=False):
+    """Held-out captions (a seed the training never draws from), sampled at each step count and
+    scored; in English, or in Chinese for the same scenes."""
     rng = random.Random(seed)
     scenes = [shapes.Scene.sample(rng) for _ in range(n)]
-    caps = [shapes.caption(s) for s in scenes]
+    caps = [(shapes.caption_zh if chinese else shapes.caption)(s) for s in scenes]
     out = {}
     for steps in steps_list:
         imgs = sample(dit, clip, t5, ae, tok, caps, 128, 128, steps, seed, dev).float().cpu()
-        res = [shapes.score(imgs[i], scenes[i]) for i in range(n)]
-        bg = [r["background"] for r in res if r["background"] is not None]
-        col = [c for r in res for c in r["colour"]]
-        shp = [c for r in res for c in r["shape"]]
-        allok = [r["background"] is not False and all(r["colour"]) and all(r["shape"]) for r in res]
-        out[steps] = {"background": sum(bg) / len(bg), "object_colour_at_place": sum(col) / len(col),
-                      "shape": sum(shp) / len(shp), "whole_scene": sum(allok) / n, "images": n}
+        out[steps] = summarize([shapes.score(imgs[i], scenes[i]) for i in range(n)])
     return out, scenes, caps
+
+
+@torch.no_grad()
+def autoencoder_ceiling(ae, dev, n=96, seed=20261205):
+    """The score of the held-out scenes drawn exactly and passed through the autoencoder: what the
+    DiT could reach at best."""
+    rng = random.Random(seed)
+    scenes = [shapes.Scene.sample(rng) for _ in range(n)]
+    x = shapes.render(scenes, 128, 128, dev)
+    mean, _ = ae.encoder(x).chunk(2, dim=1)
+    rec = ae.decoder(mean).clamp(-1, 1).float().cpu()
+    return summarize([shapes.score(rec[i], scenes[i]) for i in range(n)])
 
 
 def grid_png(images, captions, path, cols=4):
@@ -361,12 +465,30 @@ def check_tokenizers(tok, rng):
     from tokenizers import Tokenizer
     for (tj, info), clip in zip(tok, [True, False]):
         t = Tokenizer.from_str(json.dumps(tj))
-        for _ in range(200):
-            cap = shapes.caption(shapes.Scene.sample(rng))
+        for i in range(400):
+            scene = shapes.Scene.sample(rng)
+            cap = shapes.caption_zh(scene) if i % 2 else shapes.caption(scene)
             got = t.encode(cap).ids
             want = encode(cap, tj, info, clip)
             if got != want:
                 raise SystemExit(f"tokenizer mismatch for {cap!r}:\n{got}\n{want}")
+
+
+def write_token_cases(path, n=60, seed=31):
+    """Captions (half in Chinese) with the ids this script trains with, for the engine's tokenizer
+    test (gpu-worker/src/test/resources/shapes-token-cases.json)."""
+    tok = (clip_tokenizer_json(shapes.VOCABULARY), t5_tokenizer_json(shapes.VOCABULARY))
+    rng = random.Random(seed)
+    cases = []
+    for i in range(n):
+        scene = shapes.Scene.sample(rng)
+        cap = shapes.caption_zh(scene) if i % 2 else shapes.caption(scene)
+        cases.append({"caption": cap, "clip_ids": encode(cap, *tok[0], True),
+                      "t5_ids": encode(cap, *tok[1], False)})
+    cases.append({"caption": "A Red Fox, in the SNOW", "clip_ids": encode("A Red Fox, in the SNOW", *tok[0], True),
+                  "t5_ids": encode("A Red Fox, in the SNOW", *tok[1], False)})
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(cases, f, ensure_ascii=False, indent=0)
 
 
 def main():
@@ -377,9 +499,19 @@ def main():
     ap.add_argument("--dit-seconds", type=float, default=330)
     ap.add_argument("--resume", help="a model directory this script wrote: keep its autoencoder and "
                     "tokenizers, continue training the DiT and the text encoders from its weights")
-    ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--peak-lr", type=float, default=3e-4)
+    ap.add_argument("--decoder-seconds", type=float, default=0,
+                    help="with --resume: first sharpen the autoencoder's decoder (encoder frozen) this long")
+    ap.add_argument("--batch", type=int, default=384)
+    ap.add_argument("--ae-batch", type=int, default=64)
+    ap.add_argument("--peak-lr", type=float, default=4e-4)
+    ap.add_argument("--pool", type=int, default=1_500_000, help="scenes in the training pool")
+    ap.add_argument("--zh-share", type=float, default=0.3, help="share of the pool captioned in Chinese")
+    ap.add_argument("--write-token-cases", metavar="FILE",
+                    help="only write captions and their token ids to FILE (no GPU needed) and stop")
     args = ap.parse_args()
+    if args.write_token_cases:
+        write_token_cases(args.write_token_cases)
+        return
     t_all = time.time()
     lines = []
 
@@ -392,8 +524,11 @@ def main():
     dev = "cuda"
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cudnn.benchmark = True
     tok = (clip_tokenizer_json(shapes.VOCABULARY), t5_tokenizer_json(shapes.VOCABULARY))
     check_tokenizers(tok, random.Random(1))
+    pool = make_pool(args.seed, args.pool, args.zh_share, tok, dev, log)  # forks: before CUDA work
+    gen = torch.Generator(dev).manual_seed(args.seed)
     ae, ae_params, clip, t5, dit, flux_params = build(args, tok[0][1], tok[1][1])
     for m in (ae, clip, t5, dit):
         m.to(dev)
@@ -406,11 +541,13 @@ def main():
 
     if args.resume:
         mu, sd, ae_steps, ae_loss = resume(args.resume, ae, clip, t5, dit, dev, log)
+        if args.decoder_seconds > 0:
+            ae_steps, ae_loss = train_decoder(ae, pool, gen, rng, args.decoder_seconds, log, args.ae_batch)
     else:
         ae.train()
-        ae_steps, ae_loss = train_autoencoder(ae, rng, dev, args.ae_seconds, log)
+        ae_steps, ae_loss = train_autoencoder(ae, pool, gen, rng, dev, args.ae_seconds, log, args.ae_batch)
         ae.eval().requires_grad_(False)
-        mu, sd = latent_statistics(ae, rng, dev)
+        mu, sd = latent_statistics(ae, pool, gen)
     ae.shift_factor, ae.scale_factor = mu, 1.0 / sd
     log(f"latents mean {mu:.4f} std {sd:.4f}")
     with torch.no_grad():
@@ -418,9 +555,11 @@ def main():
         x = shapes.render(sc, 128, 128, dev)
         rec = ae.decode(ae.encode(x)).clamp(-1, 1)
         ae_psnr = (10 * torch.log10(4 / F.mse_loss(rec, x))).item()
-    log(f"autoencoder: {ae_steps} steps, loss {ae_loss:.5f}, held-out PSNR {ae_psnr:.2f} dB")
+    ceiling = autoencoder_ceiling(ae, dev)
+    log(f"autoencoder: {ae_steps} steps, loss {ae_loss:.5f}, held-out PSNR {ae_psnr:.2f} dB, "
+        f"held-out score of its reconstructions {ceiling}")
 
-    dit_steps, dit_loss = train_dit(dit, clip, t5, ae, tok, rng, dev, args.dit_seconds, log,
+    dit_steps, dit_loss = train_dit(dit, clip, t5, ae, pool, gen, rng, dev, args.dit_seconds, log,
                                     args.batch, args.peak_lr)
     for m in (dit, clip, t5):
         m.eval()
@@ -431,20 +570,28 @@ def main():
     scores, scenes, caps = evaluate(dit, clip, t5, ae, tok, dev, [8, 16, 28])
     for k, v in scores.items():
         log(f"held-out, {k} steps: {v}")
+    scores_zh, _, caps_zh = evaluate(dit, clip, t5, ae, tok, dev, [16], chinese=True)
+    log(f"held-out in Chinese, 16 steps: {scores_zh[16]}")
     best = max(scores, key=lambda k: (scores[k]["whole_scene"], -k))
     demo = ["a red circle on a blue background", "a large yellow star, on a black background",
             "a green triangle on the left and a purple square on the right, on a white background",
-            "a small orange diamond at the top left and a cyan circle at the bottom right, on a pink background"]
+            "一个红色圆形，蓝色背景"]
     imgs = sample(dit, clip, t5, ae, tok, demo + caps[:12], 128, 128, 16, 1234, dev).float().cpu()
-    grid_png(imgs, demo + caps[:12], os.path.join(args.out, "samples.png"))
+    # PIL's built-in font has no Chinese: the grid names a Chinese caption by its English one
+    labels = demo[:3] + ["(in Chinese) " + demo[0]] + caps[:12]
+    grid_png(imgs, labels, os.path.join(args.out, "samples.png"))
     export(model_dir, ae, ae_params, clip, t5, dit, flux_params, tok)
     report = {
         "seed": args.seed, "device": torch.cuda.get_device_name(), "torch": torch.__version__,
-        "parameters": counts, "autoencoder": {"steps": ae_steps, "seconds": args.ae_seconds, "final_loss": ae_loss,
-                                              "heldout_psnr_db": ae_psnr, "latent_shift": mu, "latent_scale": 1 / sd},
+        "parameters": counts, "pool": {"scenes": args.pool, "zh_share": args.zh_share},
+        "autoencoder": {"steps": ae_steps, "seconds": args.decoder_seconds if args.resume else args.ae_seconds,
+                        "decoder_only": bool(args.resume), "batch": args.ae_batch,
+                        "final_loss": ae_loss, "heldout_psnr_db": ae_psnr, "latent_shift": mu,
+                        "latent_scale": 1 / sd, "heldout_score_of_reconstructions": ceiling},
         "dit": {"steps": dit_steps, "seconds": args.dit_seconds, "batch": args.batch, "peak_lr": args.peak_lr,
-                "resumed_from": args.resume, "final_loss_avg500": dit_loss},
-        "heldout": scores, "best_steps": best, "total_seconds": time.time() - t_all, "log": lines,
+                "resumed_from": args.resume, "final_loss_avg1000": dit_loss},
+        "heldout": scores, "heldout_chinese": scores_zh, "best_steps": best,
+        "total_seconds": time.time() - t_all, "log": lines,
     }
     json.dump(report, open(os.path.join(args.out, "report.json"), "w"), indent=1)
     log(f"done in {time.time() - t_all:.0f}s")

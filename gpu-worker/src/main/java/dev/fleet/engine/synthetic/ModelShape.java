@@ -58,9 +58,9 @@ public record ModelShape(
           new FluxParams(
               64, 64, 64, 128, 192, 4.0, 3, 2, 4, List.of(16, 24, 24), 10_000, true, false),
           new AutoEncoderParams(
-              128, 3, 32, 3, List.of(1, 2, 2, 2), 1, 16, 1.201774193282658f, -0.05254340171813965f),
-          new ClipTextConfig(37, 64, 2, 2, 256, 32, 1e-5f, "quick_gelu", 36),
-          new T5Config(37, 128, 32, 384, 4, 2, 32, 128, 1e-6f, T5Config.GATED_GELU));
+              128, 3, 32, 3, List.of(1, 2, 2, 2), 1, 16, 1.345079315524831f, -0.03995814174413681f),
+          new ClipTextConfig(69, 64, 2, 2, 256, 40, 1e-5f, "quick_gelu", 68),
+          new T5Config(69, 128, 32, 384, 4, 2, 32, 128, 1e-6f, T5Config.GATED_GELU));
 
   private static final Map<String, ModelShape> PRESETS =
       Map.of(

@@ -16,8 +16,9 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * The bundled trained model draws what its prompt says: through the engine (tokenizers, both text
  * encoders, the DiT, the sampler and the decoder on this CPU), the image's border has the named
- * background colour and its middle the named object colour. Pixels are classified by the nearest of
- * the training palette's colours (gpu-worker/training/shapes.py), as the model card's score does.
+ * background colour and each named object's place the object's colour, for English and Chinese
+ * prompts. Pixels are classified by the nearest of the training palette's colours
+ * (gpu-worker/training/shapes.py), as the model card's score does.
  */
 class BundledModelDrawsTest {
   private static final Map<String, int[]> PALETTE =
@@ -50,12 +51,17 @@ class BundledModelDrawsTest {
 
   @ParameterizedTest
   @CsvSource({
+    "a red circle on a blue background, red, 64, 64, blue, 1",
+    "'一个红色圆形，蓝色背景', red, 64, 64, blue, 2",
     "a large yellow square on a black background, yellow, 64, 64, black, 1",
-    "a large yellow square on a black background, yellow, 64, 64, black, 2",
     "'a small orange diamond at the top left and a cyan circle at the bottom right, on a pink"
         + " background', orange, 28, 28, pink, 3",
+    "'a small orange diamond at the top left and a cyan circle at the bottom right, on a pink"
+        + " background', cyan, 100, 100, pink, 3",
     "'a small white circle at the top left and a red triangle at the bottom right, on a blue"
         + " background', red, 100, 100, blue, 4",
+    "'左边一个绿色三角形和右边一个紫色正方形，白色背景', green, 28, 64, white, 5",
+    "'左边一个绿色三角形和右边一个紫色正方形，白色背景', purple, 100, 64, white, 5",
   })
   void theObjectsPlaceHasItsColourAndTheBorderTheBackgrounds(
       String prompt, String object, int x, int y, String background, long seed) {

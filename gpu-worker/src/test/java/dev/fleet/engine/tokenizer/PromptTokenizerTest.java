@@ -50,6 +50,29 @@ class PromptTokenizerTest {
     }
   }
 
+  /**
+   * The bundled model's word-level tokenizers (English words and Chinese words split by the pattern
+   * their tokenizer.json carries) give the ids its training script trained with:
+   * shapes-token-cases.json is written by {@code train_shapes.py --write-token-cases}.
+   */
+  @Test
+  void theBundledModelsTokenizersGiveTheIdsItWasTrainedWith() throws IOException {
+    JsonNode cases =
+        JSON.readTree(
+            Files.readString(
+                Path.of("src/test/resources/shapes-token-cases.json"), StandardCharsets.UTF_8));
+    assertTrue(cases.size() > 50, "cases: " + cases.size());
+    try (PromptTokenizer clip = PromptTokenizer.clip(Fixtures.SHAPES_MODEL.resolve("tokenizer"));
+        PromptTokenizer t5 =
+            PromptTokenizer.t5(Fixtures.SHAPES_MODEL.resolve("tokenizer_2"), 512)) {
+      for (JsonNode c : cases) {
+        String caption = c.get("caption").asText();
+        assertArrayEquals(longs(c.get("clip_ids")), clip.encode(caption), "CLIP: " + caption);
+        assertArrayEquals(longs(c.get("t5_ids")), t5.encode(caption), "T5: " + caption);
+      }
+    }
+  }
+
   @Test
   void truncationKeepsTheEndTokens() {
     try (PromptTokenizer clip = PromptTokenizer.clip(CLIP_DIR);

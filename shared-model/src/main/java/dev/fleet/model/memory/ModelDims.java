@@ -40,14 +40,14 @@ public record ModelDims(
 
   /**
    * The bundled trained model {@code gpu-worker/models/flux-shapes} (schnell-style, no guidance
-   * embedder): its config.json files, both text encoders at the 32 tokens their tokenizers carry.
+   * embedder): its config.json files, both text encoders at the 40 tokens their tokenizers carry.
    */
   public static final ModelDims SHAPES =
       new ModelDims(
           "shapes",
           new DitDims(64, 64, 64, 128, 192, 4.0, 3, 2, 4, true, false),
-          new T5Dims(37, 128, 32, 384, 4, 2, 32, 32),
-          new ClipDims(37, 64, 2, 2, 256, 32),
+          new T5Dims(69, 128, 32, 384, 4, 2, 32, 40),
+          new ClipDims(69, 64, 2, 2, 256, 40),
           new AutoencoderDims(3, 32, 3, List.of(1, 2, 2, 2), 1, 16));
 
   private static final Map<String, ModelDims> PRESETS =
