@@ -3,6 +3,8 @@ package dev.fleet.worker;
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.types.DataType;
+import dev.fleet.engine.family.ModelFamilies;
+import dev.fleet.engine.family.ModelFamily;
 import dev.fleet.engine.gpu.EngineProfiles;
 import dev.fleet.engine.gpu.GpuExecution;
 import dev.fleet.engine.gpu.TorchScriptHelpers;
@@ -11,7 +13,6 @@ import dev.fleet.engine.lora.LoraStack;
 import dev.fleet.engine.lora.UnsupportedLoraException;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.memory.PlanMapping;
-import dev.fleet.engine.model.ModelDimsReader;
 import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.pipeline.ExecutionOptions;
 import dev.fleet.engine.pipeline.GeneratedImage;
@@ -60,16 +61,17 @@ public class ModelRuntime {
   public ModelRuntime(WorkerConfig config, MeterRegistry metrics) {
     ComputeTarget target = target(config);
     ModelDirectory model = ModelDirectory.resolve(config.modelDir(), config.dit().orElse(null));
+    ModelFamily family = ModelFamilies.of(model);
     long budget = budget(config);
     this.loras = new WorkerLoras(config.lorasDir(), loraCacheBytes(config));
     this.admission =
         new MemoryAdmission(
-            ModelDimsReader.read(model),
-            ModelDimsReader.ditStorage(model),
+            family.dims(model),
+            family.ditStorage(model),
             budget,
             hardware(config),
             EngineProfiles.forTarget(target),
-            ModelDimsReader.storedBlocks(model));
+            family.storedBlocks(model));
     PlanDecision decision = admission.planForLoad(config.maxWidth(), config.maxHeight());
     List<ExecutionPlan> plans = PlanMapping.fallbackLadder(decision);
     LOG.infof(
@@ -88,7 +90,7 @@ public class ModelRuntime {
         EngineProfiles.usesHelpers(target) ? TorchScriptHelpers.load(target.device()) : null;
     try {
       this.pipeline =
-          PlannedPipeline.load(
+          family.load(
               model,
               target,
               plans,

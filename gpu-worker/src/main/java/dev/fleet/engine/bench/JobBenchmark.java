@@ -1,5 +1,6 @@
 package dev.fleet.engine.bench;
 
+import dev.fleet.engine.family.ModelFamilies;
 import dev.fleet.engine.gpu.EngineProfiles;
 import dev.fleet.engine.gpu.GpuExecution;
 import dev.fleet.engine.gpu.TorchScriptHelpers;
@@ -80,7 +81,7 @@ public final class JobBenchmark {
       ExecutionOptions options =
           GpuExecution.options(ExecutionOptions.defaults(), helpers, target, fp8Matmul);
       long start = System.nanoTime();
-      try (PlannedPipeline pipeline = PlannedPipeline.load(model, target, plans, options)) {
+      try (PlannedPipeline pipeline = ModelFamilies.of(model).load(model, target, plans, options)) {
         double loadSeconds = (System.nanoTime() - start) / 1e9;
         List<JobTimes> times = new ArrayList<>();
         for (GenerationSpec spec : specs) {

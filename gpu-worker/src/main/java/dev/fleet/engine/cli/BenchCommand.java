@@ -7,16 +7,17 @@ import dev.fleet.engine.bench.JobBenchJson;
 import dev.fleet.engine.bench.JobBenchmark;
 import dev.fleet.engine.bench.JobBenchmark.JobBenchResult;
 import dev.fleet.engine.bench.SyntheticModels;
+import dev.fleet.engine.family.ModelFamilies;
+import dev.fleet.engine.family.ModelFamily;
 import dev.fleet.engine.gpu.EngineProfiles;
-import dev.fleet.engine.model.ModelDimsReader;
 import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.synthetic.ModelShape;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
 import dev.fleet.model.memory.ByteSize;
 import dev.fleet.model.memory.EngineProfile;
+import dev.fleet.model.memory.FluxMemoryModel;
 import dev.fleet.model.memory.Hardware;
-import dev.fleet.model.memory.MemoryModel;
 import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.PlanDecision;
 import dev.fleet.model.memory.Planner;
@@ -65,14 +66,15 @@ final class BenchCommand {
     Args a = Args.parse("bench", argv, OPTIONS);
     String name = a.required("synthetic");
     ModelDims dims =
-        ModelDims.preset(name)
+        ModelFamilies.withPreset(name)
+            .flatMap(f -> f.preset(name))
             .orElseThrow(
                 () ->
                     new UsageException(
                         "bench: --synthetic "
                             + name
                             + " is not a preset (known: "
-                            + String.join(", ", ModelDims.presetNames())
+                            + String.join(", ", ModelFamilies.presetNames())
                             + ")"));
     ModelShape shape = ModelShape.preset(name);
     long budget = parse("budget", a.required("budget"));
@@ -118,7 +120,8 @@ final class BenchCommand {
     if (a.has("jobs")) {
       return runJobs(a, shape, storage, budget, hardware, engine, target, fp8Matmul);
     }
-    PlanDecision decision = Planner.plan(dims, workload, budget, hardware, engine);
+    FluxMemoryModel memory = dims.memoryModel(workload, engine);
+    PlanDecision decision = Planner.plan(memory, budget, hardware);
     if (!decision.fits()) {
       err.println("engine: bench: " + decision.reason());
       return 2;
@@ -131,7 +134,7 @@ final class BenchCommand {
         DitBenchmark.run(
             shape,
             decision.chosen(),
-            new MemoryModel(dims, workload, engine),
+            memory,
             budget,
             workload.width(),
             workload.height(),
@@ -173,14 +176,15 @@ final class BenchCommand {
         dir = Files.createTempDirectory("fleet-bench-model");
       }
       ModelDirectory model = SyntheticModels.writeUnlessPresent(shape, storage, dir, err);
+      ModelFamily family = ModelFamilies.of(model);
       Workload workload =
           new Workload(
               a.intValue("width", 1024),
               a.intValue("height", 1024),
               1,
-              ModelDimsReader.ditStorage(model),
-              ModelDimsReader.storedBlocks(model));
-      ModelDims modelDims = ModelDimsReader.read(model);
+              family.ditStorage(model),
+              family.storedBlocks(model));
+      ModelDims modelDims = family.dims(model);
       PlanDecision decision = Planner.plan(modelDims, workload, budget, hardware, engine);
       if (!decision.fits()) {
         err.println("engine: bench: " + decision.reason());

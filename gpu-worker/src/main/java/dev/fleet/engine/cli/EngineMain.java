@@ -5,13 +5,16 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import dev.fleet.engine.family.ModelFamilies;
 import dev.fleet.engine.flux.FluxParams;
 import dev.fleet.engine.flux.FluxTransformer;
 import dev.fleet.engine.lora.LoraStack;
+import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.model.ModelDirectory;
-import dev.fleet.engine.pipeline.FluxPipeline;
+import dev.fleet.engine.pipeline.ExecutionOptions;
 import dev.fleet.engine.pipeline.GeneratedImage;
 import dev.fleet.engine.pipeline.GenerationListener;
+import dev.fleet.engine.pipeline.PlannedPipeline;
 import dev.fleet.engine.pipeline.TraceRecorder;
 import dev.fleet.engine.safetensors.SafetensorsException;
 import dev.fleet.engine.safetensors.SafetensorsWriter;
@@ -113,7 +116,14 @@ public final class EngineMain {
     }
     ComputeTarget target = target(a);
     float[] noise = a.has("noise") ? readNoise(Path.of(a.get("noise", null))) : null;
-    try (FluxPipeline pipeline = FluxPipeline.load(model, target)) {
+    // Every component resident, no budget: the one plan of a run without a fleet.
+    try (PlannedPipeline pipeline =
+        ModelFamilies.of(model)
+            .load(
+                model,
+                target,
+                List.of(ExecutionPlan.allResident(Long.MAX_VALUE)),
+                ExecutionOptions.defaults())) {
       FluxParams params = pipeline.params();
       GenerationSpec spec =
           new GenerationSpec(
@@ -149,7 +159,7 @@ public final class EngineMain {
               trace.onTensor(name, value);
             }
           };
-      GeneratedImage image = pipeline.generate(spec, noise, progress, loras);
+      GeneratedImage image = pipeline.generate(spec, noise, progress, loras).image();
       writeAtomically(outPng, image.png());
       if (trace != null) {
         trace.write(Path.of(a.get("trace", null)));

@@ -5,17 +5,18 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fleet.engine.family.ModelFamilies;
+import dev.fleet.engine.family.ModelFamily;
 import dev.fleet.engine.flux.FluxParams;
 import dev.fleet.engine.lora.DitLinears;
 import dev.fleet.engine.lora.LoraStack;
-import dev.fleet.engine.model.ModelDimsReader;
 import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.model.memory.AdapterLoad;
 import dev.fleet.model.memory.ByteSize;
 import dev.fleet.model.memory.DitResidency;
 import dev.fleet.model.memory.EngineProfile;
+import dev.fleet.model.memory.FluxMemoryModel;
 import dev.fleet.model.memory.Hardware;
-import dev.fleet.model.memory.MemoryModel;
 import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.Phase;
 import dev.fleet.model.memory.Plan;
@@ -75,14 +76,15 @@ final class PlanCommand {
       }
       String name = a.get("synthetic", null);
       dims =
-          ModelDims.preset(name)
+          ModelFamilies.withPreset(name)
+              .flatMap(f -> f.preset(name))
               .orElseThrow(
                   () ->
                       new UsageException(
                           "plan: --synthetic "
                               + name
                               + " is not a preset (known: "
-                              + String.join(", ", ModelDims.presetNames())
+                              + String.join(", ", ModelFamilies.presetNames())
                               + ")"));
       storage = StorageType.FP8;
       var d = dims.dit();
@@ -102,13 +104,14 @@ final class PlanCommand {
       if (dir == null) {
         throw new UsageException(
             "plan: give --model DIR or --synthetic NAME ("
-                + String.join(", ", ModelDims.presetNames())
+                + String.join(", ", ModelFamilies.presetNames())
                 + ")");
       }
       ModelDirectory model = ModelDirectory.resolve(Path.of(dir), a.get("dit", null));
-      dims = ModelDimsReader.read(model);
-      storage = ModelDimsReader.ditStorage(model);
-      stored = ModelDimsReader.storedBlocks(model);
+      ModelFamily family = ModelFamilies.of(model);
+      dims = family.dims(model);
+      storage = family.ditStorage(model);
+      stored = family.storedBlocks(model);
       if (!loraOptions.isEmpty()) {
         try (var store = model.openTransformer()) {
           linears = DitLinears.of(FluxParams.infer(store, model.transformerConfig()));
@@ -142,8 +145,8 @@ final class PlanCommand {
       hardware = hardware.withTflops(a.doubleValue("tflops", hardware.effectiveTflops()));
     }
     EngineProfile engine = EngineProfile.preset(a.get("engine", EngineProfile.DJL_EAGER.name()));
-    PlanDecision decision = Planner.plan(dims, workload, budget, hardware, engine);
-    MemoryModel memory = new MemoryModel(dims, workload, engine);
+    FluxMemoryModel memory = dims.memoryModel(workload, engine);
+    PlanDecision decision = Planner.plan(memory, budget, hardware);
     out.println(write(json(decision, dims, workload, hardware, engine, memory)));
     if (!decision.fits()) {
       err.println("engine: plan: " + decision.reason());
@@ -174,7 +177,7 @@ final class PlanCommand {
       Workload w,
       Hardware hw,
       EngineProfile engine,
-      MemoryModel memory) {
+      FluxMemoryModel memory) {
     ObjectNode o = JSON.createObjectNode();
     o.put("fits", d.fits());
     o.put("plan", d.fits() ? d.chosen().name() : null);
@@ -220,7 +223,7 @@ final class PlanCommand {
   }
 
   /** The chosen plan's numbers and residencies, at the top level. */
-  private static void describe(ObjectNode o, Plan p, MemoryModel memory) {
+  private static void describe(ObjectNode o, Plan p, FluxMemoryModel memory) {
     o.put("predictedPeakBytes", p.predictedPeakBytes());
     o.put("peakPhase", p.peakPhase().label());
     ObjectNode phases = o.putObject("phasePeakBytes");

@@ -21,7 +21,7 @@ import dev.fleet.engine.text.TextEmbeddings;
 import dev.fleet.engine.vae.AutoEncoder;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
-import dev.fleet.model.memory.MemoryModel;
+import dev.fleet.model.memory.FluxMemoryModel;
 import dev.fleet.model.memory.ModelDims;
 import java.util.List;
 
@@ -115,7 +115,7 @@ final class PlanRun {
    * The memory planner's model of this job ({@code h x w} packed tokens), under the profile of the
    * kernels that run: the ledger books activations by its figures.
    */
-  private MemoryModel plannerModel(int h, int w) {
+  private FluxMemoryModel plannerModel(int h, int w) {
     return ActivationEstimates.model(plannerDims, w * 16, h * 16, options.engineProfile());
   }
 

@@ -18,8 +18,8 @@ import dev.fleet.engine.synthetic.SyntheticModelWriter;
 import dev.fleet.engine.synthetic.TensorSpec;
 import dev.fleet.model.memory.ByteSize;
 import dev.fleet.model.memory.EngineProfile;
+import dev.fleet.model.memory.FluxMemoryModel;
 import dev.fleet.model.memory.Hardware;
-import dev.fleet.model.memory.MemoryModel;
 import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.PlanDecision;
 import dev.fleet.model.memory.Planner;
@@ -182,11 +182,11 @@ class Flux1HeadersTest {
     assertEquals(StorageType.FP8, ModelDimsReader.ditStorage(m));
     Workload fp8 = new Workload(1024, 1024, 1, StorageType.FP8);
     Workload fp16 = new Workload(1024, 1024, 1, StorageType.FP16);
-    MemoryModel small = new MemoryModel(dims, fp8, EngineProfile.DJL_EAGER);
-    MemoryModel wide = new MemoryModel(dims, fp16, EngineProfile.DJL_EAGER);
+    FluxMemoryModel small = new FluxMemoryModel(dims, fp8, EngineProfile.DJL_EAGER);
+    FluxMemoryModel wide = new FluxMemoryModel(dims, fp16, EngineProfile.DJL_EAGER);
     assertEquals(
         dims.dit().doubleBlockMatrixParams()
-            + 10 * MemoryModel.FP8_SCALE_BYTES
+            + 10 * FluxMemoryModel.FP8_SCALE_BYTES
             + 2 * dims.dit().doubleBlockVectorParams(),
         small.doubleBlockBytes());
     assertTrue(small.ditBlockBytes() < 0.55 * wide.ditBlockBytes());
@@ -231,7 +231,7 @@ class Flux1HeadersTest {
     assertEquals(StorageType.FP16, ModelDimsReader.ditStorage(mixedModel));
     StoredBlocks mixedBlocks = ModelDimsReader.storedBlocks(mixedModel);
     Workload mixedWorkload = new Workload(1024, 1024, 1, StorageType.FP16, mixedBlocks);
-    MemoryModel sized = new MemoryModel(dims, mixedWorkload, EngineProfile.DJL_EAGER);
+    FluxMemoryModel sized = new FluxMemoryModel(dims, mixedWorkload, EngineProfile.DJL_EAGER);
     assertEquals(wide.doubleBlockBytes(), sized.doubleBlockBytes());
     assertEquals(small.singleBlockBytes(), sized.singleBlockBytes());
     assertEquals(0, mixedBlocks.doubleBlockFloat8Params());

@@ -6,11 +6,12 @@ import java.util.Objects;
 import java.util.Optional;
 
 /**
- * Every dimension of a FLUX model that its memory depends on: the transformer, both text encoders
- * and the autoencoder. A {@code ModelDims} that exists fits together (the transformer reads what
- * the encoders produce and what the autoencoder's latents pack into). The presets' parameter counts
- * are the published ones and equal the engine's {@code ModelShape} presets (a test in gpu-worker
- * pins the two).
+ * Every dimension of a FLUX model that its memory depends on (FLUX's dimensions: a second model
+ * family brings a record of its own and its own {@link MemoryModel}): the transformer, both text
+ * encoders and the autoencoder. A {@code ModelDims} that exists fits together (the transformer
+ * reads what the encoders produce and what the autoencoder's latents pack into). The presets'
+ * parameter counts are the published ones and equal the engine's {@code ModelShape} presets (a test
+ * in gpu-worker pins the two).
  *
  * @param name a preset's name or a model directory's
  */
@@ -130,6 +131,11 @@ public record ModelDims(
   /** Text tokens the transformer sees: T5's sequence length. */
   public int textTokens() {
     return t5.sequenceLength();
+  }
+
+  /** FLUX's memory formulas for one job on this model. */
+  public FluxMemoryModel memoryModel(Workload workload, EngineProfile engine) {
+    return new FluxMemoryModel(this, workload, engine);
   }
 
   /** Parameters of all four components. */

@@ -30,8 +30,8 @@ class EngineProfileTest {
     assertFalse(fused.widensPerLayer());
     assertFalse(fused.freesTemporaries());
     Workload w = Workload.of(1024, 1024);
-    MemoryModel eager = new MemoryModel(ModelDims.FLUX_DEV, w, EngineProfile.DJL_EAGER);
-    MemoryModel withSdpa = new MemoryModel(ModelDims.FLUX_DEV, w, fused);
+    FluxMemoryModel eager = new FluxMemoryModel(ModelDims.FLUX_DEV, w, EngineProfile.DJL_EAGER);
+    FluxMemoryModel withSdpa = new FluxMemoryModel(ModelDims.FLUX_DEV, w, fused);
     assertEquals(0, withSdpa.attentionScoresBytes(4608, 4608));
     long scores = eager.attentionScoresBytes(eager.tokens(), eager.tokens());
     long saved = eager.doubleBlockActivationBytes(0) - withSdpa.doubleBlockActivationBytes(0);

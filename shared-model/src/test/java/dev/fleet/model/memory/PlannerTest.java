@@ -23,7 +23,8 @@ class PlannerTest {
     PlanDecision sixteen = dev(16 * GIB);
     for (PlanDecision d : List.of(eight, twelve, sixteen)) {
       assertTrue(d.fits(), d.reason());
-      assertTrue(d.chosen().predictedPeakBytes() <= d.budgetBytes() - MemoryModel.RESERVE_BYTES);
+      assertTrue(
+          d.chosen().predictedPeakBytes() <= d.budgetBytes() - FluxMemoryModel.RESERVE_BYTES);
     }
     long s8 = eight.chosen().streamedBytesPerStep();
     long s12 = twelve.chosen().streamedBytesPerStep();
@@ -44,7 +45,7 @@ class PlannerTest {
     assertFalse(d.fits());
     assertNull(d.chosen());
     assertTrue(d.neededBytes() > 512 * MIB);
-    assertEquals(d.leanest().predictedPeakBytes() + MemoryModel.RESERVE_BYTES, d.neededBytes());
+    assertEquals(d.leanest().predictedPeakBytes() + FluxMemoryModel.RESERVE_BYTES, d.neededBytes());
     assertEquals(Strategy.DIT_STREAMED, d.leanest().strategy());
     assertTrue(d.reason().startsWith("nothing fits in 0.5 GiB"), d.reason());
     assertTrue(d.alternatives().stream().noneMatch(PlanDecision.Alternative::fits));
@@ -105,9 +106,9 @@ class PlannerTest {
 
   @Test
   void theChoiceIsTheFastestFittingCandidate() {
-    MemoryModel memory =
-        new MemoryModel(ModelDims.FLUX_DEV, Workload.of(1024, 1024), EngineProfile.DJL_EAGER);
-    long usable = 8 * GIB - MemoryModel.RESERVE_BYTES;
+    FluxMemoryModel memory =
+        new FluxMemoryModel(ModelDims.FLUX_DEV, Workload.of(1024, 1024), EngineProfile.DJL_EAGER);
+    long usable = 8 * GIB - FluxMemoryModel.RESERVE_BYTES;
     List<Plan> all = Planner.candidates(memory, usable, Hardware.DEFAULT);
     Plan fastest =
         all.stream()
@@ -125,8 +126,8 @@ class PlannerTest {
 
   @Test
   void theSearchPricesResidenciesAsTheMemoryModelDoes() {
-    MemoryModel memory =
-        new MemoryModel(ModelDims.FLUX_DEV, Workload.of(1024, 1024), EngineProfile.DJL_EAGER);
+    FluxMemoryModel memory =
+        new FluxMemoryModel(ModelDims.FLUX_DEV, Workload.of(1024, 1024), EngineProfile.DJL_EAGER);
     DitDims d = ModelDims.FLUX_DEV.dit();
     for (Planner.Encoders e : Planner.ENCODERS) {
       Planner.Shape shape = new Planner.Shape(memory, Hardware.DEFAULT, 1, e, 512, 1024);
@@ -185,8 +186,8 @@ class PlannerTest {
             12 * GIB,
             Hardware.DEFAULT);
     assertTrue(fp16.chosen().streamedBytesPerStep() > fp8.chosen().streamedBytesPerStep());
-    MemoryModel m16 =
-        new MemoryModel(
+    FluxMemoryModel m16 =
+        new FluxMemoryModel(
             ModelDims.FLUX_DEV,
             new Workload(1024, 1024, 1, StorageType.FP16),
             EngineProfile.DJL_EAGER);
