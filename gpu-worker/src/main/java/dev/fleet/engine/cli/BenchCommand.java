@@ -52,33 +52,16 @@ import picocli.CommandLine.Option;
 final class BenchCommand implements EngineCommand {
   @Mixin HelpOption help = new HelpOption();
 
+  @Mixin BudgetOption budgetOption = new BudgetOption();
+
+  @Mixin ImageSizeOptions size = new ImageSizeOptions();
+
   @Option(
       names = "--synthetic",
       paramLabel = "NAME",
       required = true,
       description = "the preset: flux-dev, flux-schnell, shapes, tiny")
   String synthetic;
-
-  @Option(
-      names = "--budget",
-      paramLabel = "SIZE",
-      required = true,
-      description = "the device budget: 8GiB, 512MiB, 12G, or bytes")
-  String budgetSize;
-
-  @Option(
-      names = "--width",
-      paramLabel = "W",
-      converter = NumberConverters.IntValue.class,
-      description = "image width (default 1024)")
-  int width = 1024;
-
-  @Option(
-      names = "--height",
-      paramLabel = "H",
-      converter = NumberConverters.IntValue.class,
-      description = "image height (default 1024)")
-  int height = 1024;
 
   @Option(
       names = "--steps",
@@ -152,14 +135,14 @@ final class BenchCommand implements EngineCommand {
                             + String.join(", ", ModelFamilies.presetNames())
                             + ")"));
     ModelShape shape = ModelShape.preset(name);
-    long budget = parse("budget", budgetSize);
+    long budget = budgetOption.bytes("bench");
     StorageType storage = StorageType.parse(storageName);
     int steps = stepCount != null ? stepCount : 5;
     if (steps < 1) {
       throw new UsageException("bench: --steps must be at least 1, got " + steps);
     }
     ComputeTarget target = targetOptions.target();
-    Workload workload = new Workload(width, height, 1, storage);
+    Workload workload = new Workload(size.width, size.height, 1, storage);
     Hardware hardware = Hardware.DEFAULT;
     if (bandwidth != null) {
       hardware = hardware.withBandwidth(ByteSize.parseRate(bandwidth));
@@ -249,7 +232,8 @@ final class BenchCommand implements EngineCommand {
       ModelDirectory model = SyntheticModels.writeUnlessPresent(shape, storage, dir, err);
       ModelFamily family = ModelFamilies.of(model);
       Workload workload =
-          new Workload(width, height, 1, family.ditStorage(model), family.storedBlocks(model));
+          new Workload(
+              size.width, size.height, 1, family.ditStorage(model), family.storedBlocks(model));
       ModelDims modelDims = family.dims(model);
       PlanDecision decision = Planner.plan(modelDims, workload, budget, hardware, engine);
       if (!decision.fits()) {
@@ -283,14 +267,6 @@ final class BenchCommand implements EngineCommand {
       if (temporary && dir != null) {
         SyntheticModels.deleteQuietly(dir);
       }
-    }
-  }
-
-  private static long parse(String option, String text) {
-    try {
-      return ByteSize.parse(text);
-    } catch (IllegalArgumentException e) {
-      throw new UsageException("bench: --" + option + ": " + e.getMessage());
     }
   }
 }

@@ -42,6 +42,8 @@ import picocli.CommandLine.Option;
 final class GenerateCommand implements EngineCommand {
   @Mixin HelpOption help = new HelpOption();
 
+  @Mixin ImageSizeOptions size = new ImageSizeOptions();
+
   @Option(names = "--prompt", paramLabel = "TEXT", required = true, description = "the prompt")
   String prompt;
 
@@ -58,20 +60,6 @@ final class GenerateCommand implements EngineCommand {
       converter = NumberConverters.IntValue.class,
       description = "sampling steps (default 28 for dev models, 4 for schnell)")
   Integer steps;
-
-  @Option(
-      names = "--width",
-      paramLabel = "W",
-      converter = NumberConverters.IntValue.class,
-      description = "image width (default 1024)")
-  int width = 1024;
-
-  @Option(
-      names = "--height",
-      paramLabel = "H",
-      converter = NumberConverters.IntValue.class,
-      description = "image height (default 1024)")
-  int height = 1024;
 
   @Option(
       names = "--guidance",
@@ -149,8 +137,8 @@ final class GenerateCommand implements EngineCommand {
               prompt,
               seed,
               steps != null ? steps : params.guidanceEmbed() ? 28 : 4,
-              width,
-              height,
+              size.width,
+              size.height,
               guidance != null ? guidance : params.guidanceEmbed() ? 3.5 : 0,
               model.name(),
               LoraOption.refs(loraOptions));

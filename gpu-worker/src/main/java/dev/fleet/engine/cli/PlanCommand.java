@@ -50,12 +50,9 @@ import picocli.CommandLine.Option;
 final class PlanCommand implements EngineCommand {
   @Mixin HelpOption help = new HelpOption();
 
-  @Option(
-      names = "--budget",
-      paramLabel = "SIZE",
-      required = true,
-      description = "the device budget: 8GiB, 512MiB, 12G, or bytes")
-  String budgetSize;
+  @Mixin BudgetOption budgetOption = new BudgetOption();
+
+  @Mixin ImageSizeOptions size = new ImageSizeOptions();
 
   @Option(
       names = "--synthetic",
@@ -64,20 +61,6 @@ final class PlanCommand implements EngineCommand {
   String synthetic;
 
   @Mixin ModelOptions modelOptions = new ModelOptions();
-
-  @Option(
-      names = "--width",
-      paramLabel = "W",
-      converter = NumberConverters.IntValue.class,
-      description = "image width (default 1024)")
-  int width = 1024;
-
-  @Option(
-      names = "--height",
-      paramLabel = "H",
-      converter = NumberConverters.IntValue.class,
-      description = "image height (default 1024)")
-  int height = 1024;
 
   @Option(
       names = "--batch",
@@ -132,7 +115,7 @@ final class PlanCommand implements EngineCommand {
   public int run() {
     List<LoraOption> loraOptions = LoraOption.all(loras);
     DitLinears linears = null;
-    long budget = size("budget", budgetSize);
+    long budget = budgetOption.bytes("plan");
     ModelDims dims;
     StorageType storage;
     StoredBlocks stored = null;
@@ -187,7 +170,7 @@ final class PlanCommand implements EngineCommand {
       storage = StorageType.parse(storageName);
       stored = null; // what the command line asks for, not what the checkpoint stores
     }
-    Workload workload = new Workload(width, height, batch, storage, stored);
+    Workload workload = new Workload(size.width, size.height, batch, storage, stored);
     LoraStack stack = LoraOption.read(loraOptions);
     for (var l : stack.loras()) {
       linears.check(l.adapter());
@@ -212,14 +195,6 @@ final class PlanCommand implements EngineCommand {
       return 2;
     }
     return 0;
-  }
-
-  private static long size(String option, String text) {
-    try {
-      return ByteSize.parse(text);
-    } catch (IllegalArgumentException e) {
-      throw new UsageException("plan: --" + option + ": " + e.getMessage());
-    }
   }
 
   private static double rate(String text) {
