@@ -296,36 +296,36 @@ public final class FluxMemoryModel implements MemoryModel {
   public long doubleBlockWideningBytes() {
     DitDims d = model.dit();
     StoredBlocks s = workload.storedBlocks();
-    if (s != null) {
-      return widening(s.doubleBlockFloat8Params(), d.largestDoubleBlockMatrix());
-    }
-    if (workload.ditStorage() == StorageType.FP16) {
-      return 0;
-    }
-    return (engine.widensPerLayer() ? d.largestDoubleBlockMatrix() : d.doubleBlockMatrixParams())
-        * F16;
+    return widening(
+        s == null ? 0 : s.doubleBlockFloat8Params(),
+        d.largestDoubleBlockMatrix(),
+        d.doubleBlockMatrixParams());
   }
 
-  /** The fp16 copy of a block's measured float8 weights (or of its widest matrix per layer). */
-  private long widening(long float8Params, long largestMatrix) {
-    if (float8Params == 0) {
+  /**
+   * The fp16 copy of a block's float8 weights while it computes: those the checkpoint really stores
+   * ({@code measuredFloat8}, when the workload has {@link StoredBlocks}), else all of its {@code
+   * matrixParams} in fp8 storage; or only its widest matrix when widening goes per layer.
+   */
+  private long widening(long measuredFloat8, long largestMatrix, long matrixParams) {
+    long float8 =
+        workload.storedBlocks() != null
+            ? measuredFloat8
+            : workload.ditStorage() == StorageType.FP16 ? 0 : matrixParams;
+    if (float8 == 0) {
       return 0;
     }
-    return (engine.widensPerLayer() ? Math.min(largestMatrix, float8Params) : float8Params) * F16;
+    return (engine.widensPerLayer() ? Math.min(largestMatrix, float8) : float8) * F16;
   }
 
   /** As {@link #doubleBlockWideningBytes} for a single block. */
   public long singleBlockWideningBytes() {
     DitDims d = model.dit();
     StoredBlocks s = workload.storedBlocks();
-    if (s != null) {
-      return widening(s.singleBlockFloat8Params(), d.largestSingleBlockMatrix());
-    }
-    if (workload.ditStorage() == StorageType.FP16) {
-      return 0;
-    }
-    return (engine.widensPerLayer() ? d.largestSingleBlockMatrix() : d.singleBlockMatrixParams())
-        * F16;
+    return widening(
+        s == null ? 0 : s.singleBlockFloat8Params(),
+        d.largestSingleBlockMatrix(),
+        d.singleBlockMatrixParams());
   }
 
   /**
