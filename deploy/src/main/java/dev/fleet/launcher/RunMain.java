@@ -223,7 +223,7 @@ public final class RunMain {
         ok = true; // Ctrl-C while the job ran: the fleet went away under it
         return 130;
       }
-      err.println("fleet run: " + LocalFleet.describe(e));
+      err.println("fleet run: " + FailureMessage.describe(e));
       return 1;
     } finally {
       if (fleet != null) {

@@ -104,7 +104,7 @@ public final class UpMain {
       System.exit(130);
       return;
     } catch (IOException e) {
-      System.err.println("fleet up: " + LocalFleet.describe(e));
+      System.err.println("fleet up: " + FailureMessage.describe(e));
       System.exit(1);
       return;
     }
