@@ -17,7 +17,7 @@ import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.pipeline.ExecutionOptions;
 import dev.fleet.engine.pipeline.GeneratedImage;
 import dev.fleet.engine.pipeline.GenerationListener;
-import dev.fleet.engine.pipeline.PlannedPipeline;
+import dev.fleet.engine.pipeline.GenerationPipeline;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
 import dev.fleet.model.job.MemoryClass;
@@ -51,7 +51,7 @@ import org.jboss.logging.Logger;
 public class ModelRuntime {
   private static final Logger LOG = Logger.getLogger(ModelRuntime.class);
 
-  private final PlannedPipeline pipeline;
+  private final GenerationPipeline pipeline;
   private final MemoryAdmission admission;
   private final WorkerLoras loras;
 
@@ -109,7 +109,7 @@ public class ModelRuntime {
     LOG.infof(
         "model %s (%s) loaded from %s on %s/%s under plan %s in %.1f s",
         config.modelName(),
-        pipeline.params().guidanceEmbed() ? "guidance-distilled" : "schnell",
+        pipeline.defaults().kind(),
         config.modelDir(),
         target.device(),
         target.dtype(),
@@ -197,7 +197,7 @@ public class ModelRuntime {
     return new ComputeTarget(gpu ? Device.gpu() : Device.cpu(), dtype);
   }
 
-  public PlannedPipeline pipeline() {
+  public GenerationPipeline pipeline() {
     return pipeline;
   }
 
@@ -223,7 +223,7 @@ public class ModelRuntime {
       return admission.refusal(spec);
     }
     LoraStack stack = loras.resolve(spec.loras());
-    DitLinears linears = DitLinears.of(pipeline.params());
+    DitLinears linears = pipeline.loraTargets();
     for (var l : stack.loras()) {
       linears.check(l.adapter());
     }

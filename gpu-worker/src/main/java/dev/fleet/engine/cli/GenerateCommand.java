@@ -2,14 +2,14 @@ package dev.fleet.engine.cli;
 
 import ai.djl.ndarray.NDArray;
 import dev.fleet.engine.family.ModelFamilies;
-import dev.fleet.engine.flux.FluxParams;
 import dev.fleet.engine.lora.LoraStack;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.pipeline.ExecutionOptions;
 import dev.fleet.engine.pipeline.GeneratedImage;
 import dev.fleet.engine.pipeline.GenerationListener;
-import dev.fleet.engine.pipeline.PlannedPipeline;
+import dev.fleet.engine.pipeline.GenerationPipeline;
+import dev.fleet.engine.pipeline.SamplingDefaults;
 import dev.fleet.engine.pipeline.TraceRecorder;
 import dev.fleet.engine.safetensors.DType;
 import dev.fleet.engine.safetensors.SafetensorsException;
@@ -124,22 +124,22 @@ final class GenerateCommand implements EngineCommand {
     ComputeTarget target = targetOptions.target();
     float[] noise = noiseFile != null ? readNoise(Path.of(noiseFile)) : null;
     // Every component resident, no budget: the one plan of a run without a fleet.
-    try (PlannedPipeline pipeline =
+    try (GenerationPipeline pipeline =
         ModelFamilies.of(model)
             .load(
                 model,
                 target,
                 List.of(ExecutionPlan.allResident(Long.MAX_VALUE)),
                 ExecutionOptions.defaults())) {
-      FluxParams params = pipeline.params();
+      SamplingDefaults defaults = pipeline.defaults();
       GenerationSpec spec =
           new GenerationSpec(
               prompt,
               seed,
-              steps != null ? steps : params.guidanceEmbed() ? 28 : 4,
+              steps != null ? steps : defaults.steps(),
               size.width,
               size.height,
-              guidance != null ? guidance : params.guidanceEmbed() ? 3.5 : 0,
+              guidance != null ? guidance : defaults.guidance(),
               model.name(),
               LoraOption.refs(loraOptions));
       TraceRecorder trace = traceFile != null ? new TraceRecorder() : null;

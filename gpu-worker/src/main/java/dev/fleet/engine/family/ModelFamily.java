@@ -3,7 +3,7 @@ package dev.fleet.engine.family;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.pipeline.ExecutionOptions;
-import dev.fleet.engine.pipeline.PlannedPipeline;
+import dev.fleet.engine.pipeline.GenerationPipeline;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.StorageType;
@@ -49,7 +49,7 @@ public interface ModelFamily {
    *
    * @param plans fastest first, all with the same budget (the device's)
    */
-  PlannedPipeline load(
+  GenerationPipeline load(
       ModelDirectory model,
       ComputeTarget target,
       List<ExecutionPlan> plans,
