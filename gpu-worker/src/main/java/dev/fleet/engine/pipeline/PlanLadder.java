@@ -18,7 +18,7 @@ import java.util.List;
  *
  * @param <L> what one plan keeps loaded
  */
-final class PlanLadder<L extends PlanStages.Loaded> implements AutoCloseable {
+public final class PlanLadder<L extends PlanStages.Loaded> implements AutoCloseable {
   private final List<ExecutionPlan> plans;
   private final PlanStages<L> stages;
   private final ExecutionOptions options;
@@ -28,7 +28,7 @@ final class PlanLadder<L extends PlanStages.Loaded> implements AutoCloseable {
   /**
    * @param plans fastest first, all with the same budget (the device's)
    */
-  PlanLadder(List<ExecutionPlan> plans, PlanStages<L> stages, ExecutionOptions options) {
+  public PlanLadder(List<ExecutionPlan> plans, PlanStages<L> stages, ExecutionOptions options) {
     this.plans = List.copyOf(plans);
     this.stages = stages;
     this.options = options;
@@ -40,7 +40,7 @@ final class PlanLadder<L extends PlanStages.Loaded> implements AutoCloseable {
    *
    * @throws IllegalArgumentException when there are none, or they differ
    */
-  static long budgetOf(List<ExecutionPlan> plans) {
+  public static long budgetOf(List<ExecutionPlan> plans) {
     if (plans.isEmpty()) {
       throw new IllegalArgumentException("a planned pipeline needs at least one execution plan");
     }
@@ -62,12 +62,12 @@ final class PlanLadder<L extends PlanStages.Loaded> implements AutoCloseable {
   }
 
   /** Loads the first plan that fits. */
-  synchronized void loadFirst() {
+  public synchronized void loadFirst() {
     loadFrom(0, new ArrayList<>());
   }
 
   /** What the plan in force keeps loaded. */
-  synchronized L loaded() {
+  public synchronized L loaded() {
     return loaded;
   }
 
@@ -97,7 +97,7 @@ final class PlanLadder<L extends PlanStages.Loaded> implements AutoCloseable {
    *
    * @throws GenerationOutOfMemoryException when the retry runs out of memory too
    */
-  synchronized PlannedGeneration generate(
+  public synchronized PlannedGeneration generate(
       GenerationSpec spec, float[] noise, GenerationListener listener, LoraStack loras) {
     List<PlanEvent> events = new ArrayList<>();
     try {

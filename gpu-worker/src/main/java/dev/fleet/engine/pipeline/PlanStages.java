@@ -12,7 +12,7 @@ import java.util.List;
  *
  * @param <L> what one plan keeps loaded
  */
-interface PlanStages<L extends PlanStages.Loaded> {
+public interface PlanStages<L extends PlanStages.Loaded> {
   /** What one plan keeps loaded on the device; closing it frees all of it. */
   interface Loaded extends AutoCloseable {
     ExecutionPlan plan();
