@@ -17,6 +17,7 @@ import dev.fleet.model.GenerationSpec;
 import dev.fleet.model.cli.HelpOption;
 import dev.fleet.model.memory.ByteSize;
 import dev.fleet.model.memory.EngineProfile;
+import dev.fleet.model.memory.FluxDims;
 import dev.fleet.model.memory.FluxMemoryModel;
 import dev.fleet.model.memory.Hardware;
 import dev.fleet.model.memory.ModelDims;
@@ -123,16 +124,16 @@ final class BenchCommand implements EngineCommand {
   @Override
   public int run() {
     String name = synthetic;
-    ModelDims dims =
-        ModelFamilies.withPreset(name)
-            .flatMap(f -> f.preset(name))
+    // The bench writes and runs FLUX's DiT: its presets are FLUX's.
+    FluxDims dims =
+        FluxDims.preset(name)
             .orElseThrow(
                 () ->
                     new UsageException(
                         "bench: --synthetic "
                             + name
                             + " is not a preset (known: "
-                            + String.join(", ", ModelFamilies.presetNames())
+                            + String.join(", ", FluxDims.presetNames())
                             + ")"));
     ModelShape shape = ModelShape.preset(name);
     long budget = budgetOption.bytes("bench");

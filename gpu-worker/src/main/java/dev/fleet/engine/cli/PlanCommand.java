@@ -16,8 +16,8 @@ import dev.fleet.model.memory.AdapterLoad;
 import dev.fleet.model.memory.ByteSize;
 import dev.fleet.model.memory.DitResidency;
 import dev.fleet.model.memory.EngineProfile;
-import dev.fleet.model.memory.FluxMemoryModel;
 import dev.fleet.model.memory.Hardware;
+import dev.fleet.model.memory.MemoryModel;
 import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.Phase;
 import dev.fleet.model.memory.Plan;
@@ -187,7 +187,7 @@ final class PlanCommand implements EngineCommand {
       hardware = hardware.withTflops(tflops);
     }
     EngineProfile engine = EngineProfile.preset(engineName);
-    FluxMemoryModel memory = dims.memoryModel(workload, engine);
+    MemoryModel memory = dims.memoryModel(workload, engine);
     PlanDecision decision = Planner.plan(memory, budget, hardware);
     out.println(write(json(decision, dims, workload, hardware, engine, memory)));
     if (!decision.fits()) {
@@ -211,7 +211,7 @@ final class PlanCommand implements EngineCommand {
       Workload w,
       Hardware hw,
       EngineProfile engine,
-      FluxMemoryModel memory) {
+      MemoryModel memory) {
     ObjectNode o = JSON.createObjectNode();
     o.put("fits", d.fits());
     o.put("plan", d.fits() ? d.chosen().name() : null);
@@ -257,7 +257,7 @@ final class PlanCommand implements EngineCommand {
   }
 
   /** The chosen plan's numbers and residencies, at the top level. */
-  private static void describe(ObjectNode o, Plan p, FluxMemoryModel memory) {
+  private static void describe(ObjectNode o, Plan p, MemoryModel memory) {
     o.put("predictedPeakBytes", p.predictedPeakBytes());
     o.put("peakPhase", p.peakPhase().label());
     ObjectNode phases = o.putObject("phasePeakBytes");

@@ -8,6 +8,7 @@ import dev.fleet.engine.pipeline.ExecutionOptions;
 import dev.fleet.engine.pipeline.PlannedPipeline;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
+import dev.fleet.model.memory.FluxDims;
 import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.StorageType;
 import dev.fleet.model.memory.StoredBlocks;
@@ -18,7 +19,7 @@ import java.util.Optional;
  * FLUX (BFL's architecture: FLUX.1-dev, schnell, their fine-tunes): the transformer of {@code
  * engine.flux}, T5 and CLIP from {@code engine.text}, the autoencoder of {@code engine.vae}, BFL's
  * sampling in {@code engine.pipeline}, its dimensions and memory formulas in shared-model's {@link
- * ModelDims} and {@code FluxMemoryModel}; a model directory in the FLUX.1-dev layout.
+ * FluxDims} and {@code FluxMemoryModel}; a model directory in the FLUX.1-dev layout.
  */
 final class FluxFamily implements ModelFamily {
   @Override
@@ -38,16 +39,16 @@ final class FluxFamily implements ModelFamily {
 
   @Override
   public List<String> presetNames() {
-    return ModelDims.presetNames();
+    return FluxDims.presetNames();
   }
 
   @Override
   public Optional<ModelDims> preset(String name) {
-    return ModelDims.preset(name);
+    return FluxDims.preset(name).map(ModelDims.class::cast);
   }
 
   @Override
-  public ModelDims dims(ModelDirectory model) {
+  public FluxDims dims(ModelDirectory model) {
     return ModelDimsReader.read(model);
   }
 

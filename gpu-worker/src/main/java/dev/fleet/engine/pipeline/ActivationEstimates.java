@@ -1,8 +1,8 @@
 package dev.fleet.engine.pipeline;
 
 import dev.fleet.model.memory.EngineProfile;
+import dev.fleet.model.memory.FluxDims;
 import dev.fleet.model.memory.FluxMemoryModel;
-import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.StorageType;
 import dev.fleet.model.memory.Workload;
 
@@ -17,7 +17,7 @@ public final class ActivationEstimates {
   private ActivationEstimates() {}
 
   /** The planner's model of one job of {@code width x height} under {@code engine}. */
-  static FluxMemoryModel model(ModelDims dims, int width, int height, EngineProfile engine) {
+  static FluxMemoryModel model(FluxDims dims, int width, int height, EngineProfile engine) {
     return dims.memoryModel(new Workload(width, height, 1, StorageType.FP8), engine);
   }
 

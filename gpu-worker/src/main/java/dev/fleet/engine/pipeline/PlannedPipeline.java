@@ -18,7 +18,7 @@ import dev.fleet.engine.vae.AutoEncoderParams;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
 import dev.fleet.model.GenerationSpec;
-import dev.fleet.model.memory.ModelDims;
+import dev.fleet.model.memory.FluxDims;
 import dev.fleet.model.memory.Residency;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
@@ -50,7 +50,7 @@ public final class PlannedPipeline implements GenerationPipeline {
   private final long vaeBytes;
 
   /** The model as the memory planner sees it (read once): the ledger books by its figures. */
-  private final ModelDims plannerDims;
+  private final FluxDims plannerDims;
 
   /** Parent of every job's manager: what is left under it after a job is a leak. */
   private final NDManager jobs;

@@ -18,9 +18,9 @@ import dev.fleet.engine.synthetic.SyntheticModelWriter;
 import dev.fleet.engine.synthetic.TensorSpec;
 import dev.fleet.model.memory.ByteSize;
 import dev.fleet.model.memory.EngineProfile;
+import dev.fleet.model.memory.FluxDims;
 import dev.fleet.model.memory.FluxMemoryModel;
 import dev.fleet.model.memory.Hardware;
-import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.PlanDecision;
 import dev.fleet.model.memory.Planner;
 import dev.fleet.model.memory.StorageType;
@@ -95,7 +95,7 @@ class Flux1HeadersTest {
     return root;
   }
 
-  private static PlanDecision plan(ModelDims dims, StorageType storage, long budget) {
+  private static PlanDecision plan(FluxDims dims, StorageType storage, long budget) {
     return Planner.plan(
         dims,
         new Workload(1024, 1024, 1, storage),
@@ -148,7 +148,7 @@ class Flux1HeadersTest {
     dit(ModelShape.FLUX_DEV, "", t -> DType.BF16)
         .write(root.resolve("transformer/flux1-dev.safetensors"));
     ModelDirectory dev = ModelDirectory.resolve(root, null);
-    ModelDims dims = ModelDimsReader.read(dev);
+    FluxDims dims = ModelDimsReader.read(dev);
     assertEquals(ModelShape.FLUX_DEV.dims(512).dit(), dims.dit());
     assertEquals(ModelShape.FLUX_DEV.dims(512).autoencoder(), dims.autoencoder());
     assertEquals(StorageType.FP16, ModelDimsReader.ditStorage(dev));
@@ -157,7 +157,7 @@ class Flux1HeadersTest {
     Path schnellFile = tmp.resolve("flux1-schnell.safetensors");
     dit(ModelShape.FLUX_SCHNELL, "", t -> DType.BF16).write(schnellFile);
     ModelDirectory schnell = ModelDirectory.resolve(root, schnellFile.toString());
-    ModelDims s = ModelDimsReader.read(schnell);
+    FluxDims s = ModelDimsReader.read(schnell);
     assertFalse(s.dit().guidanceEmbed());
     assertEquals(ModelShape.FLUX_SCHNELL.dims(256).dit(), s.dit());
     assertTrue(plan(s, ModelDimsReader.ditStorage(schnell), 16 * GIB).fits());
@@ -177,7 +177,7 @@ class Flux1HeadersTest {
             t -> isMatrix(t) ? DType.F8_E4M3 : DType.BF16)
         .write(majic);
     ModelDirectory m = ModelDirectory.resolve(root, majic.toString());
-    ModelDims dims = ModelDimsReader.read(m);
+    FluxDims dims = ModelDimsReader.read(m);
     assertEquals(ModelShape.FLUX_DEV.dims(512).dit(), dims.dit());
     assertEquals(StorageType.FP8, ModelDimsReader.ditStorage(m));
     Workload fp8 = new Workload(1024, 1024, 1, StorageType.FP8);
@@ -269,7 +269,7 @@ class Flux1HeadersTest {
     aio.write(file);
     ModelDirectory m = ModelDirectory.resolve(root, file.toString());
     assertTrue(m.vaeWeights().embedded() && m.clipWeights().embedded() && m.t5Weights().embedded());
-    ModelDims dims = ModelDimsReader.read(m);
+    FluxDims dims = ModelDimsReader.read(m);
     assertEquals(ModelShape.FLUX_DEV.dims(512).dit(), dims.dit());
     assertEquals(ModelShape.FLUX_DEV.dims(512).autoencoder(), dims.autoencoder());
     assertEquals(StorageType.FP8, ModelDimsReader.ditStorage(m));

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.fleet.engine.Fixtures;
 import dev.fleet.engine.model.ModelDimsReader;
 import dev.fleet.engine.model.ModelDirectory;
-import dev.fleet.model.memory.ModelDims;
+import dev.fleet.model.memory.FluxDims;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -31,7 +31,7 @@ class ModelFamiliesTest {
         List.of("flux-dev", "flux-schnell", "shapes", "tiny"), ModelFamilies.presetNames());
     ModelFamily flux = ModelFamilies.withPreset("flux-dev").orElseThrow();
     assertSame(ModelFamilies.DEFAULT, flux);
-    assertEquals(ModelDims.FLUX_DEV, flux.preset("flux-dev").orElseThrow());
+    assertEquals(FluxDims.FLUX_DEV, flux.preset("flux-dev").orElseThrow());
     assertFalse(ModelFamilies.withPreset("next-dit").isPresent());
   }
 

@@ -7,9 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fleet.model.memory.DitResidency;
 import dev.fleet.model.memory.EngineProfile;
+import dev.fleet.model.memory.FluxDims;
 import dev.fleet.model.memory.FluxMemoryModel;
 import dev.fleet.model.memory.Hardware;
-import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.PhasePeaks;
 import dev.fleet.model.memory.Plan;
 import dev.fleet.model.memory.PlanDecision;
@@ -31,7 +31,7 @@ class PlanMappingTest {
 
   private static PlanDecision devAt1024(long budget) {
     return Planner.plan(
-        ModelDims.FLUX_DEV,
+        FluxDims.FLUX_DEV,
         Workload.of(1024, 1024),
         budget,
         Hardware.DEFAULT,
@@ -58,8 +58,8 @@ class PlanMappingTest {
 
   @Test
   void residenciesMapToBlockCountsAndStaging() {
-    DitResidency all = DitResidency.all(ModelDims.FLUX_DEV.dit(), StorageType.FP8);
-    DitResidency none = DitResidency.none(ModelDims.FLUX_DEV.dit(), StorageType.FP8);
+    DitResidency all = DitResidency.all(FluxDims.FLUX_DEV.dit(), StorageType.FP8);
+    DitResidency none = DitResidency.none(FluxDims.FLUX_DEV.dit(), StorageType.FP8);
     DitResidency some = new DitResidency(StorageType.FP8, 19, 38, 7, 3);
     long budget = 16 * GIB;
 
@@ -134,7 +134,7 @@ class PlanMappingTest {
 
   @Test
   void theBudgetLosesTheReserveAndMustExceedIt() {
-    DitResidency all = DitResidency.all(ModelDims.TINY.dit(), StorageType.FP16);
+    DitResidency all = DitResidency.all(FluxDims.TINY.dit(), StorageType.FP16);
     Plan p = plan(all, Residency.RESIDENT, Residency.RESIDENT, Residency.RESIDENT, 0, 0);
     assertEquals(
         GIB - FluxMemoryModel.RESERVE_BYTES, PlanMapping.toExecution(p, GIB).budgetBytes());
@@ -179,7 +179,7 @@ class PlanMappingTest {
   void theTinyModelsLadderEndsFullyStreamedInTilesAndChunks() {
     PlanDecision d =
         Planner.plan(
-            ModelDims.TINY,
+            FluxDims.TINY,
             new Workload(1024, 1024, 1, StorageType.FP16),
             8 * GIB,
             Hardware.DEFAULT,

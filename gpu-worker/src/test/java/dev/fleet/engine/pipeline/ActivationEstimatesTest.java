@@ -19,8 +19,8 @@ import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
 import dev.fleet.model.memory.EngineProfile;
+import dev.fleet.model.memory.FluxDims;
 import dev.fleet.model.memory.FluxMemoryModel;
-import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.StorageType;
 import dev.fleet.model.memory.Workload;
 import java.util.List;
@@ -86,7 +86,7 @@ class ActivationEstimatesTest {
 
   @Test
   void theLedgersFiguresAreThePlannersForEachEngine() {
-    ModelDims dev = ModelDims.FLUX_DEV;
+    FluxDims dev = FluxDims.FLUX_DEV;
     for (int side : new int[] {512, 1024, 1536}) {
       long scripted = 0;
       for (EngineProfile engine :

@@ -5,7 +5,7 @@ import java.util.Objects;
 /**
  * FLUX's {@link MemoryModel}: bytes on the device for one job, the weights of every component in
  * its storage type and the activation peak of every phase (T5, CLIP, denoising, decoding). Pure
- * arithmetic over the model's dimensions ({@link ModelDims}) and the job's shape; the planner
+ * arithmetic over the model's dimensions ({@link FluxDims}) and the job's shape; the planner
  * ({@link Planner}) chooses residencies with it.
  *
  * <p>Activations are counted at each moment that can be a peak, as the tensors alive then, per
@@ -38,11 +38,11 @@ public final class FluxMemoryModel implements MemoryModel {
    */
   static final int STREAM_BUFFERS = 2;
 
-  private final ModelDims model;
+  private final FluxDims model;
   private final Workload workload;
   private final EngineProfile engine;
 
-  public FluxMemoryModel(ModelDims model, Workload workload, EngineProfile engine) {
+  public FluxMemoryModel(FluxDims model, Workload workload, EngineProfile engine) {
     this.model = Objects.requireNonNull(model, "model");
     this.workload = Objects.requireNonNull(workload, "workload");
     this.engine = Objects.requireNonNull(engine, "engine");
@@ -59,7 +59,7 @@ public final class FluxMemoryModel implements MemoryModel {
     }
   }
 
-  public ModelDims model() {
+  public FluxDims model() {
     return model;
   }
 
@@ -103,6 +103,7 @@ public final class FluxMemoryModel implements MemoryModel {
    * scale per matrix, as ComfyUI's scaled fp8 stores them), its biases and norm scales in 16 bits
    * (as fp8 checkpoints such as the fixture's {@code flux-fp8-e4m3fn} keep them).
    */
+  @Override
   public long doubleBlockBytes() {
     if (workload.storedBlocks() != null) {
       return workload.storedBlocks().doubleBlockBytes();
@@ -114,6 +115,7 @@ public final class FluxMemoryModel implements MemoryModel {
   }
 
   /** Stored bytes of one single block (as {@link #doubleBlockBytes}). */
+  @Override
   public long singleBlockBytes() {
     if (workload.storedBlocks() != null) {
       return workload.storedBlocks().singleBlockBytes();
@@ -130,6 +132,7 @@ public final class FluxMemoryModel implements MemoryModel {
   }
 
   /** The embedders and the final layer, fp16 on the device (bf16 in checkpoints, widened). */
+  @Override
   public long ditNonBlockBytes() {
     return model.dit().nonBlockParams() * F16;
   }
@@ -376,6 +379,7 @@ public final class FluxMemoryModel implements MemoryModel {
    * The job's LoRA side paths: their factors and the (B, N, rank) intermediate of the widest one in
    * fp16.
    */
+  @Override
   public long adapterBytes() {
     AdapterLoad a = workload.adapters();
     return a.deviceBytes() + workload.batch() * tokens() * a.rank() * F16;

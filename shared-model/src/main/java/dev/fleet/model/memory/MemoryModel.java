@@ -45,6 +45,18 @@ public interface MemoryModel {
   /** Device buffers for the streamed blocks; none when every block is resident. */
   long streamingBufferBytes(DitResidency dit);
 
+  /** Stored bytes of one double (two-stream) block; 0 for a family without them. */
+  long doubleBlockBytes();
+
+  /** Stored bytes of one single (joint-stream) block. */
+  long singleBlockBytes();
+
+  /** The denoiser's weights outside its blocks (embedders, final layer), always resident. */
+  long ditNonBlockBytes();
+
+  /** The job's LoRA side paths on the device. */
+  long adapterBytes();
+
   /** The first text encoder's weights on the device (FLUX's T5). */
   long t5Bytes();
 

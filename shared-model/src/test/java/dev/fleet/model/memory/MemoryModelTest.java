@@ -11,7 +11,7 @@ class MemoryModelTest {
   private static final double GIB = 1L << 30;
 
   private static FluxMemoryModel flux(int side, EngineProfile engine) {
-    return new FluxMemoryModel(ModelDims.FLUX_DEV, Workload.of(side, side), engine);
+    return new FluxMemoryModel(FluxDims.FLUX_DEV, Workload.of(side, side), engine);
   }
 
   /** The engine as its blocks are written: a block's temporaries live until it returns. */
@@ -32,12 +32,12 @@ class MemoryModelTest {
     assertEquals(11_840_339_136L, DEV.ditBlockBytes());
     FluxMemoryModel fp16 =
         new FluxMemoryModel(
-            ModelDims.FLUX_DEV,
+            FluxDims.FLUX_DEV,
             new Workload(1024, 1024, 1, StorageType.FP16),
             EngineProfile.DJL_EAGER);
     assertEquals(2 * 339_831_296L, fp16.doubleBlockBytes());
     assertEquals(
-        2 * (11_901_408_320L - ModelDims.FLUX_DEV.dit().nonBlockParams()), fp16.ditBlockBytes());
+        2 * (11_901_408_320L - FluxDims.FLUX_DEV.dit().nonBlockParams()), fp16.ditBlockBytes());
   }
 
   /**
@@ -46,10 +46,10 @@ class MemoryModelTest {
    */
   @Test
   void storedBlocksSizeAMixedCheckpoint() {
-    DitDims d = ModelDims.FLUX_DEV.dit();
+    DitDims d = FluxDims.FLUX_DEV.dit();
     FluxMemoryModel fp16 =
         new FluxMemoryModel(
-            ModelDims.FLUX_DEV,
+            FluxDims.FLUX_DEV,
             new Workload(1024, 1024, 1, StorageType.FP16),
             EngineProfile.DJL_EAGER);
     StoredBlocks mixed =
@@ -57,7 +57,7 @@ class MemoryModelTest {
             fp16.doubleBlockBytes(), DEV.singleBlockBytes(), 0, d.singleBlockMatrixParams());
     FluxMemoryModel m =
         new FluxMemoryModel(
-            ModelDims.FLUX_DEV,
+            FluxDims.FLUX_DEV,
             new Workload(1024, 1024, 1, StorageType.FP16, mixed),
             EngineProfile.DJL_EAGER);
     assertEquals(fp16.doubleBlockBytes(), m.doubleBlockBytes());
@@ -79,7 +79,7 @@ class MemoryModelTest {
     DitResidency k10 = new DitResidency(StorageType.FP8, 19, 38, 10, 0);
     assertEquals(2 * 339_924_008L, DEV.streamingBufferBytes(k10));
     assertEquals(
-        0, DEV.streamingBufferBytes(DitResidency.all(ModelDims.FLUX_DEV.dit(), StorageType.FP8)));
+        0, DEV.streamingBufferBytes(DitResidency.all(FluxDims.FLUX_DEV.dit(), StorageType.FP8)));
   }
 
   @Test
@@ -157,7 +157,7 @@ class MemoryModelTest {
     // The tiny fixture (ch 32, ch_mult 1 1 2 2) at 128x96: a 32-channel resnet at full size,
     // 4 x 32 channels (input and three outputs) over 96 x 128 pixels.
     FluxMemoryModel tiny =
-        new FluxMemoryModel(ModelDims.TINY, Workload.of(128, 96), EngineProfile.DJL_PER_OP);
+        new FluxMemoryModel(FluxDims.TINY, Workload.of(128, 96), EngineProfile.DJL_PER_OP);
     assertEquals(128L * 96 * 128, tiny.decoderPeakElements(96, 128));
     // Held until the block returns: 4 x 256 input-channel maps and 7 x 128 output-channel maps.
     assertEquals((4L * 256 + 7 * 128) * 1024 * 1024, DEV.decoderPeakElements(1024, 1024));
@@ -192,7 +192,7 @@ class MemoryModelTest {
 
   @Test
   void phasesAddWhatIsResidentToWhatThePhaseBrings() {
-    DitDims d = ModelDims.FLUX_DEV.dit();
+    DitDims d = FluxDims.FLUX_DEV.dit();
     DitResidency none = DitResidency.none(d, StorageType.FP8);
     PhasePeaks p =
         DEV.peaks(none, Residency.STAGED, Residency.STAGED, Residency.RESIDENT, 512, 1024);
@@ -250,7 +250,7 @@ class MemoryModelTest {
     assertTrue(flops > 73.9e12 && flops < 74.9e12, "flops " + flops);
     FluxMemoryModel batch2 =
         new FluxMemoryModel(
-            ModelDims.FLUX_DEV,
+            FluxDims.FLUX_DEV,
             new Workload(1024, 1024, 2, StorageType.FP8),
             EngineProfile.DJL_EAGER);
     assertEquals(2 * flops, batch2.flopsPerStep(), 1);
@@ -268,7 +268,7 @@ class MemoryModelTest {
             IllegalArgumentException.class,
             () ->
                 new FluxMemoryModel(
-                    ModelDims.FLUX_DEV, Workload.of(1000, 1024), EngineProfile.DJL_EAGER));
+                    FluxDims.FLUX_DEV, Workload.of(1000, 1024), EngineProfile.DJL_EAGER));
     assertTrue(e.getMessage().contains("multiples of 16, got 1000x1024"), e.getMessage());
     assertThrows(
         IllegalArgumentException.class, () -> new Workload(1024, 1024, 0, StorageType.FP8));
