@@ -8,6 +8,8 @@ import dev.fleet.engine.vae.AutoEncoderParams;
 import dev.fleet.model.memory.FluxDims;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * Every dimension of a FLUX model: the transformer's {@link FluxParams}, the autoencoder's {@link
@@ -63,15 +65,8 @@ public record ModelShape(
           new T5Config(37, 128, 32, 384, 4, 2, 32, 128, 1e-6f, T5Config.GATED_GELU));
 
   private static final Map<String, ModelShape> PRESETS =
-      Map.of(
-          FLUX_DEV.name,
-          FLUX_DEV,
-          FLUX_SCHNELL.name,
-          FLUX_SCHNELL,
-          TINY.name,
-          TINY,
-          SHAPES.name,
-          SHAPES);
+      Stream.of(FLUX_DEV, FLUX_SCHNELL, TINY, SHAPES)
+          .collect(Collectors.toUnmodifiableMap(ModelShape::name, s -> s));
 
   public ModelShape {
     if (name == null || name.isBlank()) {

@@ -4,6 +4,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * FLUX's {@link ModelDims}: every dimension of a FLUX model that its memory depends on, the
@@ -52,15 +54,8 @@ public record FluxDims(
           new AutoencoderDims(3, 32, 3, List.of(1, 2, 2, 2), 1, 16));
 
   private static final Map<String, FluxDims> PRESETS =
-      Map.of(
-          FLUX_DEV.name,
-          FLUX_DEV,
-          FLUX_SCHNELL.name,
-          FLUX_SCHNELL,
-          TINY.name,
-          TINY,
-          SHAPES.name,
-          SHAPES);
+      Stream.of(FLUX_DEV, FLUX_SCHNELL, TINY, SHAPES)
+          .collect(Collectors.toUnmodifiableMap(FluxDims::name, d -> d));
 
   public FluxDims {
     if (name == null || name.isBlank()) {

@@ -109,9 +109,8 @@ public final class FluxMemoryModel implements MemoryModel {
       return workload.storedBlocks().doubleBlockBytes();
     }
     DitDims d = model.dit();
-    return d.doubleBlockMatrixParams() * workload.ditStorage().bytes()
-        + scaleBytes(DitDims.DOUBLE_BLOCK_MATRICES)
-        + d.doubleBlockVectorParams() * F16;
+    return blockBytes(
+        d.doubleBlockMatrixParams(), DitDims.DOUBLE_BLOCK_MATRICES, d.doubleBlockVectorParams());
   }
 
   /** Stored bytes of one single block (as {@link #doubleBlockBytes}). */
@@ -121,9 +120,13 @@ public final class FluxMemoryModel implements MemoryModel {
       return workload.storedBlocks().singleBlockBytes();
     }
     DitDims d = model.dit();
-    return d.singleBlockMatrixParams() * workload.ditStorage().bytes()
-        + scaleBytes(DitDims.SINGLE_BLOCK_MATRICES)
-        + d.singleBlockVectorParams() * F16;
+    return blockBytes(
+        d.singleBlockMatrixParams(), DitDims.SINGLE_BLOCK_MATRICES, d.singleBlockVectorParams());
+  }
+
+  /** A block's matrices in the DiT's storage type with their scales, its vectors in 16 bits. */
+  private long blockBytes(long matrixParams, int matrices, long vectorParams) {
+    return matrixParams * workload.ditStorage().bytes() + scaleBytes(matrices) + vectorParams * F16;
   }
 
   /** The float32 scales of {@code matrices} fp8 matrices; none for fp16 storage. */
