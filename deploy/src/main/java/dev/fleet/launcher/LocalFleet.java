@@ -9,24 +9,15 @@ import dev.fleet.stack.StackEndpoints;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Objects;
-import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
@@ -47,7 +38,7 @@ import java.util.function.Consumer;
  * the orphans before anything else.
  */
 public final class LocalFleet implements AutoCloseable {
-  static final int CHILD_STOP_SECONDS = 10;
+  static final int CHILD_STOP_SECONDS = ChildProcesses.STOP_SECONDS;
   static final int STACK_START_WAIT_SECONDS = 60;
 
   /** How long the children may take to get ready: 180 s, or the property (seconds). */
@@ -57,7 +48,6 @@ public final class LocalFleet implements AutoCloseable {
       Duration.ofSeconds(Long.getLong(READY_TIMEOUT_PROPERTY, 180));
   static final String GATEWAY_JAR = "api-gateway/target/quarkus-app/quarkus-run.jar";
   static final String WORKER_JAR = "gpu-worker/target/quarkus-app/quarkus-run.jar";
-  private static final int LOG_TAIL_LINES = 12;
 
   /**
    * What to start.
@@ -127,9 +117,9 @@ public final class LocalFleet implements AutoCloseable {
   private final Path logDir;
   private final Thread shutdownHook;
   private final PidFile pids;
+  private final ChildProcesses processes;
   private final Object lock = new Object();
   private EmbeddedStack stack;
-  private final List<Child> children = new ArrayList<>();
   private volatile boolean closing;
   private boolean closed;
   private boolean stackStarting;
@@ -138,6 +128,9 @@ public final class LocalFleet implements AutoCloseable {
   private int workerPort;
   private String devKey;
 
+  /** Stops PostgreSQL should this process be killed ({@link PostgresWatch}); null if none. */
+  private Process postgresWatch;
+
   /** The start was cut short by {@link #close} (Ctrl-C while starting): nothing to report. */
   public static final class Stopped extends IOException {
     Stopped() {
@@ -145,26 +138,13 @@ public final class LocalFleet implements AutoCloseable {
     }
   }
 
-  /** One started child JVM, and the command that started it (for a restart). */
-  private record Child(String name, Process process, Path log, int port, List<String> command) {}
-
   private LocalFleet(Options options) {
     this.options = options;
     this.dataDir = options.dataDir().toAbsolutePath().normalize();
     this.logDir = dataDir.resolve("logs");
     this.shutdownHook = new Thread(this::closeFromHook, "fleet-shutdown");
     this.pids = new PidFile(dataDir, CHILD_STOP_SECONDS);
-  }
-
-  /** The running children by name, for the pid file. */
-  private Map<String, ProcessHandle> children() {
-    Map<String, ProcessHandle> byName = new LinkedHashMap<>();
-    synchronized (lock) {
-      for (Child child : children) {
-        byName.put(child.name(), child.process().toHandle());
-      }
-    }
-    return byName;
+    this.processes = new ChildProcesses(options.root(), pids, () -> closing);
   }
 
   /**
@@ -211,7 +191,7 @@ public final class LocalFleet implements AutoCloseable {
     gatewayPort = ports[0];
     workerPort = ports[1];
     Path stackLog = logDir.resolve("stack.log");
-    rotate(stackLog);
+    ChildProcesses.rotate(stackLog);
     StackLogging.toFile(stackLog);
 
     synchronized (lock) {
@@ -240,7 +220,7 @@ public final class LocalFleet implements AutoCloseable {
         seconds(t0), e.kafkaBootstrapServers(), e.jdbcUrl(), e.s3Endpoint());
 
     long t1 = System.nanoTime();
-    watchPostgres();
+    postgresWatch = PostgresWatch.start(dataDir);
     Files.createDirectories(lorasDir());
     // Each child exits when this process is gone, however it ends (SIGKILL included).
     String parent = "-D" + ParentWatch.PROPERTY + "=" + ProcessHandle.current().pid();
@@ -273,14 +253,16 @@ public final class LocalFleet implements AutoCloseable {
       // CPU, or the GPU when DJL finds one; FLEET_WORKER_DEVICE=cpu|gpu decides otherwise.
       workerArgs.add("-Dfleet.worker.device=auto");
     }
-    Child gateway = spawn("gateway", gatewayJar, gatewayArgs, "FLEET_GATEWAY_OPTS", gatewayPort);
-    Child worker = spawn("worker", workerJar, workerArgs, "FLEET_WORKER_OPTS", workerPort);
-    pids.write(children());
+    ChildProcesses.Child gateway =
+        spawn("gateway", gatewayJar, gatewayArgs, "FLEET_GATEWAY_OPTS", gatewayPort);
+    ChildProcesses.Child worker =
+        spawn("worker", workerJar, workerArgs, "FLEET_WORKER_OPTS", workerPort);
+    processes.writePids();
 
     Instant deadline = Instant.now().plus(options.readyTimeout());
     HealthProbe probe = new HealthProbe(Duration.ofSeconds(2));
-    for (Child child : List.of(gateway, worker)) {
-      awaitReady(child, probe, deadline);
+    for (ChildProcesses.Child child : List.of(gateway, worker)) {
+      processes.awaitReady(child, probe, deadline, options.readyTimeout());
     }
     // The gateway is ready, so its migrations ran: the api_keys table exists.
     devKey =
@@ -355,21 +337,7 @@ public final class LocalFleet implements AutoCloseable {
    * #close}), once per child.
    */
   public void onUnexpectedExit(Consumer<String> listener) {
-    List<Child> current;
-    synchronized (lock) {
-      current = List.copyOf(children);
-    }
-    for (Child child : current) {
-      child
-          .process()
-          .onExit()
-          .thenAccept(
-              p -> {
-                if (!closing) {
-                  listener.accept(exitMessage(child, "exited"));
-                }
-              });
-    }
+    processes.onUnexpectedExit(listener);
   }
 
   /**
@@ -402,7 +370,7 @@ public final class LocalFleet implements AutoCloseable {
       }
       IOException failure = null;
       try {
-        stopChildren();
+        processes.stopAll(options.status());
       } catch (RuntimeException e) {
         failure = new IOException("the fleet's processes did not stop cleanly", e);
       }
@@ -462,10 +430,12 @@ public final class LocalFleet implements AutoCloseable {
     return jar;
   }
 
-  private Child spawn(String name, Path jar, List<String> jvmArgs, String optsEnv, int port)
-      throws IOException {
-    Path log = logDir.resolve(name + ".log");
-    rotate(log);
+  /**
+   * Starts a child JVM on {@code jar} with {@code jvmArgs}, the stack's endpoints and the user's
+   * options from {@code optsEnv}; its output goes to {@code <data>/logs/NAME.log}.
+   */
+  private ChildProcesses.Child spawn(
+      String name, Path jar, List<String> jvmArgs, String optsEnv, int port) throws IOException {
     List<String> command = new ArrayList<>();
     command.add(javaBinary());
     command.addAll(jvmArgs);
@@ -477,33 +447,8 @@ public final class LocalFleet implements AutoCloseable {
     }
     command.add("-jar");
     command.add(jar.toString());
-    Files.writeString(
-        log,
-        "# " + Instant.now() + " " + String.join(" ", command) + System.lineSeparator(),
-        StandardCharsets.UTF_8);
-    synchronized (lock) {
-      if (closing) {
-        throw new Stopped();
-      }
-      Child child = new Child(name, start(command, log), log, port, List.copyOf(command));
-      children.add(child);
-      return child;
-    }
+    return processes.spawn(name, command, logDir.resolve(name + ".log"), port);
   }
-
-  private Process start(List<String> command, Path log) throws IOException {
-    return new ProcessBuilder(command)
-        .directory(options.root().toFile())
-        .redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-        .redirectInput(ProcessBuilder.Redirect.from(nullDevice()))
-        .start();
-  }
-
-  // --- the supervisor ---------------------------------------------------------------------------
-
-  /** Hears of exits and restarts once {@link #supervise} was called. */
-  private volatile Consumer<String> supervisor;
 
   /**
    * From now on, a child that exits on its own (a crash, kill -9) is started again with the same
@@ -512,179 +457,7 @@ public final class LocalFleet implements AutoCloseable {
    * hears of each exit and restart.
    */
   public void supervise(Consumer<String> events) {
-    supervisor = Objects.requireNonNull(events, "events");
-    List<Child> current;
-    synchronized (lock) {
-      current = List.copyOf(children);
-    }
-    for (Child child : current) {
-      watch(child, 0);
-    }
-  }
-
-  private void watch(Child child, int crashesInARow) {
-    Instant started = Instant.now();
-    child
-        .process()
-        .onExit()
-        .thenAccept(
-            p -> {
-              if (closing) {
-                return;
-              }
-              Thread.ofVirtual()
-                  .name("fleet-restart-" + child.name())
-                  .start(
-                      () -> {
-                        int crashes =
-                            RestartBackoff.DEFAULT.crashesAfter(
-                                Duration.between(started, Instant.now()), crashesInARow);
-                        long wait = RestartBackoff.DEFAULT.waitBefore(crashes).toMillis();
-                        supervisor.accept(
-                            exitMessage(child, "exited")
-                                + System.lineSeparator()
-                                + String.format(
-                                    Locale.ROOT,
-                                    "fleet: restarting the %s in %.0f s",
-                                    child.name(),
-                                    wait / 1000.0));
-                        sleepQuietly(wait);
-                        restart(child, crashes);
-                      });
-            });
-  }
-
-  private void restart(Child old, int crashes) {
-    synchronized (lock) {
-      if (closing) {
-        return;
-      }
-      try {
-        Files.writeString(
-            old.log(),
-            "# " + Instant.now() + " restarted by the launcher" + System.lineSeparator(),
-            StandardCharsets.UTF_8,
-            java.nio.file.StandardOpenOption.APPEND);
-        Child child =
-            new Child(
-                old.name(), start(old.command(), old.log()), old.log(), old.port(), old.command());
-        children.set(children.indexOf(old), child);
-        pids.write(children());
-        supervisor.accept(
-            "the " + child.name() + " started again (process " + child.process().pid() + ")");
-        watch(child, crashes);
-      } catch (IOException | RuntimeException e) {
-        supervisor.accept("cannot restart the " + old.name() + ": " + e.getMessage());
-      }
-    }
-  }
-
-  private static void sleepQuietly(long millis) {
-    try {
-      Thread.sleep(millis);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-  }
-
-  /**
-   * PostgreSQL runs as its own process (started through pg_ctl, so not this JVM's child): a small
-   * shell watches this process and stops the server (SIGTERM, PostgreSQL's smart shutdown) once
-   * this process is gone, so that a killed launcher leaves no server holding the port. After a
-   * normal stop the server is gone already and the shell finds nothing to stop.
-   */
-  private void watchPostgres() {
-    Path pidFile = dataDir.resolve("postgres").resolve("postmaster.pid");
-    try {
-      String pg = Files.readAllLines(pidFile, StandardCharsets.UTF_8).get(0).strip();
-      if (!pg.matches("[0-9]+") || !Files.isExecutable(Path.of("/bin/sh"))) {
-        return;
-      }
-      long me = ProcessHandle.current().pid();
-      String script =
-          "while kill -0 "
-              + me
-              + " 2>/dev/null; do sleep 1; done; "
-              + "[ \"$(cat /proc/"
-              + pg
-              + "/comm 2>/dev/null)\" = postgres ] && kill -TERM "
-              + pg;
-      postgresWatch =
-          new ProcessBuilder("/bin/sh", "-c", script)
-              .redirectErrorStream(true)
-              .redirectOutput(ProcessBuilder.Redirect.DISCARD)
-              .redirectInput(ProcessBuilder.Redirect.from(nullDevice()))
-              .start();
-    } catch (IOException | RuntimeException e) {
-      // no watch: the next start on this data stops an orphaned server (EmbeddedPostgres)
-    }
-  }
-
-  private Process postgresWatch;
-
-  private void awaitReady(Child child, HealthProbe probe, Instant deadline) throws IOException {
-    URI health = URI.create("http://localhost:" + child.port() + "/q/health/ready");
-    while (true) {
-      if (closing) {
-        throw new Stopped();
-      }
-      if (!child.process().isAlive()) {
-        throw new IOException(exitMessage(child, "exited before it was ready"));
-      }
-      if (probe.ready(health)) {
-        return;
-      }
-      if (Instant.now().isAfter(deadline)) {
-        throw new IOException(
-            "the "
-                + child.name()
-                + " was not ready after "
-                + options.readyTimeout().toSeconds()
-                + " s (GET "
-                + health
-                + "; FLEET_JAVA_OPTS=-D"
-                + READY_TIMEOUT_PROPERTY
-                + "=SECONDS waits longer); see "
-                + display(child.log())
-                + tail(child.log()));
-      }
-      sleep(200);
-    }
-  }
-
-  private String exitMessage(Child child, String what) {
-    Optional<Integer> status =
-        child.process().isAlive() ? Optional.empty() : Optional.of(child.process().exitValue());
-    return "the "
-        + child.name()
-        + " "
-        + what
-        + status.map(s -> " (exit status " + s + ")").orElse("")
-        + "; see "
-        + display(child.log())
-        + tail(child.log());
-  }
-
-  private void stopChildren() {
-    List<Child> current = List.copyOf(children);
-    for (Child child : current) {
-      child.process().destroy(); // SIGTERM: Quarkus stops gracefully
-    }
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(CHILD_STOP_SECONDS);
-    for (Child child : current) {
-      Process p = child.process();
-      try {
-        long left = deadline - System.nanoTime();
-        if (!p.waitFor(Math.max(0, left), TimeUnit.NANOSECONDS)) {
-          options.status().println("fleet: the " + child.name() + " did not stop, killing it");
-          p.destroyForcibly();
-          p.waitFor(5, TimeUnit.SECONDS);
-        }
-      } catch (InterruptedException e) {
-        p.destroyForcibly();
-        Thread.currentThread().interrupt();
-      }
-    }
+    processes.supervise(events);
   }
 
   private static String javaBinary() {
@@ -692,77 +465,6 @@ public final class LocalFleet implements AutoCloseable {
         .info()
         .command()
         .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-  }
-
-  private static java.io.File nullDevice() {
-    return new java.io.File(
-        System.getProperty("os.name").toLowerCase(Locale.ROOT).startsWith("windows")
-            ? "NUL"
-            : "/dev/null");
-  }
-
-  /** Keeps the previous run's log as {@code NAME.log.1}. */
-  private static void rotate(Path log) throws IOException {
-    if (Files.exists(log)) {
-      Files.move(
-          log, log.resolveSibling(log.getFileName() + ".1"), StandardCopyOption.REPLACE_EXISTING);
-    }
-  }
-
-  /**
-   * The end of a child's log, indented, to show with an error: its last lines without the frames of
-   * stack traces, so that an exception shows as its chain of causes.
-   */
-  static String tail(Path log) {
-    try {
-      List<String> lines = new ArrayList<>();
-      for (String line :
-          Files.readAllLines(log, StandardCharsets.UTF_8).stream().skip(1).toList()) {
-        String t = line.strip();
-        if (t.isEmpty() || t.startsWith("at ") || (t.startsWith("... ") && t.endsWith(" more"))) {
-          continue;
-        }
-        lines.add(line.length() > 300 ? line.substring(0, 300) + "..." : line);
-      }
-      List<String> last = lines.subList(Math.max(0, lines.size() - LOG_TAIL_LINES), lines.size());
-      if (last.isEmpty()) {
-        return "";
-      }
-      StringBuilder b = new StringBuilder(":");
-      for (String line : last) {
-        b.append(System.lineSeparator()).append("  | ").append(line);
-      }
-      return b.toString();
-    } catch (IOException | RuntimeException e) {
-      return "";
-    }
-  }
-
-  /**
-   * A failure as the user should read it: its message, then one {@code because:} line per distinct
-   * cause or suppressed failure (the stack's services start in parallel and may fail together).
-   */
-  public static String describe(Throwable failure) {
-    StringBuilder b = new StringBuilder(String.valueOf(failure.getMessage()));
-    Set<String> seen = new LinkedHashSet<>();
-    seen.add(String.valueOf(failure.getMessage()));
-    ArrayDeque<Throwable> todo = new ArrayDeque<>();
-    if (failure.getCause() != null) {
-      todo.add(failure.getCause());
-    }
-    Collections.addAll(todo, failure.getSuppressed());
-    while (!todo.isEmpty() && seen.size() < 12) {
-      Throwable t = todo.poll();
-      String m = t.getMessage() != null ? t.getMessage() : t.toString();
-      if (seen.add(m)) {
-        b.append(System.lineSeparator()).append("  because: ").append(m);
-      }
-      if (t.getCause() != null && t.getCause() != t) {
-        todo.add(t.getCause());
-      }
-      Collections.addAll(todo, t.getSuppressed());
-    }
-    return b.toString();
   }
 
   // --- helpers
@@ -784,14 +486,5 @@ public final class LocalFleet implements AutoCloseable {
     return abs.startsWith(cwd) && !abs.equals(cwd)
         ? cwd.relativize(abs).toString()
         : abs.toString();
-  }
-
-  private static void sleep(long millis) throws IOException {
-    try {
-      Thread.sleep(millis);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted while waiting for the fleet", e);
-    }
   }
 }

@@ -2,6 +2,7 @@ package dev.fleet.launcher;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fleet.model.cli.CommandLines;
 import dev.fleet.stack.StackConfig;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -14,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import picocli.CommandLine;
 
 /**
  * {@code ./fleet run "PROMPT" [options]}: one image through the fleet's HTTP API.
@@ -221,7 +223,7 @@ public final class RunMain {
         ok = true; // Ctrl-C while the job ran: the fleet went away under it
         return 130;
       }
-      err.println("fleet run: " + LocalFleet.describe(e));
+      err.println("fleet run: " + FailureMessage.describe(e));
       return 1;
     } finally {
       if (fleet != null) {
@@ -398,29 +400,7 @@ public final class RunMain {
           + " [--model NAME] [--lora NAME[:STRENGTH]]... [-o FILE] [--timeout SECONDS]";
 
   static String usage() {
-    return "usage: "
-        + USAGE_LINE
-        + "\n"
-        + "Generates one image through the fleet's HTTP API: the fleet at $FLEET_URL (default "
-        + DEFAULT_URL
-        + ")\n"
-        + "if one answers, otherwise a throw-away local fleet. Options not given take the model's\n"
-        + "defaults.\n"
-        + "  --seed N          0 to 4294967295; -1 for a random one (the default)\n"
-        + "  --steps N         sampling steps\n"
-        + "  --width W         image width, a multiple of 16\n"
-        + "  --height H        image height, a multiple of 16\n"
-        + "  --guidance G      guidance scale\n"
-        + "  --model NAME      a model of the gateway's registry (default: its default model)\n"
-        + "  --lora NAME[:S]   a LoRA of the fleet's LoRA directory (GET /v1/loras; ./fleet up:\n"
-        + "                    .fleet/loras/NAME.safetensors) at strength S (default 1, -2 to 2);\n"
-        + "                    repeatable\n"
-        + "  -o, --out FILE    where to write the PNG (default fleet-<job id>.png)\n"
-        + "  --timeout SECONDS how long to wait for the job (default "
-        + DEFAULT_TIMEOUT.toSeconds()
-        + ")\n"
-        + "Prints {\"id\", \"out\", \"seed\", \"seconds\"} as one JSON line; progress goes to stderr.\n"
-        + "Exit status: 0 done, 1 the job or the fleet failed, 2 bad arguments.";
+    return CommandLines.usage(new RunOptions());
   }
 
   /**
@@ -430,83 +410,35 @@ public final class RunMain {
    * @throws UsageException naming the option at fault
    */
   static Args parse(String[] argv) {
-    String prompt = null;
-    Long seed = null;
-    Integer steps = null;
-    Integer width = null;
-    Integer height = null;
-    Double guidance = null;
-    String model = null;
-    Path out = null;
-    Duration timeout = DEFAULT_TIMEOUT;
-    Path root = null;
-    Path modelDir = null;
-    List<Lora> loras = new ArrayList<>();
-    boolean options = true;
-    for (int i = 0; i < argv.length; i++) {
-      String arg = argv[i];
-      if (options && arg.equals("--")) {
-        options = false;
-        continue;
+    RunOptions o = new RunOptions();
+    CommandLine line;
+    try {
+      line = CommandLines.parse(o, true, argv);
+    } catch (IllegalArgumentException e) {
+      throw new UsageException(e.getMessage());
+    }
+    Duration timeout =
+        o.timeoutSeconds == null ? DEFAULT_TIMEOUT : Duration.ofSeconds(o.timeoutSeconds);
+    Path root = o.root == null ? null : Path.of(o.root);
+    Path modelDir = o.modelDir == null ? null : Path.of(o.modelDir);
+    if (line.isUsageHelpRequested()) {
+      return new Args(
+          null, null, null, null, null, null, null, null, timeout, root, modelDir, true, null);
+    }
+    if (o.words.size() > 1) {
+      throw new UsageException(
+          "one prompt only, got \""
+              + o.words.get(0)
+              + "\" and \""
+              + o.words.get(1)
+              + "\" (quote the prompt: ./fleet run \"a red fox ...\")");
+    }
+    String prompt = o.prompt;
+    if (!o.words.isEmpty()) {
+      if (prompt != null) {
+        throw new UsageException("--prompt: the prompt was given already");
       }
-      if (options && (arg.equals("-h") || arg.equals("--help"))) {
-        return new Args(
-            null, null, null, null, null, null, null, null, timeout, root, modelDir, true, null);
-      }
-      if (!options || !arg.startsWith("-") || arg.equals("-") || isNegativeNumber(arg)) {
-        if (prompt != null) {
-          throw new UsageException(
-              "one prompt only, got \""
-                  + prompt
-                  + "\" and \""
-                  + arg
-                  + "\" (quote the prompt: ./fleet run \"a red fox ...\")");
-        }
-        prompt = arg;
-        continue;
-      }
-      String name = arg;
-      String value;
-      int eq = arg.indexOf('=');
-      if (arg.startsWith("--") && eq > 0) {
-        name = arg.substring(0, eq);
-        value = arg.substring(eq + 1);
-      } else {
-        if (!isOption(name)) {
-          throw new UsageException("unknown option " + name);
-        }
-        if (i + 1 >= argv.length) {
-          throw new UsageException(name + " needs a value");
-        }
-        value = argv[++i];
-      }
-      switch (name) {
-        case "--prompt" -> {
-          if (prompt != null) {
-            throw new UsageException("--prompt: the prompt was given already");
-          }
-          prompt = value;
-        }
-        case "--seed" -> {
-          long s = integer(name, value);
-          if (s < -1 || s > 0xFFFF_FFFFL) {
-            throw new UsageException(
-                "--seed must be 0 to 4294967295, or -1 for a random seed, got " + value);
-          }
-          seed = s;
-        }
-        case "--steps" -> steps = positive(name, value);
-        case "--width" -> width = side(name, value);
-        case "--height" -> height = side(name, value);
-        case "--guidance" -> guidance = number(name, value);
-        case "--model" -> model = text(name, value);
-        case "-o", "--out" -> out = outFile(name, value);
-        case "--timeout" -> timeout = Duration.ofSeconds(positive(name, value));
-        case "--root" -> root = Path.of(text(name, value));
-        case "--model-dir" -> modelDir = Path.of(text(name, value));
-        case "--lora" -> loras.add(Lora.parse(value));
-        default -> throw new UsageException("unknown option " + name);
-      }
+      prompt = o.words.get(0);
     }
     if (prompt == null) {
       throw new UsageException("the prompt is missing");
@@ -514,89 +446,44 @@ public final class RunMain {
     if (prompt.isBlank()) {
       throw new UsageException("the prompt is empty");
     }
+    Path out = o.out == null ? null : outFile(outOption(line), o.out);
+    List<Lora> loras = o.loras.stream().map(Lora::parse).toList();
     return new Args(
-        prompt, seed, steps, width, height, guidance, model, out, timeout, root, modelDir, false,
+        prompt,
+        o.seed,
+        o.steps,
+        o.width,
+        o.height,
+        o.guidance,
+        o.model,
+        out,
+        timeout,
+        root,
+        modelDir,
+        false,
         loras);
   }
 
-  private static boolean isOption(String name) {
-    return switch (name) {
-      case "--prompt",
-          "--seed",
-          "--steps",
-          "--width",
-          "--height",
-          "--guidance",
-          "--model",
-          "-o",
-          "--out",
-          "--timeout",
-          "--root",
-          "--model-dir",
-          "--lora" ->
-          true;
-      default -> false;
-    };
-  }
-
-  private static boolean isNegativeNumber(String arg) {
-    return arg.length() > 1 && arg.charAt(0) == '-' && Character.isDigit(arg.charAt(1));
-  }
-
-  private static long integer(String option, String value) {
-    try {
-      return Long.parseLong(value.trim());
-    } catch (NumberFormatException e) {
-      throw new UsageException(option + " needs an integer, got \"" + value + "\"");
-    }
-  }
-
-  private static int positive(String option, String value) {
-    long n = integer(option, value);
-    if (n < 1 || n > Integer.MAX_VALUE) {
-      throw new UsageException(option + " needs a positive integer, got " + value);
-    }
-    return (int) n;
-  }
-
-  /**
-   * Image sides are multiples of 16 for every FLUX model (the autoencoder's 8x and the DiT's 2x2
-   * packing): refused here, before a local fleet is booted just to hear the gateway say so. The
-   * model's range is the gateway's to check.
-   */
-  private static int side(String option, String value) {
-    int n = positive(option, value);
-    if (n % 16 != 0) {
-      int nearest = Math.max(16, Math.round(n / 16f) * 16);
-      throw new UsageException(
-          option + " must be a multiple of 16, got " + n + " (nearest: " + nearest + ")");
-    }
-    return n;
-  }
-
-  private static double number(String option, String value) {
-    try {
-      double d = Double.parseDouble(value.trim());
-      if (Double.isFinite(d)) {
-        return d;
+  /** The name the output file was given under, {@code -o} or {@code --out}, for its messages. */
+  private static String outOption(CommandLine line) {
+    String name = "--out";
+    for (String arg : line.getParseResult().originalArgs()) {
+      if (arg.equals("--")) {
+        break;
       }
-    } catch (NumberFormatException e) {
-      // below
+      if (arg.equals("-o") || arg.startsWith("-o=")) {
+        name = "-o";
+      } else if (arg.equals("--out") || arg.startsWith("--out=")) {
+        name = "--out";
+      }
     }
-    throw new UsageException(option + " needs a number, got \"" + value + "\"");
-  }
-
-  private static String text(String option, String value) {
-    if (value.isBlank()) {
-      throw new UsageException(option + " needs a value");
-    }
-    return value;
+    return name;
   }
 
   private static Path outFile(String option, String value) {
     Path p;
     try {
-      p = Path.of(text(option, value));
+      p = Path.of(value);
     } catch (java.nio.file.InvalidPathException e) {
       throw new UsageException(option + ": not a file name: " + value);
     }

@@ -1,12 +1,18 @@
 package dev.fleet.launcher;
 
-import dev.fleet.stack.StackConfig;
+import dev.fleet.model.cli.CommandLines;
+import dev.fleet.model.cli.HelpOption;
+import dev.fleet.stack.PortConverter;
+import dev.fleet.stack.StackOptions;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * {@code ./fleet up}: the whole fleet on this machine until Ctrl-C or SIGTERM.
@@ -22,30 +28,62 @@ import java.util.concurrent.CountDownLatch;
  * A gateway or worker that exits on its own is restarted with back-off ({@link
  * LocalFleet#supervise}).
  */
+@Command(
+    name = "./fleet up",
+    description =
+        "The whole fleet on this machine: Kafka, PostgreSQL and S3, the gateway and one worker,"
+            + " until Ctrl-C. The fleet keeps its data in ./.fleet (a restart finds it again), logs"
+            + " in ./.fleet/logs.",
+    footer = {
+      "FLEET_MODEL: the worker's model directory; FLEET_GATEWAY_OPTS, FLEET_WORKER_OPTS: extra"
+          + " JVM options (-Dkey=value) for the gateway and the worker.",
+      "Exit status: 0 stopped cleanly, 1 the start or the stop failed, 2 bad arguments."
+    })
 public final class UpMain {
   static final int DEFAULT_GATEWAY_PORT = 8080;
   static final int DEFAULT_WORKER_PORT = 8081;
 
   private static volatile int exitStatus;
 
+  @Mixin private HelpOption help = new HelpOption();
+
+  @Option(
+      names = "--port",
+      paramLabel = "N",
+      converter = PortConverter.class,
+      description = "the gateway's port (default 8080; 0 = any free port)")
+  private int gatewayPort = DEFAULT_GATEWAY_PORT;
+
+  @Option(
+      names = "--worker-port",
+      paramLabel = "N",
+      converter = PortConverter.class,
+      description = "the worker's port (default 8081)")
+  private int workerPort = DEFAULT_WORKER_PORT;
+
+  @Mixin private StackOptions stack = new StackOptions();
+
+  /** The checkout, passed by {@code ./fleet}. */
+  @Option(names = "--root", paramLabel = "DIR", hidden = true)
+  private Path root = Path.of("");
+
+  /** The worker's model directory, passed by {@code ./fleet} ({@code FLEET_MODEL}). */
+  @Option(names = "--model-dir", paramLabel = "DIR", hidden = true)
+  private Path modelDir;
+
   private UpMain() {}
 
-  /** The parsed command line; null fields take the defaults. */
-  record Args(
-      Path root, Path modelDir, StackConfig stack, int gatewayPort, int workerPort, boolean help) {}
-
   public static void main(String[] argv) throws InterruptedException {
-    Args args;
+    UpMain args = new UpMain();
     try {
-      args = parse(argv);
+      if (CommandLines.parse(args, true, argv).isUsageHelpRequested()) {
+        System.out.print(CommandLines.usage(args));
+        return;
+      }
     } catch (IllegalArgumentException e) {
       System.err.println("fleet up: " + e.getMessage());
-      System.err.println(usage());
+      System.err.print(CommandLines.usage(new UpMain()));
       System.exit(2);
-      return;
-    }
-    if (args.help()) {
-      System.out.println(usage());
       return;
     }
     PrintStream out = System.out;
@@ -54,11 +92,11 @@ public final class UpMain {
       fleet =
           LocalFleet.start(
               new LocalFleet.Options(
-                  args.root(),
-                  args.stack(),
+                  args.root,
+                  args.stack.config(),
                   args.modelDir(),
-                  args.gatewayPort(),
-                  args.workerPort(),
+                  args.gatewayPort,
+                  args.workerPort,
                   LocalFleet.DEFAULT_READY_TIMEOUT,
                   false,
                   out));
@@ -66,7 +104,7 @@ public final class UpMain {
       System.exit(130);
       return;
     } catch (IOException e) {
-      System.err.println("fleet up: " + LocalFleet.describe(e));
+      System.err.println("fleet up: " + FailureMessage.describe(e));
       System.exit(1);
       return;
     }
@@ -119,65 +157,8 @@ public final class UpMain {
     Runtime.getRuntime().halt(status);
   }
 
-  static Args parse(String[] argv) {
-    Path root = Path.of("");
-    Path modelDir = null;
-    StackConfig stack = StackConfig.defaults();
-    int gatewayPort = DEFAULT_GATEWAY_PORT;
-    int workerPort = DEFAULT_WORKER_PORT;
-    for (int i = 0; i < argv.length; i++) {
-      String arg = argv[i];
-      if (arg.equals("-h") || arg.equals("--help")) {
-        return new Args(root, modelDir, stack, gatewayPort, workerPort, true);
-      }
-      if (i + 1 >= argv.length) {
-        throw new IllegalArgumentException(
-            arg.startsWith("-") ? arg + " needs a value" : "unexpected argument " + arg);
-      }
-      String value = argv[++i];
-      switch (arg) {
-        case "--root" -> root = Path.of(value);
-        case "--model-dir" -> modelDir = Path.of(value);
-        case "--data" -> stack = stack.withDataDir(Path.of(value));
-        case "--port" -> gatewayPort = port(arg, value);
-        case "--worker-port" -> workerPort = port(arg, value);
-        case "--kafka-port" ->
-            stack = stack.withPorts(port(arg, value), stack.postgresPort(), stack.s3Port());
-        case "--postgres-port" ->
-            stack = stack.withPorts(stack.kafkaPort(), port(arg, value), stack.s3Port());
-        case "--s3-port" ->
-            stack = stack.withPorts(stack.kafkaPort(), stack.postgresPort(), port(arg, value));
-        default -> throw new IllegalArgumentException("unknown option " + arg);
-      }
-    }
-    if (modelDir == null) {
-      modelDir = root.resolve("gpu-worker/models/flux-shapes");
-    }
-    return new Args(root, modelDir, stack, gatewayPort, workerPort, false);
-  }
-
-  private static int port(String option, String value) {
-    try {
-      int port = Integer.parseInt(value);
-      if (port >= 0 && port <= 65535) {
-        return port;
-      }
-    } catch (NumberFormatException e) {
-      // below
-    }
-    throw new IllegalArgumentException(option + " needs a port number (0 = any free port)");
-  }
-
-  static String usage() {
-    return """
-        usage: ./fleet up [--port N] [--worker-port N] [--kafka-port N] [--postgres-port N] [--s3-port N]
-          --port N           the gateway's port (default 8080; 0 = any free port)
-          --worker-port N    the worker's port (default 8081)
-          --kafka-port N     Kafka (default 9092)
-          --postgres-port N  PostgreSQL (default 15432)
-          --s3-port N        S3 (default 9000)
-        The fleet keeps its data in ./.fleet (a restart finds it again), logs in ./.fleet/logs.
-        FLEET_MODEL: the worker's model directory; FLEET_GATEWAY_OPTS, FLEET_WORKER_OPTS: extra
-        JVM options (-Dkey=value) for the gateway and the worker.""";
+  /** The worker's model: {@code --model-dir}, or the bundled model under {@code --root}. */
+  private Path modelDir() {
+    return modelDir != null ? modelDir : root.resolve("gpu-worker/models/flux-shapes");
   }
 }

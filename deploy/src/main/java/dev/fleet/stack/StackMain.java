@@ -1,13 +1,17 @@
 package dev.fleet.stack;
 
+import dev.fleet.model.cli.CommandLines;
+import dev.fleet.model.cli.HelpOption;
 import java.io.PrintStream;
-import java.nio.file.Path;
 import java.util.LinkedHashSet;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 
 /**
  * Runs the local stack until the process is told to stop.
@@ -21,8 +25,19 @@ import java.util.concurrent.TimeoutException;
  * Ctrl-C it stops the services (within {@value #STOP_SECONDS} s), prints {@code stack stopped} and
  * exits 0; 1 if the stop failed or took too long, 2 for bad arguments.
  */
+@Command(
+    name = "./fleet stack",
+    description =
+        "Starts Kafka (KRaft), PostgreSQL and an S3 server on this machine, prints their"
+            + " endpoints and stops them cleanly on Ctrl-C. Data lives in the data directory and"
+            + " survives a restart.",
+    footer = "Exit status: 0 stopped cleanly, 1 the start or the stop failed, 2 bad arguments.")
 public final class StackMain {
   static final int STOP_SECONDS = 10;
+
+  @Mixin private HelpOption help = new HelpOption();
+
+  @Mixin private StackOptions stack = new StackOptions();
 
   private StackMain() {}
 
@@ -119,49 +134,12 @@ public final class StackMain {
 
   /** Returns null for {@code --help}. */
   static StackConfig parse(String[] args) {
-    StackConfig config = StackConfig.defaults();
-    for (int i = 0; i < args.length; i++) {
-      String arg = args[i];
-      if (arg.equals("-h") || arg.equals("--help")) {
-        return null;
-      }
-      if (i + 1 >= args.length) {
-        throw new IllegalArgumentException("missing value for " + arg);
-      }
-      String value = args[++i];
-      config =
-          switch (arg) {
-            case "--data" -> config.withDataDir(Path.of(value));
-            case "--kafka-port" ->
-                config.withPorts(port(arg, value), config.postgresPort(), config.s3Port());
-            case "--postgres-port" ->
-                config.withPorts(config.kafkaPort(), port(arg, value), config.s3Port());
-            case "--s3-port" ->
-                config.withPorts(config.kafkaPort(), config.postgresPort(), port(arg, value));
-            default -> throw new IllegalArgumentException("unknown option " + arg);
-          };
-    }
-    return config;
-  }
-
-  private static int port(String option, String value) {
-    try {
-      int port = Integer.parseInt(value);
-      if (port >= 0 && port <= 65535) {
-        return port;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    throw new IllegalArgumentException(option + " needs a port number (0 = any free port)");
+    StackMain command = new StackMain();
+    CommandLine line = CommandLines.parse(command, true, args);
+    return line.isUsageHelpRequested() ? null : command.stack.config();
   }
 
   private static void usage(PrintStream out) {
-    out.println(
-        "usage: StackMain [--data DIR] [--kafka-port N] [--postgres-port N] [--s3-port N]\n"
-            + "  --data DIR         data directory, kept between runs (default ./.fleet)\n"
-            + "  --kafka-port N     Kafka client port (default 9092; 0 = any free port)\n"
-            + "  --postgres-port N  PostgreSQL port (default 15432)\n"
-            + "  --s3-port N        S3 endpoint port (default 9000)");
+    out.print(CommandLines.usage(new StackMain()));
   }
 }

@@ -42,6 +42,13 @@ class StackMainTest {
   }
 
   @Test
+  void theUsersDataDirectoryReplacesTheLaunchersDefault() {
+    // ./fleet stack passes --data .fleet before the user's own options.
+    StackConfig c = StackMain.parse(new String[] {"--data", "/r/.fleet", "--data", "/tmp/y"});
+    assertEquals(Path.of("/tmp/y"), c.dataDir());
+  }
+
+  @Test
   void badArguments() {
     assertNull(StackMain.parse(new String[] {"--help"}));
     assertThrows(IllegalArgumentException.class, () -> StackMain.parse(new String[] {"--data"}));

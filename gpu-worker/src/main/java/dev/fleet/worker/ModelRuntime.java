@@ -3,6 +3,8 @@ package dev.fleet.worker;
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.types.DataType;
+import dev.fleet.engine.family.ModelFamilies;
+import dev.fleet.engine.family.ModelFamily;
 import dev.fleet.engine.gpu.EngineProfiles;
 import dev.fleet.engine.gpu.GpuExecution;
 import dev.fleet.engine.gpu.TorchScriptHelpers;
@@ -11,12 +13,11 @@ import dev.fleet.engine.lora.LoraStack;
 import dev.fleet.engine.lora.UnsupportedLoraException;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.memory.PlanMapping;
-import dev.fleet.engine.model.ModelDimsReader;
 import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.pipeline.ExecutionOptions;
 import dev.fleet.engine.pipeline.GeneratedImage;
 import dev.fleet.engine.pipeline.GenerationListener;
-import dev.fleet.engine.pipeline.PlannedPipeline;
+import dev.fleet.engine.pipeline.GenerationPipeline;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
 import dev.fleet.model.job.MemoryClass;
@@ -50,7 +51,7 @@ import org.jboss.logging.Logger;
 public class ModelRuntime {
   private static final Logger LOG = Logger.getLogger(ModelRuntime.class);
 
-  private final PlannedPipeline pipeline;
+  private final GenerationPipeline pipeline;
   private final MemoryAdmission admission;
   private final WorkerLoras loras;
 
@@ -60,16 +61,17 @@ public class ModelRuntime {
   public ModelRuntime(WorkerConfig config, MeterRegistry metrics) {
     ComputeTarget target = target(config);
     ModelDirectory model = ModelDirectory.resolve(config.modelDir(), config.dit().orElse(null));
+    ModelFamily family = ModelFamilies.of(model);
     long budget = budget(config);
     this.loras = new WorkerLoras(config.lorasDir(), loraCacheBytes(config));
     this.admission =
         new MemoryAdmission(
-            ModelDimsReader.read(model),
-            ModelDimsReader.ditStorage(model),
+            family.dims(model),
+            family.ditStorage(model),
             budget,
             hardware(config),
             EngineProfiles.forTarget(target),
-            ModelDimsReader.storedBlocks(model));
+            family.storedBlocks(model));
     PlanDecision decision = admission.planForLoad(config.maxWidth(), config.maxHeight());
     List<ExecutionPlan> plans = PlanMapping.fallbackLadder(decision);
     LOG.infof(
@@ -88,7 +90,7 @@ public class ModelRuntime {
         EngineProfiles.usesHelpers(target) ? TorchScriptHelpers.load(target.device()) : null;
     try {
       this.pipeline =
-          PlannedPipeline.load(
+          family.load(
               model,
               target,
               plans,
@@ -107,7 +109,7 @@ public class ModelRuntime {
     LOG.infof(
         "model %s (%s) loaded from %s on %s/%s under plan %s in %.1f s",
         config.modelName(),
-        pipeline.params().guidanceEmbed() ? "guidance-distilled" : "schnell",
+        pipeline.defaults().kind(),
         config.modelDir(),
         target.device(),
         target.dtype(),
@@ -195,7 +197,7 @@ public class ModelRuntime {
     return new ComputeTarget(gpu ? Device.gpu() : Device.cpu(), dtype);
   }
 
-  public PlannedPipeline pipeline() {
+  public GenerationPipeline pipeline() {
     return pipeline;
   }
 
@@ -221,7 +223,7 @@ public class ModelRuntime {
       return admission.refusal(spec);
     }
     LoraStack stack = loras.resolve(spec.loras());
-    DitLinears linears = DitLinears.of(pipeline.params());
+    DitLinears linears = pipeline.loraTargets();
     for (var l : stack.loras()) {
       linears.check(l.adapter());
     }

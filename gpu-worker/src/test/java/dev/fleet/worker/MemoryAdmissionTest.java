@@ -9,9 +9,9 @@ import dev.fleet.engine.model.ModelDimsReader;
 import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.model.GenerationSpec;
 import dev.fleet.model.memory.EngineProfile;
+import dev.fleet.model.memory.FluxDims;
+import dev.fleet.model.memory.FluxMemoryModel;
 import dev.fleet.model.memory.Hardware;
-import dev.fleet.model.memory.MemoryModel;
-import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.PlanDecision;
 import dev.fleet.model.memory.StorageType;
 import java.util.Optional;
@@ -34,7 +34,7 @@ class MemoryAdmissionTest {
 
   private static MemoryAdmission dev(long budget) {
     return new MemoryAdmission(
-        ModelDims.FLUX_DEV, StorageType.FP8, budget, Hardware.DEFAULT, EngineProfile.DJL_EAGER);
+        FluxDims.FLUX_DEV, StorageType.FP8, budget, Hardware.DEFAULT, EngineProfile.DJL_EAGER);
   }
 
   private static GenerationSpec job(int width, int height) {
@@ -76,7 +76,8 @@ class MemoryAdmissionTest {
     assertEquals("all-resident", d.chosen().name());
     IllegalStateException e =
         assertThrows(
-            IllegalStateException.class, () -> tiny(MemoryModel.RESERVE_BYTES).planForLoad(64, 64));
+            IllegalStateException.class,
+            () -> tiny(FluxMemoryModel.RESERVE_BYTES).planForLoad(64, 64));
     assertTrue(e.getMessage().contains("nothing fits in"), e.getMessage());
     assertTrue(e.getMessage().contains("fleet.worker.budget"), e.getMessage());
     IllegalStateException odd =

@@ -11,8 +11,8 @@ import dev.fleet.model.FieldError;
 import dev.fleet.model.job.MemoryClass;
 import dev.fleet.model.memory.ByteSize;
 import dev.fleet.model.memory.ClassRoute;
+import dev.fleet.model.memory.FluxDims;
 import dev.fleet.model.memory.Hardware;
-import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.StorageType;
 import dev.fleet.model.memory.Workload;
 import org.junit.jupiter.api.Test;
@@ -21,9 +21,9 @@ import org.junit.jupiter.api.Test;
 class MemoryAdmissionTest {
   private static final Model FLUX_DEV =
       new Model(
-          "flux-dev", ModelDims.FLUX_DEV, StorageType.FP8, 28, 1024, 1024, 3.5, 256, 16384, 50);
+          "flux-dev", FluxDims.FLUX_DEV, StorageType.FP8, 28, 1024, 1024, 3.5, 256, 16384, 50);
   private static final Model TINY =
-      new Model("flux-tiny", ModelDims.TINY, StorageType.FP8, 4, 128, 96, 3.5, 16, 1024, 50);
+      new Model("flux-tiny", FluxDims.TINY, StorageType.FP8, 4, 128, 96, 3.5, 16, 1024, 50);
 
   @Test
   void jobsGoToTheSmallestClassWhosePlanFits() {
@@ -49,7 +49,7 @@ class MemoryAdmissionTest {
     var refused =
         (ClassRoute.TooLarge)
             ClassRoute.of(
-                ModelDims.FLUX_DEV,
+                FluxDims.FLUX_DEV,
                 new Workload(16384, 16384, 1, StorageType.FP8),
                 Hardware.DEFAULT);
     String needed = ByteSize.gib(refused.neededBytes());

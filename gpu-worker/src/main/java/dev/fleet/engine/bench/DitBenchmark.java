@@ -27,6 +27,7 @@ import dev.fleet.engine.synthetic.SyntheticTensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
 import dev.fleet.model.memory.DitResidency;
+import dev.fleet.model.memory.FluxMemoryModel;
 import dev.fleet.model.memory.MemoryModel;
 import dev.fleet.model.memory.Plan;
 import dev.fleet.model.memory.Residency;
@@ -50,7 +51,7 @@ public final class DitBenchmark {
   public static BenchResult run(
       ModelShape shape,
       Plan plan,
-      MemoryModel memory,
+      FluxMemoryModel memory,
       long budgetBytes,
       int width,
       int height,

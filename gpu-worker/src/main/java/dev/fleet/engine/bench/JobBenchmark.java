@@ -1,5 +1,6 @@
 package dev.fleet.engine.bench;
 
+import dev.fleet.engine.family.ModelFamilies;
 import dev.fleet.engine.gpu.EngineProfiles;
 import dev.fleet.engine.gpu.GpuExecution;
 import dev.fleet.engine.gpu.TorchScriptHelpers;
@@ -8,8 +9,8 @@ import dev.fleet.engine.memory.PlanMapping;
 import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.pipeline.ExecutionOptions;
 import dev.fleet.engine.pipeline.GenerationListener;
+import dev.fleet.engine.pipeline.GenerationPipeline;
 import dev.fleet.engine.pipeline.PlannedGeneration;
-import dev.fleet.engine.pipeline.PlannedPipeline;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
 import dev.fleet.model.memory.PlanDecision;
@@ -80,7 +81,8 @@ public final class JobBenchmark {
       ExecutionOptions options =
           GpuExecution.options(ExecutionOptions.defaults(), helpers, target, fp8Matmul);
       long start = System.nanoTime();
-      try (PlannedPipeline pipeline = PlannedPipeline.load(model, target, plans, options)) {
+      try (GenerationPipeline pipeline =
+          ModelFamilies.of(model).load(model, target, plans, options)) {
         double loadSeconds = (System.nanoTime() - start) / 1e9;
         List<JobTimes> times = new ArrayList<>();
         for (GenerationSpec spec : specs) {
@@ -101,7 +103,7 @@ public final class JobBenchmark {
   }
 
   private static JobTimes timeOne(
-      PlannedPipeline pipeline,
+      GenerationPipeline pipeline,
       GenerationSpec spec,
       TorchScriptHelpers helpers,
       GpuMemoryProbe probe) {

@@ -7,16 +7,19 @@ import dev.fleet.engine.bench.JobBenchJson;
 import dev.fleet.engine.bench.JobBenchmark;
 import dev.fleet.engine.bench.JobBenchmark.JobBenchResult;
 import dev.fleet.engine.bench.SyntheticModels;
+import dev.fleet.engine.family.ModelFamilies;
+import dev.fleet.engine.family.ModelFamily;
 import dev.fleet.engine.gpu.EngineProfiles;
-import dev.fleet.engine.model.ModelDimsReader;
 import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.synthetic.ModelShape;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.cli.HelpOption;
 import dev.fleet.model.memory.ByteSize;
 import dev.fleet.model.memory.EngineProfile;
+import dev.fleet.model.memory.FluxDims;
+import dev.fleet.model.memory.FluxMemoryModel;
 import dev.fleet.model.memory.Hardware;
-import dev.fleet.model.memory.MemoryModel;
 import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.PlanDecision;
 import dev.fleet.model.memory.Planner;
@@ -29,29 +32,86 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * {@code ./fleet engine bench}: real denoising steps of a FLUX-shaped DiT with random weights made
  * in place, under the plan the planner picks for the budget; prints what it measured as JSON.
  */
-final class BenchCommand {
-  private static final Set<String> OPTIONS =
-      Set.of(
-          "synthetic",
-          "budget",
-          "width",
-          "height",
-          "steps",
-          "storage",
-          "device",
-          "precision",
-          "bandwidth",
-          "blocks",
-          "matmul",
-          "jobs",
-          "model-dir",
-          "prompt");
+@Command(
+    name = "./fleet engine bench",
+    description =
+        "Real denoising steps of a DiT of that shape with random weights made in place (no"
+            + " download), under the plan the planner picks for the budget: the plan's blocks"
+            + " resident, the rest streamed every step. Prints JSON: s/step, measured device peak"
+            + " (nvidia-smi, device-wide), the ledger's booked peak, the predicted peak, bytes moved"
+            + " host to device per step and their rate, and the plan's bound. Defaults: 1024x1024,"
+            + " 5 steps, fp8. --jobs N runs whole jobs (text, steps, decode, timed and peaked per"
+            + " phase) on a synthetic model written once (--model-dir DIR keeps it).")
+final class BenchCommand implements EngineCommand {
+  @Mixin HelpOption help = new HelpOption();
+
+  @Mixin BudgetOption budgetOption = new BudgetOption();
+
+  @Mixin ImageSizeOptions size = new ImageSizeOptions();
+
+  @Option(
+      names = "--synthetic",
+      paramLabel = "NAME",
+      required = true,
+      description = "the preset: flux-dev, flux-schnell, shapes, tiny")
+  String synthetic;
+
+  @Option(
+      names = "--steps",
+      paramLabel = "N",
+      converter = NumberConverters.IntValue.class,
+      description = "denoising steps (default 5; 20 per job with --jobs)")
+  Integer stepCount;
+
+  @Option(
+      names = "--storage",
+      paramLabel = "fp8|fp16",
+      description = "how the DiT's blocks are stored (default fp8)")
+  String storageName = "fp8";
+
+  @Mixin TargetOptions targetOptions = new TargetOptions();
+
+  @Option(
+      names = "--bandwidth",
+      paramLabel = "RATE",
+      description = "host-to-device bandwidth for the plan's bound, e.g. 25GB/s")
+  String bandwidth;
+
+  @Option(
+      names = "--blocks",
+      paramLabel = "scripted|djl",
+      description = "the GPU's whole-block TorchScript modules (default there) or DJL's ops")
+  String blockKind;
+
+  @Option(
+      names = "--matmul",
+      paramLabel = "fp16|fp8",
+      description = "the blocks' matrix products (default fp16; fp8 needs scripted blocks)")
+  String matmul = "fp16";
+
+  @Option(
+      names = "--jobs",
+      paramLabel = "N",
+      converter = NumberConverters.IntValue.class,
+      description = "whole jobs instead of DiT steps")
+  Integer jobs;
+
+  @Option(
+      names = "--model-dir",
+      paramLabel = "DIR",
+      description = "with --jobs: the synthetic model's directory, written when empty")
+  String modelDir;
+
+  @Option(names = "--prompt", paramLabel = "TEXT", description = "with --jobs: every job's prompt")
+  String prompt;
 
   private final PrintStream out;
   private final PrintStream err;
@@ -61,37 +121,37 @@ final class BenchCommand {
     this.err = err;
   }
 
-  int run(List<String> argv) {
-    Args a = Args.parse("bench", argv, OPTIONS);
-    String name = a.required("synthetic");
-    ModelDims dims =
-        ModelDims.preset(name)
+  @Override
+  public int run() {
+    String name = synthetic;
+    // The bench writes and runs FLUX's DiT: its presets are FLUX's.
+    FluxDims dims =
+        FluxDims.preset(name)
             .orElseThrow(
                 () ->
                     new UsageException(
                         "bench: --synthetic "
                             + name
                             + " is not a preset (known: "
-                            + String.join(", ", ModelDims.presetNames())
+                            + String.join(", ", FluxDims.presetNames())
                             + ")"));
     ModelShape shape = ModelShape.preset(name);
-    long budget = parse("budget", a.required("budget"));
-    StorageType storage = StorageType.parse(a.get("storage", "fp8"));
-    int steps = a.intValue("steps", 5);
+    long budget = budgetOption.bytes("bench");
+    StorageType storage = StorageType.parse(storageName);
+    int steps = stepCount != null ? stepCount : 5;
     if (steps < 1) {
       throw new UsageException("bench: --steps must be at least 1, got " + steps);
     }
-    ComputeTarget target = EngineMain.target(a);
-    Workload workload =
-        new Workload(a.intValue("width", 1024), a.intValue("height", 1024), 1, storage);
+    ComputeTarget target = targetOptions.target();
+    Workload workload = new Workload(size.width, size.height, 1, storage);
     Hardware hardware = Hardware.DEFAULT;
-    if (a.has("bandwidth")) {
-      hardware = hardware.withBandwidth(ByteSize.parseRate(a.get("bandwidth", null)));
+    if (bandwidth != null) {
+      hardware = hardware.withBandwidth(ByteSize.parseRate(bandwidth));
     }
     // The engine as it runs here: on a GPU the whole-block TorchScript modules ("scripted", the
     // default where they are on the class path) or DJL's ops with fused attention ("djl").
     boolean scripted = EngineProfiles.usesScriptedBlocks(target);
-    String blocks = a.get("blocks", scripted ? "scripted" : "djl");
+    String blocks = blockKind != null ? blockKind : scripted ? "scripted" : "djl";
     switch (blocks) {
       case "scripted" -> {
         if (!scripted) {
@@ -102,7 +162,6 @@ final class BenchCommand {
       case "djl" -> scripted = false;
       default -> throw new UsageException("bench: --blocks must be scripted or djl, got " + blocks);
     }
-    String matmul = a.get("matmul", "fp16");
     if (!matmul.equals("fp16") && !matmul.equals("fp8")) {
       throw new UsageException("bench: --matmul must be fp16 or fp8, got " + matmul);
     }
@@ -115,10 +174,11 @@ final class BenchCommand {
     if (!scripted && engine == EngineProfile.DJL_SCRIPTED) {
       engine = EngineProfile.DJL_FUSED;
     }
-    if (a.has("jobs")) {
-      return runJobs(a, shape, storage, budget, hardware, engine, target, fp8Matmul);
+    if (jobs != null) {
+      return runJobs(shape, storage, budget, hardware, engine, target, fp8Matmul);
     }
-    PlanDecision decision = Planner.plan(dims, workload, budget, hardware, engine);
+    FluxMemoryModel memory = dims.memoryModel(workload, engine);
+    PlanDecision decision = Planner.plan(memory, budget, hardware);
     if (!decision.fits()) {
       err.println("engine: bench: " + decision.reason());
       return 2;
@@ -131,7 +191,7 @@ final class BenchCommand {
         DitBenchmark.run(
             shape,
             decision.chosen(),
-            new MemoryModel(dims, workload, engine),
+            memory,
             budget,
             workload.width(),
             workload.height(),
@@ -150,7 +210,6 @@ final class BenchCommand {
    * the next run; without {@code --model-dir} a temporary directory, deleted after).
    */
   private int runJobs(
-      Args a,
       ModelShape shape,
       StorageType storage,
       long budget,
@@ -158,29 +217,25 @@ final class BenchCommand {
       EngineProfile engine,
       ComputeTarget target,
       boolean fp8Matmul) {
-    int jobs = a.intValue("jobs", 2);
     if (jobs < 1) {
       throw new UsageException("bench: --jobs must be at least 1, got " + jobs);
     }
-    int steps = a.intValue("steps", 20);
+    int steps = stepCount != null ? stepCount : 20;
     if (steps < 1) {
       throw new UsageException("bench: --steps must be at least 1, got " + steps);
     }
-    Path dir = a.has("model-dir") ? Path.of(a.get("model-dir", null)) : null;
+    Path dir = modelDir != null ? Path.of(modelDir) : null;
     boolean temporary = dir == null;
     try {
       if (temporary) {
         dir = Files.createTempDirectory("fleet-bench-model");
       }
       ModelDirectory model = SyntheticModels.writeUnlessPresent(shape, storage, dir, err);
+      ModelFamily family = ModelFamilies.of(model);
       Workload workload =
           new Workload(
-              a.intValue("width", 1024),
-              a.intValue("height", 1024),
-              1,
-              ModelDimsReader.ditStorage(model),
-              ModelDimsReader.storedBlocks(model));
-      ModelDims modelDims = ModelDimsReader.read(model);
+              size.width, size.height, 1, family.ditStorage(model), family.storedBlocks(model));
+      ModelDims modelDims = family.dims(model);
       PlanDecision decision = Planner.plan(modelDims, workload, budget, hardware, engine);
       if (!decision.fits()) {
         err.println("engine: bench: " + decision.reason());
@@ -190,7 +245,9 @@ final class BenchCommand {
       List<GenerationSpec> specs = new ArrayList<>();
       for (int i = 0; i < jobs; i++) {
         String prompt =
-            a.get("prompt", SyntheticModels.PROMPTS.get(i % SyntheticModels.PROMPTS.size()));
+            this.prompt != null
+                ? this.prompt
+                : SyntheticModels.PROMPTS.get(i % SyntheticModels.PROMPTS.size());
         specs.add(
             new GenerationSpec(
                 prompt,
@@ -211,14 +268,6 @@ final class BenchCommand {
       if (temporary && dir != null) {
         SyntheticModels.deleteQuietly(dir);
       }
-    }
-  }
-
-  private static long parse(String option, String text) {
-    try {
-      return ByteSize.parse(text);
-    } catch (IllegalArgumentException e) {
-      throw new UsageException("bench: --" + option + ": " + e.getMessage());
     }
   }
 }

@@ -5,11 +5,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.fleet.engine.family.ModelFamilies;
+import dev.fleet.engine.family.ModelFamily;
 import dev.fleet.engine.flux.FluxParams;
 import dev.fleet.engine.lora.DitLinears;
 import dev.fleet.engine.lora.LoraStack;
-import dev.fleet.engine.model.ModelDimsReader;
 import dev.fleet.engine.model.ModelDirectory;
+import dev.fleet.model.cli.HelpOption;
 import dev.fleet.model.memory.AdapterLoad;
 import dev.fleet.model.memory.ByteSize;
 import dev.fleet.model.memory.DitResidency;
@@ -26,29 +28,77 @@ import dev.fleet.model.memory.StoredBlocks;
 import dev.fleet.model.memory.Workload;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
-import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /**
  * {@code ./fleet engine plan}: the memory planner's choice for one job shape under one budget, as
  * JSON. Exit 0 with {@code "fits": true}; exit 2 when no plan fits (the JSON then says what the job
  * needs), or when the command line is wrong.
  */
-final class PlanCommand {
-  private static final Set<String> OPTIONS =
-      Set.of(
-          "model",
-          "dit",
-          "synthetic",
-          "budget",
-          "width",
-          "height",
-          "batch",
-          "storage",
-          "bandwidth",
-          "tflops",
-          "engine");
+@Command(
+    name = "./fleet engine plan",
+    description =
+        "The memory planner's choice for this job under a device budget, as JSON: the plan, its"
+            + " predicted peak, bytes streamed per step, the per-step bound, each component's"
+            + " residency and why faster plans were not taken. Exits 2 when nothing fits."
+            + " Defaults: 1024x1024, batch 1, the checkpoint's storage (fp8 for --synthetic), a"
+            + " PCIe 4 card (25 GB/s, 40 TFLOP/s), the engine as it is (djl-eager).")
+final class PlanCommand implements EngineCommand {
+  @Mixin HelpOption help = new HelpOption();
+
+  @Mixin BudgetOption budgetOption = new BudgetOption();
+
+  @Mixin ImageSizeOptions size = new ImageSizeOptions();
+
+  @Option(
+      names = "--synthetic",
+      paramLabel = "NAME",
+      description = "a preset instead of a model directory: flux-dev, flux-schnell, shapes, tiny")
+  String synthetic;
+
+  @Mixin ModelOptions modelOptions = new ModelOptions();
+
+  @Option(
+      names = "--batch",
+      paramLabel = "N",
+      converter = NumberConverters.IntValue.class,
+      description = "images per forward pass (default 1)")
+  int batch = 1;
+
+  @Option(
+      names = "--storage",
+      paramLabel = "fp8|fp16",
+      description = "how the DiT's blocks are stored (default: the checkpoint's)")
+  String storageName;
+
+  @Option(
+      names = "--bandwidth",
+      paramLabel = "RATE",
+      description = "host-to-device bandwidth, e.g. 25GB/s")
+  String bandwidth;
+
+  @Option(
+      names = "--tflops",
+      paramLabel = "N",
+      converter = NumberConverters.DoubleValue.class,
+      description = "effective fp16 TFLOP/s (default 40)")
+  Double tflops;
+
+  @Option(
+      names = "--engine",
+      paramLabel = "PROFILE",
+      description = "djl-eager (default), djl-per-op, torch-sdpa, ...")
+  String engineName = EngineProfile.DJL_EAGER.name();
+
+  @Option(
+      names = "--lora",
+      paramLabel = "FILE[:STRENGTH]",
+      description = "plans with this LoRA's side paths; repeatable")
+  List<String> loras = new ArrayList<>();
 
   private static final ObjectMapper JSON =
       new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -61,28 +111,29 @@ final class PlanCommand {
     this.err = err;
   }
 
-  int run(List<String> argv) {
-    Args a = Args.parse("plan", argv, OPTIONS, Set.of("lora"));
-    List<LoraOption> loraOptions = LoraOption.all(a.all("lora"));
+  @Override
+  public int run() {
+    List<LoraOption> loraOptions = LoraOption.all(loras);
     DitLinears linears = null;
-    long budget = size("budget", a.required("budget"));
+    long budget = budgetOption.bytes("plan");
     ModelDims dims;
     StorageType storage;
     StoredBlocks stored = null;
-    if (a.has("synthetic")) {
-      if (a.has("model") || a.has("dit")) {
+    if (synthetic != null) {
+      if (modelOptions.given()) {
         throw new UsageException("plan: give --model DIR or --synthetic NAME, not both");
       }
-      String name = a.get("synthetic", null);
+      String name = synthetic;
       dims =
-          ModelDims.preset(name)
+          ModelFamilies.withPreset(name)
+              .flatMap(f -> f.preset(name))
               .orElseThrow(
                   () ->
                       new UsageException(
                           "plan: --synthetic "
                               + name
                               + " is not a preset (known: "
-                              + String.join(", ", ModelDims.presetNames())
+                              + String.join(", ", ModelFamilies.presetNames())
                               + ")"));
       storage = StorageType.FP8;
       var d = dims.dit();
@@ -98,66 +149,52 @@ final class PlanCommand {
               d.depthSingleBlocks(),
               d.guidanceEmbed());
     } else {
-      String dir = a.get("model", System.getProperty("fleet.default.model"));
-      if (dir == null) {
+      if (modelOptions.model == null && System.getProperty("fleet.default.model") == null) {
         throw new UsageException(
             "plan: give --model DIR or --synthetic NAME ("
-                + String.join(", ", ModelDims.presetNames())
+                + String.join(", ", ModelFamilies.presetNames())
                 + ")");
       }
-      ModelDirectory model = ModelDirectory.resolve(Path.of(dir), a.get("dit", null));
-      dims = ModelDimsReader.read(model);
-      storage = ModelDimsReader.ditStorage(model);
-      stored = ModelDimsReader.storedBlocks(model);
+      ModelDirectory model = modelOptions.resolve();
+      ModelFamily family = ModelFamilies.of(model);
+      dims = family.dims(model);
+      storage = family.ditStorage(model);
+      stored = family.storedBlocks(model);
       if (!loraOptions.isEmpty()) {
         try (var store = model.openTransformer()) {
           linears = DitLinears.of(FluxParams.infer(store, model.transformerConfig()));
         }
       }
     }
-    if (a.has("storage")) {
-      storage = StorageType.parse(a.get("storage", null));
+    if (storageName != null) {
+      storage = StorageType.parse(storageName);
       stored = null; // what the command line asks for, not what the checkpoint stores
     }
-    Workload workload =
-        new Workload(
-            a.intValue("width", 1024),
-            a.intValue("height", 1024),
-            a.intValue("batch", 1),
-            storage,
-            stored);
-    LoraStack loras = LoraOption.read(loraOptions);
-    for (var l : loras.loras()) {
+    Workload workload = new Workload(size.width, size.height, batch, storage, stored);
+    LoraStack stack = LoraOption.read(loraOptions);
+    for (var l : stack.loras()) {
       linears.check(l.adapter());
     }
     workload =
         workload.withAdapters(
             new AdapterLoad(
-                loras.deviceBytes(linears, (int) StorageType.COMPUTE.bytes()), loras.widestRank()));
+                stack.deviceBytes(linears, (int) StorageType.COMPUTE.bytes()), stack.widestRank()));
     Hardware hardware = Hardware.DEFAULT;
-    if (a.has("bandwidth")) {
-      hardware = hardware.withBandwidth(rate(a.get("bandwidth", null)));
+    if (bandwidth != null) {
+      hardware = hardware.withBandwidth(rate(bandwidth));
     }
-    if (a.has("tflops")) {
-      hardware = hardware.withTflops(a.doubleValue("tflops", hardware.effectiveTflops()));
+    if (tflops != null) {
+      hardware = hardware.withTflops(tflops);
     }
-    EngineProfile engine = EngineProfile.preset(a.get("engine", EngineProfile.DJL_EAGER.name()));
-    PlanDecision decision = Planner.plan(dims, workload, budget, hardware, engine);
-    MemoryModel memory = new MemoryModel(dims, workload, engine);
+    EngineProfile engine = EngineProfile.preset(engineName);
+    MemoryModel memory = dims.memoryModel(workload, engine);
+    PlanDecision decision = Planner.plan(memory, budget, hardware);
     out.println(write(json(decision, dims, workload, hardware, engine, memory)));
     if (!decision.fits()) {
       err.println("engine: plan: " + decision.reason());
       return 2;
     }
     return 0;
-  }
-
-  private static long size(String option, String text) {
-    try {
-      return ByteSize.parse(text);
-    } catch (IllegalArgumentException e) {
-      throw new UsageException("plan: --" + option + ": " + e.getMessage());
-    }
   }
 
   private static double rate(String text) {

@@ -11,8 +11,8 @@ import dev.fleet.engine.vae.AutoEncoderParams;
 import dev.fleet.model.memory.AutoencoderDims;
 import dev.fleet.model.memory.ClipDims;
 import dev.fleet.model.memory.DitDims;
+import dev.fleet.model.memory.FluxDims;
 import dev.fleet.model.memory.MemoryModel;
-import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.StorageType;
 import dev.fleet.model.memory.StoredBlocks;
 import dev.fleet.model.memory.T5Dims;
@@ -20,7 +20,7 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * The memory planner's view ({@link ModelDims}) of the engine's configurations: of a model
+ * The memory planner's view ({@link FluxDims}) of the engine's configurations: of a model
  * directory, read as the pipeline reads it (a synthetic shape gives its own: {@code
  * ModelShape.dims}).
  */
@@ -28,14 +28,14 @@ public final class ModelDimsReader {
   private ModelDimsReader() {}
 
   /** The dimensions of the engine's configuration records; {@code t5Length} is T5's sequence. */
-  public static ModelDims of(
+  public static FluxDims of(
       String name,
       FluxParams dit,
       T5Config t5,
       int t5Length,
       ClipTextConfig clip,
       AutoEncoderParams ae) {
-    return new ModelDims(
+    return new FluxDims(
         name,
         new DitDims(
             dit.inChannels(),
@@ -74,7 +74,7 @@ public final class ModelDimsReader {
    * transformer's config.json or tensor shapes, the encoders' config.json, the autoencoder's config
    * or shapes, and T5's length from its tokenizer.json (or dev's 512, schnell's 256).
    */
-  public static ModelDims read(ModelDirectory model) {
+  public static FluxDims read(ModelDirectory model) {
     FluxParams dit;
     try (TensorStore store = model.openTransformer()) {
       dit = FluxParams.infer(store, model.transformerConfig());

@@ -1,14 +1,14 @@
 package dev.fleet.engine.pipeline;
 
 import dev.fleet.model.memory.EngineProfile;
-import dev.fleet.model.memory.MemoryModel;
-import dev.fleet.model.memory.ModelDims;
+import dev.fleet.model.memory.FluxDims;
+import dev.fleet.model.memory.FluxMemoryModel;
 import dev.fleet.model.memory.StorageType;
 import dev.fleet.model.memory.Workload;
 
 /**
  * Device bytes of the activations that the executor books in its ledger (weights are booked by
- * their exact size): the memory planner's own figures ({@link MemoryModel}, under the {@link
+ * their exact size): the memory planner's own figures ({@link FluxMemoryModel}, under the {@link
  * EngineProfile} of the kernels that run), so that a plan the planner accepted is one the ledger
  * admits — the two cannot drift apart (PlannerLedgerAgreementTest sweeps models, sizes and
  * budgets). The planner counts float16; a float32 executor books twice that.
@@ -17,8 +17,8 @@ public final class ActivationEstimates {
   private ActivationEstimates() {}
 
   /** The planner's model of one job of {@code width x height} under {@code engine}. */
-  static MemoryModel model(ModelDims dims, int width, int height, EngineProfile engine) {
-    return new MemoryModel(dims, new Workload(width, height, 1, StorageType.FP8), engine);
+  static FluxMemoryModel model(FluxDims dims, int width, int height, EngineProfile engine) {
+    return dims.memoryModel(new Workload(width, height, 1, StorageType.FP8), engine);
   }
 
   /**
@@ -28,7 +28,7 @@ public final class ActivationEstimates {
    * @param attentionChunk query rows per chunk, 0 for all
    * @param dtypeBytes bytes per element of the compute dtype
    */
-  public static long ditForward(MemoryModel m, int attentionChunk, int dtypeBytes) {
+  public static long ditForward(FluxMemoryModel m, int attentionChunk, int dtypeBytes) {
     long blocks =
         Math.max(
             m.doubleBlockActivationBytes(attentionChunk),
@@ -37,7 +37,7 @@ public final class ActivationEstimates {
   }
 
   /** T5 then CLIP, one after the other: the larger of the two. */
-  public static long textEncode(MemoryModel m, int dtypeBytes) {
+  public static long textEncode(FluxMemoryModel m, int dtypeBytes) {
     return scaled(Math.max(m.t5ActivationBytes(), m.clipActivationBytes()), dtypeBytes);
   }
 
@@ -47,7 +47,7 @@ public final class ActivationEstimates {
    *
    * @param tilePixels tile side in image pixels, 0 for untiled
    */
-  public static long vaeDecode(MemoryModel m, int tilePixels, int dtypeBytes) {
+  public static long vaeDecode(FluxMemoryModel m, int tilePixels, int dtypeBytes) {
     return m.decodeActivationBytes(tilePixels, dtypeBytes);
   }
 

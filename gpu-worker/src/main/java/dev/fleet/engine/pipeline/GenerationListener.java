@@ -3,8 +3,8 @@ package dev.fleet.engine.pipeline;
 import ai.djl.ndarray.NDArray;
 
 /**
- * What a caller of {@link FluxPipeline#generate} hears and decides while a job runs: progress per
- * step, whether to stop at the next step boundary, and (for traces) intermediate tensors.
+ * What a caller of {@link PlannedPipeline#generate} hears and decides while a job runs: progress
+ * per step, whether to stop at the next step boundary, and (for traces) intermediate tensors.
  */
 public interface GenerationListener {
   /** The phase that encodes the prompt (T5, then CLIP). */

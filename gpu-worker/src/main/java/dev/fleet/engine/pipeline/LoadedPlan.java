@@ -24,7 +24,12 @@ record LoadedPlan(
     TextStage text,
     AutoEncoder vae,
     DeviceLedger.Booking vaeBooking)
-    implements AutoCloseable {
+    implements PlanStages.Loaded {
+  @Override
+  public void cancelPrefetch() {
+    blocks.cancelPrefetch();
+  }
+
   @Override
   public void close() {
     try {

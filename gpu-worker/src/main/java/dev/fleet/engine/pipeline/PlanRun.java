@@ -21,8 +21,8 @@ import dev.fleet.engine.text.TextEmbeddings;
 import dev.fleet.engine.vae.AutoEncoder;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
-import dev.fleet.model.memory.MemoryModel;
-import dev.fleet.model.memory.ModelDims;
+import dev.fleet.model.memory.FluxDims;
+import dev.fleet.model.memory.FluxMemoryModel;
 import java.util.List;
 
 /**
@@ -39,13 +39,13 @@ final class PlanRun {
   private final DeviceLedger ledger;
   private final ExecutionOptions options;
   private final NDManager jobs;
-  private final ModelDims plannerDims;
+  private final FluxDims plannerDims;
 
   PlanRun(
       ModelDirectory model,
       ComputeTarget target,
       FluxParams params,
-      ModelDims plannerDims,
+      FluxDims plannerDims,
       long vaeBytes,
       DeviceLedger ledger,
       ExecutionOptions options,
@@ -115,7 +115,7 @@ final class PlanRun {
    * The memory planner's model of this job ({@code h x w} packed tokens), under the profile of the
    * kernels that run: the ledger books activations by its figures.
    */
-  private MemoryModel plannerModel(int h, int w) {
+  private FluxMemoryModel plannerModel(int h, int w) {
     return ActivationEstimates.model(plannerDims, w * 16, h * 16, options.engineProfile());
   }
 

@@ -6,10 +6,10 @@ import dev.fleet.engine.flux.ChunkedAttention;
 import dev.fleet.engine.flux.FluxParams;
 import dev.fleet.engine.flux.FluxTransformer;
 import dev.fleet.engine.flux.StreamedBlocks;
+import dev.fleet.engine.lora.DitLinears;
 import dev.fleet.engine.lora.LoraStack;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.ExecutionPlan;
-import dev.fleet.engine.memory.MemoryFailure;
 import dev.fleet.engine.model.ModelDimsReader;
 import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.safetensors.TensorStore;
@@ -18,9 +18,8 @@ import dev.fleet.engine.vae.AutoEncoderParams;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
 import dev.fleet.model.GenerationSpec;
-import dev.fleet.model.memory.ModelDims;
+import dev.fleet.model.memory.FluxDims;
 import dev.fleet.model.memory.Residency;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -33,15 +32,12 @@ import java.util.concurrent.atomic.AtomicReference;
  * autoencoder may be loaded for the decode only, the decoder may run in tiles and attention in
  * query chunks.
  *
- * <p>The plans come as a list, fastest first. At load the first plan whose resident weights fit is
- * taken. When a job runs out of memory (a refused booking, or the device's own out-of-memory error)
- * the job's arrays are freed with it, the device caches are released, the next plan is loaded and
- * the job is run once more, from its seed, so the result is what the first attempt would have
- * produced. Each such change is a {@link PlanEvent}, returned with the result and told to the
- * {@link PlanListener}. A failed retry ends in a {@link GenerationOutOfMemoryException}; the
- * pipeline stays usable on the more frugal plan.
+ * <p>The plans come as a list, fastest first, and a {@link PlanLadder} (shared by every model
+ * family) loads the first that fits and falls back to the next when a job runs out of memory; what
+ * is FLUX's here is what one plan loads ({@link LoadedPlan}) and how one job runs ({@link
+ * PlanRun}).
  */
-public final class PlannedPipeline implements AutoCloseable {
+public final class PlannedPipeline implements GenerationPipeline {
   private final ModelDirectory model;
   private final ComputeTarget target;
   private final List<ExecutionPlan> plans;
@@ -54,7 +50,7 @@ public final class PlannedPipeline implements AutoCloseable {
   private final long vaeBytes;
 
   /** The model as the memory planner sees it (read once): the ledger books by its figures. */
-  private final ModelDims plannerDims;
+  private final FluxDims plannerDims;
 
   /** Parent of every job's manager: what is left under it after a job is a leak. */
   private final NDManager jobs;
@@ -62,8 +58,8 @@ public final class PlannedPipeline implements AutoCloseable {
   /** Runs one job under whatever plan is loaded. */
   private final PlanRun runner;
 
-  private int planIndex = -1;
-  private LoadedPlan loaded;
+  /** The plans and the fallback between them, over FLUX's stages. */
+  private final PlanLadder<LoadedPlan> ladder;
 
   private PlannedPipeline(
       ModelDirectory model,
@@ -91,6 +87,27 @@ public final class PlannedPipeline implements AutoCloseable {
     this.jobs = NDManager.newBaseManager(target.device());
     this.plannerDims = ModelDimsReader.read(model);
     this.runner = new PlanRun(model, target, params, plannerDims, vaeBytes, ledger, options, jobs);
+    this.ladder =
+        new PlanLadder<>(
+            plans,
+            new PlanStages<>() {
+              @Override
+              public LoadedPlan load(ExecutionPlan plan) {
+                return loadPlan(plan);
+              }
+
+              @Override
+              public PlannedGeneration run(
+                  LoadedPlan loaded,
+                  GenerationSpec spec,
+                  float[] noise,
+                  GenerationListener listener,
+                  List<PlanEvent> events,
+                  LoraStack loras) {
+                return runner.run(loaded, spec, noise, listener, events, loras);
+              }
+            },
+            options);
   }
 
   /**
@@ -105,23 +122,7 @@ public final class PlannedPipeline implements AutoCloseable {
       ComputeTarget target,
       List<ExecutionPlan> plans,
       ExecutionOptions options) {
-    if (plans.isEmpty()) {
-      throw new IllegalArgumentException("a planned pipeline needs at least one execution plan");
-    }
-    long budget = plans.get(0).budgetBytes();
-    for (ExecutionPlan p : plans) {
-      if (p.budgetBytes() != budget) {
-        throw new IllegalArgumentException(
-            "plans must share one device budget: "
-                + plans.get(0).name()
-                + " has "
-                + budget
-                + " bytes, "
-                + p.name()
-                + " has "
-                + p.budgetBytes());
-      }
-    }
+    long budget = PlanLadder.budgetOf(plans);
     DeviceLedger ledger = new DeviceLedger(budget);
     TensorStore store = null;
     PlannedPipeline pipeline = null;
@@ -132,7 +133,7 @@ public final class PlannedPipeline implements AutoCloseable {
       PipelineGeometry.checkCompatible(params, vaeParams);
       pipeline =
           new PlannedPipeline(model, target, List.copyOf(plans), options, ledger, store, params);
-      pipeline.loadFrom(0, new ArrayList<>());
+      pipeline.ladder.loadFirst();
       return pipeline;
     } catch (RuntimeException e) {
       if (pipeline != null) {
@@ -142,27 +143,6 @@ public final class PlannedPipeline implements AutoCloseable {
       }
       throw e;
     }
-  }
-
-  /** Loads the first plan from {@code first} on whose resident weights fit. */
-  private void loadFrom(int first, List<PlanEvent> events) {
-    RuntimeException last = null;
-    for (int i = first; i < plans.size(); i++) {
-      try {
-        loaded = loadPlan(plans.get(i));
-        planIndex = i;
-        return;
-      } catch (RuntimeException e) {
-        if (!MemoryFailure.isMemoryFailure(e)) {
-          throw e;
-        }
-        last = e;
-        String next = i + 1 < plans.size() ? plans.get(i + 1).name() : "none";
-        event(events, PlanEvent.Kind.LOAD_FELL_BACK, plans.get(i).name(), next, e);
-        options.releaseDeviceCaches().run();
-      }
-    }
-    throw last;
   }
 
   private LoadedPlan loadPlan(ExecutionPlan plan) {
@@ -220,6 +200,7 @@ public final class PlannedPipeline implements AutoCloseable {
     }
   }
 
+  @Override
   public ModelDirectory model() {
     return model;
   }
@@ -232,13 +213,27 @@ public final class PlannedPipeline implements AutoCloseable {
     return params;
   }
 
-  /** The plan in force now (it changes after an out-of-memory fallback). */
-  public synchronized ExecutionPlan currentPlan() {
-    return loaded.plan();
+  @Override
+  public ExecutionPlan currentPlan() {
+    return ladder.loaded().plan();
   }
 
+  @Override
   public DeviceLedger ledger() {
     return ledger;
+  }
+
+  /** BFL's: 28 steps at guidance 3.5 for a guidance-distilled (dev) model, 4 for schnell. */
+  @Override
+  public SamplingDefaults defaults() {
+    return params.guidanceEmbed()
+        ? new SamplingDefaults(28, 3.5, "guidance-distilled")
+        : new SamplingDefaults(4, 0, "schnell");
+  }
+
+  @Override
+  public DitLinears loraTargets() {
+    return DitLinears.of(params);
   }
 
   public PromptEmbeddingCache embeddingCache() {
@@ -246,25 +241,20 @@ public final class PlannedPipeline implements AutoCloseable {
   }
 
   /** The loaded text stage (tests count its encoder runs). */
-  synchronized TextStage textStage() {
-    return loaded.text();
+  TextStage textStage() {
+    return ladder.loaded().text();
   }
 
   /**
    * Host-to-device bytes of one streamed T5 encode under the current plan (0 unless T5 streams).
    */
-  public synchronized long t5BytesPerEncode() {
-    return loaded.text().t5BytesPerEncode();
+  public long t5BytesPerEncode() {
+    return ladder.loaded().text().t5BytesPerEncode();
   }
 
   /** Host-to-device bytes of one forward pass under the current plan. */
-  public synchronized long streamedBytesPerStep() {
-    return loaded.blocks().streamedBytesPerPass();
-  }
-
-  /** Generates with the seed's noise. */
-  public PlannedGeneration generate(GenerationSpec spec, GenerationListener listener) {
-    return generate(spec, null, listener);
+  public long streamedBytesPerStep() {
+    return ladder.loaded().blocks().streamedBytesPerPass();
   }
 
   /**
@@ -287,80 +277,21 @@ public final class PlannedPipeline implements AutoCloseable {
    * @param loras the job's adapters; those at strength 0 apply nothing
    * @throws dev.fleet.engine.lora.UnsupportedLoraException when an adapter does not fit the model
    */
+  @Override
   public synchronized PlannedGeneration generate(
       GenerationSpec spec, float[] noise, GenerationListener listener, LoraStack loras) {
-    List<PlanEvent> events = new ArrayList<>();
-    try {
-      return runner.run(loaded, spec, noise, listener, events, loras);
-    } catch (RuntimeException first) {
-      if (!MemoryFailure.isMemoryFailure(first)) {
-        throw first;
-      }
-      String from = loaded.plan().name();
-      fallBack(events);
-      event(events, PlanEvent.Kind.JOB_RETRIED, from, loaded.plan().name(), first);
-      try {
-        return runner.run(loaded, spec, noise, listener, events, loras);
-      } catch (RuntimeException second) {
-        if (!MemoryFailure.isMemoryFailure(second)) {
-          throw second;
-        }
-        String retried = loaded.plan().name();
-        fallBack(events);
-        event(events, PlanEvent.Kind.RETRY_FAILED, retried, loaded.plan().name(), second);
-        GenerationOutOfMemoryException e =
-            new GenerationOutOfMemoryException(
-                "out of device memory under plan "
-                    + from
-                    + " and again under "
-                    + retried
-                    + ": "
-                    + second.getMessage(),
-                events,
-                second);
-        e.addSuppressed(first);
-        throw e;
-      }
-    }
+    // Synchronized with close(): a job ends before the pipeline's managers close.
+    return ladder.generate(spec, noise, listener, loras);
   }
 
-  /**
-   * After an out-of-memory failure (the job's arrays and bookings are gone with its scope): frees
-   * the device caches and takes the next plan, or keeps the last one when there is none.
-   */
-  private void fallBack(List<PlanEvent> events) {
-    loaded.blocks().cancelPrefetch();
-    options.releaseDeviceCaches().run();
-    if (planIndex + 1 >= plans.size()) {
-      return;
-    }
-    int failed = planIndex;
-    loaded.close();
-    loaded = null;
-    try {
-      loadFrom(failed + 1, events);
-    } catch (RuntimeException e) {
-      // Not even the more frugal plans load now: go back to the one that loaded before.
-      loadFrom(failed, events);
-    }
-  }
-
-  private void event(
-      List<PlanEvent> events, PlanEvent.Kind kind, String from, String to, Throwable cause) {
-    PlanEvent e = new PlanEvent(kind, from, to, String.valueOf(cause.getMessage()));
-    events.add(e);
-    options.listener().onEvent(e);
-  }
-
-  /** Arrays still alive from jobs: zero between jobs unless something leaks. */
+  @Override
   public int liveJobArrays() {
     return jobs.getManagedArrays().size();
   }
 
   @Override
   public synchronized void close() {
-    closeQuietly(jobs, loaded, ditStore);
-    loaded = null;
+    closeQuietly(jobs, ladder, ditStore);
   }
 
   private static void closeQuietly(AutoCloseable... resources) {

@@ -17,7 +17,7 @@ import dev.fleet.engine.text.TextEmbeddings;
 import dev.fleet.engine.tokenizer.PromptTokenizer;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.memory.EngineProfile;
-import dev.fleet.model.memory.ModelDims;
+import dev.fleet.model.memory.FluxDims;
 import dev.fleet.model.memory.Residency;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -122,7 +122,7 @@ public final class TextStage implements AutoCloseable {
       PromptEmbeddingCache cache,
       DeviceLedger ledger,
       HostToDevice hostToDevice,
-      ModelDims dims,
+      FluxDims dims,
       EngineProfile engine) {
     PromptTokenizer clipTokenizer = null;
     PromptTokenizer t5Tokenizer = null;

@@ -5,9 +5,11 @@ import dev.fleet.engine.model.ModelDimsReader;
 import dev.fleet.engine.text.ClipTextConfig;
 import dev.fleet.engine.text.T5Config;
 import dev.fleet.engine.vae.AutoEncoderParams;
-import dev.fleet.model.memory.ModelDims;
+import dev.fleet.model.memory.FluxDims;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * Every dimension of a FLUX model: the transformer's {@link FluxParams}, the autoencoder's {@link
@@ -63,15 +65,8 @@ public record ModelShape(
           new T5Config(69, 128, 32, 384, 4, 2, 32, 128, 1e-6f, T5Config.GATED_GELU));
 
   private static final Map<String, ModelShape> PRESETS =
-      Map.of(
-          FLUX_DEV.name,
-          FLUX_DEV,
-          FLUX_SCHNELL.name,
-          FLUX_SCHNELL,
-          TINY.name,
-          TINY,
-          SHAPES.name,
-          SHAPES);
+      Stream.of(FLUX_DEV, FLUX_SCHNELL, TINY, SHAPES)
+          .collect(Collectors.toUnmodifiableMap(ModelShape::name, s -> s));
 
   public ModelShape {
     if (name == null || name.isBlank()) {
@@ -98,7 +93,7 @@ public record ModelShape(
               + ")");
     }
     // How the parts fit together (T5 width = context_in_dim, CLIP width = vec_in_dim, ...) is
-    // checked once, by the memory planner's ModelDims, which every shape is also read as.
+    // checked once, by the memory planner's FluxDims, which every shape is also read as.
     ModelDimsReader.of(name, dit, t5, dit.defaultT5Length(), clip, vae);
     int packed = 4 * vae.zChannels(); // 2x2 patches of latent cells
     if (dit.inChannels() != packed || dit.outChannels() != packed) {
@@ -199,7 +194,7 @@ public record ModelShape(
   }
 
   /** This shape as the memory planner sees it, T5 at {@code t5Length} tokens. */
-  public ModelDims dims(int t5Length) {
+  public FluxDims dims(int t5Length) {
     return ModelDimsReader.of(name, dit, t5, t5Length, clip, vae);
   }
 }

@@ -18,9 +18,9 @@ import dev.fleet.engine.synthetic.SyntheticModelWriter;
 import dev.fleet.engine.synthetic.TensorSpec;
 import dev.fleet.model.memory.ByteSize;
 import dev.fleet.model.memory.EngineProfile;
+import dev.fleet.model.memory.FluxDims;
+import dev.fleet.model.memory.FluxMemoryModel;
 import dev.fleet.model.memory.Hardware;
-import dev.fleet.model.memory.MemoryModel;
-import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.PlanDecision;
 import dev.fleet.model.memory.Planner;
 import dev.fleet.model.memory.StorageType;
@@ -95,7 +95,7 @@ class Flux1HeadersTest {
     return root;
   }
 
-  private static PlanDecision plan(ModelDims dims, StorageType storage, long budget) {
+  private static PlanDecision plan(FluxDims dims, StorageType storage, long budget) {
     return Planner.plan(
         dims,
         new Workload(1024, 1024, 1, storage),
@@ -148,7 +148,7 @@ class Flux1HeadersTest {
     dit(ModelShape.FLUX_DEV, "", t -> DType.BF16)
         .write(root.resolve("transformer/flux1-dev.safetensors"));
     ModelDirectory dev = ModelDirectory.resolve(root, null);
-    ModelDims dims = ModelDimsReader.read(dev);
+    FluxDims dims = ModelDimsReader.read(dev);
     assertEquals(ModelShape.FLUX_DEV.dims(512).dit(), dims.dit());
     assertEquals(ModelShape.FLUX_DEV.dims(512).autoencoder(), dims.autoencoder());
     assertEquals(StorageType.FP16, ModelDimsReader.ditStorage(dev));
@@ -157,7 +157,7 @@ class Flux1HeadersTest {
     Path schnellFile = tmp.resolve("flux1-schnell.safetensors");
     dit(ModelShape.FLUX_SCHNELL, "", t -> DType.BF16).write(schnellFile);
     ModelDirectory schnell = ModelDirectory.resolve(root, schnellFile.toString());
-    ModelDims s = ModelDimsReader.read(schnell);
+    FluxDims s = ModelDimsReader.read(schnell);
     assertFalse(s.dit().guidanceEmbed());
     assertEquals(ModelShape.FLUX_SCHNELL.dims(256).dit(), s.dit());
     assertTrue(plan(s, ModelDimsReader.ditStorage(schnell), 16 * GIB).fits());
@@ -177,16 +177,16 @@ class Flux1HeadersTest {
             t -> isMatrix(t) ? DType.F8_E4M3 : DType.BF16)
         .write(majic);
     ModelDirectory m = ModelDirectory.resolve(root, majic.toString());
-    ModelDims dims = ModelDimsReader.read(m);
+    FluxDims dims = ModelDimsReader.read(m);
     assertEquals(ModelShape.FLUX_DEV.dims(512).dit(), dims.dit());
     assertEquals(StorageType.FP8, ModelDimsReader.ditStorage(m));
     Workload fp8 = new Workload(1024, 1024, 1, StorageType.FP8);
     Workload fp16 = new Workload(1024, 1024, 1, StorageType.FP16);
-    MemoryModel small = new MemoryModel(dims, fp8, EngineProfile.DJL_EAGER);
-    MemoryModel wide = new MemoryModel(dims, fp16, EngineProfile.DJL_EAGER);
+    FluxMemoryModel small = new FluxMemoryModel(dims, fp8, EngineProfile.DJL_EAGER);
+    FluxMemoryModel wide = new FluxMemoryModel(dims, fp16, EngineProfile.DJL_EAGER);
     assertEquals(
         dims.dit().doubleBlockMatrixParams()
-            + 10 * MemoryModel.FP8_SCALE_BYTES
+            + 10 * FluxMemoryModel.FP8_SCALE_BYTES
             + 2 * dims.dit().doubleBlockVectorParams(),
         small.doubleBlockBytes());
     assertTrue(small.ditBlockBytes() < 0.55 * wide.ditBlockBytes());
@@ -231,7 +231,7 @@ class Flux1HeadersTest {
     assertEquals(StorageType.FP16, ModelDimsReader.ditStorage(mixedModel));
     StoredBlocks mixedBlocks = ModelDimsReader.storedBlocks(mixedModel);
     Workload mixedWorkload = new Workload(1024, 1024, 1, StorageType.FP16, mixedBlocks);
-    MemoryModel sized = new MemoryModel(dims, mixedWorkload, EngineProfile.DJL_EAGER);
+    FluxMemoryModel sized = new FluxMemoryModel(dims, mixedWorkload, EngineProfile.DJL_EAGER);
     assertEquals(wide.doubleBlockBytes(), sized.doubleBlockBytes());
     assertEquals(small.singleBlockBytes(), sized.singleBlockBytes());
     assertEquals(0, mixedBlocks.doubleBlockFloat8Params());
@@ -269,7 +269,7 @@ class Flux1HeadersTest {
     aio.write(file);
     ModelDirectory m = ModelDirectory.resolve(root, file.toString());
     assertTrue(m.vaeWeights().embedded() && m.clipWeights().embedded() && m.t5Weights().embedded());
-    ModelDims dims = ModelDimsReader.read(m);
+    FluxDims dims = ModelDimsReader.read(m);
     assertEquals(ModelShape.FLUX_DEV.dims(512).dit(), dims.dit());
     assertEquals(ModelShape.FLUX_DEV.dims(512).autoencoder(), dims.autoencoder());
     assertEquals(StorageType.FP8, ModelDimsReader.ditStorage(m));

@@ -94,6 +94,35 @@ class EngineMainTest {
   }
 
   @Test
+  void helpIsGeneratedForEveryCommand() {
+    Result all = run("help");
+    assertEquals(0, all.code(), all.err());
+    for (String command : new String[] {"generate", "parity", "plan", "bench"}) {
+      assertTrue(all.out().contains("Usage: ./fleet engine " + command), all.out());
+    }
+    assertTrue(all.out().contains("--lora=FILE[:STRENGTH]"), all.out());
+    Result plan = run("plan", "--help");
+    assertEquals(0, plan.code(), plan.err());
+    assertTrue(plan.out().contains("--budget=SIZE"), plan.out());
+    assertTrue(plan.out().contains("--synthetic=NAME"), plan.out());
+    assertEquals("", plan.err());
+  }
+
+  @Test
+  void anOptionGivenTwiceOrAStrayArgumentIsRefused() {
+    assertRefused(
+        run("plan", "--synthetic", "tiny", "--budget", "8GiB", "--budget", "9GiB"),
+        "plan: --budget given twice");
+    assertRefused(
+        run("plan", "--synthetic", "tiny", "--budget", "8GiB", "stray"),
+        "plan: unexpected argument 'stray'");
+    assertRefused(run("plan", "--synthetic", "tiny", "--budget"), "plan: --budget needs a value");
+    assertRefused(
+        run("bench", "--synthetic", "tiny", "--budget", "8GiB", "--steps", "x"),
+        "bench: --steps must be an integer, got 'x'");
+  }
+
+  @Test
   void ditFilesInNoKnownLayoutOrFormatExitTwoNamingWhy() throws Exception {
     Path gguf = tmp.resolve("flux1-dev-Q8_0.gguf");
     Files.write(gguf, new byte[] {'G', 'G', 'U', 'F', 3, 0, 0, 0, 0, 0, 0, 0});

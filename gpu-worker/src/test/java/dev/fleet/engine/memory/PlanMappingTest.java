@@ -7,9 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fleet.model.memory.DitResidency;
 import dev.fleet.model.memory.EngineProfile;
+import dev.fleet.model.memory.FluxDims;
+import dev.fleet.model.memory.FluxMemoryModel;
 import dev.fleet.model.memory.Hardware;
-import dev.fleet.model.memory.MemoryModel;
-import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.PhasePeaks;
 import dev.fleet.model.memory.Plan;
 import dev.fleet.model.memory.PlanDecision;
@@ -31,7 +31,7 @@ class PlanMappingTest {
 
   private static PlanDecision devAt1024(long budget) {
     return Planner.plan(
-        ModelDims.FLUX_DEV,
+        FluxDims.FLUX_DEV,
         Workload.of(1024, 1024),
         budget,
         Hardware.DEFAULT,
@@ -52,14 +52,14 @@ class PlanMappingTest {
     assertEquals(p.autoencoder(), e.autoencoder());
     assertEquals(PlanMapping.vaeTile(p.decodeTile()), e.vaeTile());
     assertEquals(p.attentionChunk(), e.attentionChunk());
-    assertEquals(8 * GIB - MemoryModel.RESERVE_BYTES, e.budgetBytes());
+    assertEquals(8 * GIB - FluxMemoryModel.RESERVE_BYTES, e.budgetBytes());
     assertTrue(p.predictedPeakBytes() <= e.budgetBytes());
   }
 
   @Test
   void residenciesMapToBlockCountsAndStaging() {
-    DitResidency all = DitResidency.all(ModelDims.FLUX_DEV.dit(), StorageType.FP8);
-    DitResidency none = DitResidency.none(ModelDims.FLUX_DEV.dit(), StorageType.FP8);
+    DitResidency all = DitResidency.all(FluxDims.FLUX_DEV.dit(), StorageType.FP8);
+    DitResidency none = DitResidency.none(FluxDims.FLUX_DEV.dit(), StorageType.FP8);
     DitResidency some = new DitResidency(StorageType.FP8, 19, 38, 7, 3);
     long budget = 16 * GIB;
 
@@ -134,13 +134,14 @@ class PlanMappingTest {
 
   @Test
   void theBudgetLosesTheReserveAndMustExceedIt() {
-    DitResidency all = DitResidency.all(ModelDims.TINY.dit(), StorageType.FP16);
+    DitResidency all = DitResidency.all(FluxDims.TINY.dit(), StorageType.FP16);
     Plan p = plan(all, Residency.RESIDENT, Residency.RESIDENT, Residency.RESIDENT, 0, 0);
-    assertEquals(GIB - MemoryModel.RESERVE_BYTES, PlanMapping.toExecution(p, GIB).budgetBytes());
+    assertEquals(
+        GIB - FluxMemoryModel.RESERVE_BYTES, PlanMapping.toExecution(p, GIB).budgetBytes());
     IllegalArgumentException e =
         assertThrows(
             IllegalArgumentException.class,
-            () -> PlanMapping.toExecution(p, MemoryModel.RESERVE_BYTES));
+            () -> PlanMapping.toExecution(p, FluxMemoryModel.RESERVE_BYTES));
     assertTrue(e.getMessage().contains("reserve"), e.getMessage());
   }
 
@@ -156,7 +157,7 @@ class PlanMappingTest {
           "ends with the leanest: " + ladder);
       assertTrue(ladder.size() >= 2, ladder.toString());
       for (int i = 0; i < ladder.size(); i++) {
-        assertEquals(budget - MemoryModel.RESERVE_BYTES, ladder.get(i).budgetBytes());
+        assertEquals(budget - FluxMemoryModel.RESERVE_BYTES, ladder.get(i).budgetBytes());
         for (int j = 0; j < i; j++) {
           assertFalse(PlanMapping.sameExecution(ladder.get(i), ladder.get(j)), ladder.toString());
         }
@@ -178,7 +179,7 @@ class PlanMappingTest {
   void theTinyModelsLadderEndsFullyStreamedInTilesAndChunks() {
     PlanDecision d =
         Planner.plan(
-            ModelDims.TINY,
+            FluxDims.TINY,
             new Workload(1024, 1024, 1, StorageType.FP16),
             8 * GIB,
             Hardware.DEFAULT,

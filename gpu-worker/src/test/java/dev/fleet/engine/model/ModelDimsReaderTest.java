@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.fleet.engine.Fixtures;
 import dev.fleet.engine.synthetic.Component;
 import dev.fleet.engine.synthetic.ModelShape;
-import dev.fleet.model.memory.ModelDims;
+import dev.fleet.model.memory.FluxDims;
 import dev.fleet.model.memory.StorageType;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -15,13 +15,13 @@ import org.junit.jupiter.api.Test;
  * the same presets twice; this pins them to each other, count by count.
  */
 class ModelDimsReaderTest {
-  private record Pair(ModelShape shape, ModelDims dims, int t5Length) {}
+  private record Pair(ModelShape shape, FluxDims dims, int t5Length) {}
 
   private static final List<Pair> PRESETS =
       List.of(
-          new Pair(ModelShape.FLUX_DEV, ModelDims.FLUX_DEV, 512),
-          new Pair(ModelShape.FLUX_SCHNELL, ModelDims.FLUX_SCHNELL, 256),
-          new Pair(ModelShape.TINY, ModelDims.TINY, 32));
+          new Pair(ModelShape.FLUX_DEV, FluxDims.FLUX_DEV, 512),
+          new Pair(ModelShape.FLUX_SCHNELL, FluxDims.FLUX_SCHNELL, 256),
+          new Pair(ModelShape.TINY, FluxDims.TINY, 32));
 
   @Test
   void presetParameterCountsAreTheEnginesLayoutCounts() {
@@ -36,9 +36,9 @@ class ModelDimsReaderTest {
       assertEquals(p.shape().parameterCount(), p.dims().params(), name);
     }
     // The published figures, once more here so that a change to both places still shows.
-    assertEquals(11_901_408_320L, ModelDims.FLUX_DEV.dit().params());
-    assertEquals(339_831_296L, ModelDims.FLUX_DEV.dit().doubleBlockParams());
-    assertEquals(141_591_808L, ModelDims.FLUX_DEV.dit().singleBlockParams());
+    assertEquals(11_901_408_320L, FluxDims.FLUX_DEV.dit().params());
+    assertEquals(339_831_296L, FluxDims.FLUX_DEV.dit().doubleBlockParams());
+    assertEquals(141_591_808L, FluxDims.FLUX_DEV.dit().singleBlockParams());
   }
 
   @Test
@@ -52,22 +52,22 @@ class ModelDimsReaderTest {
 
   @Test
   void theBundledModelReadsAsTheTinyPreset() {
-    ModelDims read = ModelDimsReader.read(ModelDirectory.resolve(Fixtures.MODEL, null));
+    FluxDims read = ModelDimsReader.read(ModelDirectory.resolve(Fixtures.MODEL, null));
     assertEquals("flux-tiny", read.name());
-    assertEquals(ModelDims.TINY.dit(), read.dit());
-    assertEquals(ModelDims.TINY.t5(), read.t5()); // 32 tokens, from tokenizer_2/tokenizer.json
-    assertEquals(ModelDims.TINY.clip(), read.clip());
-    assertEquals(ModelDims.TINY.autoencoder(), read.autoencoder());
+    assertEquals(FluxDims.TINY.dit(), read.dit());
+    assertEquals(FluxDims.TINY.t5(), read.t5()); // 32 tokens, from tokenizer_2/tokenizer.json
+    assertEquals(FluxDims.TINY.clip(), read.clip());
+    assertEquals(FluxDims.TINY.autoencoder(), read.autoencoder());
   }
 
   @Test
   void theTrainedBundledModelReadsAsTheShapesPreset() {
-    ModelDims read = ModelDimsReader.read(ModelDirectory.resolve(Fixtures.SHAPES_MODEL, null));
+    FluxDims read = ModelDimsReader.read(ModelDirectory.resolve(Fixtures.SHAPES_MODEL, null));
     assertEquals("flux-shapes", read.name());
-    assertEquals(ModelDims.SHAPES.dit(), read.dit());
-    assertEquals(ModelDims.SHAPES.t5(), read.t5()); // 32 tokens, from tokenizer_2/tokenizer.json
-    assertEquals(ModelDims.SHAPES.clip(), read.clip());
-    assertEquals(ModelDims.SHAPES.autoencoder(), read.autoencoder());
+    assertEquals(FluxDims.SHAPES.dit(), read.dit());
+    assertEquals(FluxDims.SHAPES.t5(), read.t5()); // 32 tokens, from tokenizer_2/tokenizer.json
+    assertEquals(FluxDims.SHAPES.clip(), read.clip());
+    assertEquals(FluxDims.SHAPES.autoencoder(), read.autoencoder());
   }
 
   @Test

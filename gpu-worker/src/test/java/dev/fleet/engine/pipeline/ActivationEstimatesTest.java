@@ -19,8 +19,8 @@ import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
 import dev.fleet.model.memory.EngineProfile;
-import dev.fleet.model.memory.MemoryModel;
-import dev.fleet.model.memory.ModelDims;
+import dev.fleet.model.memory.FluxDims;
+import dev.fleet.model.memory.FluxMemoryModel;
 import dev.fleet.model.memory.StorageType;
 import dev.fleet.model.memory.Workload;
 import java.util.List;
@@ -86,17 +86,17 @@ class ActivationEstimatesTest {
 
   @Test
   void theLedgersFiguresAreThePlannersForEachEngine() {
-    ModelDims dev = ModelDims.FLUX_DEV;
+    FluxDims dev = FluxDims.FLUX_DEV;
     for (int side : new int[] {512, 1024, 1536}) {
       long scripted = 0;
       for (EngineProfile engine :
           List.of(EngineProfile.DJL_SCRIPTED, EngineProfile.DJL_FUSED, EngineProfile.DJL_EAGER)) {
-        MemoryModel planner =
-            new MemoryModel(dev, new Workload(side, side, 1, StorageType.FP8), engine);
+        FluxMemoryModel planner =
+            new FluxMemoryModel(dev, new Workload(side, side, 1, StorageType.FP8), engine);
         long blocks =
             Math.max(planner.doubleBlockActivationBytes(0), planner.singleBlockActivationBytes(0));
         long rope = planner.ropeBytes();
-        MemoryModel booked = ActivationEstimates.model(dev, side, side, engine);
+        FluxMemoryModel booked = ActivationEstimates.model(dev, side, side, engine);
         assertEquals(
             blocks + rope, ActivationEstimates.ditForward(booked, 0, 2), engine + " " + side);
         assertEquals(

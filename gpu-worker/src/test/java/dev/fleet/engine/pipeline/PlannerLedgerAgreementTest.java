@@ -13,9 +13,9 @@ import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
 import dev.fleet.model.memory.EngineProfile;
+import dev.fleet.model.memory.FluxDims;
+import dev.fleet.model.memory.FluxMemoryModel;
 import dev.fleet.model.memory.Hardware;
-import dev.fleet.model.memory.MemoryModel;
-import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.PlanDecision;
 import dev.fleet.model.memory.Planner;
 import dev.fleet.model.memory.Workload;
@@ -39,7 +39,7 @@ class PlannerLedgerAgreementTest {
     List<String> seen = new ArrayList<>();
     for (Path dir : List.of(Fixtures.MODEL, Fixtures.SHAPES_MODEL)) {
       ModelDirectory model = ModelDirectory.resolve(dir, null);
-      ModelDims dims = ModelDimsReader.read(model);
+      FluxDims dims = ModelDimsReader.read(model);
       for (int side : new int[] {64, 128}) {
         Workload workload =
             new Workload(
@@ -59,7 +59,8 @@ class PlannerLedgerAgreementTest {
                 .predictedPeakBytes();
         // Budgets from the leanest plan's need up to everything resident, reserve included.
         for (double f : new double[] {0, 0.5, 1.0}) {
-          long budget = needed + (long) (f * (allResident + MemoryModel.RESERVE_BYTES - needed));
+          long budget =
+              needed + (long) (f * (allResident + FluxMemoryModel.RESERVE_BYTES - needed));
           PlanDecision d =
               Planner.plan(dims, workload, budget, Hardware.DEFAULT, EngineProfile.DJL_EAGER);
           assertTrue(d.fits(), "the planner accepts its own need: " + d.reason());

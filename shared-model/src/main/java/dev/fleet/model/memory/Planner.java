@@ -66,8 +66,7 @@ public final class Planner {
   }
 
   /**
-   * The fastest plan for {@code workload} on {@code model} whose peak fits {@code budgetBytes} less
-   * the reserve, with the best plan of every rung of the ladder and why it was or was not chosen.
+   * {@link #plan(MemoryModel, long, Hardware)} under the memory model of {@code model}'s family.
    *
    * @throws IllegalArgumentException when the image size does not suit the model
    */
@@ -77,7 +76,14 @@ public final class Planner {
       long budgetBytes,
       Hardware hardware,
       EngineProfile engine) {
-    MemoryModel memory = new MemoryModel(model, workload, engine);
+    return plan(model.memoryModel(workload, engine), budgetBytes, hardware);
+  }
+
+  /**
+   * The fastest plan for the job {@code memory} prices whose peak fits {@code budgetBytes} less the
+   * reserve, with the best plan of every rung of the ladder and why it was or was not chosen.
+   */
+  public static PlanDecision plan(MemoryModel memory, long budgetBytes, Hardware hardware) {
     long usable = budgetBytes - MemoryModel.RESERVE_BYTES;
     List<Plan> candidates = candidates(memory, usable, hardware);
     candidates.sort(FASTEST_FIRST);
@@ -102,7 +108,7 @@ public final class Planner {
 
   /** Every plan the planner weighs for this usable memory, unordered. */
   static List<Plan> candidates(MemoryModel memory, long usable, Hardware hardware) {
-    DitDims dit = memory.model().dit();
+    DitDims dit = memory.dit();
     StorageType storage = memory.workload().ditStorage();
     double computeSeconds = hardware.computeSeconds(memory.flopsPerStep());
     List<Plan> plans = new ArrayList<>();
@@ -188,7 +194,7 @@ public final class Planner {
      * tries all of them first, then counts down.
      */
     DitResidency mostResidentFitting(long usable) {
-      DitDims d = memory.model().dit();
+      DitDims d = memory.dit();
       StorageType storage = memory.workload().ditStorage();
       DitResidency none = DitResidency.none(d, storage);
       PhasePeaks base =

@@ -30,8 +30,8 @@ class EngineProfileTest {
     assertFalse(fused.widensPerLayer());
     assertFalse(fused.freesTemporaries());
     Workload w = Workload.of(1024, 1024);
-    MemoryModel eager = new MemoryModel(ModelDims.FLUX_DEV, w, EngineProfile.DJL_EAGER);
-    MemoryModel withSdpa = new MemoryModel(ModelDims.FLUX_DEV, w, fused);
+    FluxMemoryModel eager = new FluxMemoryModel(FluxDims.FLUX_DEV, w, EngineProfile.DJL_EAGER);
+    FluxMemoryModel withSdpa = new FluxMemoryModel(FluxDims.FLUX_DEV, w, fused);
     assertEquals(0, withSdpa.attentionScoresBytes(4608, 4608));
     long scores = eager.attentionScoresBytes(eager.tokens(), eager.tokens());
     long saved = eager.doubleBlockActivationBytes(0) - withSdpa.doubleBlockActivationBytes(0);
@@ -43,14 +43,14 @@ class EngineProfileTest {
     for (long budget : new long[] {8 * GIB, 12 * GIB, 16 * GIB}) {
       PlanDecision eager =
           Planner.plan(
-              ModelDims.FLUX_DEV,
+              FluxDims.FLUX_DEV,
               Workload.of(1024, 1024),
               budget,
               Hardware.DEFAULT,
               EngineProfile.DJL_EAGER);
       PlanDecision fused =
           Planner.plan(
-              ModelDims.FLUX_DEV,
+              FluxDims.FLUX_DEV,
               Workload.of(1024, 1024),
               budget,
               Hardware.DEFAULT,

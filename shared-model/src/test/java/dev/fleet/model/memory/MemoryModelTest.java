@@ -10,15 +10,15 @@ import org.junit.jupiter.api.Test;
 class MemoryModelTest {
   private static final double GIB = 1L << 30;
 
-  private static MemoryModel flux(int side, EngineProfile engine) {
-    return new MemoryModel(ModelDims.FLUX_DEV, Workload.of(side, side), engine);
+  private static FluxMemoryModel flux(int side, EngineProfile engine) {
+    return new FluxMemoryModel(FluxDims.FLUX_DEV, Workload.of(side, side), engine);
   }
 
   /** The engine as its blocks are written: a block's temporaries live until it returns. */
-  private static final MemoryModel DEV = flux(1024, EngineProfile.DJL_EAGER);
+  private static final FluxMemoryModel DEV = flux(1024, EngineProfile.DJL_EAGER);
 
   /** The same engine freeing each temporary once used. */
-  private static final MemoryModel LEAN = flux(1024, EngineProfile.DJL_PER_OP);
+  private static final FluxMemoryModel LEAN = flux(1024, EngineProfile.DJL_PER_OP);
 
   @Test
   void blockBytesAreFp8MatricesAndSixteenBitVectors() {
@@ -30,14 +30,14 @@ class MemoryModelTest {
     assertEquals(141_625_868L, DEV.singleBlockBytes());
     // ANCHORS.md: 11.8 GB streamed per step with no block resident.
     assertEquals(11_840_339_136L, DEV.ditBlockBytes());
-    MemoryModel fp16 =
-        new MemoryModel(
-            ModelDims.FLUX_DEV,
+    FluxMemoryModel fp16 =
+        new FluxMemoryModel(
+            FluxDims.FLUX_DEV,
             new Workload(1024, 1024, 1, StorageType.FP16),
             EngineProfile.DJL_EAGER);
     assertEquals(2 * 339_831_296L, fp16.doubleBlockBytes());
     assertEquals(
-        2 * (11_901_408_320L - ModelDims.FLUX_DEV.dit().nonBlockParams()), fp16.ditBlockBytes());
+        2 * (11_901_408_320L - FluxDims.FLUX_DEV.dit().nonBlockParams()), fp16.ditBlockBytes());
   }
 
   /**
@@ -46,18 +46,18 @@ class MemoryModelTest {
    */
   @Test
   void storedBlocksSizeAMixedCheckpoint() {
-    DitDims d = ModelDims.FLUX_DEV.dit();
-    MemoryModel fp16 =
-        new MemoryModel(
-            ModelDims.FLUX_DEV,
+    DitDims d = FluxDims.FLUX_DEV.dit();
+    FluxMemoryModel fp16 =
+        new FluxMemoryModel(
+            FluxDims.FLUX_DEV,
             new Workload(1024, 1024, 1, StorageType.FP16),
             EngineProfile.DJL_EAGER);
     StoredBlocks mixed =
         new StoredBlocks(
             fp16.doubleBlockBytes(), DEV.singleBlockBytes(), 0, d.singleBlockMatrixParams());
-    MemoryModel m =
-        new MemoryModel(
-            ModelDims.FLUX_DEV,
+    FluxMemoryModel m =
+        new FluxMemoryModel(
+            FluxDims.FLUX_DEV,
             new Workload(1024, 1024, 1, StorageType.FP16, mixed),
             EngineProfile.DJL_EAGER);
     assertEquals(fp16.doubleBlockBytes(), m.doubleBlockBytes());
@@ -79,7 +79,7 @@ class MemoryModelTest {
     DitResidency k10 = new DitResidency(StorageType.FP8, 19, 38, 10, 0);
     assertEquals(2 * 339_924_008L, DEV.streamingBufferBytes(k10));
     assertEquals(
-        0, DEV.streamingBufferBytes(DitResidency.all(ModelDims.FLUX_DEV.dit(), StorageType.FP8)));
+        0, DEV.streamingBufferBytes(DitResidency.all(FluxDims.FLUX_DEV.dit(), StorageType.FP8)));
   }
 
   @Test
@@ -141,7 +141,7 @@ class MemoryModelTest {
   void wideningCopiesTheBlockOrItsWidestMatrix() {
     assertEquals(36L * 3072 * 3072 * 2, DEV.doubleBlockWideningBytes());
     assertEquals(15L * 3072 * 3072 * 2, DEV.singleBlockWideningBytes());
-    MemoryModel perLayer = flux(1024, EngineProfile.TORCH_SDPA);
+    FluxMemoryModel perLayer = flux(1024, EngineProfile.TORCH_SDPA);
     assertEquals(6L * 3072 * 3072 * 2, perLayer.doubleBlockWideningBytes());
     assertEquals(7L * 3072 * 3072 * 2, perLayer.singleBlockWideningBytes());
   }
@@ -156,8 +156,8 @@ class MemoryModelTest {
     assertEquals(768L * 512 * 512, LEAN.decoderPeakElements(512, 512));
     // The tiny fixture (ch 32, ch_mult 1 1 2 2) at 128x96: a 32-channel resnet at full size,
     // 4 x 32 channels (input and three outputs) over 96 x 128 pixels.
-    MemoryModel tiny =
-        new MemoryModel(ModelDims.TINY, Workload.of(128, 96), EngineProfile.DJL_PER_OP);
+    FluxMemoryModel tiny =
+        new FluxMemoryModel(FluxDims.TINY, Workload.of(128, 96), EngineProfile.DJL_PER_OP);
     assertEquals(128L * 96 * 128, tiny.decoderPeakElements(96, 128));
     // Held until the block returns: 4 x 256 input-channel maps and 7 x 128 output-channel maps.
     assertEquals((4L * 256 + 7 * 128) * 1024 * 1024, DEV.decoderPeakElements(1024, 1024));
@@ -192,7 +192,7 @@ class MemoryModelTest {
 
   @Test
   void phasesAddWhatIsResidentToWhatThePhaseBrings() {
-    DitDims d = ModelDims.FLUX_DEV.dit();
+    DitDims d = FluxDims.FLUX_DEV.dit();
     DitResidency none = DitResidency.none(d, StorageType.FP8);
     PhasePeaks p =
         DEV.peaks(none, Residency.STAGED, Residency.STAGED, Residency.RESIDENT, 512, 1024);
@@ -223,7 +223,7 @@ class MemoryModelTest {
    */
   @Test
   void reproducesTheMeasuredReferenceWithinThreePercent() {
-    MemoryModel ref = flux(1024, EngineProfile.TORCH_SDPA);
+    FluxMemoryModel ref = flux(1024, EngineProfile.TORCH_SDPA);
     int[] resident = {57, 40, 30, 20, 10, 0};
     double[] measuredGib = {11.9, 9.9, 8.6, 7.2, 4.6, 1.4};
     for (int i = 0; i < resident.length; i++) {
@@ -248,9 +248,9 @@ class MemoryModelTest {
     // ANCHORS.md: 59.5 TFLOP in linear layers + 14.9 in attention at 1024².
     double flops = DEV.flopsPerStep();
     assertTrue(flops > 73.9e12 && flops < 74.9e12, "flops " + flops);
-    MemoryModel batch2 =
-        new MemoryModel(
-            ModelDims.FLUX_DEV,
+    FluxMemoryModel batch2 =
+        new FluxMemoryModel(
+            FluxDims.FLUX_DEV,
             new Workload(1024, 1024, 2, StorageType.FP8),
             EngineProfile.DJL_EAGER);
     assertEquals(2 * flops, batch2.flopsPerStep(), 1);
@@ -258,7 +258,7 @@ class MemoryModelTest {
 
   @Test
   void theReserveIsAboutAGib() {
-    assertTrue(MemoryModel.RESERVE_BYTES >= 0.8 * GIB && MemoryModel.RESERVE_BYTES <= GIB);
+    assertTrue(FluxMemoryModel.RESERVE_BYTES >= 0.8 * GIB && FluxMemoryModel.RESERVE_BYTES <= GIB);
   }
 
   @Test
@@ -267,8 +267,8 @@ class MemoryModelTest {
         assertThrows(
             IllegalArgumentException.class,
             () ->
-                new MemoryModel(
-                    ModelDims.FLUX_DEV, Workload.of(1000, 1024), EngineProfile.DJL_EAGER));
+                new FluxMemoryModel(
+                    FluxDims.FLUX_DEV, Workload.of(1000, 1024), EngineProfile.DJL_EAGER));
     assertTrue(e.getMessage().contains("multiples of 16, got 1000x1024"), e.getMessage());
     assertThrows(
         IllegalArgumentException.class, () -> new Workload(1024, 1024, 0, StorageType.FP8));

@@ -13,7 +13,7 @@ class PlannerTest {
   private static final long MIB = 1L << 20;
 
   private static PlanDecision dev(long budget) {
-    return Planner.plan(ModelDims.FLUX_DEV, Workload.of(1024, 1024), budget, Hardware.DEFAULT);
+    return Planner.plan(FluxDims.FLUX_DEV, Workload.of(1024, 1024), budget, Hardware.DEFAULT);
   }
 
   @Test
@@ -23,7 +23,8 @@ class PlannerTest {
     PlanDecision sixteen = dev(16 * GIB);
     for (PlanDecision d : List.of(eight, twelve, sixteen)) {
       assertTrue(d.fits(), d.reason());
-      assertTrue(d.chosen().predictedPeakBytes() <= d.budgetBytes() - MemoryModel.RESERVE_BYTES);
+      assertTrue(
+          d.chosen().predictedPeakBytes() <= d.budgetBytes() - FluxMemoryModel.RESERVE_BYTES);
     }
     long s8 = eight.chosen().streamedBytesPerStep();
     long s12 = twelve.chosen().streamedBytesPerStep();
@@ -44,7 +45,7 @@ class PlannerTest {
     assertFalse(d.fits());
     assertNull(d.chosen());
     assertTrue(d.neededBytes() > 512 * MIB);
-    assertEquals(d.leanest().predictedPeakBytes() + MemoryModel.RESERVE_BYTES, d.neededBytes());
+    assertEquals(d.leanest().predictedPeakBytes() + FluxMemoryModel.RESERVE_BYTES, d.neededBytes());
     assertEquals(Strategy.DIT_STREAMED, d.leanest().strategy());
     assertTrue(d.reason().startsWith("nothing fits in 0.5 GiB"), d.reason());
     assertTrue(d.alternatives().stream().noneMatch(PlanDecision.Alternative::fits));
@@ -64,7 +65,7 @@ class PlannerTest {
             Workload.of(2048, 2048),
             new Workload(1024, 1024, 2, StorageType.FP8),
             new Workload(1024, 1024, 1, StorageType.FP16));
-    for (ModelDims model : List.of(ModelDims.FLUX_DEV, ModelDims.FLUX_SCHNELL)) {
+    for (FluxDims model : List.of(FluxDims.FLUX_DEV, FluxDims.FLUX_SCHNELL)) {
       for (Workload w : workloads) {
         for (Hardware hw : List.of(Hardware.PCIE4_CARD, Hardware.LENT_H100)) {
           Plan previous = null;
@@ -97,7 +98,7 @@ class PlannerTest {
     long previous = 0;
     for (int side = 256; side <= 4096; side += 256) {
       PlanDecision d =
-          Planner.plan(ModelDims.FLUX_DEV, Workload.of(side, side), 512 * MIB, Hardware.DEFAULT);
+          Planner.plan(FluxDims.FLUX_DEV, Workload.of(side, side), 512 * MIB, Hardware.DEFAULT);
       assertTrue(d.neededBytes() >= previous, side + ": " + d.reason());
       previous = d.neededBytes();
     }
@@ -105,9 +106,9 @@ class PlannerTest {
 
   @Test
   void theChoiceIsTheFastestFittingCandidate() {
-    MemoryModel memory =
-        new MemoryModel(ModelDims.FLUX_DEV, Workload.of(1024, 1024), EngineProfile.DJL_EAGER);
-    long usable = 8 * GIB - MemoryModel.RESERVE_BYTES;
+    FluxMemoryModel memory =
+        new FluxMemoryModel(FluxDims.FLUX_DEV, Workload.of(1024, 1024), EngineProfile.DJL_EAGER);
+    long usable = 8 * GIB - FluxMemoryModel.RESERVE_BYTES;
     List<Plan> all = Planner.candidates(memory, usable, Hardware.DEFAULT);
     Plan fastest =
         all.stream()
@@ -125,9 +126,9 @@ class PlannerTest {
 
   @Test
   void theSearchPricesResidenciesAsTheMemoryModelDoes() {
-    MemoryModel memory =
-        new MemoryModel(ModelDims.FLUX_DEV, Workload.of(1024, 1024), EngineProfile.DJL_EAGER);
-    DitDims d = ModelDims.FLUX_DEV.dit();
+    FluxMemoryModel memory =
+        new FluxMemoryModel(FluxDims.FLUX_DEV, Workload.of(1024, 1024), EngineProfile.DJL_EAGER);
+    DitDims d = FluxDims.FLUX_DEV.dit();
     for (Planner.Encoders e : Planner.ENCODERS) {
       Planner.Shape shape = new Planner.Shape(memory, Hardware.DEFAULT, 1, e, 512, 1024);
       DitResidency none = DitResidency.none(d, StorageType.FP8);
@@ -169,7 +170,7 @@ class PlannerTest {
 
   @Test
   void theTinyModelKeepsEverythingResident() {
-    PlanDecision d = Planner.plan(ModelDims.TINY, Workload.of(128, 96), 8 * GIB, Hardware.DEFAULT);
+    PlanDecision d = Planner.plan(FluxDims.TINY, Workload.of(128, 96), 8 * GIB, Hardware.DEFAULT);
     assertEquals("all-resident", d.chosen().name());
     assertEquals(0, d.chosen().streamedBytesPerStep());
     assertEquals(0, d.chosen().loadedBytesPerJob());
@@ -180,17 +181,17 @@ class PlannerTest {
     PlanDecision fp8 = dev(0 + 12 * GIB);
     PlanDecision fp16 =
         Planner.plan(
-            ModelDims.FLUX_DEV,
+            FluxDims.FLUX_DEV,
             new Workload(1024, 1024, 1, StorageType.FP16),
             12 * GIB,
             Hardware.DEFAULT);
     assertTrue(fp16.chosen().streamedBytesPerStep() > fp8.chosen().streamedBytesPerStep());
-    MemoryModel m16 =
-        new MemoryModel(
-            ModelDims.FLUX_DEV,
+    FluxMemoryModel m16 =
+        new FluxMemoryModel(
+            FluxDims.FLUX_DEV,
             new Workload(1024, 1024, 1, StorageType.FP16),
             EngineProfile.DJL_EAGER);
-    DitResidency none = DitResidency.none(ModelDims.FLUX_DEV.dit(), StorageType.FP16);
+    DitResidency none = DitResidency.none(FluxDims.FLUX_DEV.dit(), StorageType.FP16);
     assertEquals(
         2 * 11_840_337_920L - 19 * 2 * 92_672L - 38 * 2 * 34_048L, m16.streamedBytesPerStep(none));
   }
@@ -199,9 +200,9 @@ class PlannerTest {
   void fusedAttentionNeedsNoChunks() {
     Workload w = Workload.of(2048, 2048);
     PlanDecision fused =
-        Planner.plan(ModelDims.FLUX_DEV, w, 12 * GIB, Hardware.DEFAULT, EngineProfile.TORCH_SDPA);
+        Planner.plan(FluxDims.FLUX_DEV, w, 12 * GIB, Hardware.DEFAULT, EngineProfile.TORCH_SDPA);
     assertEquals(0, fused.chosen().attentionChunk());
-    PlanDecision eager = Planner.plan(ModelDims.FLUX_DEV, w, 12 * GIB, Hardware.DEFAULT);
+    PlanDecision eager = Planner.plan(FluxDims.FLUX_DEV, w, 12 * GIB, Hardware.DEFAULT);
     assertTrue(eager.chosen().attentionChunked(), eager.reason());
     assertTrue(
         fused.chosen().streamedBytesPerStep() < eager.chosen().streamedBytesPerStep(),
@@ -212,7 +213,7 @@ class PlannerTest {
   void onAFastLinkStreamingIsFreeUntilItOutrunsCompute() {
     // On the H100 a step computes in ~0.23 s; 11.8 GB at 50.6 GB/s takes ~0.23 s too.
     PlanDecision d =
-        Planner.plan(ModelDims.FLUX_DEV, Workload.of(1024, 1024), 8 * GIB, Hardware.LENT_H100);
+        Planner.plan(FluxDims.FLUX_DEV, Workload.of(1024, 1024), 8 * GIB, Hardware.LENT_H100);
     Plan p = d.chosen();
     assertEquals(74.4e12 / 329e12, p.computeSecondsPerStep(), 0.002);
     assertEquals(p.streamedBytesPerStep() / 50.6e9, p.transferSecondsPerStep(), 1e-9);

@@ -7,7 +7,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-class ModelDimsTest {
+class FluxDimsTest {
+
+  /** The planner's family-neutral view finds FLUX's presets and their formulas. */
+  @Test
+  void presetsAreFoundAsModelDimsWithTheirFamilysMemoryModel() {
+    ModelDims dev = ModelDims.preset("flux-dev").orElseThrow();
+    assertEquals(FluxDims.FLUX_DEV, dev);
+    assertTrue(
+        dev.memoryModel(Workload.of(1024, 1024), EngineProfile.DJL_EAGER)
+            instanceof FluxMemoryModel);
+    assertEquals(List.of("flux-dev", "flux-schnell", "shapes", "tiny"), ModelDims.presetNames());
+    assertTrue(ModelDims.preset("sdxl").isEmpty());
+  }
 
   /**
    * The published sizes, as the engine's ModelShape counts them tensor by tensor: FLUX.1-dev's
@@ -16,7 +28,7 @@ class ModelDimsTest {
    */
   @Test
   void presetsCountThePublishedParameters() {
-    ModelDims dev = ModelDims.FLUX_DEV;
+    FluxDims dev = FluxDims.FLUX_DEV;
     assertEquals(11_901_408_320L, dev.dit().params());
     assertEquals(339_831_296L, dev.dit().doubleBlockParams());
     assertEquals(141_591_808L, dev.dit().singleBlockParams());
@@ -24,14 +36,14 @@ class ModelDimsTest {
     assertEquals(123_060_480L, dev.clip().params());
     assertEquals(83_819_683L, dev.autoencoder().params());
     assertEquals(16_870_599_139L, dev.params());
-    assertEquals(11_891_178_560L, ModelDims.FLUX_SCHNELL.dit().params());
-    assertEquals(256, ModelDims.FLUX_SCHNELL.t5().sequenceLength());
+    assertEquals(11_891_178_560L, FluxDims.FLUX_SCHNELL.dit().params());
+    assertEquals(256, FluxDims.FLUX_SCHNELL.t5().sequenceLength());
     assertEquals(512, dev.textTokens());
   }
 
   @Test
   void blockParametersSplitIntoMatricesAndVectors() {
-    DitDims d = ModelDims.FLUX_DEV.dit();
+    DitDims d = FluxDims.FLUX_DEV.dit();
     // Double: per stream 6h² + 3h² + h² + 4h² + 4h² = 18h², two streams; h = 3072.
     assertEquals(36L * 3072 * 3072, d.doubleBlockMatrixParams());
     // Per stream biases 6h + 3h + h + 4h + h = 15h and QK-norm scales 2 x 128.
@@ -47,31 +59,30 @@ class ModelDimsTest {
 
   @Test
   void tokensFollowThePacking() {
-    ModelDims dev = ModelDims.FLUX_DEV;
+    FluxDims dev = FluxDims.FLUX_DEV;
     assertEquals(16, dev.pixelsPerToken());
     assertEquals(4096, dev.imageTokens(1024, 1024));
     assertEquals(48 * 84, dev.imageTokens(768, 1344));
-    assertEquals(16, ModelDims.TINY.pixelsPerToken());
-    assertEquals(32, ModelDims.TINY.textTokens());
+    assertEquals(16, FluxDims.TINY.pixelsPerToken());
+    assertEquals(32, FluxDims.TINY.textTokens());
   }
 
   @Test
   void presetsByName() {
-    assertEquals(ModelDims.FLUX_DEV, ModelDims.preset("flux-dev").orElseThrow());
-    assertEquals(ModelDims.TINY, ModelDims.preset("tiny").orElseThrow());
-    assertTrue(ModelDims.preset("sdxl").isEmpty());
-    assertEquals(ModelDims.SHAPES, ModelDims.preset("shapes").orElseThrow());
-    assertEquals(List.of("flux-dev", "flux-schnell", "shapes", "tiny"), ModelDims.presetNames());
+    assertEquals(FluxDims.FLUX_DEV, FluxDims.preset("flux-dev").orElseThrow());
+    assertEquals(FluxDims.TINY, FluxDims.preset("tiny").orElseThrow());
+    assertTrue(FluxDims.preset("sdxl").isEmpty());
+    assertEquals(FluxDims.SHAPES, FluxDims.preset("shapes").orElseThrow());
+    assertEquals(List.of("flux-dev", "flux-schnell", "shapes", "tiny"), FluxDims.presetNames());
   }
 
   @Test
   void dimensionsThatDoNotFitTogetherAreRefusedByName() {
-    ModelDims dev = ModelDims.FLUX_DEV;
+    FluxDims dev = FluxDims.FLUX_DEV;
     var e =
         assertThrows(
             IllegalArgumentException.class,
-            () ->
-                new ModelDims("x", dev.dit(), ModelDims.TINY.t5(), dev.clip(), dev.autoencoder()));
+            () -> new FluxDims("x", dev.dit(), FluxDims.TINY.t5(), dev.clip(), dev.autoencoder()));
     assertTrue(e.getMessage().contains("context_in_dim 4096 must equal T5's d_model 64"));
     e =
         assertThrows(

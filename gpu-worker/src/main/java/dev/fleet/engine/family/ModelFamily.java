@@ -1,0 +1,57 @@
+package dev.fleet.engine.family;
+
+import dev.fleet.engine.memory.ExecutionPlan;
+import dev.fleet.engine.model.ModelDirectory;
+import dev.fleet.engine.pipeline.ExecutionOptions;
+import dev.fleet.engine.pipeline.GenerationPipeline;
+import dev.fleet.engine.weights.ComputeTarget;
+import dev.fleet.model.memory.ModelDims;
+import dev.fleet.model.memory.StorageType;
+import dev.fleet.model.memory.StoredBlocks;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A family of models (FLUX today): what the engine needs to know to plan and run one. A family
+ * brings its dimensions and their memory formulas ({@link ModelDims#memoryModel}, which the planner
+ * prices plans with and the ledger books by), the presets {@code --synthetic} names, how a model
+ * directory of it is recognised and read, and its pipeline. The planner, the ledger, block
+ * streaming, the CLI and the worker take a family from {@link ModelFamilies} and call it, so that a
+ * second family is one more implementation registered there.
+ */
+public interface ModelFamily {
+  /** The family's name, as logs and errors show it. */
+  String name();
+
+  /**
+   * Whether {@code model} holds a model of this family (from its files' headers or configs, no
+   * weights read).
+   */
+  boolean recognises(ModelDirectory model);
+
+  /** The names {@code --synthetic} takes for this family's presets, sorted. */
+  List<String> presetNames();
+
+  /** A preset's dimensions, as the planner sees them. */
+  Optional<ModelDims> preset(String name);
+
+  /** The planner's view of a model directory of this family, read from its headers and configs. */
+  ModelDims dims(ModelDirectory model);
+
+  /** How the denoiser's blocks would sit on the device, from the dtypes its checkpoint stores. */
+  StorageType ditStorage(ModelDirectory model);
+
+  /** The denoiser's blocks as its checkpoint stores them, for the memory model to size exactly. */
+  StoredBlocks storedBlocks(ModelDirectory model);
+
+  /**
+   * Loads a model directory of this family under the first of {@code plans} that fits.
+   *
+   * @param plans fastest first, all with the same budget (the device's)
+   */
+  GenerationPipeline load(
+      ModelDirectory model,
+      ComputeTarget target,
+      List<ExecutionPlan> plans,
+      ExecutionOptions options);
+}
