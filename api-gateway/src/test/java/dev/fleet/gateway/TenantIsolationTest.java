@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.fleet.gateway.notify.PgNotifications;
 import dev.fleet.model.auth.ApiKeyStore;
 import dev.fleet.model.job.Job;
 import dev.fleet.model.job.JobState;
@@ -44,6 +45,7 @@ class TenantIsolationTest {
   @Inject ApiKeyStore keys;
   @Inject JobStore store;
   @Inject AgroalDataSource dataSource;
+  @Inject PgNotifications notifications;
 
   @TestHTTPResource("/v1/jobs/")
   URI jobs;
@@ -244,6 +246,48 @@ class TenantIsolationTest {
     assertEquals(ApiKeyStore.RevokeOutcome.REVOKED, keys.revoke(created.key().id()));
     as(key).get("/v1/jobs").then().statusCode(401).contentType("application/problem+json");
     assertEquals(ApiKeyStore.RevokeOutcome.ALREADY_REVOKED, keys.revoke(created.key().id()));
+  }
+
+  /**
+   * A checked key is served from the gateway's cache (its stored hash spoilt behind the gateway's
+   * back does not matter any more), and a revocation made by another process (plain SQL, as {@code
+   * ./fleet keys revoke} does) reaches the gateway through PostgreSQL's notification and stops the
+   * key within moments.
+   */
+  @Test
+  void aKeyRevokedByAnotherProcessStopsWorkingAtOnce() throws Exception {
+    ApiKeyStore.Created created = keys.create(alice, false, "revoked elsewhere");
+    String key = created.secret();
+    as(aliceKey).get("/v1/jobs").then().statusCode(200); // the identity provider is up
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    while (!notifications.listening("api_key_revocations") && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    assertTrue(notifications.listening("api_key_revocations"), "revocations not listened to");
+    as(key).get("/v1/jobs").then().statusCode(200);
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps =
+            c.prepareStatement("UPDATE api_keys SET hash = sha256(hash) WHERE id = ?")) {
+      ps.setString(1, created.key().id());
+      assertEquals(1, ps.executeUpdate());
+    }
+    as(key).get("/v1/jobs").then().statusCode(200);
+    long t0 = System.nanoTime();
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps =
+            c.prepareStatement("UPDATE api_keys SET revoked_at = now() WHERE id = ?")) {
+      ps.setString(1, created.key().id());
+      assertEquals(1, ps.executeUpdate());
+    }
+    int status = as(key).get("/v1/jobs").statusCode();
+    while (status != 401 && System.nanoTime() - t0 < 2_000_000_000L) {
+      Thread.sleep(5);
+      status = as(key).get("/v1/jobs").statusCode();
+    }
+    assertEquals(401, status, "revoked elsewhere, still accepted after 2 s");
+    System.out.printf(
+        "TenantIsolationTest: a revocation by plain SQL refused the key after %.1f ms%n",
+        (System.nanoTime() - t0) / 1e6);
   }
 
   @Test

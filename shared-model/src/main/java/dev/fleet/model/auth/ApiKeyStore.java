@@ -16,6 +16,8 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
 
@@ -47,6 +49,7 @@ public final class ApiKeyStore {
 
   private final DataSource dataSource;
   private final SecureRandom random = new SecureRandom();
+  private final List<Consumer<String>> revocationListeners = new CopyOnWriteArrayList<>();
 
   public ApiKeyStore(DataSource dataSource) {
     this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
@@ -181,6 +184,15 @@ public final class ApiKeyStore {
     NOT_FOUND
   }
 
+  /**
+   * Runs {@code listener} with a key's public id once this store has revoked it (a revocation by
+   * another process reaches only PostgreSQL's {@code api_key_revocations} channel, see {@code
+   * V5__api_key_revocations.sql}).
+   */
+  public void onRevoke(Consumer<String> listener) {
+    revocationListeners.add(Objects.requireNonNull(listener, "listener"));
+  }
+
   /** Revokes the key {@code id}: from now on it authenticates nothing. */
   public RevokeOutcome revoke(String id) {
     if (id == null || !ID.matcher(id).matches()) {
@@ -191,6 +203,7 @@ public final class ApiKeyStore {
         PreparedStatement ps = c.prepareStatement(sql)) {
       ps.setString(1, id);
       if (ps.executeUpdate() == 1) {
+        revocationListeners.forEach(l -> l.accept(id));
         return RevokeOutcome.REVOKED;
       }
     } catch (SQLException e) {
