@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CPU used per process group over a window, from /proc (no pidstat on the bench machine):
 #   docs/bench/cpu-split.sh SECONDS [STACK_DATA_DIR]      (default /tmp/bench-stack)
-# Groups: this checkout's gateway (quarkus-run.jar run from here) and load generators, the stack's
-# JVM (Kafka + S3) and PostgreSQL (its postmaster and backends) of STACK_DATA_DIR, and everything
+# Groups: this checkout's gateway and worker (quarkus-run.jar run from here) and load generators,
+# the stack's JVM (Kafka + S3; for ./fleet up the launcher's) and PostgreSQL (its postmaster and
+# backends) of STACK_DATA_DIR, and everything
 # else on the machine (other users' work shares the cores). Processes that start or end inside the
 # window are left out, so start the window after a run's warm-up and end it before the run does.
 set -euo pipefail
@@ -14,11 +15,14 @@ groups() {
   for p in /proc/[0-9]*; do
     pid=${p#/proc/}
     ppid=$(awk '{sub(/^.*\) /, ""); print $2}' "$p/stat" 2>/dev/null) || continue
-    cmd=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null | cut -c1-400) || continue
+    cmd=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null | cut -c1-4000) || continue
     cwd=$(readlink "$p/cwd" 2>/dev/null || true)
     g=other
     if [[ $pid == "$postmaster" || $ppid == "$postmaster" ]]; then g=postgres
     elif [[ $cmd == *StackMain*"--data $data"* ]]; then g=stack-kafka-s3
+    elif [[ $cmd == *UpMain*"--data $data"* ]]; then g=launcher-kafka-s3
+    elif [[ $cmd == *"$here/gpu-worker/target/quarkus-app/quarkus-run.jar"* ]]; then g=worker
+    elif [[ $cmd == *"$here/api-gateway/target/quarkus-app/quarkus-run.jar"* ]]; then g=gateway
     elif [[ $cwd == "$here" && $cmd == *quarkus-run.jar* ]]; then g=gateway
     elif [[ $cwd == "$here" && ( $cmd == *SubmitLoad* || $cmd == *SseLoad* ) ]]; then g=load-generator
     fi
