@@ -2,6 +2,7 @@ package dev.fleet.launcher;
 
 import dev.fleet.model.auth.ApiKey;
 import dev.fleet.model.auth.ApiKeyStore;
+import dev.fleet.model.cli.CommandLines;
 import dev.fleet.model.store.JobStoreException;
 import dev.fleet.stack.EmbeddedPostgres;
 import java.io.IOException;
@@ -14,6 +15,8 @@ import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import picocli.CommandLine;
+import picocli.CommandLine.ParseResult;
 
 /**
  * {@code ./fleet keys create|list|revoke}: API keys in the database of the fleet that runs on this
@@ -52,7 +55,8 @@ public final class KeysMain {
       boolean admin,
       String name,
       String id,
-      boolean help) {}
+      boolean help,
+      String helpText) {}
 
   public static void main(String[] argv) {
     System.exit(run(argv, System.out, System.err));
@@ -64,11 +68,13 @@ public final class KeysMain {
       args = parse(argv);
     } catch (UsageException e) {
       err.println("fleet keys: " + e.getMessage());
-      err.println(usage());
+      err.println("usage: ./fleet keys create --tenant NAME [--admin] [--name TEXT]");
+      err.println("       ./fleet keys list [--tenant NAME]");
+      err.println("       ./fleet keys revoke ID        (./fleet keys [COMMAND] --help)");
       return 2;
     }
     if (args.help()) {
-      out.println(usage());
+      out.print(args.helpText());
       return 0;
     }
     String url;
@@ -180,80 +186,60 @@ public final class KeysMain {
   }
 
   static Args parse(String[] argv) {
-    String command = null;
-    Path data = Path.of(".fleet");
-    String jdbcUrl = null;
-    String tenant = null;
-    boolean admin = false;
-    String name = null;
-    String id = null;
-    for (int i = 0; i < argv.length; i++) {
-      String arg = argv[i];
-      if (arg.equals("-h") || arg.equals("--help") || arg.equals("help")) {
-        return new Args(null, data, null, null, false, null, null, true);
-      }
-      switch (arg) {
-        case "--admin" -> admin = true;
-        case "--data", "--jdbc-url", "--tenant", "--name" -> {
-          if (i + 1 >= argv.length) {
-            throw new UsageException(arg + " needs a value");
-          }
-          String v = argv[++i];
-          switch (arg) {
-            case "--data" -> data = Path.of(v);
-            case "--jdbc-url" -> jdbcUrl = v;
-            case "--tenant" -> tenant = v;
-            default -> name = v;
-          }
-        }
-        default -> {
-          if (arg.startsWith("-")) {
-            throw new UsageException("unknown option " + arg);
-          }
-          if (command == null) {
-            if (!List.of("create", "list", "revoke").contains(arg)) {
-              throw new UsageException("unknown command " + arg + " (create, list or revoke)");
-            }
-            command = arg;
-          } else if (command.equals("revoke") && id == null) {
-            id = arg;
-          } else {
-            throw new UsageException("unexpected argument " + arg);
-          }
-        }
-      }
+    if (List.of(argv).contains("help")) {
+      return new Args(null, Path.of(".fleet"), null, null, false, null, null, true, usage());
     }
-    if (command == null) {
+    KeysOptions top = new KeysOptions();
+    CommandLine line;
+    try {
+      line = CommandLines.parse(top, true, argv);
+    } catch (IllegalArgumentException e) {
+      throw new UsageException(e.getMessage());
+    }
+    ParseResult result = line.getParseResult();
+    ParseResult sub = result.subcommand();
+    if (result.isUsageHelpRequested() || (sub != null && sub.isUsageHelpRequested())) {
+      String text =
+          sub != null && sub.isUsageHelpRequested()
+              ? sub.commandSpec().commandLine().getUsageMessage()
+              : usage();
+      return new Args(null, top.db.data, null, null, false, null, null, true, text);
+    }
+    if (sub == null) {
       throw new UsageException("which: create, list or revoke?");
     }
-    switch (command) {
-      case "create" -> {
-        if (tenant == null) {
-          throw new UsageException("create needs --tenant NAME");
-        }
-        checkTenant(tenant);
-        if (name != null && (name.length() > ApiKeyStore.MAX_NAME || name.isBlank())) {
+    Object options = sub.commandSpec().userObject();
+    KeysOptions.Database db =
+        switch (options) {
+          case KeysOptions.Create c -> c.db;
+          case KeysOptions.List l -> l.db;
+          case KeysOptions.Revoke r -> r.db;
+          default -> throw new IllegalStateException(options.toString());
+        };
+    Path data = sub.hasMatchedOption("--data") ? db.data : top.db.data;
+    String jdbcUrl = sub.hasMatchedOption("--jdbc-url") ? db.jdbcUrl : top.db.jdbcUrl;
+    return switch (options) {
+      case KeysOptions.Create c -> {
+        checkTenant(c.tenant);
+        if (c.name != null && (c.name.length() > ApiKeyStore.MAX_NAME || c.name.isBlank())) {
           throw new UsageException("--name: 1 to " + ApiKeyStore.MAX_NAME + " characters");
         }
+        yield new Args("create", data, jdbcUrl, c.tenant, c.admin, c.name, null, false, null);
       }
-      case "list" -> {
-        if (tenant != null) {
-          checkTenant(tenant);
+      case KeysOptions.List l -> {
+        if (l.tenant != null) {
+          checkTenant(l.tenant);
         }
-        if (admin || name != null) {
-          throw new UsageException("list takes only --tenant");
-        }
+        yield new Args("list", data, jdbcUrl, l.tenant, false, null, null, false, null);
       }
-      default -> {
-        if (id == null) {
+      case KeysOptions.Revoke r -> {
+        if (r.id == null) {
           throw new UsageException("revoke needs the key's ID (./fleet keys list shows them)");
         }
-        if (tenant != null || admin || name != null) {
-          throw new UsageException("revoke takes only the key's ID");
-        }
+        yield new Args("revoke", data, jdbcUrl, null, false, null, r.id, false, null);
       }
-    }
-    return new Args(command, data, jdbcUrl, tenant, admin, name, id, false);
+      default -> throw new IllegalStateException(options.toString());
+    };
   }
 
   private static void checkTenant(String tenant) {
@@ -265,14 +251,6 @@ public final class KeysMain {
   }
 
   static String usage() {
-    return """
-        usage: ./fleet keys create --tenant NAME [--admin] [--name TEXT]
-               ./fleet keys list [--tenant NAME]
-               ./fleet keys revoke ID
-          API keys in the database of the fleet running on ./.fleet (./fleet up); --data DIR for
-          another data directory, --jdbc-url URL for any fleet's database (FLEET_DB_USER,
-          FLEET_DB_PASSWORD). A key is shown once, when it is made (alone on the last line), and
-          sent as Authorization: Bearer KEY. It reads and changes its tenant's jobs only; --admin
-          keys may also manage keys (/v1/admin/keys).""";
+    return CommandLines.usage(new KeysOptions());
   }
 }

@@ -29,6 +29,36 @@ class KeysMainTest {
   }
 
   @Test
+  void theDataDirectoryTheLauncherPassesFirstIsTheDefault() {
+    KeysMain.Args a =
+        KeysMain.parse(new String[] {"--data", "/root/.fleet", "create", "--tenant", "alice"});
+    assertEquals(Path.of("/root/.fleet"), a.data());
+    KeysMain.Args b =
+        KeysMain.parse(new String[] {"--data", "/root/.fleet", "revoke", "abc", "--data", "/y"});
+    assertEquals(Path.of("/y"), b.data(), "the user's own --data wins");
+    assertEquals("abc", b.id());
+  }
+
+  @Test
+  void helpIsGeneratedForTheCommandAndEachSubcommand() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    assertEquals(
+        0,
+        KeysMain.run(
+            new String[] {"--help"},
+            new PrintStream(out, true),
+            new PrintStream(new ByteArrayOutputStream())));
+    String help = out.toString(StandardCharsets.UTF_8);
+    for (String word : new String[] {"create", "list", "revoke", "--data", "--jdbc-url"}) {
+      assertTrue(help.contains(word), word + " in:\n" + help);
+    }
+    KeysMain.Args create = KeysMain.parse(new String[] {"create", "--help"});
+    assertTrue(create.help());
+    assertTrue(create.helpText().contains("--tenant"), create.helpText());
+    assertTrue(create.helpText().contains("./fleet keys create"), create.helpText());
+  }
+
+  @Test
   void badCommandLinesNameWhatIsWrong() {
     for (String[] bad :
         new String[][] {
