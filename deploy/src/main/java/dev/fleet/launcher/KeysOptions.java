@@ -71,7 +71,9 @@ final class KeysOptions {
     String tenant;
   }
 
-  @Command(name = "revoke", description = "Revokes a key: it authenticates nothing from now on.")
+  @Command(
+      name = "revoke",
+      description = "Revokes a key: gateways refuse it within moments (their notification).")
   static final class Revoke {
     @Mixin HelpOption help = new HelpOption();
     @Mixin Database db = new Database();
