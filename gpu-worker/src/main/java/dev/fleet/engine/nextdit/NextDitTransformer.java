@@ -252,11 +252,16 @@ public final class NextDitTransformer implements AutoCloseable {
               .toType(dtype, false);
       NDArray jointKeyBias = scope.create(jointBias, new Shape(b, 1, 1, seq)).toType(dtype, false);
 
+      // Each block's input is dead once it has run: free it rather than at the end of the pass.
       for (NextDitBlock block : contextRefiner) {
-        cap = block.forward(cap, capRope, capBias, null);
+        NDArray next = block.forward(cap, capRope, capBias, null);
+        cap.close();
+        cap = next;
       }
       for (NextDitBlock block : noiseRefiner) {
-        img = block.forward(img, imgRope, null, cond);
+        NDArray next = block.forward(img, imgRope, null, cond);
+        img.close();
+        img = next;
       }
       NDList rows = new NDList(b);
       for (int i = 0; i < b; i++) {
@@ -269,8 +274,12 @@ public final class NextDitTransformer implements AutoCloseable {
         rows.add(NDArrays.concat(parts, 0));
       }
       NDArray h = NDArrays.stack(rows, 0); // (B, S, D)
+      cap.close();
+      img.close();
       for (NextDitBlock block : layers) {
-        h = block.forward(h, jointRope, jointKeyBias, cond);
+        NDArray next = block.forward(h, jointRope, jointKeyBias, cond);
+        h.close();
+        h = next;
       }
 
       NDArray scale = finalModulation.forward(Activations.silu(cond)).add(1f).expandDims(1);

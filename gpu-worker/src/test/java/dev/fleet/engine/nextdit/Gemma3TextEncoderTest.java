@@ -57,6 +57,24 @@ class Gemma3TextEncoderTest {
   }
 
   @Test
+  void multimodalCheckpointPrefixIsFound() {
+    try (TensorStore expected = TensorStore.open(NewbieFixture.EXPECTED);
+        TensorStore file = TensorStore.open(DIR.resolve("model.safetensors"));
+        TensorStore multimodal = new PrefixingStore(file, "language_model.model.");
+        Gemma3TextEncoder model =
+            Gemma3TextEncoder.load(
+                new Weights(multimodal, ComputeTarget.cpu()), Gemma3Config.read(DIR));
+        NDManager m = NDManager.newBaseManager(Device.cpu())) {
+      NDArray out =
+          model.encode(
+              NewbieFixture.load(expected, "gemma.in.ids", m),
+              NewbieFixture.load(expected, "gemma.in.mask", m));
+      double err = NewbieFixture.relErr(expected, "gemma.out.hidden_states_m2", out);
+      assertTrue(err <= 1e-4, "prefixed checkpoint rel L2 " + err);
+    }
+  }
+
+  @Test
   void bf16CheckpointWidenedInJavaMatchesReference() {
     assertParity("model-bf16.safetensors", "gemma.out.hidden_states_m2.bf16");
   }

@@ -8,6 +8,7 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.fleet.engine.safetensors.PrefixedStore;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
@@ -37,6 +38,23 @@ class JinaTextTowerTest {
   @Test
   void bf16CheckpointWidenedInJavaMatchesReference() {
     assertParity("model-bf16.safetensors", "jina.out.pooled.bf16", false);
+  }
+
+  @Test
+  void bareTowerWithoutTheClipPrefixLoadsToo() {
+    try (TensorStore expected = TensorStore.open(NewbieFixture.EXPECTED);
+        TensorStore file = TensorStore.open(DIR.resolve("model.safetensors"));
+        TensorStore bare = new PrefixedStore(file, "text_model.transformer.roberta.", false);
+        JinaTextTower model =
+            JinaTextTower.load(new Weights(bare, ComputeTarget.cpu()), JinaTextConfig.read(DIR));
+        NDManager m = NDManager.newBaseManager(Device.cpu());
+        JinaTextTower.Output out =
+            model.forward(
+                NewbieFixture.load(expected, "jina.in.ids", m),
+                NewbieFixture.load(expected, "jina.in.mask", m))) {
+      double err = NewbieFixture.relErr(expected, "jina.out.pooled", out.pooled());
+      assertTrue(err <= 1e-4, "bare tower rel L2 " + err);
+    }
   }
 
   @Test

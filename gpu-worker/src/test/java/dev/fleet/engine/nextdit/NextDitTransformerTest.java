@@ -58,6 +58,20 @@ class NextDitTransformerTest {
   }
 
   @Test
+  void comfyUiSingleFilePrefixIsFound() {
+    try (TensorStore file =
+            TensorStore.open(NewbieFixture.TRANSFORMER.resolve("newbie.safetensors"));
+        TensorStore comfy = new PrefixingStore(file, "model.diffusion_model.");
+        NextDitTransformer model =
+            NextDitTransformer.load(
+                NextDitTransformer.weightsOf(comfy, ComputeTarget.cpu()), params);
+        NDManager m = NDManager.newBaseManager(Device.cpu())) {
+      double err = NewbieFixture.relErr(expected, "dit.out", forward(model, m));
+      assertTrue(err <= 1e-4, "prefixed checkpoint rel L2 " + err);
+    }
+  }
+
+  @Test
   void guidedPassWithNormClampMatchesForwardWithCfg() {
     assertGuided("cfg", new GuidedVelocity.Applied(true, true));
   }
