@@ -2,6 +2,7 @@ package dev.fleet.engine.nextdit;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import dev.fleet.engine.nn.Activations;
 import dev.fleet.engine.nn.Attention;
 import dev.fleet.engine.nn.Linear;
@@ -62,7 +63,7 @@ record Gemma3Layer(
   /**
    * @param x (B, L, hidden)
    * @param rope the rotation of this layer's type
-   * @param bias additive (B, 1, L, L) visibility mask of this layer's type
+   * @param bias additive (B, 1, L, L) float32 visibility mask of this layer's type
    * @return (B, L, hidden) on x's manager
    */
   NDArray forward(NDArray x, HalfRope rope, NDArray bias) {
@@ -83,7 +84,16 @@ record Gemma3Layer(
         v = v.expandDims(2).repeat(2, rep).reshape(b, config.heads(), l, hd);
       }
       float scale = (float) Math.pow(config.queryPreAttnScalar(), -0.5);
-      NDArray o = Attention.sdpa(q, k, v, bias, scale);
+      // Scores and softmax in float32 (as transformers' eager softmax), so that the huge negative
+      // of a hidden key stays finite and a padding row that sees no key stays finite too.
+      NDArray o =
+          Attention.sdpa(
+                  q.toType(DataType.FLOAT32, false),
+                  k.toType(DataType.FLOAT32, false),
+                  v.toType(DataType.FLOAT32, false),
+                  bias,
+                  scale)
+              .toType(x.getDataType(), false);
       NDArray out = x.add(postAttentionNorm.forward(oProj.forward(Attention.mergeHeads(o))));
       NDArray f = preFeedforwardNorm.forward(out);
       NDArray mlp =

@@ -126,8 +126,8 @@ public final class Gemma3TextEncoder implements AutoCloseable {
           Embedding.embedding(ids.toType(DataType.INT64, false), embedding, SparseFormat.DENSE)
               .singletonOrThrow()
               .mul((float) Math.sqrt(config.hiddenSize()));
-      NDArray fullBias = visibility(scope, m, b, l, Integer.MAX_VALUE).toType(dtype, false);
-      NDArray slidingBias = visibility(scope, m, b, l, config.slidingWindow()).toType(dtype, false);
+      NDArray fullBias = visibility(scope, m, b, l, Integer.MAX_VALUE);
+      NDArray slidingBias = visibility(scope, m, b, l, config.slidingWindow());
       HalfRope fullRope =
           HalfRope.of(
               scope,

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
@@ -54,6 +55,24 @@ class Gemma3TextEncoderTest {
   @Test
   void hiddenStatesMinusTwoMatchTransformers() {
     assertParity("model.safetensors", "gemma.out.hidden_states_m2");
+  }
+
+  @Test
+  void float16AgreesWithFloat32AndStaysFiniteOnPaddedRows() {
+    ComputeTarget half = new ComputeTarget(Device.cpu(), DataType.FLOAT16);
+    try (TensorStore expected = TensorStore.open(NewbieFixture.EXPECTED);
+        TensorStore store = TensorStore.open(DIR.resolve("model.safetensors"));
+        Gemma3TextEncoder model =
+            Gemma3TextEncoder.load(new Weights(store, half), Gemma3Config.read(DIR));
+        NDManager m = NDManager.newBaseManager(Device.cpu())) {
+      NDArray out =
+          model.encode(
+              NewbieFixture.load(expected, "gemma.in.ids", m),
+              NewbieFixture.load(expected, "gemma.in.mask", m));
+      double err = NewbieFixture.relErr(expected, "gemma.out.hidden_states_m2", out);
+      System.out.printf("gemma fp16 on CPU: rel L2 %.3e%n", err);
+      assertTrue(err <= 2e-2, "fp16 rel L2 " + err);
+    }
   }
 
   @Test

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.fleet.engine.safetensors.SafetensorsException;
 import dev.fleet.engine.safetensors.TensorStore;
@@ -55,6 +56,21 @@ class NextDitTransformerTest {
   @Test
   void bf16CheckpointWidenedInJavaMatchesReference() {
     assertParity("newbie-bf16.safetensors", "dit.out.bf16");
+  }
+
+  @Test
+  void float16AgreesWithFloat32() {
+    ComputeTarget half = new ComputeTarget(Device.cpu(), DataType.FLOAT16);
+    try (TensorStore store =
+            TensorStore.open(NewbieFixture.TRANSFORMER.resolve("newbie.safetensors"));
+        NextDitTransformer model = NextDitTransformer.load(new Weights(store, half), params);
+        NDManager m = NDManager.newBaseManager(Device.cpu())) {
+      NDArray out = forward(model, m);
+      double err = NewbieFixture.relErr(expected, "dit.out", out);
+      System.out.printf("next-dit fp16 on CPU vs dit.out: rel L2 %.3e%n", err);
+      assertEquals(DataType.FLOAT32, out.getDataType());
+      assertTrue(err <= 2e-2, "fp16 rel L2 " + err);
+    }
   }
 
   @Test
