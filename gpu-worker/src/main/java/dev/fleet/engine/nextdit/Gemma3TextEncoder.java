@@ -39,11 +39,12 @@ public final class Gemma3TextEncoder implements AutoCloseable {
   }
 
   /**
-   * Loads {@code dir/config.json} and the checkpoint in {@code dir} (model.safetensors, shards).
+   * Loads {@code dir/config.json} and the checkpoint in {@code dir} (the full-precision file, or
+   * shards).
    */
   public static Gemma3TextEncoder load(Path dir, ComputeTarget target) {
     Gemma3Config config = Gemma3Config.read(dir);
-    try (TensorStore store = TensorStore.open(dir.resolve("model.safetensors"))) {
+    try (TensorStore store = TensorStore.open(CheckpointPaths.in(dir))) {
       return load(new Weights(store, target), config);
     }
   }

@@ -64,10 +64,13 @@ public final class JinaTextTower implements AutoCloseable {
     this.layers = layers;
   }
 
-  /** Loads {@code dir/config.json} and {@code dir/model.safetensors}. */
+  /**
+   * Loads {@code dir/config.json} and the checkpoint in {@code dir} (the full-precision file, or
+   * shards).
+   */
   public static JinaTextTower load(Path dir, ComputeTarget target) {
     JinaTextConfig config = JinaTextConfig.read(dir);
-    try (TensorStore store = TensorStore.open(dir.resolve("model.safetensors"))) {
+    try (TensorStore store = TensorStore.open(CheckpointPaths.in(dir))) {
       return load(new Weights(store, target), config);
     }
   }

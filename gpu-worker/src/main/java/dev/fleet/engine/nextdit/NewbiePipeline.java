@@ -10,14 +10,10 @@ import dev.fleet.engine.sampling.TorchNoise;
 import dev.fleet.engine.vae.AutoEncoder;
 import dev.fleet.engine.vae.AutoEncoderParams;
 import dev.fleet.engine.weights.ComputeTarget;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 
 /**
  * NewBie-image end to end, every part resident: the Gemma 3 and Jina tokenizers and text encoders,
@@ -71,7 +67,7 @@ public final class NewbiePipeline implements AutoCloseable {
       parts[3] = JinaTextTower.load(dir.resolve("clip_model"), target);
       Path transformer = dir.resolve("transformer");
       NextDitParams params = NextDitParams.read(transformer);
-      try (TensorStore store = TensorStore.open(checkpointIn(transformer))) {
+      try (TensorStore store = TensorStore.open(CheckpointPaths.in(transformer))) {
         parts[4] = NextDitTransformer.load(NextDitTransformer.weightsOf(store, target), params);
       }
       try (TensorStore store = TensorStore.open(vaeCheckpoint)) {
@@ -91,34 +87,6 @@ public final class NewbiePipeline implements AutoCloseable {
       closeAll(parts);
       throw e;
     }
-  }
-
-  /**
-   * The DiT checkpoint of a {@code transformer/} directory: a shard index or the only safetensors
-   * file, else the only one not named as a bf16 or fp8 copy.
-   */
-  static Path checkpointIn(Path dir) {
-    List<Path> files;
-    try (Stream<Path> s = Files.list(dir)) {
-      files = s.filter(p -> p.getFileName().toString().endsWith(".safetensors")).sorted().toList();
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot list " + dir, e);
-    }
-    if (files.size() == 1) {
-      return files.get(0);
-    }
-    List<Path> full =
-        files.stream()
-            .filter(
-                p -> {
-                  String n = p.getFileName().toString();
-                  return !n.contains("bf16") && !n.contains("fp8") && !n.contains("fp16");
-                })
-            .toList();
-    if (full.size() == 1) {
-      return full.get(0);
-    }
-    return dir; // a shard index, or an error naming the directory
   }
 
   /**
