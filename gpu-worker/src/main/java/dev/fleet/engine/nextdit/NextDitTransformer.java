@@ -1,0 +1,355 @@
+package dev.fleet.engine.nextdit;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.fleet.engine.flux.RopeEmbedding;
+import dev.fleet.engine.nn.Activations;
+import dev.fleet.engine.nn.LayerNorm;
+import dev.fleet.engine.nn.Linear;
+import dev.fleet.engine.nn.ParameterLoader;
+import dev.fleet.engine.nn.RmsNorm;
+import dev.fleet.engine.safetensors.TensorStore;
+import dev.fleet.engine.weights.ComputeTarget;
+import dev.fleet.engine.weights.Weights;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * NewBie-image's diffusion transformer (NewBie's {@code NextDiT_CLIP.forward}, a Lumina-Image 2.0
+ * Next-DiT with a pooled CLIP path) in NewBie's original checkpoint key names. All parameters stay
+ * resident on the model's manager; a forward pass allocates nothing there.
+ *
+ * <p>The pass: c = {@code time_text_embed(SiLU(cat[t_embedder(t),
+ * clip_text_pooled_proj(pooled)]))}; caption rows through {@code cap_embedder} and the unmodulated
+ * context refiner (keys masked); patch tokens ((ph, pw, C) features, C fastest) through {@code
+ * x_embedder} and the modulated noise refiner; per sample the valid caption rows then the image
+ * tokens, zero-padded to a common length, through the joint layers; the final layer on the image
+ * rows, unpatchified.
+ */
+public final class NextDitTransformer implements AutoCloseable {
+  /** Key prefix of the DiT in ComfyUI's single-file checkpoints. */
+  public static final String COMFY_PREFIX = "model.diffusion_model";
+
+  private static final LayerNorm FINAL_NORM = LayerNorm.plain(NextDitParams.FINAL_NORM_EPS);
+
+  private final NextDitParams params;
+  private final ComputeTarget target;
+  private final NDManager manager;
+  private final Linear timeIn;
+  private final Linear timeOut;
+  private final RmsNorm clipNorm;
+  private final Linear clipProj;
+  private final Linear timeText;
+  private final RmsNorm capNorm;
+  private final Linear capProj;
+  private final Linear xEmbedder;
+  private final List<NextDitBlock> contextRefiner;
+  private final List<NextDitBlock> noiseRefiner;
+  private final List<NextDitBlock> layers;
+  private final Linear finalModulation;
+  private final Linear finalLinear;
+
+  private NextDitTransformer(
+      NextDitParams params,
+      ComputeTarget target,
+      NDManager manager,
+      Linear[] embedders,
+      RmsNorm clipNorm,
+      RmsNorm capNorm,
+      List<NextDitBlock> contextRefiner,
+      List<NextDitBlock> noiseRefiner,
+      List<NextDitBlock> layers) {
+    this.params = params;
+    this.target = target;
+    this.manager = manager;
+    this.timeIn = embedders[0];
+    this.timeOut = embedders[1];
+    this.clipProj = embedders[2];
+    this.timeText = embedders[3];
+    this.capProj = embedders[4];
+    this.xEmbedder = embedders[5];
+    this.finalModulation = embedders[6];
+    this.finalLinear = embedders[7];
+    this.clipNorm = clipNorm;
+    this.capNorm = capNorm;
+    this.contextRefiner = contextRefiner;
+    this.noiseRefiner = noiseRefiner;
+    this.layers = layers;
+  }
+
+  /**
+   * Loads the whole model onto {@code weights.target()}'s device in its compute dtype (bf16 and
+   * float8 files are widened as for FLUX). Every tensor is checked against the shape {@code params}
+   * implies; a missing or misshapen one fails naming its key.
+   *
+   * @param weights the checkpoint in NewBie's key names, scoped past any prefix (see {@link
+   *     #weightsOf})
+   */
+  public static NextDitTransformer load(Weights weights, NextDitParams params) {
+    ComputeTarget target = weights.target();
+    ParameterLoader w = ParameterLoader.of(weights);
+    NDManager m = NDManager.newBaseManager(target.device());
+    try {
+      int a = params.adalnDim();
+      int d = params.dim();
+      Linear[] embedders = {
+        linear(w, "t_embedder.mlp.0", m, a, NextDitParams.TIME_FREQ_DIM),
+        linear(w, "t_embedder.mlp.2", m, a, a),
+        linear(w, "clip_text_pooled_proj.1", m, a, params.clipTextDim()),
+        linear(w, "time_text_embed.1", m, a, 2L * a),
+        linear(w, "cap_embedder.1", m, d, params.capFeatDim()),
+        linear(w, "x_embedder", m, d, params.patchDim()),
+        linear(w, "final_layer.adaLN_modulation.1", m, d, a),
+        linear(w, "final_layer.linear", m, params.patchDim(), d)
+      };
+      RmsNorm clipNorm =
+          new RmsNorm(
+              w.load("clip_text_pooled_proj.0.weight", m, params.clipTextDim()),
+              NextDitParams.QK_NORM_EPS);
+      RmsNorm capNorm =
+          new RmsNorm(w.load("cap_embedder.0.weight", m, params.capFeatDim()), params.normEps());
+      List<NextDitBlock> context = new ArrayList<>();
+      List<NextDitBlock> noise = new ArrayList<>();
+      for (int i = 0; i < params.nRefinerLayers(); i++) {
+        context.add(NextDitBlock.load(w.scoped("context_refiner." + i), params, m, false));
+        noise.add(NextDitBlock.load(w.scoped("noise_refiner." + i), params, m, true));
+      }
+      List<NextDitBlock> joint = new ArrayList<>();
+      for (int i = 0; i < params.nLayers(); i++) {
+        joint.add(NextDitBlock.load(w.scoped("layers." + i), params, m, true));
+      }
+      return new NextDitTransformer(
+          params, target, m, embedders, clipNorm, capNorm, context, noise, joint);
+    } catch (RuntimeException e) {
+      m.close();
+      throw e;
+    }
+  }
+
+  /**
+   * The view of a DiT checkpoint in NewBie's key names: the store itself, or its {@value
+   * #COMFY_PREFIX} part when it is a ComfyUI single file.
+   */
+  public static Weights weightsOf(TensorStore store, ComputeTarget target) {
+    Weights w = new Weights(store, target);
+    return !w.has("x_embedder.weight") && w.has(COMFY_PREFIX + ".x_embedder.weight")
+        ? w.scoped(COMFY_PREFIX)
+        : w;
+  }
+
+  private static Linear linear(ParameterLoader w, String name, NDManager m, long out, long in) {
+    return new Linear(w.load(name + ".weight", m, out, in), w.load(name + ".bias", m, out));
+  }
+
+  public NextDitParams params() {
+    return params;
+  }
+
+  public ComputeTarget target() {
+    return target;
+  }
+
+  /** The manager of the parameters (tests {@code cap()} it). */
+  public NDManager manager() {
+    return manager;
+  }
+
+  /**
+   * One velocity prediction ({@code NextDiT_CLIP.forward}).
+   *
+   * @param x (B, C, H, W) latents, H and W multiples of the patch size
+   * @param t (B) model time in [0, 1] (0 = noise, 1 = data)
+   * @param capFeats (B, Lc, cap_feat_dim) caption features (Gemma's hidden_states[-2])
+   * @param capMask (B, Lc) integer mask, 1 for the first cap_len rows of each sample
+   * @param pooled (B, clip_text_dim) pooled Jina text vector
+   * @return (B, C, H, W) the velocity (data minus noise direction), in x's dtype on x's manager
+   */
+  public NDArray forward(NDArray x, NDArray t, NDArray capFeats, NDArray capMask, NDArray pooled) {
+    Shape xs = x.getShape();
+    int p = params.patchSize();
+    if (xs.dimension() != 4
+        || xs.get(1) != params.inChannels()
+        || xs.get(2) % p != 0
+        || xs.get(3) % p != 0) {
+      throw new IllegalArgumentException(
+          "x must have shape (B, "
+              + params.inChannels()
+              + ", H, W) with H and W multiples of "
+              + p
+              + ", got "
+              + xs);
+    }
+    int b = (int) xs.get(0);
+    check("t", t, b);
+    check("cap_feats", capFeats, b, -1, params.capFeatDim());
+    int lc = (int) capFeats.getShape().get(1);
+    check("cap_mask", capMask, b, lc);
+    check("clip_text_pooled", pooled, b, params.clipTextDim());
+    int c = (int) xs.get(1);
+    int hp = (int) xs.get(2) / p;
+    int wp = (int) xs.get(3) / p;
+    int nImg = hp * wp;
+    DataType dtype = target.dtype();
+
+    try (NDManager scope = NDManager.subManagerOf(x)) {
+      scope.tempAttachAll(x, t, capFeats, capMask, pooled);
+      int[] capLen = captionLengths(capMask, lc);
+      int maxCap = 0;
+      for (int cl : capLen) {
+        maxCap = Math.max(maxCap, cl);
+      }
+      int seq = maxCap + nImg;
+      NDArray cond = conditioning(t, pooled.toType(dtype, false), dtype);
+
+      NDArray cap = capProj.forward(capNorm.forward(capFeats.toType(dtype, false)));
+      NDArray img =
+          xEmbedder.forward(
+              x.toType(dtype, false)
+                  .reshape(b, c, hp, p, wp, p)
+                  .transpose(0, 2, 4, 3, 5, 1)
+                  .reshape(b, nImg, (long) p * p * c));
+
+      // RoPE tables: caption rows (i, 0, 0), image tokens (cap_len, r, c), padding (0, 0, 0);
+      // caption rows past cap_len get no rotation at all in the context refiner.
+      int[] jointPos = new int[b * seq * 3];
+      int[] capPos = new int[b * lc * 3];
+      boolean[] capZero = new boolean[b * lc];
+      int[] imgPos = new int[b * nImg * 3];
+      float[] jointBias = new float[b * seq];
+      for (int i = 0; i < b; i++) {
+        int cl = capLen[i];
+        for (int r = 0; r < lc; r++) {
+          capPos[(i * lc + r) * 3] = r;
+          capZero[i * lc + r] = r >= cl;
+        }
+        for (int r = 0; r < cl; r++) {
+          jointPos[(i * seq + r) * 3] = r;
+        }
+        for (int k = 0; k < nImg; k++) {
+          int[] at = {cl, k / wp, k % wp};
+          System.arraycopy(at, 0, imgPos, (i * nImg + k) * 3, 3);
+          System.arraycopy(at, 0, jointPos, (i * seq + cl + k) * 3, 3);
+        }
+        for (int r = cl + nImg; r < seq; r++) {
+          jointBias[i * seq + r] = -Float.MAX_VALUE;
+        }
+      }
+      List<Integer> axes = params.axesDims();
+      RopeEmbedding capRope = AxisRope.table(scope, capPos, capZero, b, lc, axes);
+      RopeEmbedding imgRope = AxisRope.table(scope, imgPos, null, b, nImg, axes);
+      RopeEmbedding jointRope = AxisRope.table(scope, jointPos, null, b, seq, axes);
+      NDArray capBias =
+          capMask
+              .toType(DataType.FLOAT32, false)
+              .sub(1f)
+              .mul(Float.MAX_VALUE)
+              .reshape(b, 1, 1, lc)
+              .toType(dtype, false);
+      NDArray jointKeyBias = scope.create(jointBias, new Shape(b, 1, 1, seq)).toType(dtype, false);
+
+      // Each block's input is dead once it has run: free it rather than at the end of the pass.
+      for (NextDitBlock block : contextRefiner) {
+        NDArray next = block.forward(cap, capRope, capBias, null);
+        cap.close();
+        cap = next;
+      }
+      for (NextDitBlock block : noiseRefiner) {
+        NDArray next = block.forward(img, imgRope, null, cond);
+        img.close();
+        img = next;
+      }
+      NDList rows = new NDList(b);
+      for (int i = 0; i < b; i++) {
+        NDList parts = new NDList();
+        parts.add(cap.get(new NDIndex("{}, :{}", i, capLen[i])));
+        parts.add(img.get(new NDIndex("{}", i)));
+        if (capLen[i] < maxCap) {
+          parts.add(scope.zeros(new Shape(maxCap - capLen[i], params.dim()), dtype));
+        }
+        rows.add(NDArrays.concat(parts, 0));
+      }
+      NDArray h = NDArrays.stack(rows, 0); // (B, S, D)
+      cap.close();
+      img.close();
+      for (NextDitBlock block : layers) {
+        NDArray next = block.forward(h, jointRope, jointKeyBias, cond);
+        h.close();
+        h = next;
+      }
+
+      NDArray scale = finalModulation.forward(Activations.silu(cond)).add(1f).expandDims(1);
+      h = finalLinear.forward(FINAL_NORM.forward(h).mul(scale)); // (B, S, p·p·C)
+      NDList outRows = new NDList(b);
+      for (int i = 0; i < b; i++) {
+        outRows.add(h.get(new NDIndex("{}, {}:{}", i, capLen[i], capLen[i] + nImg)));
+      }
+      NDArray out =
+          NDArrays.stack(outRows, 0)
+              .reshape(b, hp, wp, p, p, c)
+              .transpose(0, 5, 1, 3, 2, 4)
+              .reshape(xs)
+              .toType(x.getDataType(), false);
+      return scope.ret(out);
+    }
+  }
+
+  /**
+   * c = {@code time_text_embed.1(SiLU(cat[t_emb, clip_emb]))}, t_emb from the 256-wide [cos, sin]
+   * time features (t not scaled by 1000).
+   */
+  private NDArray conditioning(NDArray t, NDArray pooled, DataType dtype) {
+    int half = NextDitParams.TIME_FREQ_DIM / 2;
+    NDManager m = t.getManager();
+    NDArray omega =
+        m.arange(0, half, 1, DataType.FLOAT32)
+            .toDevice(t.getDevice(), false)
+            .mul((float) -Math.log(10000))
+            .div(half)
+            .exp();
+    NDArray args = t.toType(DataType.FLOAT32, false).expandDims(1).mul(omega.expandDims(0));
+    NDArray freq = args.cos().concat(args.sin(), 1).toType(dtype, false);
+    NDArray tEmb = timeOut.forward(Activations.silu(timeIn.forward(freq)));
+    NDArray clipEmb = clipProj.forward(clipNorm.forward(pooled));
+    return timeText.forward(Activations.silu(tEmb.concat(clipEmb, 1)));
+  }
+
+  /** Each sample's caption length: the sum of its mask row. */
+  private static int[] captionLengths(NDArray capMask, int lc) {
+    long[] mask = capMask.toType(DataType.INT64, false).toLongArray();
+    int[] out = new int[mask.length / Math.max(lc, 1)];
+    for (int i = 0; i < out.length; i++) {
+      int sum = 0;
+      for (int j = 0; j < lc; j++) {
+        sum += (int) mask[i * lc + j];
+      }
+      out[i] = sum;
+    }
+    return out;
+  }
+
+  private static void check(String name, NDArray a, long... expected) {
+    Shape s = a.getShape();
+    boolean ok = s.dimension() == expected.length;
+    for (int i = 0; ok && i < expected.length; i++) {
+      ok = expected[i] < 0 || s.get(i) == expected[i];
+    }
+    if (!ok) {
+      StringBuilder want = new StringBuilder("(");
+      for (int i = 0; i < expected.length; i++) {
+        want.append(i > 0 ? ", " : "").append(expected[i] < 0 ? "*" : expected[i]);
+      }
+      throw new IllegalArgumentException(name + " must have shape " + want + "), got " + s);
+    }
+  }
+
+  /** Frees the parameters. */
+  @Override
+  public void close() {
+    manager.close();
+  }
+}

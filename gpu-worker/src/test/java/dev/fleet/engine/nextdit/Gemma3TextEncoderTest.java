@@ -1,0 +1,174 @@
+package dev.fleet.engine.nextdit;
+
+import static dev.fleet.engine.TensorAsserts.floats;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.fleet.engine.safetensors.TensorStore;
+import dev.fleet.engine.weights.ComputeTarget;
+import dev.fleet.engine.weights.Weights;
+import dev.fleet.testing.TensorAssert;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** Gemma 3's hidden_states[-2] against transformers' Gemma3TextModel on the fixture. */
+class Gemma3TextEncoderTest {
+  private static final Path DIR = NewbieFixture.DIR.resolve("text_encoder");
+
+  @Test
+  void configReadsLayerTypesAndRope() {
+    Gemma3Config c = Gemma3Config.read(DIR);
+    assertEquals(5, c.layers());
+    assertEquals(List.of(false, true, false, false, true), c.fullAttention());
+    assertEquals(1e6, c.fullRopeTheta());
+    assertEquals(8.0, c.fullRopeFactor());
+    assertEquals(1e4, c.slidingRopeTheta());
+    assertEquals(4, c.slidingWindow());
+    assertEquals(16, c.headDim());
+  }
+
+  @Test
+  void inverseFrequenciesMatchTheModelsBuffers() {
+    Gemma3Config c = Gemma3Config.read(DIR);
+    try (TensorStore expected = TensorStore.open(NewbieFixture.EXPECTED)) {
+      float[] full =
+          HalfRope.inverseFrequencies(c.headDim(), c.fullRopeTheta(), c.fullRopeFactor());
+      float[] sliding = HalfRope.inverseFrequencies(c.headDim(), c.slidingRopeTheta(), 1);
+      double fullErr =
+          TensorAssert.relErr(
+              floats(expected, "gemma.mid.buffer.rotary_emb.full_attention_inv_freq"), full);
+      double slidingErr =
+          TensorAssert.relErr(
+              floats(expected, "gemma.mid.buffer.rotary_emb.sliding_attention_inv_freq"), sliding);
+      assertTrue(fullErr <= 1e-6, "full inv_freq " + fullErr);
+      assertTrue(slidingErr <= 1e-6, "sliding inv_freq " + slidingErr);
+    }
+  }
+
+  @Test
+  void hiddenStatesMinusTwoMatchTransformers() {
+    assertParity("model.safetensors", "gemma.out.hidden_states_m2");
+  }
+
+  @Test
+  void float16AgreesWithFloat32AndStaysFiniteOnPaddedRows() {
+    ComputeTarget half = new ComputeTarget(Device.cpu(), DataType.FLOAT16);
+    try (TensorStore expected = TensorStore.open(NewbieFixture.EXPECTED);
+        TensorStore store = TensorStore.open(DIR.resolve("model.safetensors"));
+        Gemma3TextEncoder model =
+            Gemma3TextEncoder.load(new Weights(store, half), Gemma3Config.read(DIR));
+        NDManager m = NDManager.newBaseManager(Device.cpu())) {
+      NDArray out =
+          model.encode(
+              NewbieFixture.load(expected, "gemma.in.ids", m),
+              NewbieFixture.load(expected, "gemma.in.mask", m));
+      double err = NewbieFixture.relErr(expected, "gemma.out.hidden_states_m2", out);
+      System.out.printf("gemma fp16 on CPU: rel L2 %.3e%n", err);
+      assertTrue(err <= 2e-2, "fp16 rel L2 " + err);
+    }
+  }
+
+  @Test
+  void multimodalCheckpointPrefixIsFound() {
+    try (TensorStore expected = TensorStore.open(NewbieFixture.EXPECTED);
+        TensorStore file = TensorStore.open(DIR.resolve("model.safetensors"));
+        TensorStore multimodal = new PrefixingStore(file, "language_model.model.");
+        Gemma3TextEncoder model =
+            Gemma3TextEncoder.load(
+                new Weights(multimodal, ComputeTarget.cpu()), Gemma3Config.read(DIR));
+        NDManager m = NDManager.newBaseManager(Device.cpu())) {
+      NDArray out =
+          model.encode(
+              NewbieFixture.load(expected, "gemma.in.ids", m),
+              NewbieFixture.load(expected, "gemma.in.mask", m));
+      double err = NewbieFixture.relErr(expected, "gemma.out.hidden_states_m2", out);
+      assertTrue(err <= 1e-4, "prefixed checkpoint rel L2 " + err);
+    }
+  }
+
+  @Test
+  void bf16CheckpointWidenedInJavaMatchesReference() {
+    assertParity("model-bf16.safetensors", "gemma.out.hidden_states_m2.bf16");
+  }
+
+  @Test
+  void everyIntermediateHiddenStateMatches() {
+    Gemma3Config c = Gemma3Config.read(DIR);
+    try (TensorStore expected = TensorStore.open(NewbieFixture.EXPECTED);
+        TensorStore store = TensorStore.open(DIR.resolve("model.safetensors"));
+        Gemma3TextEncoder model =
+            Gemma3TextEncoder.load(new Weights(store, ComputeTarget.cpu()), c);
+        NDManager m = NDManager.newBaseManager(Device.cpu())) {
+      model.manager().cap();
+      NDArray ids = NewbieFixture.load(expected, "gemma.in.ids", m);
+      NDArray mask = NewbieFixture.load(expected, "gemma.in.mask", m);
+      for (int n = 0; n < c.layers(); n++) {
+        NDArray h = model.hiddenState(ids, mask, n);
+        double err = NewbieFixture.relErr(expected, "gemma.mid.hidden_states." + n, h);
+        System.out.printf("gemma hidden_states[%d]: rel L2 %.3e%n", n, err);
+        assertTrue(err <= 1e-4, "hidden_states." + n + " rel L2 " + err);
+        assertEquals(m, h.getManager());
+      }
+    }
+  }
+
+  @Test
+  void tokenizerReproducesTheFixturesIds() {
+    var c = NewbieFixture.caseJson();
+    NewbieRequest r =
+        new NewbieRequest(
+            c.get("prompt").asText(),
+            c.get("negative_prompt").asText(),
+            c.get("system_prompt").asText(),
+            1,
+            64,
+            64,
+            1,
+            1f,
+            1f,
+            0f,
+            6f);
+    try (NewbieTokenizer tok = NewbieTokenizer.gemma(NewbieFixture.DIR.resolve("tokenizer"))) {
+      TokenBatch b = tok.encode(List.of(r.gemmaTexts()));
+      assertEquals(0, b.length() % 8);
+      for (int i = 0; i < 2; i++) {
+        assertArrayEquals(longs(c.get("gemma_ids").get(i)), b.ids()[i], "gemma ids row " + i);
+        assertArrayEquals(longs(c.get("gemma_mask").get(i)), b.mask()[i], "gemma mask row " + i);
+      }
+      assertEquals(0, tok.padId());
+    }
+  }
+
+  private static long[] longs(com.fasterxml.jackson.databind.JsonNode a) {
+    long[] out = new long[a.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = a.get(i).asLong();
+    }
+    return out;
+  }
+
+  private void assertParity(String file, String want) {
+    try (TensorStore expected = TensorStore.open(NewbieFixture.EXPECTED);
+        TensorStore store = TensorStore.open(DIR.resolve(file));
+        Gemma3TextEncoder model =
+            Gemma3TextEncoder.load(
+                new Weights(store, ComputeTarget.cpu()), Gemma3Config.read(DIR));
+        NDManager m = NDManager.newBaseManager(Device.cpu())) {
+      NDArray out =
+          model.encode(
+              NewbieFixture.load(expected, "gemma.in.ids", m),
+              NewbieFixture.load(expected, "gemma.in.mask", m));
+      assertEquals(new Shape(2, 72, 48), out.getShape());
+      double err = NewbieFixture.relErr(expected, want, out);
+      System.out.printf("gemma %s vs %s: rel L2 %.3e%n", file, want, err);
+      assertTrue(err <= 1e-4, file + " rel L2 " + err);
+    }
+  }
+}
