@@ -4,11 +4,11 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import dev.fleet.engine.nn.Adapters;
 import dev.fleet.engine.nn.BlockLease;
 import dev.fleet.engine.nn.Linear;
 import dev.fleet.engine.nn.ParameterLoader;
+import dev.fleet.engine.nn.Shapes;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
 import dev.fleet.model.memory.DitDims;
@@ -192,20 +192,20 @@ public final class FluxTransformer implements AutoCloseable {
       NDArray guidance,
       Adapters adapters) {
     long b = img.getShape().get(0);
-    checkShape("img", img, b, -1, params.inChannels());
+    Shapes.require("img", img, b, -1, params.inChannels());
     long l = img.getShape().get(1);
-    checkShape("txt", txt, b, -1, params.contextInDim());
+    Shapes.require("txt", txt, b, -1, params.contextInDim());
     long t = txt.getShape().get(1);
-    checkShape("img_ids", imgIds, b, l, params.axesDim().size());
-    checkShape("txt_ids", txtIds, b, t, params.axesDim().size());
-    checkShape("y", y, b, params.vecInDim());
-    checkShape("timesteps", timesteps, b);
+    Shapes.require("img_ids", imgIds, b, l, params.axesDim().size());
+    Shapes.require("txt_ids", txtIds, b, t, params.axesDim().size());
+    Shapes.require("y", y, b, params.vecInDim());
+    Shapes.require("timesteps", timesteps, b);
     if (params.guidanceEmbed()) {
       if (guidance == null) {
         throw new IllegalArgumentException(
             "guidance is required: this model is guidance-distilled (guidance_embed=true)");
       }
-      checkShape("guidance", guidance, b);
+      Shapes.require("guidance", guidance, b);
     }
     List<NDArray> inputs = new ArrayList<>(List.of(img, imgIds, txt, txtIds, y, timesteps));
     if (guidanceIn != null) {
@@ -290,21 +290,6 @@ public final class FluxTransformer implements AutoCloseable {
               .forward(imgTokens, vec)
               .toType(img.getDataType(), false);
       return scope.ret(out);
-    }
-  }
-
-  private static void checkShape(String name, NDArray x, long... expected) {
-    Shape s = x.getShape();
-    boolean ok = s.dimension() == expected.length;
-    for (int i = 0; ok && i < expected.length; i++) {
-      ok = expected[i] < 0 || s.get(i) == expected[i];
-    }
-    if (!ok) {
-      StringBuilder want = new StringBuilder("(");
-      for (int i = 0; i < expected.length; i++) {
-        want.append(i > 0 ? ", " : "").append(expected[i] < 0 ? "*" : expected[i]);
-      }
-      throw new IllegalArgumentException(name + " must have shape " + want + "), got " + s);
     }
   }
 

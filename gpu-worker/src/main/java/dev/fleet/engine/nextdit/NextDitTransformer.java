@@ -13,6 +13,7 @@ import dev.fleet.engine.nn.LayerNorm;
 import dev.fleet.engine.nn.Linear;
 import dev.fleet.engine.nn.ParameterLoader;
 import dev.fleet.engine.nn.RmsNorm;
+import dev.fleet.engine.nn.Shapes;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
@@ -185,11 +186,11 @@ public final class NextDitTransformer implements AutoCloseable {
               + xs);
     }
     int b = (int) xs.get(0);
-    check("t", t, b);
-    check("cap_feats", capFeats, b, -1, params.capFeatDim());
+    Shapes.require("t", t, b);
+    Shapes.require("cap_feats", capFeats, b, -1, params.capFeatDim());
     int lc = (int) capFeats.getShape().get(1);
-    check("cap_mask", capMask, b, lc);
-    check("clip_text_pooled", pooled, b, params.clipTextDim());
+    Shapes.require("cap_mask", capMask, b, lc);
+    Shapes.require("clip_text_pooled", pooled, b, params.clipTextDim());
     int c = (int) xs.get(1);
     int hp = (int) xs.get(2) / p;
     int wp = (int) xs.get(3) / p;
@@ -330,21 +331,6 @@ public final class NextDitTransformer implements AutoCloseable {
       out[i] = sum;
     }
     return out;
-  }
-
-  private static void check(String name, NDArray a, long... expected) {
-    Shape s = a.getShape();
-    boolean ok = s.dimension() == expected.length;
-    for (int i = 0; ok && i < expected.length; i++) {
-      ok = expected[i] < 0 || s.get(i) == expected[i];
-    }
-    if (!ok) {
-      StringBuilder want = new StringBuilder("(");
-      for (int i = 0; i < expected.length; i++) {
-        want.append(i > 0 ? ", " : "").append(expected[i] < 0 ? "*" : expected[i]);
-      }
-      throw new IllegalArgumentException(name + " must have shape " + want + "), got " + s);
-    }
   }
 
   /** Frees the parameters. */

@@ -1,5 +1,7 @@
 package dev.fleet.engine.nextdit;
 
+import dev.fleet.engine.sampling.Schedule;
+
 /**
  * NewBie's time grid ({@code transport}'s ODE sampler with {@code time_shifting_factor}): {@code
  * t_k = s_k / (s_k + shift − shift · s_k)} for {@code s = linspace(0, 1, N + 1)}, in float32 as
@@ -24,27 +26,12 @@ public final class ShiftedSchedule {
     if (!(shift > 0)) {
       throw new IllegalArgumentException("shift must be positive, got " + shift);
     }
-    float[] s = linspace(0f, 1f, steps + 1);
+    float[] s = Schedule.linspace(0f, 1f, steps + 1);
     float[] t = new float[s.length];
     for (int i = 0; i < s.length; i++) {
       float denom = (s[i] + shift) - shift * s[i];
       t[i] = s[i] / denom;
     }
     return t;
-  }
-
-  /** torch.linspace in float32: the first half counts up from start, the second down from end. */
-  static float[] linspace(float start, float end, int n) {
-    float[] out = new float[n];
-    if (n == 1) {
-      out[0] = start;
-      return out;
-    }
-    float step = (end - start) / (n - 1);
-    int half = n / 2;
-    for (int i = 0; i < n; i++) {
-      out[i] = i < half ? start + step * i : end - step * (n - 1 - i);
-    }
-    return out;
   }
 }

@@ -38,7 +38,7 @@ public final class Schedule {
   }
 
   /** torch.linspace in float32: the first half counts up from start, the second down from end. */
-  static float[] linspace(float start, float end, int n) {
+  public static float[] linspace(float start, float end, int n) {
     float[] out = new float[n];
     if (n == 1) {
       out[0] = start;
