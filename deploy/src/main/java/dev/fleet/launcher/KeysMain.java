@@ -209,13 +209,7 @@ public final class KeysMain {
       throw new UsageException("which: create, list or revoke?");
     }
     Object options = sub.commandSpec().userObject();
-    KeysOptions.Database db =
-        switch (options) {
-          case KeysOptions.Create c -> c.db;
-          case KeysOptions.List l -> l.db;
-          case KeysOptions.Revoke r -> r.db;
-          default -> throw new IllegalStateException(options.toString());
-        };
+    KeysOptions.Database db = ((KeysOptions.Subcommand) options).db;
     Path data = sub.hasMatchedOption("--data") ? db.data : top.db.data;
     String jdbcUrl = sub.hasMatchedOption("--jdbc-url") ? db.jdbcUrl : top.db.jdbcUrl;
     return switch (options) {

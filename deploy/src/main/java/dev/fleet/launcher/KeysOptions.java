@@ -43,11 +43,14 @@ final class KeysOptions {
     String jdbcUrl;
   }
 
-  @Command(name = "create", description = "Makes a key; prints it alone on the last line.")
-  static final class Create {
+  /** What every subcommand takes: its help and where the fleet's database is. */
+  abstract static class Subcommand {
     @Mixin HelpOption help = new HelpOption();
     @Mixin Database db = new Database();
+  }
 
+  @Command(name = "create", description = "Makes a key; prints it alone on the last line.")
+  static final class Create extends Subcommand {
     @Option(
         names = "--tenant",
         required = true,
@@ -63,10 +66,7 @@ final class KeysOptions {
   }
 
   @Command(name = "list", description = "Every key (revoked ones too), or a tenant's.")
-  static final class List {
-    @Mixin HelpOption help = new HelpOption();
-    @Mixin Database db = new Database();
-
+  static final class List extends Subcommand {
     @Option(names = "--tenant", paramLabel = "NAME", description = "only this tenant's keys")
     String tenant;
   }
@@ -74,10 +74,7 @@ final class KeysOptions {
   @Command(
       name = "revoke",
       description = "Revokes a key: gateways refuse it within moments (their notification).")
-  static final class Revoke {
-    @Mixin HelpOption help = new HelpOption();
-    @Mixin Database db = new Database();
-
+  static final class Revoke extends Subcommand {
     @Parameters(paramLabel = "ID", description = "the key's public id (./fleet keys list)")
     String id;
   }
