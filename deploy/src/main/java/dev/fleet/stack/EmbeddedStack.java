@@ -11,6 +11,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The fleet's local infrastructure in one object: PostgreSQL, Kafka and an S3-compatible server,
@@ -20,6 +22,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * reverse of their logical order: S3, Kafka, then PostgreSQL.
  */
 public final class EmbeddedStack implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(EmbeddedStack.class);
+  private static final int FREE_PORT_ATTEMPTS = 3;
   private final Path dataDir;
   private final EmbeddedPostgres postgres;
   private final EmbeddedKafka kafka;
@@ -45,8 +49,37 @@ public final class EmbeddedStack implements AutoCloseable {
             c.s3Bucket());
   }
 
-  /** Starts all three services; if one fails, the others are stopped again before throwing. */
+  /**
+   * Starts all three services; if one fails, the others are stopped again before throwing.
+   *
+   * <p>A port given as 0 is picked free just before its service binds it, and another process (or
+   * an outgoing connection, which draws from the same ephemeral range) can take it in between. A
+   * start with such ports is therefore tried up to {@value #FREE_PORT_ATTEMPTS} times, on new ports
+   * each time; a start on fixed ports is tried once. The error names every service's failure.
+   */
   public static EmbeddedStack start(StackConfig config) throws IOException {
+    boolean picksPorts =
+        config.kafkaPort() == 0 || config.postgresPort() == 0 || config.s3Port() == 0;
+    int attempts = picksPorts ? FREE_PORT_ATTEMPTS : 1;
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return startOnce(config);
+      } catch (InterruptedIOException e) {
+        throw e;
+      } catch (IOException e) {
+        if (attempt >= attempts || Thread.currentThread().isInterrupted()) {
+          throw e;
+        }
+        LOG.warn(
+            "{}; trying again on other free ports ({} of {})",
+            e.getMessage(),
+            attempt + 1,
+            attempts);
+      }
+    }
+  }
+
+  private static EmbeddedStack startOnce(StackConfig config) throws IOException {
     Path dir = config.dataDir().toAbsolutePath().normalize();
     Files.createDirectories(dir);
     // A killed stack leaves its PostgreSQL running, on the port that the check below tests.
@@ -98,7 +131,8 @@ public final class EmbeddedStack implements AutoCloseable {
       }
       if (failure != null) {
         closeAll(started.reversed(), failure);
-        throw new IOException("the local stack did not start in " + dir, failure);
+        throw new IOException(
+            "the local stack did not start in " + dir + ": " + describe(failure), failure);
       }
       return new EmbeddedStack(dir, pg.resultNow(), kafka.resultNow(), s3.resultNow(), config);
     } finally {
@@ -148,6 +182,30 @@ public final class EmbeddedStack implements AutoCloseable {
       }
     }
     return failure;
+  }
+
+  /** Each failure (the first and those added to it) as "Type: message", through to its cause. */
+  static String describe(Throwable failure) {
+    List<String> parts = new ArrayList<>();
+    List<Throwable> all = new ArrayList<>(List.of(failure));
+    all.addAll(List.of(failure.getSuppressed()));
+    for (Throwable t : all) {
+      StringBuilder chain = new StringBuilder();
+      for (Throwable c = t; c != null && chain.length() < 600; c = c.getCause()) {
+        if (!chain.isEmpty()) {
+          chain.append(" <- ");
+        }
+        chain.append(c.getClass().getSimpleName());
+        if (c.getMessage() != null) {
+          chain.append(": ").append(c.getMessage().strip());
+        }
+        if (c.getCause() == c) {
+          break;
+        }
+      }
+      parts.add(chain.toString());
+    }
+    return String.join("; ", parts);
   }
 
   private static Throwable addTo(Throwable first, Throwable next) {

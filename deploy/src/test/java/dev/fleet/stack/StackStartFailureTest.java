@@ -48,11 +48,15 @@ class StackStartFailureTest {
     int postgresPort = Ports.free();
     // A file where the S3 data directory should be: S3 fails, PostgreSQL and Kafka start.
     Files.writeString(dataDir.resolve("s3"), "in the way");
-    StackConfig config = StackConfig.withFreePorts(dataDir).withPorts(kafkaPort, postgresPort, 0);
+    // Fixed ports: one attempt (a start on free ports would be tried again on other ports).
+    StackConfig config =
+        StackConfig.withFreePorts(dataDir).withPorts(kafkaPort, postgresPort, Ports.free());
 
     IOException e = assertThrows(IOException.class, () -> EmbeddedStack.start(config));
 
     assertTrue(e.getMessage().startsWith("the local stack did not start"), e.getMessage());
+    // The message itself says what failed, for logs that show no stack trace.
+    assertTrue(e.getMessage().contains("FileAlreadyExistsException"), e.getMessage());
     assertInstanceOf(FileAlreadyExistsException.class, e.getCause());
     Ports.checkFree(kafkaPort, "Kafka");
     Ports.checkFree(postgresPort, "PostgreSQL");
