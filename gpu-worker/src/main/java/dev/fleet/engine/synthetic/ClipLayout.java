@@ -23,18 +23,19 @@ public final class ClipLayout {
   private ClipLayout() {}
 
   public static List<TensorSpec> of(ClipTextConfig c) {
-    long h = c.hiddenSize();
+    long h = c.dims().hiddenSize();
     List<TensorSpec> out = new ArrayList<>();
-    out.add(normal("embeddings.token_embedding.weight", TOKEN_STD, c.vocabSize(), h));
-    out.add(normal("embeddings.position_embedding.weight", POSITION_STD, c.maxPositions(), h));
-    for (int i = 0; i < c.layers(); i++) {
+    out.add(normal("embeddings.token_embedding.weight", TOKEN_STD, c.dims().vocabSize(), h));
+    out.add(
+        normal("embeddings.position_embedding.weight", POSITION_STD, c.dims().sequenceLength(), h));
+    for (int i = 0; i < c.dims().layers(); i++) {
       String l = "encoder.layers." + i;
       for (String proj : List.of("k_proj", "v_proj", "q_proj", "out_proj")) {
         linear(out, l + ".self_attn." + proj, h, h);
       }
       layerNorm(out, l + ".layer_norm1", h);
-      linear(out, l + ".mlp.fc1", c.intermediateSize(), h);
-      linear(out, l + ".mlp.fc2", h, c.intermediateSize());
+      linear(out, l + ".mlp.fc1", c.dims().intermediateSize(), h);
+      linear(out, l + ".mlp.fc2", h, c.dims().intermediateSize());
       layerNorm(out, l + ".layer_norm2", h);
     }
     layerNorm(out, "final_layer_norm", h);

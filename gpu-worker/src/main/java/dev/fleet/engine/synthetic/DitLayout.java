@@ -19,36 +19,36 @@ public final class DitLayout {
 
   /** Every tensor of the checkpoint: embedders, double blocks, single blocks, output head. */
   public static List<TensorSpec> of(FluxParams p) {
-    long h = p.hiddenSize();
+    long h = p.dims().hiddenSize();
     List<TensorSpec> out = new ArrayList<>();
-    linear(out, "img_in", h, p.inChannels(), true);
+    linear(out, "img_in", h, p.dims().inChannels(), true);
     mlpEmbedder(out, "time_in", DitDims.TIME_EMBED_DIM, h);
-    mlpEmbedder(out, "vector_in", p.vecInDim(), h);
-    if (p.guidanceEmbed()) {
+    mlpEmbedder(out, "vector_in", p.dims().vecInDim(), h);
+    if (p.dims().guidanceEmbed()) {
       mlpEmbedder(out, "guidance_in", DitDims.TIME_EMBED_DIM, h);
     }
-    linear(out, "txt_in", h, p.contextInDim(), true);
-    for (int i = 0; i < p.depth(); i++) {
+    linear(out, "txt_in", h, p.dims().contextInDim(), true);
+    for (int i = 0; i < p.dims().depth(); i++) {
       out.addAll(doubleBlock(p, i));
     }
-    for (int i = 0; i < p.depthSingleBlocks(); i++) {
+    for (int i = 0; i < p.dims().depthSingleBlocks(); i++) {
       out.addAll(singleBlock(p, i));
     }
     linear(out, "final_layer.adaLN_modulation.1", 2 * h, h, true);
-    linear(out, "final_layer.linear", p.outChannels(), h, true);
+    linear(out, "final_layer.linear", p.dims().outChannels(), h, true);
     return out;
   }
 
   /** {@code double_blocks.i}: an image and a text stream, each modulation, attention and MLP. */
   public static List<TensorSpec> doubleBlock(FluxParams p, int i) {
-    long h = p.hiddenSize();
-    long mlp = p.mlpHiddenDim();
+    long h = p.dims().hiddenSize();
+    long mlp = p.dims().mlpHiddenDim();
     List<TensorSpec> out = new ArrayList<>();
     for (String stream : List.of("img", "txt")) {
       String s = "double_blocks." + i + "." + stream;
       linear(out, s + "_mod.lin", 6 * h, h, true);
-      linear(out, s + "_attn.qkv", 3 * h, h, p.qkvBias());
-      qkNorm(out, s + "_attn.norm", p.headDim());
+      linear(out, s + "_attn.qkv", 3 * h, h, p.dims().qkvBias());
+      qkNorm(out, s + "_attn.norm", p.dims().headDim());
       linear(out, s + "_attn.proj", h, h, true);
       linear(out, s + "_mlp.0", mlp, h, true);
       linear(out, s + "_mlp.2", h, mlp, true);
@@ -58,13 +58,13 @@ public final class DitLayout {
 
   /** {@code single_blocks.i}: fused qkv+MLP input, fused output, QK norm, modulation. */
   public static List<TensorSpec> singleBlock(FluxParams p, int i) {
-    long h = p.hiddenSize();
-    long mlp = p.mlpHiddenDim();
+    long h = p.dims().hiddenSize();
+    long mlp = p.dims().mlpHiddenDim();
     String s = "single_blocks." + i;
     List<TensorSpec> out = new ArrayList<>();
     linear(out, s + ".linear1", 3 * h + mlp, h, true);
     linear(out, s + ".linear2", h, h + mlp, true);
-    qkNorm(out, s + ".norm", p.headDim());
+    qkNorm(out, s + ".norm", p.dims().headDim());
     linear(out, s + ".modulation.lin", 3 * h, h, true);
     return out;
   }

@@ -302,17 +302,18 @@ public record SyntheticModelWriter(
             "tokenizer source " + tokenizerSource + " has no " + d.getFileName() + "/ folder");
       }
     }
-    requireFits("CLIP", clipDir, TokenizerVocabulary.idLimit(clipDir), shape.clip().vocabSize());
-    requireFits("T5", t5Dir, TokenizerVocabulary.idLimit(t5Dir), shape.t5().vocabSize());
+    requireFits(
+        "CLIP", clipDir, TokenizerVocabulary.idLimit(clipDir), shape.clip().dims().vocabSize());
+    requireFits("T5", t5Dir, TokenizerVocabulary.idLimit(t5Dir), shape.t5().dims().vocabSize());
     try (PromptTokenizer clip = PromptTokenizer.clip(clipDir)) {
-      if (clip.maxLength() > shape.clip().maxPositions()) {
+      if (clip.maxLength() > shape.clip().dims().sequenceLength()) {
         throw new IllegalArgumentException(
             "the CLIP tokenizer in "
                 + clipDir
                 + " produces "
                 + clip.maxLength()
                 + " tokens but the shape's CLIP max_position_embeddings is "
-                + shape.clip().maxPositions());
+                + shape.clip().dims().sequenceLength());
       }
     }
   }
@@ -374,20 +375,20 @@ public record SyntheticModelWriter(
   /** BFL's {@code FluxParams}, as the bundled fixture's {@code transformer/config.json}. */
   static ObjectNode ditConfigJson(FluxParams p) {
     ObjectNode n = JSON.createObjectNode();
-    n.put("in_channels", p.inChannels());
-    n.put("out_channels", p.outChannels());
-    n.put("vec_in_dim", p.vecInDim());
-    n.put("context_in_dim", p.contextInDim());
-    n.put("hidden_size", p.hiddenSize());
-    n.put("mlp_ratio", p.mlpRatio());
-    n.put("num_heads", p.numHeads());
-    n.put("depth", p.depth());
-    n.put("depth_single_blocks", p.depthSingleBlocks());
+    n.put("in_channels", p.dims().inChannels());
+    n.put("out_channels", p.dims().outChannels());
+    n.put("vec_in_dim", p.dims().vecInDim());
+    n.put("context_in_dim", p.dims().contextInDim());
+    n.put("hidden_size", p.dims().hiddenSize());
+    n.put("mlp_ratio", p.dims().mlpRatio());
+    n.put("num_heads", p.dims().numHeads());
+    n.put("depth", p.dims().depth());
+    n.put("depth_single_blocks", p.dims().depthSingleBlocks());
     ArrayNode axes = n.putArray("axes_dim");
     p.axesDim().forEach(axes::add);
     n.put("theta", p.theta());
-    n.put("qkv_bias", p.qkvBias());
-    n.put("guidance_embed", p.guidanceEmbed());
+    n.put("qkv_bias", p.dims().qkvBias());
+    n.put("guidance_embed", p.dims().guidanceEmbed());
     return n;
   }
 
@@ -395,13 +396,13 @@ public record SyntheticModelWriter(
   static ObjectNode vaeConfigJson(AutoEncoderParams p) {
     ObjectNode n = JSON.createObjectNode();
     n.put("resolution", p.resolution());
-    n.put("in_channels", p.inChannels());
-    n.put("ch", p.ch());
-    n.put("out_ch", p.outCh());
+    n.put("in_channels", p.dims().inChannels());
+    n.put("ch", p.dims().ch());
+    n.put("out_ch", p.dims().outChannels());
     ArrayNode mult = n.putArray("ch_mult");
-    p.chMult().forEach(mult::add);
-    n.put("num_res_blocks", p.numResBlocks());
-    n.put("z_channels", p.zChannels());
+    p.dims().chMult().forEach(mult::add);
+    n.put("num_res_blocks", p.dims().numResBlocks());
+    n.put("z_channels", p.dims().zChannels());
     n.put("scale_factor", p.scaleFactor());
     n.put("shift_factor", p.shiftFactor());
     return n;
@@ -417,14 +418,14 @@ public record SyntheticModelWriter(
     n.put("pad_token_id", 1);
     n.put("eos_token_id", c.eosTokenId());
     n.put("hidden_act", c.hiddenAct());
-    n.put("hidden_size", c.hiddenSize());
-    n.put("intermediate_size", c.intermediateSize());
+    n.put("hidden_size", c.dims().hiddenSize());
+    n.put("intermediate_size", c.dims().intermediateSize());
     n.put("layer_norm_eps", c.layerNormEps());
-    n.put("max_position_embeddings", c.maxPositions());
-    n.put("num_attention_heads", c.heads());
-    n.put("num_hidden_layers", c.layers());
-    n.put("projection_dim", c.hiddenSize());
-    n.put("vocab_size", c.vocabSize());
+    n.put("max_position_embeddings", c.dims().sequenceLength());
+    n.put("num_attention_heads", c.dims().heads());
+    n.put("num_hidden_layers", c.dims().layers());
+    n.put("projection_dim", c.dims().hiddenSize());
+    n.put("vocab_size", c.dims().vocabSize());
     n.put("torch_dtype", torchDtype(storage));
     return n;
   }
@@ -434,18 +435,18 @@ public record SyntheticModelWriter(
     ObjectNode n = JSON.createObjectNode();
     n.putArray("architectures").add("T5EncoderModel");
     n.put("model_type", "t5");
-    n.put("d_ff", c.dFf());
-    n.put("d_kv", c.dKv());
-    n.put("d_model", c.dModel());
+    n.put("d_ff", c.dims().dFf());
+    n.put("d_kv", c.dims().dKv());
+    n.put("d_model", c.dims().dModel());
     n.put("dense_act_fn", "gelu_new");
     n.put("feed_forward_proj", c.feedForwardProj());
     n.put("is_gated_act", true);
     n.put("layer_norm_epsilon", c.layerNormEps());
-    n.put("num_heads", c.heads());
-    n.put("num_layers", c.layers());
-    n.put("relative_attention_num_buckets", c.numBuckets());
+    n.put("num_heads", c.dims().heads());
+    n.put("num_layers", c.dims().layers());
+    n.put("relative_attention_num_buckets", c.dims().numBuckets());
     n.put("relative_attention_max_distance", c.maxDistance());
-    n.put("vocab_size", c.vocabSize());
+    n.put("vocab_size", c.dims().vocabSize());
     n.put("pad_token_id", 0);
     n.put("eos_token_id", 1);
     n.put("decoder_start_token_id", 0);

@@ -24,31 +24,31 @@ public final class VaeLayout {
   }
 
   private static void encoder(List<TensorSpec> out, AutoEncoderParams p) {
-    long in = p.ch();
-    conv(out, "encoder.conv_in", in, p.inChannels(), 3);
-    for (int level = 0; level < p.levels(); level++) {
-      long blockOut = p.channels(level);
-      for (int j = 0; j < p.numResBlocks(); j++) {
+    long in = p.dims().ch();
+    conv(out, "encoder.conv_in", in, p.dims().inChannels(), 3);
+    for (int level = 0; level < p.dims().levels(); level++) {
+      long blockOut = p.dims().channels(level);
+      for (int j = 0; j < p.dims().numResBlocks(); j++) {
         resnet(out, "encoder.down." + level + ".block." + j, in, blockOut);
         in = blockOut;
       }
-      if (level != p.levels() - 1) {
+      if (level != p.dims().levels() - 1) {
         conv(out, "encoder.down." + level + ".downsample.conv", in, in, 3);
       }
     }
     middle(out, "encoder.mid", in);
     groupNorm(out, "encoder.norm_out", in);
-    conv(out, "encoder.conv_out", 2L * p.zChannels(), in, 3); // mean and log-variance
+    conv(out, "encoder.conv_out", 2L * p.dims().zChannels(), in, 3); // mean and log-variance
   }
 
   private static void decoder(List<TensorSpec> out, AutoEncoderParams p) {
-    long in = p.channels(p.levels() - 1);
-    conv(out, "decoder.conv_in", in, p.zChannels(), 3);
+    long in = p.dims().channels(p.dims().levels() - 1);
+    conv(out, "decoder.conv_in", in, p.dims().zChannels(), 3);
     middle(out, "decoder.mid", in);
     // BFL builds the up path coarsest first but keys it by level, finest = up.0.
-    for (int level = p.levels() - 1; level >= 0; level--) {
-      long blockOut = p.channels(level);
-      for (int j = 0; j <= p.numResBlocks(); j++) {
+    for (int level = p.dims().levels() - 1; level >= 0; level--) {
+      long blockOut = p.dims().channels(level);
+      for (int j = 0; j <= p.dims().numResBlocks(); j++) {
         resnet(out, "decoder.up." + level + ".block." + j, in, blockOut);
         in = blockOut;
       }
@@ -57,7 +57,7 @@ public final class VaeLayout {
       }
     }
     groupNorm(out, "decoder.norm_out", in);
-    conv(out, "decoder.conv_out", p.outCh(), in, 3);
+    conv(out, "decoder.conv_out", p.dims().outChannels(), in, 3);
   }
 
   private static void middle(List<TensorSpec> out, String name, long c) {

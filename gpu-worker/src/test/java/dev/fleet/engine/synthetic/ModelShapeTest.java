@@ -11,6 +11,9 @@ import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.text.ClipTextConfig;
 import dev.fleet.engine.text.T5Config;
 import dev.fleet.engine.vae.AutoEncoderParams;
+import dev.fleet.model.memory.AutoencoderDims;
+import dev.fleet.model.memory.ClipDims;
+import dev.fleet.model.memory.T5Dims;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -55,12 +58,12 @@ class ModelShapeTest {
   @Test
   void fluxOneDimensionsAreTheDocumentedOnes() {
     FluxParams dit = ModelShape.FLUX_DEV.dit();
-    assertEquals(128, dit.headDim());
-    assertEquals(12288, dit.mlpHiddenDim());
-    assertEquals(8, ModelShape.FLUX_DEV.vae().downscale());
-    assertEquals(4096, ModelShape.FLUX_DEV.t5().innerDim());
-    assertTrue(ModelShape.FLUX_DEV.dit().guidanceEmbed());
-    assertTrue(!ModelShape.FLUX_SCHNELL.dit().guidanceEmbed());
+    assertEquals(128, dit.dims().headDim());
+    assertEquals(12288, dit.dims().mlpHiddenDim());
+    assertEquals(8, ModelShape.FLUX_DEV.vae().dims().downscale());
+    assertEquals(4096, ModelShape.FLUX_DEV.t5().dims().innerDim());
+    assertTrue(ModelShape.FLUX_DEV.dit().dims().guidanceEmbed());
+    assertTrue(!ModelShape.FLUX_SCHNELL.dit().dims().guidanceEmbed());
   }
 
   /** The tiny preset's layouts are exactly the bundled fixture's checkpoints: names and shapes. */
@@ -128,7 +131,8 @@ class ModelShapeTest {
                 t.dit(),
                 t.vae(),
                 t.clip(),
-                new T5Config(170, 80, 16, 128, 4, 2, 32, 128, 1e-6f, T5Config.GATED_GELU)));
+                new T5Config(
+                    new T5Dims(170, 80, 16, 128, 4, 2, 32), 128, 1e-6f, T5Config.GATED_GELU)));
     assertMessage(
         "vec_in_dim 32 must equal CLIP's hidden_size 64",
         () ->
@@ -136,7 +140,7 @@ class ModelShapeTest {
                 "x",
                 t.dit(),
                 t.vae(),
-                new ClipTextConfig(320, 64, 2, 2, 64, 77, 1e-5f, "quick_gelu", 2),
+                new ClipTextConfig(new ClipDims(320, 64, 2, 2, 64, 77), 1e-5f, "quick_gelu", 2),
                 t.t5()));
     assertMessage(
         "3 levels in ch_mult [1, 2, 2] (1/4)",
@@ -144,7 +148,8 @@ class ModelShapeTest {
             new ModelShape(
                 "x",
                 t.dit(),
-                new AutoEncoderParams(64, 3, 32, 3, List.of(1, 2, 2), 1, 16, 0.3611f, 0.1159f),
+                new AutoEncoderParams(
+                    new AutoencoderDims(3, 32, 3, List.of(1, 2, 2), 1, 16), 64, 0.3611f, 0.1159f),
                 t.clip(),
                 t.t5()));
     assertMessage(
@@ -153,7 +158,8 @@ class ModelShapeTest {
             new ModelShape(
                 "x",
                 t.dit(),
-                new AutoEncoderParams(64, 3, 32, 3, List.of(1, 1, 2, 2), 1, 8, 0.3611f, 0.1159f),
+                new AutoEncoderParams(
+                    new AutoencoderDims(3, 32, 3, List.of(1, 1, 2, 2), 1, 8), 64, 0.3611f, 0.1159f),
                 t.clip(),
                 t.t5()));
     assertMessage("a model shape needs a name", () -> t.named(" "));

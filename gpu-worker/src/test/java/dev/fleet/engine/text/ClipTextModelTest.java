@@ -15,6 +15,7 @@ import dev.fleet.engine.Fixtures;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
+import dev.fleet.model.memory.ClipDims;
 import dev.fleet.testing.TensorAssert;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -87,12 +88,13 @@ class ClipTextModelTest {
       // too.
       ClipTextConfig current =
           new ClipTextConfig(
-              legacy.vocabSize(),
-              legacy.hiddenSize(),
-              legacy.heads(),
-              legacy.layers(),
-              legacy.intermediateSize(),
-              legacy.maxPositions(),
+              new ClipDims(
+                  legacy.dims().vocabSize(),
+                  legacy.dims().hiddenSize(),
+                  legacy.dims().heads(),
+                  legacy.dims().layers(),
+                  legacy.dims().intermediateSize(),
+                  legacy.dims().sequenceLength()),
               legacy.layerNormEps(),
               legacy.hiddenAct(),
               319);
@@ -136,12 +138,12 @@ class ClipTextModelTest {
     var e =
         assertThrows(
             IllegalArgumentException.class,
-            () -> new ClipTextConfig(320, 32, 3, 2, 64, 77, 1e-5f, "quick_gelu", 2));
+            () -> new ClipTextConfig(new ClipDims(320, 32, 3, 2, 64, 77), 1e-5f, "quick_gelu", 2));
     assertTrue(e.getMessage().contains("32") && e.getMessage().contains("3"), e.getMessage());
     var act =
         assertThrows(
             IllegalArgumentException.class,
-            () -> new ClipTextConfig(320, 32, 2, 2, 64, 77, 1e-5f, "swish", 2));
+            () -> new ClipTextConfig(new ClipDims(320, 32, 2, 2, 64, 77), 1e-5f, "swish", 2));
     assertTrue(act.getMessage().contains("swish"), act.getMessage());
   }
 
