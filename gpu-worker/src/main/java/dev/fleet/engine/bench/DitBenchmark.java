@@ -66,7 +66,7 @@ public final class DitBenchmark {
     DType half = target.isHalf() ? DType.F16 : DType.F32;
     SyntheticTensorStore store =
         new SyntheticTensorStore(
-            DitLayout.of(params),
+            DitLayout.of(params.dims()),
             t -> fp8 && DitLayout.isBlockLinearWeight(t) ? DType.F8_E4M3 : half,
             1234);
     boolean gpu = target.device().isGpu();

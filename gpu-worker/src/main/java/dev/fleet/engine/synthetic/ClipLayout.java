@@ -6,7 +6,7 @@ import static dev.fleet.engine.synthetic.TensorSpec.ones;
 import static dev.fleet.engine.synthetic.TensorSpec.weight;
 import static dev.fleet.engine.synthetic.TensorSpec.zeros;
 
-import dev.fleet.engine.text.ClipTextConfig;
+import dev.fleet.model.memory.ClipDims;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -22,20 +22,19 @@ public final class ClipLayout {
 
   private ClipLayout() {}
 
-  public static List<TensorSpec> of(ClipTextConfig c) {
-    long h = c.dims().hiddenSize();
+  public static List<TensorSpec> of(ClipDims c) {
+    long h = c.hiddenSize();
     List<TensorSpec> out = new ArrayList<>();
-    out.add(normal("embeddings.token_embedding.weight", TOKEN_STD, c.dims().vocabSize(), h));
-    out.add(
-        normal("embeddings.position_embedding.weight", POSITION_STD, c.dims().sequenceLength(), h));
-    for (int i = 0; i < c.dims().layers(); i++) {
+    out.add(normal("embeddings.token_embedding.weight", TOKEN_STD, c.vocabSize(), h));
+    out.add(normal("embeddings.position_embedding.weight", POSITION_STD, c.sequenceLength(), h));
+    for (int i = 0; i < c.layers(); i++) {
       String l = "encoder.layers." + i;
       for (String proj : List.of("k_proj", "v_proj", "q_proj", "out_proj")) {
         linear(out, l + ".self_attn." + proj, h, h);
       }
       layerNorm(out, l + ".layer_norm1", h);
-      linear(out, l + ".mlp.fc1", c.dims().intermediateSize(), h);
-      linear(out, l + ".mlp.fc2", h, c.dims().intermediateSize());
+      linear(out, l + ".mlp.fc1", c.intermediateSize(), h);
+      linear(out, l + ".mlp.fc2", h, c.intermediateSize());
       layerNorm(out, l + ".layer_norm2", h);
     }
     layerNorm(out, "final_layer_norm", h);

@@ -4,7 +4,6 @@ import static dev.fleet.engine.synthetic.TensorSpec.bias;
 import static dev.fleet.engine.synthetic.TensorSpec.ones;
 import static dev.fleet.engine.synthetic.TensorSpec.weight;
 
-import dev.fleet.engine.flux.FluxParams;
 import dev.fleet.model.memory.DitDims;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,37 +17,37 @@ public final class DitLayout {
   private DitLayout() {}
 
   /** Every tensor of the checkpoint: embedders, double blocks, single blocks, output head. */
-  public static List<TensorSpec> of(FluxParams p) {
-    long h = p.dims().hiddenSize();
+  public static List<TensorSpec> of(DitDims p) {
+    long h = p.hiddenSize();
     List<TensorSpec> out = new ArrayList<>();
-    linear(out, "img_in", h, p.dims().inChannels(), true);
+    linear(out, "img_in", h, p.inChannels(), true);
     mlpEmbedder(out, "time_in", DitDims.TIME_EMBED_DIM, h);
-    mlpEmbedder(out, "vector_in", p.dims().vecInDim(), h);
-    if (p.dims().guidanceEmbed()) {
+    mlpEmbedder(out, "vector_in", p.vecInDim(), h);
+    if (p.guidanceEmbed()) {
       mlpEmbedder(out, "guidance_in", DitDims.TIME_EMBED_DIM, h);
     }
-    linear(out, "txt_in", h, p.dims().contextInDim(), true);
-    for (int i = 0; i < p.dims().depth(); i++) {
+    linear(out, "txt_in", h, p.contextInDim(), true);
+    for (int i = 0; i < p.depth(); i++) {
       out.addAll(doubleBlock(p, i));
     }
-    for (int i = 0; i < p.dims().depthSingleBlocks(); i++) {
+    for (int i = 0; i < p.depthSingleBlocks(); i++) {
       out.addAll(singleBlock(p, i));
     }
     linear(out, "final_layer.adaLN_modulation.1", 2 * h, h, true);
-    linear(out, "final_layer.linear", p.dims().outChannels(), h, true);
+    linear(out, "final_layer.linear", p.outChannels(), h, true);
     return out;
   }
 
   /** {@code double_blocks.i}: an image and a text stream, each modulation, attention and MLP. */
-  public static List<TensorSpec> doubleBlock(FluxParams p, int i) {
-    long h = p.dims().hiddenSize();
-    long mlp = p.dims().mlpHiddenDim();
+  public static List<TensorSpec> doubleBlock(DitDims p, int i) {
+    long h = p.hiddenSize();
+    long mlp = p.mlpHiddenDim();
     List<TensorSpec> out = new ArrayList<>();
     for (String stream : List.of("img", "txt")) {
       String s = "double_blocks." + i + "." + stream;
       linear(out, s + "_mod.lin", 6 * h, h, true);
-      linear(out, s + "_attn.qkv", 3 * h, h, p.dims().qkvBias());
-      qkNorm(out, s + "_attn.norm", p.dims().headDim());
+      linear(out, s + "_attn.qkv", 3 * h, h, p.qkvBias());
+      qkNorm(out, s + "_attn.norm", p.headDim());
       linear(out, s + "_attn.proj", h, h, true);
       linear(out, s + "_mlp.0", mlp, h, true);
       linear(out, s + "_mlp.2", h, mlp, true);
@@ -57,14 +56,14 @@ public final class DitLayout {
   }
 
   /** {@code single_blocks.i}: fused qkv+MLP input, fused output, QK norm, modulation. */
-  public static List<TensorSpec> singleBlock(FluxParams p, int i) {
-    long h = p.dims().hiddenSize();
-    long mlp = p.dims().mlpHiddenDim();
+  public static List<TensorSpec> singleBlock(DitDims p, int i) {
+    long h = p.hiddenSize();
+    long mlp = p.mlpHiddenDim();
     String s = "single_blocks." + i;
     List<TensorSpec> out = new ArrayList<>();
     linear(out, s + ".linear1", 3 * h + mlp, h, true);
     linear(out, s + ".linear2", h, h + mlp, true);
-    qkNorm(out, s + ".norm", p.dims().headDim());
+    qkNorm(out, s + ".norm", p.headDim());
     linear(out, s + ".modulation.lin", 3 * h, h, true);
     return out;
   }

@@ -153,10 +153,10 @@ public record ModelShape(
   /** Every tensor a checkpoint of the component holds (CLIP without its {@code text_model.}). */
   public List<TensorSpec> layout(Component component) {
     return switch (component) {
-      case DIT -> DitLayout.of(dit);
-      case T5 -> T5Layout.of(t5);
-      case CLIP -> ClipLayout.of(clip);
-      case VAE -> VaeLayout.of(vae);
+      case DIT -> DitLayout.of(dit.dims());
+      case T5 -> T5Layout.of(t5.dims());
+      case CLIP -> ClipLayout.of(clip.dims());
+      case VAE -> VaeLayout.of(vae.dims());
     };
   }
 
@@ -176,12 +176,12 @@ public record ModelShape(
 
   /** Parameters of one double-stream block (all blocks of a kind are the same size). */
   public long doubleBlockParameterCount() {
-    return count(DitLayout.doubleBlock(dit, 0));
+    return count(DitLayout.doubleBlock(dit.dims(), 0));
   }
 
   /** Parameters of one single-stream block. */
   public long singleBlockParameterCount() {
-    return count(DitLayout.singleBlock(dit, 0));
+    return count(DitLayout.singleBlock(dit.dims(), 0));
   }
 
   private static long count(List<TensorSpec> tensors) {

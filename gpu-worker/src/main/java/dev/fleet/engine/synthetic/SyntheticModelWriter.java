@@ -11,6 +11,10 @@ import dev.fleet.engine.text.ClipTextConfig;
 import dev.fleet.engine.text.T5Config;
 import dev.fleet.engine.tokenizer.PromptTokenizer;
 import dev.fleet.engine.vae.AutoEncoderParams;
+import dev.fleet.model.memory.AutoencoderDims;
+import dev.fleet.model.memory.ClipDims;
+import dev.fleet.model.memory.DitDims;
+import dev.fleet.model.memory.T5Dims;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -374,35 +378,37 @@ public record SyntheticModelWriter(
 
   /** BFL's {@code FluxParams}, as the bundled fixture's {@code transformer/config.json}. */
   static ObjectNode ditConfigJson(FluxParams p) {
+    DitDims d = p.dims();
     ObjectNode n = JSON.createObjectNode();
-    n.put("in_channels", p.dims().inChannels());
-    n.put("out_channels", p.dims().outChannels());
-    n.put("vec_in_dim", p.dims().vecInDim());
-    n.put("context_in_dim", p.dims().contextInDim());
-    n.put("hidden_size", p.dims().hiddenSize());
-    n.put("mlp_ratio", p.dims().mlpRatio());
-    n.put("num_heads", p.dims().numHeads());
-    n.put("depth", p.dims().depth());
-    n.put("depth_single_blocks", p.dims().depthSingleBlocks());
+    n.put("in_channels", d.inChannels());
+    n.put("out_channels", d.outChannels());
+    n.put("vec_in_dim", d.vecInDim());
+    n.put("context_in_dim", d.contextInDim());
+    n.put("hidden_size", d.hiddenSize());
+    n.put("mlp_ratio", d.mlpRatio());
+    n.put("num_heads", d.numHeads());
+    n.put("depth", d.depth());
+    n.put("depth_single_blocks", d.depthSingleBlocks());
     ArrayNode axes = n.putArray("axes_dim");
     p.axesDim().forEach(axes::add);
     n.put("theta", p.theta());
-    n.put("qkv_bias", p.dims().qkvBias());
-    n.put("guidance_embed", p.dims().guidanceEmbed());
+    n.put("qkv_bias", d.qkvBias());
+    n.put("guidance_embed", d.guidanceEmbed());
     return n;
   }
 
   /** BFL's {@code AutoEncoderParams}. */
   static ObjectNode vaeConfigJson(AutoEncoderParams p) {
+    AutoencoderDims d = p.dims();
     ObjectNode n = JSON.createObjectNode();
     n.put("resolution", p.resolution());
-    n.put("in_channels", p.dims().inChannels());
-    n.put("ch", p.dims().ch());
-    n.put("out_ch", p.dims().outChannels());
+    n.put("in_channels", d.inChannels());
+    n.put("ch", d.ch());
+    n.put("out_ch", d.outChannels());
     ArrayNode mult = n.putArray("ch_mult");
-    p.dims().chMult().forEach(mult::add);
-    n.put("num_res_blocks", p.dims().numResBlocks());
-    n.put("z_channels", p.dims().zChannels());
+    d.chMult().forEach(mult::add);
+    n.put("num_res_blocks", d.numResBlocks());
+    n.put("z_channels", d.zChannels());
     n.put("scale_factor", p.scaleFactor());
     n.put("shift_factor", p.shiftFactor());
     return n;
@@ -410,6 +416,7 @@ public record SyntheticModelWriter(
 
   /** A transformers {@code CLIPTextConfig} (bos 0, pad 1, as FLUX.1-dev's). */
   public static ObjectNode clipConfigJson(ClipTextConfig c, DType storage) {
+    ClipDims d = c.dims();
     ObjectNode n = JSON.createObjectNode();
     n.putArray("architectures").add("CLIPTextModel");
     n.put("model_type", "clip_text_model");
@@ -418,35 +425,36 @@ public record SyntheticModelWriter(
     n.put("pad_token_id", 1);
     n.put("eos_token_id", c.eosTokenId());
     n.put("hidden_act", c.hiddenAct());
-    n.put("hidden_size", c.dims().hiddenSize());
-    n.put("intermediate_size", c.dims().intermediateSize());
+    n.put("hidden_size", d.hiddenSize());
+    n.put("intermediate_size", d.intermediateSize());
     n.put("layer_norm_eps", c.layerNormEps());
-    n.put("max_position_embeddings", c.dims().sequenceLength());
-    n.put("num_attention_heads", c.dims().heads());
-    n.put("num_hidden_layers", c.dims().layers());
-    n.put("projection_dim", c.dims().hiddenSize());
-    n.put("vocab_size", c.dims().vocabSize());
+    n.put("max_position_embeddings", d.sequenceLength());
+    n.put("num_attention_heads", d.heads());
+    n.put("num_hidden_layers", d.layers());
+    n.put("projection_dim", d.hiddenSize());
+    n.put("vocab_size", d.vocabSize());
     n.put("torch_dtype", torchDtype(storage));
     return n;
   }
 
   /** A transformers {@code T5Config} of a v1.1 encoder (gated GELU, untied embeddings). */
   public static ObjectNode t5ConfigJson(T5Config c, DType storage) {
+    T5Dims d = c.dims();
     ObjectNode n = JSON.createObjectNode();
     n.putArray("architectures").add("T5EncoderModel");
     n.put("model_type", "t5");
-    n.put("d_ff", c.dims().dFf());
-    n.put("d_kv", c.dims().dKv());
-    n.put("d_model", c.dims().dModel());
+    n.put("d_ff", d.dFf());
+    n.put("d_kv", d.dKv());
+    n.put("d_model", d.dModel());
     n.put("dense_act_fn", "gelu_new");
     n.put("feed_forward_proj", c.feedForwardProj());
     n.put("is_gated_act", true);
     n.put("layer_norm_epsilon", c.layerNormEps());
-    n.put("num_heads", c.dims().heads());
-    n.put("num_layers", c.dims().layers());
-    n.put("relative_attention_num_buckets", c.dims().numBuckets());
+    n.put("num_heads", d.heads());
+    n.put("num_layers", d.layers());
+    n.put("relative_attention_num_buckets", d.numBuckets());
     n.put("relative_attention_max_distance", c.maxDistance());
-    n.put("vocab_size", c.dims().vocabSize());
+    n.put("vocab_size", d.vocabSize());
     n.put("pad_token_id", 0);
     n.put("eos_token_id", 1);
     n.put("decoder_start_token_id", 0);

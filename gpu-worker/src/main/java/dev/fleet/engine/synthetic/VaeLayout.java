@@ -5,7 +5,7 @@ import static dev.fleet.engine.synthetic.TensorSpec.ones;
 import static dev.fleet.engine.synthetic.TensorSpec.weight;
 import static dev.fleet.engine.synthetic.TensorSpec.zeros;
 
-import dev.fleet.engine.vae.AutoEncoderParams;
+import dev.fleet.model.memory.AutoencoderDims;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -16,39 +16,39 @@ import java.util.List;
 public final class VaeLayout {
   private VaeLayout() {}
 
-  public static List<TensorSpec> of(AutoEncoderParams p) {
+  public static List<TensorSpec> of(AutoencoderDims p) {
     List<TensorSpec> out = new ArrayList<>();
     encoder(out, p);
     decoder(out, p);
     return out;
   }
 
-  private static void encoder(List<TensorSpec> out, AutoEncoderParams p) {
-    long in = p.dims().ch();
-    conv(out, "encoder.conv_in", in, p.dims().inChannels(), 3);
-    for (int level = 0; level < p.dims().levels(); level++) {
-      long blockOut = p.dims().channels(level);
-      for (int j = 0; j < p.dims().numResBlocks(); j++) {
+  private static void encoder(List<TensorSpec> out, AutoencoderDims p) {
+    long in = p.ch();
+    conv(out, "encoder.conv_in", in, p.inChannels(), 3);
+    for (int level = 0; level < p.levels(); level++) {
+      long blockOut = p.channels(level);
+      for (int j = 0; j < p.numResBlocks(); j++) {
         resnet(out, "encoder.down." + level + ".block." + j, in, blockOut);
         in = blockOut;
       }
-      if (level != p.dims().levels() - 1) {
+      if (level != p.levels() - 1) {
         conv(out, "encoder.down." + level + ".downsample.conv", in, in, 3);
       }
     }
     middle(out, "encoder.mid", in);
     groupNorm(out, "encoder.norm_out", in);
-    conv(out, "encoder.conv_out", 2L * p.dims().zChannels(), in, 3); // mean and log-variance
+    conv(out, "encoder.conv_out", 2L * p.zChannels(), in, 3); // mean and log-variance
   }
 
-  private static void decoder(List<TensorSpec> out, AutoEncoderParams p) {
-    long in = p.dims().channels(p.dims().levels() - 1);
-    conv(out, "decoder.conv_in", in, p.dims().zChannels(), 3);
+  private static void decoder(List<TensorSpec> out, AutoencoderDims p) {
+    long in = p.channels(p.levels() - 1);
+    conv(out, "decoder.conv_in", in, p.zChannels(), 3);
     middle(out, "decoder.mid", in);
     // BFL builds the up path coarsest first but keys it by level, finest = up.0.
-    for (int level = p.dims().levels() - 1; level >= 0; level--) {
-      long blockOut = p.dims().channels(level);
-      for (int j = 0; j <= p.dims().numResBlocks(); j++) {
+    for (int level = p.levels() - 1; level >= 0; level--) {
+      long blockOut = p.channels(level);
+      for (int j = 0; j <= p.numResBlocks(); j++) {
         resnet(out, "decoder.up." + level + ".block." + j, in, blockOut);
         in = blockOut;
       }
@@ -57,7 +57,7 @@ public final class VaeLayout {
       }
     }
     groupNorm(out, "decoder.norm_out", in);
-    conv(out, "decoder.conv_out", p.dims().outChannels(), in, 3);
+    conv(out, "decoder.conv_out", p.outChannels(), in, 3);
   }
 
   private static void middle(List<TensorSpec> out, String name, long c) {

@@ -52,24 +52,25 @@ class FluxParamsTest {
       FluxParams config = FluxParams.fromJson(TRANSFORMER.resolve("config.json"));
       FluxParams inferred = FluxParams.infer(store, TRANSFORMER.resolve("no-such-config.json"));
       assertEquals(List.of(4, 14, 14), inferred.axesDim());
-      assertEquals(
-          new FluxParams(
-              new DitDims(
-                  config.dims().inChannels(),
-                  config.dims().outChannels(),
-                  config.dims().vecInDim(),
-                  config.dims().contextInDim(),
-                  config.dims().hiddenSize(),
-                  config.dims().mlpRatio(),
-                  config.dims().numHeads(),
-                  config.dims().depth(),
-                  config.dims().depthSingleBlocks(),
-                  config.dims().qkvBias(),
-                  config.dims().guidanceEmbed()),
-              inferred.axesDim(),
-              config.theta()),
-          inferred);
+      assertEquals(config.dims(), inferred.dims());
+      assertEquals(config.theta(), inferred.theta());
     }
+  }
+
+  /** FLUX.1's RoPE on any dimensions: the dimensions kept as given, the 16/56/56 split at 10000. */
+  @Test
+  void flux1RopeIsAddedToTheDimensions() {
+    DitDims dims = new DitDims(64, 64, 768, 4096, 3072, 4.0, 24, 1, 2, false, false);
+    FluxParams p = FluxParams.flux1(dims);
+    assertEquals(dims, p.dims());
+    assertEquals(List.of(16, 56, 56), p.axesDim());
+    assertEquals(10_000, p.theta());
+    var e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> FluxParams.flux1(new DitDims(64, 64, 32, 64, 64, 4.0, 2, 1, 1, true, true)));
+    assertTrue(e.getMessage().contains("[16, 56, 56] sums to 128"), e.getMessage());
+    assertTrue(e.getMessage().contains("is 32"), e.getMessage());
   }
 
   @Test

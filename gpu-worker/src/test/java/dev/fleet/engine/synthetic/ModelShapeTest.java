@@ -13,6 +13,7 @@ import dev.fleet.engine.text.T5Config;
 import dev.fleet.engine.vae.AutoEncoderParams;
 import dev.fleet.model.memory.AutoencoderDims;
 import dev.fleet.model.memory.ClipDims;
+import dev.fleet.model.memory.FluxDims;
 import dev.fleet.model.memory.T5Dims;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -108,6 +109,44 @@ class ModelShapeTest {
         ModelShape.SHAPES.vae(), AutoEncoderParams.fromConfig(dir.resolve("vae/config.json")));
     assertEquals(ModelShape.SHAPES.clip(), ClipTextConfig.read(dir.resolve("text_encoder")));
     assertEquals(ModelShape.SHAPES.t5(), T5Config.read(dir.resolve("text_encoder_2")));
+  }
+
+  /**
+   * Every engine preset is the planner's preset of that name with the engine's own fields: the same
+   * dimensions (read back through {@link ModelShape#dims}), and the RoPE split, latent scale and
+   * shift and CLIP eos id that only the engine needs, as the models' configs state them.
+   */
+  @Test
+  void presetsAreThePlannersDimensionsWithTheEnginesOwnFields() {
+    assertEquals(FluxDims.presetNames(), ModelShape.presetNames());
+    for (String name : ModelShape.presetNames()) {
+      FluxDims dims = FluxDims.preset(name).orElseThrow();
+      assertEquals(dims, ModelShape.preset(name).dims(dims.textTokens()), name);
+    }
+    ModelShape dev = ModelShape.FLUX_DEV;
+    assertEquals(List.of(16, 56, 56), dev.dit().axesDim());
+    assertEquals(10_000, dev.dit().theta());
+    assertEquals(256, dev.vae().resolution());
+    assertEquals(0.3611f, dev.vae().scaleFactor());
+    assertEquals(0.1159f, dev.vae().shiftFactor());
+    assertTrue(dev.clip().poolsAtHighestId());
+    assertEquals(1e-5f, dev.clip().layerNormEps());
+    assertEquals("quick_gelu", dev.clip().hiddenAct());
+    assertEquals(128, dev.t5().maxDistance());
+    assertEquals(1e-6f, dev.t5().layerNormEps());
+    assertEquals(T5Config.GATED_GELU, dev.t5().feedForwardProj());
+
+    ModelShape shapes = ModelShape.SHAPES;
+    assertEquals(List.of(16, 24, 24), shapes.dit().axesDim());
+    assertEquals(128, shapes.vae().resolution());
+    assertEquals(1.345079315524831f, shapes.vae().scaleFactor());
+    assertEquals(-0.03995814174413681f, shapes.vae().shiftFactor());
+    assertEquals(68, shapes.clip().eosTokenId());
+    assertTrue(!shapes.clip().poolsAtHighestId());
+    assertEquals(69, shapes.t5().dims().vocabSize());
+    assertEquals(40, FluxDims.SHAPES.textTokens());
+    assertEquals(List.of(8, 12, 12), ModelShape.TINY.dit().axesDim());
+    assertEquals(64, ModelShape.TINY.vae().resolution());
   }
 
   @Test
