@@ -30,7 +30,7 @@ public record FluxParams(DitDims dims, List<Integer> axesDim, int theta) {
 
   private static final Logger LOG = LoggerFactory.getLogger(FluxParams.class);
 
-  /** FLUX.1's head dimension and its RoPE split (time/index axis, rows, columns). */
+  /** FLUX.1's head dimension, which its RoPE split divides. */
   private static final int FLUX1_HEAD_DIM = 128;
 
   /** FLUX.1's RoPE split of its 128-wide heads: time/index axis, rows, columns. */
@@ -65,11 +65,6 @@ public record FluxParams(DitDims dims, List<Integer> axesDim, int theta) {
               + " but the head dimension hidden_size/num_heads is "
               + dims.headDim());
     }
-  }
-
-  /** FLUX.1's RoPE (the 16/56/56 split of 128-wide heads, base 10000) on these dimensions. */
-  public static FluxParams flux1(DitDims dims) {
-    return new FluxParams(dims, FLUX1_AXES_DIM, FLUX1_THETA);
   }
 
   /**

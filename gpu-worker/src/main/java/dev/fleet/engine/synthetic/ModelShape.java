@@ -45,12 +45,10 @@ public record ModelShape(
   public static final ModelShape TINY =
       of(
           FluxDims.TINY,
-          new FluxParams(FluxDims.TINY.dit(), List.of(8, 12, 12), FluxParams.FLUX1_THETA),
-          new AutoEncoderParams(
-              FluxDims.TINY.autoencoder(),
-              64,
-              AutoEncoderParams.FLUX1_SCALE_FACTOR,
-              AutoEncoderParams.FLUX1_SHIFT_FACTOR),
+          List.of(8, 12, 12),
+          64,
+          AutoEncoderParams.FLUX1_SCALE_FACTOR,
+          AutoEncoderParams.FLUX1_SHIFT_FACTOR,
           ClipTextConfig.LEGACY_EOS_TOKEN_ID);
 
   /**
@@ -58,12 +56,7 @@ public record ModelShape(
    * scale and shift are the ones measured after its training, its CLIP pools at its own eos id.
    */
   public static final ModelShape SHAPES =
-      of(
-          FluxDims.SHAPES,
-          new FluxParams(FluxDims.SHAPES.dit(), List.of(16, 24, 24), FluxParams.FLUX1_THETA),
-          new AutoEncoderParams(
-              FluxDims.SHAPES.autoencoder(), 128, 1.345079315524831f, -0.03995814174413681f),
-          68);
+      of(FluxDims.SHAPES, List.of(16, 24, 24), 128, 1.345079315524831f, -0.03995814174413681f, 68);
 
   private static final Map<String, ModelShape> PRESETS =
       Stream.of(FLUX_DEV, FLUX_SCHNELL, TINY, SHAPES)
@@ -110,20 +103,35 @@ public record ModelShape(
     }
   }
 
-  /** A preset: its dimensions with FLUX.1's RoPE, autoencoder scale and shift and legacy CLIP. */
+  /** A FLUX.1 preset: its dimensions with FLUX.1's RoPE, autoencoder and CLIP config. */
   private static ModelShape flux1(FluxDims d) {
     return of(
         d,
-        FluxParams.flux1(d.dit()),
-        AutoEncoderParams.flux1(d.autoencoder()),
+        FluxParams.FLUX1_AXES_DIM,
+        AutoEncoderParams.FLUX1_RESOLUTION,
+        AutoEncoderParams.FLUX1_SCALE_FACTOR,
+        AutoEncoderParams.FLUX1_SHIFT_FACTOR,
         ClipTextConfig.LEGACY_EOS_TOKEN_ID);
   }
 
-  /** A preset: its dimensions with what only the engine needs; T5 v1.1's defaults for the rest. */
+  /**
+   * A preset: the planner's dimensions of it and what only the engine needs — the RoPE split (at
+   * FLUX.1's base), the autoencoder's training resolution, latent scale and shift, and CLIP's eos
+   * id; CLIP and T5 take transformers' defaults for the rest.
+   */
   private static ModelShape of(
-      FluxDims d, FluxParams dit, AutoEncoderParams vae, long clipEosTokenId) {
+      FluxDims d,
+      List<Integer> axesDim,
+      int vaeResolution,
+      float vaeScale,
+      float vaeShift,
+      long clipEosTokenId) {
     return new ModelShape(
-        d.name(), dit, vae, ClipTextConfig.of(d.clip(), clipEosTokenId), T5Config.v11(d.t5()));
+        d.name(),
+        new FluxParams(d.dit(), axesDim, FluxParams.FLUX1_THETA),
+        new AutoEncoderParams(d.autoencoder(), vaeResolution, vaeScale, vaeShift),
+        ClipTextConfig.of(d.clip(), clipEosTokenId),
+        T5Config.v11(d.t5()));
   }
 
   /**

@@ -57,22 +57,6 @@ class FluxParamsTest {
     }
   }
 
-  /** FLUX.1's RoPE on any dimensions: the dimensions kept as given, the 16/56/56 split at 10000. */
-  @Test
-  void flux1RopeIsAddedToTheDimensions() {
-    DitDims dims = new DitDims(64, 64, 768, 4096, 3072, 4.0, 24, 1, 2, false, false);
-    FluxParams p = FluxParams.flux1(dims);
-    assertEquals(dims, p.dims());
-    assertEquals(List.of(16, 56, 56), p.axesDim());
-    assertEquals(10_000, p.theta());
-    var e =
-        assertThrows(
-            IllegalArgumentException.class,
-            () -> FluxParams.flux1(new DitDims(64, 64, 32, 64, 64, 4.0, 2, 1, 1, true, true)));
-    assertTrue(e.getMessage().contains("[16, 56, 56] sums to 128"), e.getMessage());
-    assertTrue(e.getMessage().contains("is 32"), e.getMessage());
-  }
-
   @Test
   void aGapInTheBlockNumbersIsNamed() {
     ShapeOnlyStore s = new ShapeOnlyStore();
