@@ -87,17 +87,7 @@ class ClipTextModelTest {
       // eos id 319 (the tokenizer's <|endoftext|>): the first 319 is where the legacy rule pools
       // too.
       ClipTextConfig current =
-          new ClipTextConfig(
-              new ClipDims(
-                  legacy.dims().vocabSize(),
-                  legacy.dims().hiddenSize(),
-                  legacy.dims().heads(),
-                  legacy.dims().layers(),
-                  legacy.dims().intermediateSize(),
-                  legacy.dims().sequenceLength()),
-              legacy.layerNormEps(),
-              legacy.hiddenAct(),
-              319);
+          new ClipTextConfig(legacy.dims(), legacy.layerNormEps(), legacy.hiddenAct(), 319);
       try (ClipTextModel model =
           ClipTextModel.load(current, new Weights(store, ComputeTarget.cpu()))) {
         NDArray ids = m.create(new long[] {318, 86, 313, 319, 319, 319, 5}, new Shape(1, 7));
