@@ -66,7 +66,7 @@ public final class DitBenchmark {
     DType half = target.isHalf() ? DType.F16 : DType.F32;
     SyntheticTensorStore store =
         new SyntheticTensorStore(
-            DitLayout.of(params),
+            DitLayout.of(params.dims()),
             t -> fp8 && DitLayout.isBlockLinearWeight(t) ? DType.F8_E4M3 : half,
             1234);
     boolean gpu = target.device().isGpu();
@@ -117,18 +117,19 @@ public final class DitBenchmark {
           int w = width / 16;
           int txtLen = (int) memory.textTokens(); // 512 for dev, 256 for schnell
           NDArray img =
-              job.randomNormal(new Shape(1, (long) h * w, params.inChannels()))
+              job.randomNormal(new Shape(1, (long) h * w, params.dims().inChannels()))
                   .toType(target.dtype(), false);
           NDArray imgIds = LatentPacking.imageIds(job, 1, h, w, DataType.FLOAT32);
           NDArray txt =
-              job.randomNormal(new Shape(1, txtLen, params.contextInDim()))
+              job.randomNormal(new Shape(1, txtLen, params.dims().contextInDim()))
                   .toType(target.dtype(), false);
           NDArray txtIds = LatentPacking.textIds(job, 1, txtLen, DataType.FLOAT32);
           NDArray y =
-              job.randomNormal(new Shape(1, params.vecInDim())).toType(target.dtype(), false);
+              job.randomNormal(new Shape(1, params.dims().vecInDim()))
+                  .toType(target.dtype(), false);
           NDArray t = job.full(new Shape(1), 0.5f, DataType.FLOAT32);
           NDArray g =
-              params.guidanceEmbed() ? job.full(new Shape(1), 3.5f, DataType.FLOAT32) : null;
+              params.dims().guidanceEmbed() ? job.full(new Shape(1), 3.5f, DataType.FLOAT32) : null;
           for (int s = 0; s <= steps; s++) {
             long before = blocks[0].bytesCopied();
             long start = System.nanoTime();

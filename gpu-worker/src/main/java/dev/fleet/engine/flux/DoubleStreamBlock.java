@@ -42,8 +42,8 @@ public record DoubleStreamBlock(
    * @param w the block's weights, scoped to {@code double_blocks.N}
    */
   public static DoubleStreamBlock load(ParameterLoader w, FluxParams p, NDManager m) {
-    int hidden = p.hiddenSize();
-    int mlp = p.mlpHiddenDim();
+    int hidden = p.dims().hiddenSize();
+    int mlp = p.dims().mlpHiddenDim();
     return new DoubleStreamBlock(
         Modulation.load(w, "img_mod", m, hidden, true),
         SelfAttention.load(w, "img_attn", m, p),

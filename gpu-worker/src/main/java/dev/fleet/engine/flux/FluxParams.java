@@ -3,12 +3,14 @@ package dev.fleet.engine.flux;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fleet.engine.safetensors.TensorStore;
+import dev.fleet.model.memory.DitDims;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -17,66 +19,30 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Hyperparameters of a FLUX.1 transformer, as BFL's {@code FluxParams} (patch size 1: the 2x2
- * packing happens outside the model).
+ * packing happens outside the model): its dimensions, which the memory planner shares ({@link
+ * DitDims}), and the RoPE split, which costs no memory and so only the engine knows.
  *
- * @param inChannels features of one packed image token (64 for FLUX.1)
- * @param outChannels features of one predicted token
- * @param vecInDim size of the pooled text vector (CLIP's 768)
- * @param contextInDim features of one text token (T5's 4096)
- * @param hiddenSize width of the residual stream
- * @param mlpRatio MLP width over hidden size
- * @param numHeads attention heads
- * @param depth number of double-stream blocks
- * @param depthSingleBlocks number of single-stream blocks
+ * @param dims the widths, depths and flags (in_channels ... guidance_embed)
  * @param axesDim RoPE dimensions per position axis; they sum to the head dimension
  * @param theta RoPE base
- * @param qkvBias whether the double blocks' qkv projections have a bias
- * @param guidanceEmbed whether the model takes a distilled guidance strength (dev, not schnell)
  */
-public record FluxParams(
-    int inChannels,
-    int outChannels,
-    int vecInDim,
-    int contextInDim,
-    int hiddenSize,
-    double mlpRatio,
-    int numHeads,
-    int depth,
-    int depthSingleBlocks,
-    List<Integer> axesDim,
-    int theta,
-    boolean qkvBias,
-    boolean guidanceEmbed) {
+public record FluxParams(DitDims dims, List<Integer> axesDim, int theta) {
 
   private static final Logger LOG = LoggerFactory.getLogger(FluxParams.class);
 
-  /** FLUX.1's head dimension and its RoPE split (time/index axis, rows, columns). */
+  /** FLUX.1's head dimension, which its RoPE split divides. */
   private static final int FLUX1_HEAD_DIM = 128;
 
-  private static final List<Integer> FLUX1_AXES_DIM = List.of(16, 56, 56);
-  private static final int FLUX1_THETA = 10_000;
+  /** FLUX.1's RoPE split of its 128-wide heads: time/index axis, rows, columns. */
+  public static final List<Integer> FLUX1_AXES_DIM = List.of(16, 56, 56);
+
+  /** FLUX.1's RoPE base. */
+  public static final int FLUX1_THETA = 10_000;
 
   public FluxParams {
-    positive("in_channels", inChannels);
-    positive("out_channels", outChannels);
-    positive("vec_in_dim", vecInDim);
-    positive("context_in_dim", contextInDim);
-    positive("hidden_size", hiddenSize);
-    positive("num_heads", numHeads);
-    positive("theta", theta);
-    if (!(mlpRatio > 0) || Double.isInfinite(mlpRatio)) {
-      throw new IllegalArgumentException("mlp_ratio must be positive, got " + mlpRatio);
-    }
-    if (depth < 0 || depthSingleBlocks < 0) {
-      throw new IllegalArgumentException(
-          "depth and depth_single_blocks must not be negative, got "
-              + depth
-              + " and "
-              + depthSingleBlocks);
-    }
-    if (hiddenSize % numHeads != 0) {
-      throw new IllegalArgumentException(
-          "hidden_size " + hiddenSize + " must be divisible by num_heads " + numHeads);
+    Objects.requireNonNull(dims, "dims");
+    if (theta <= 0) {
+      throw new IllegalArgumentException("theta must be positive, got " + theta);
     }
     if (axesDim == null || axesDim.isEmpty()) {
       throw new IllegalArgumentException("axes_dim must list at least one axis, got " + axesDim);
@@ -90,40 +56,15 @@ public record FluxParams(
       }
       sum += d;
     }
-    int headDim = hiddenSize / numHeads;
-    if (sum != headDim) {
+    if (sum != dims.headDim()) {
       throw new IllegalArgumentException(
           "axes_dim "
               + axesDim
               + " sums to "
               + sum
               + " but the head dimension hidden_size/num_heads is "
-              + headDim);
+              + dims.headDim());
     }
-  }
-
-  private static void positive(String name, long value) {
-    if (value <= 0) {
-      throw new IllegalArgumentException(name + " must be positive, got " + value);
-    }
-  }
-
-  /** hidden_size / num_heads */
-  public int headDim() {
-    return hiddenSize / numHeads;
-  }
-
-  /** Width of the MLPs, {@code int(hidden_size * mlp_ratio)} as BFL computes it. */
-  /**
-   * The T5 sequence length of the FLUX pipeline when the tokenizer names none: 512 tokens for a
-   * guidance-distilled model (FLUX.1-dev), 256 for schnell.
-   */
-  public int defaultT5Length() {
-    return guidanceEmbed ? 512 : 256;
-  }
-
-  public int mlpHiddenDim() {
-    return (int) (hiddenSize * mlpRatio);
   }
 
   /**
@@ -167,20 +108,20 @@ public record FluxParams(
       axes.add(a.asInt());
     }
     try {
-      return new FluxParams(
-          required(n, "in_channels", configJson).asInt(),
-          required(n, "out_channels", configJson).asInt(),
-          required(n, "vec_in_dim", configJson).asInt(),
-          required(n, "context_in_dim", configJson).asInt(),
-          required(n, "hidden_size", configJson).asInt(),
-          required(n, "mlp_ratio", configJson).asDouble(),
-          required(n, "num_heads", configJson).asInt(),
-          required(n, "depth", configJson).asInt(),
-          required(n, "depth_single_blocks", configJson).asInt(),
-          axes,
-          required(n, "theta", configJson).asInt(),
-          required(n, "qkv_bias", configJson).asBoolean(),
-          required(n, "guidance_embed", configJson).asBoolean());
+      DitDims dims =
+          new DitDims(
+              required(n, "in_channels", configJson).asInt(),
+              required(n, "out_channels", configJson).asInt(),
+              required(n, "vec_in_dim", configJson).asInt(),
+              required(n, "context_in_dim", configJson).asInt(),
+              required(n, "hidden_size", configJson).asInt(),
+              required(n, "mlp_ratio", configJson).asDouble(),
+              required(n, "num_heads", configJson).asInt(),
+              required(n, "depth", configJson).asInt(),
+              required(n, "depth_single_blocks", configJson).asInt(),
+              required(n, "qkv_bias", configJson).asBoolean(),
+              required(n, "guidance_embed", configJson).asBoolean());
+      return new FluxParams(dims, axes, required(n, "theta", configJson).asInt());
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(configJson + ": " + e.getMessage(), e);
     }
@@ -205,20 +146,20 @@ public record FluxParams(
       axes.addAll(FLUX1_AXES_DIM);
     }
     try {
-      return new FluxParams(
-          in,
-          out == null || out.isNull() ? in : out.asInt(),
-          n.path("pooled_projection_dim").asInt(768),
-          n.path("joint_attention_dim").asInt(4096),
-          heads * headDim,
-          4.0,
-          heads,
-          n.path("num_layers").asInt(),
-          n.path("num_single_layers").asInt(38),
-          axes,
-          FLUX1_THETA,
-          true,
-          n.path("guidance_embeds").asBoolean(false));
+      DitDims dims =
+          new DitDims(
+              in,
+              out == null || out.isNull() ? in : out.asInt(),
+              n.path("pooled_projection_dim").asInt(768),
+              n.path("joint_attention_dim").asInt(4096),
+              heads * headDim,
+              4.0,
+              heads,
+              n.path("num_layers").asInt(),
+              n.path("num_single_layers").asInt(38),
+              true,
+              n.path("guidance_embeds").asBoolean(false));
+      return new FluxParams(dims, axes, FLUX1_THETA);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(configJson + ": " + e.getMessage(), e);
     }
@@ -287,8 +228,8 @@ public record FluxParams(
           FLUX1_HEAD_DIM,
           axes);
     }
-    FluxParams p =
-        new FluxParams(
+    DitDims dims =
+        new DitDims(
             inChannels,
             outChannels,
             vecInDim,
@@ -298,11 +239,9 @@ public record FluxParams(
             hidden / headDim,
             depth,
             depthSingle,
-            axes,
-            FLUX1_THETA,
             qkvBias,
             store.contains("guidance_in.in_layer.weight"));
-    if (p.mlpHiddenDim() != mlpHidden) {
+    if (dims.mlpHiddenDim() != mlpHidden) {
       throw new IllegalArgumentException(
           store.describe()
               + ": MLP width "
@@ -310,7 +249,7 @@ public record FluxParams(
               + " is not int(hidden_size * mlp_ratio) for hidden size "
               + hidden);
     }
-    return p;
+    return new FluxParams(dims, axes, FLUX1_THETA);
   }
 
   private static long[] shape(TensorStore store, String key, int rank) {

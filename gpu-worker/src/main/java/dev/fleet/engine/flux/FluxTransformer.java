@@ -105,13 +105,13 @@ public final class FluxTransformer implements AutoCloseable {
     NDManager m = NDManager.newBaseManager(target.device());
     BlockSource source = null;
     try {
-      int hidden = params.hiddenSize();
-      Linear imgIn = ShapedLoad.linear(w, "img_in", m, hidden, params.inChannels(), true);
-      Linear txtIn = ShapedLoad.linear(w, "txt_in", m, hidden, params.contextInDim(), true);
+      int hidden = params.dims().hiddenSize();
+      Linear imgIn = ShapedLoad.linear(w, "img_in", m, hidden, params.dims().inChannels(), true);
+      Linear txtIn = ShapedLoad.linear(w, "txt_in", m, hidden, params.dims().contextInDim(), true);
       MlpEmbedder timeIn = MlpEmbedder.load(w, "time_in", m, DitDims.TIME_EMBED_DIM, hidden);
-      MlpEmbedder vectorIn = MlpEmbedder.load(w, "vector_in", m, params.vecInDim(), hidden);
+      MlpEmbedder vectorIn = MlpEmbedder.load(w, "vector_in", m, params.dims().vecInDim(), hidden);
       MlpEmbedder guidanceIn =
-          params.guidanceEmbed()
+          params.dims().guidanceEmbed()
               ? MlpEmbedder.load(w, "guidance_in", m, DitDims.TIME_EMBED_DIM, hidden)
               : null;
       LastLayer finalLayer = LastLayer.load(w, "final_layer", m, params);
@@ -192,15 +192,15 @@ public final class FluxTransformer implements AutoCloseable {
       NDArray guidance,
       Adapters adapters) {
     long b = img.getShape().get(0);
-    Shapes.require("img", img, b, -1, params.inChannels());
+    Shapes.require("img", img, b, -1, params.dims().inChannels());
     long l = img.getShape().get(1);
-    Shapes.require("txt", txt, b, -1, params.contextInDim());
+    Shapes.require("txt", txt, b, -1, params.dims().contextInDim());
     long t = txt.getShape().get(1);
     Shapes.require("img_ids", imgIds, b, l, params.axesDim().size());
     Shapes.require("txt_ids", txtIds, b, t, params.axesDim().size());
-    Shapes.require("y", y, b, params.vecInDim());
+    Shapes.require("y", y, b, params.dims().vecInDim());
     Shapes.require("timesteps", timesteps, b);
-    if (params.guidanceEmbed()) {
+    if (params.dims().guidanceEmbed()) {
       if (guidance == null) {
         throw new IllegalArgumentException(
             "guidance is required: this model is guidance-distilled (guidance_embed=true)");
@@ -250,7 +250,7 @@ public final class FluxTransformer implements AutoCloseable {
       FluxAttention attention =
           new FluxAttention(RopeEmbedding.of(ids, params.axesDim(), params.theta()), kernel);
 
-      for (int i = 0; i < params.depth(); i++) {
+      for (int i = 0; i < params.dims().depth(); i++) {
         try (BlockLease<DoubleStreamBlock> lease = blocks.doubleBlock(i)) {
           NDList out =
               blockKernel.doubleBlock(
@@ -270,7 +270,7 @@ public final class FluxTransformer implements AutoCloseable {
       NDArray joint = c.concat(x, 1); // (B, T+L, hidden)
       x.close();
       c.close();
-      for (int i = 0; i < params.depthSingleBlocks(); i++) {
+      for (int i = 0; i < params.dims().depthSingleBlocks(); i++) {
         try (BlockLease<SingleStreamBlock> lease = blocks.singleBlock(i)) {
           NDArray out =
               blockKernel.singleBlock(

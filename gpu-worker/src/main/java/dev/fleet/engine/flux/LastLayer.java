@@ -22,10 +22,10 @@ public record LastLayer(Linear adaLn, Linear linear) {
 
   /** Loads {@code name.adaLN_modulation.1} and {@code name.linear}. */
   public static LastLayer load(ParameterLoader w, String name, NDManager m, FluxParams p) {
-    int hidden = p.hiddenSize();
+    int hidden = p.dims().hiddenSize();
     return new LastLayer(
         ShapedLoad.linear(w, name + ".adaLN_modulation.1", m, 2L * hidden, hidden, true),
-        ShapedLoad.linear(w, name + ".linear", m, p.outChannels(), hidden, true));
+        ShapedLoad.linear(w, name + ".linear", m, p.dims().outChannels(), hidden, true));
   }
 
   /** This head with the side paths of {@code name.adaLN_modulation.1} and {@code name.linear}. */

@@ -27,12 +27,12 @@ public final class ResidentBlocks implements BlockSource {
    */
   public static ResidentBlocks load(Weights weights, FluxParams params, NDManager manager) {
     ParameterLoader loader = ParameterLoader.of(weights);
-    List<DoubleStreamBlock> doubles = new ArrayList<>(params.depth());
-    for (int i = 0; i < params.depth(); i++) {
+    List<DoubleStreamBlock> doubles = new ArrayList<>(params.dims().depth());
+    for (int i = 0; i < params.dims().depth(); i++) {
       doubles.add(DoubleStreamBlock.load(loader.scoped("double_blocks." + i), params, manager));
     }
-    List<SingleStreamBlock> singles = new ArrayList<>(params.depthSingleBlocks());
-    for (int i = 0; i < params.depthSingleBlocks(); i++) {
+    List<SingleStreamBlock> singles = new ArrayList<>(params.dims().depthSingleBlocks());
+    for (int i = 0; i < params.dims().depthSingleBlocks(); i++) {
       singles.add(SingleStreamBlock.load(loader.scoped("single_blocks." + i), params, manager));
     }
     return new ResidentBlocks(List.copyOf(doubles), List.copyOf(singles));

@@ -19,12 +19,12 @@ public record SelfAttention(Linear qkv, QkNorm norm, Linear proj, int heads) {
 
   /** Loads {@code name.qkv}, {@code name.norm}, {@code name.proj}. */
   public static SelfAttention load(ParameterLoader w, String name, NDManager m, FluxParams p) {
-    int hidden = p.hiddenSize();
+    int hidden = p.dims().hiddenSize();
     return new SelfAttention(
-        ShapedLoad.linear(w, name + ".qkv", m, 3L * hidden, hidden, p.qkvBias()),
-        QkNorm.load(w, name + ".norm", m, p.headDim()),
+        ShapedLoad.linear(w, name + ".qkv", m, 3L * hidden, hidden, p.dims().qkvBias()),
+        QkNorm.load(w, name + ".norm", m, p.dims().headDim()),
         ShapedLoad.linear(w, name + ".proj", m, hidden, hidden, true),
-        p.numHeads());
+        p.dims().numHeads());
   }
 
   /** These weights with the side paths of {@code name.qkv} and {@code name.proj}. */

@@ -33,14 +33,14 @@ public record SingleStreamBlock(
    * @param w the block's weights, scoped to {@code single_blocks.N}
    */
   public static SingleStreamBlock load(ParameterLoader w, FluxParams p, NDManager m) {
-    int hidden = p.hiddenSize();
-    int mlp = p.mlpHiddenDim();
+    int hidden = p.dims().hiddenSize();
+    int mlp = p.dims().mlpHiddenDim();
     return new SingleStreamBlock(
         ShapedLoad.linear(w, "linear1", m, 3L * hidden + mlp, hidden, true),
         ShapedLoad.linear(w, "linear2", m, hidden, (long) hidden + mlp, true),
-        QkNorm.load(w, "norm", m, p.headDim()),
+        QkNorm.load(w, "norm", m, p.dims().headDim()),
         Modulation.load(w, "modulation", m, hidden, false),
-        p.numHeads());
+        p.dims().numHeads());
   }
 
   /**

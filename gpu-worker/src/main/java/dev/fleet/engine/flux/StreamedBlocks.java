@@ -102,7 +102,7 @@ public final class StreamedBlocks implements BlockSource {
     this.residentSingle = residentSingle;
     this.host = NDManager.newBaseManager(Device.cpu());
     this.resident = NDManager.newBaseManager(device);
-    this.blocks = new ArrayList<>(params.depth() + params.depthSingleBlocks());
+    this.blocks = new ArrayList<>(params.dims().depth() + params.dims().depthSingleBlocks());
   }
 
   /**
@@ -163,13 +163,13 @@ public final class StreamedBlocks implements BlockSource {
             hostToDevice,
             widener,
             kernel.takesStoredWeights(),
-            Math.min(residentDouble, params.depth()),
-            Math.min(residentSingle, params.depthSingleBlocks()));
+            Math.min(residentDouble, params.dims().depth()),
+            Math.min(residentSingle, params.dims().depthSingleBlocks()));
     try {
-      for (int i = 0; i < params.depth(); i++) {
+      for (int i = 0; i < params.dims().depth(); i++) {
         s.add(weights, "double_blocks." + i, i >= s.residentDouble, true);
       }
-      for (int i = 0; i < params.depthSingleBlocks(); i++) {
+      for (int i = 0; i < params.dims().depthSingleBlocks(); i++) {
         s.add(weights, "single_blocks." + i, i >= s.residentSingle, false);
       }
       List<LayerStream.HostLayer> streamed = new ArrayList<>(s.blocks.size());
@@ -262,14 +262,14 @@ public final class StreamedBlocks implements BlockSource {
 
   @Override
   public BlockLease<DoubleStreamBlock> doubleBlock(int index) {
-    checkIndex(index, params.depth(), "double");
+    checkIndex(index, params.dims().depth(), "double");
     return lease(index, DoubleStreamBlock.class);
   }
 
   @Override
   public BlockLease<SingleStreamBlock> singleBlock(int index) {
-    checkIndex(index, params.depthSingleBlocks(), "single");
-    return lease(params.depth() + index, SingleStreamBlock.class);
+    checkIndex(index, params.dims().depthSingleBlocks(), "single");
+    return lease(params.dims().depth() + index, SingleStreamBlock.class);
   }
 
   private static void checkIndex(int index, int depth, String kind) {
@@ -280,7 +280,7 @@ public final class StreamedBlocks implements BlockSource {
 
   private <T> BlockLease<T> lease(int position, Class<T> type) {
     Stored b = blocks.get(position);
-    boolean isDouble = position < params.depth();
+    boolean isDouble = position < params.dims().depth();
     if (b.built != null) {
       stream.prefetchAfter(position);
       return BlockLease.resident(type.cast(b.built));

@@ -31,7 +31,7 @@ public final class PinnedUploads implements HostToDevice {
    */
   @Override
   public NDArray keepOnHost(NDArray stored, DType storage, NDManager host) {
-    if (storage != DType.F8_E4M3 && storage != DType.F8_E5M2) {
+    if (!storage.isFloat8()) {
       return helpers.pin(stored, host);
     }
     try (NDManager scratch = NDManager.newBaseManager(device)) {

@@ -70,9 +70,9 @@ public final class DeviceAdapters implements Adapters {
                   + "), which does not fit "
                   + (s == null ? "any layer" : "(" + s[0] + ", " + s[1] + ")")
                   + " of this model's CLIP text encoder ("
-                  + config.layers()
+                  + config.dims().layers()
                   + " layers of width "
-                  + config.hiddenSize()
+                  + config.dims().hiddenSize()
                   + "; a LoRA for another model?)");
         }
       }
@@ -87,11 +87,11 @@ public final class DeviceAdapters implements Adapters {
                 java.util.regex.Pattern.quote(LoraPatch.CLIP)
                     + "encoder\\.layers\\.(\\d+)\\.(self_attn\\.(?:q|k|v|out)_proj|mlp\\.fc[12])")
             .matcher(module);
-    if (!m.matches() || Long.parseLong(m.group(1)) >= c.layers()) {
+    if (!m.matches() || Long.parseLong(m.group(1)) >= c.dims().layers()) {
       return null;
     }
-    int hidden = c.hiddenSize();
-    int inter = c.intermediateSize();
+    int hidden = c.dims().hiddenSize();
+    int inter = c.dims().intermediateSize();
     return switch (m.group(2)) {
       case "mlp.fc1" -> new int[] {inter, hidden};
       case "mlp.fc2" -> new int[] {hidden, inter};

@@ -20,15 +20,15 @@ public final class DitLinears {
 
   public static DitLinears of(FluxParams p) {
     return of(
-        p.inChannels(),
-        p.outChannels(),
-        p.vecInDim(),
-        p.contextInDim(),
-        p.hiddenSize(),
-        p.mlpHiddenDim(),
-        p.depth(),
-        p.depthSingleBlocks(),
-        p.guidanceEmbed());
+        p.dims().inChannels(),
+        p.dims().outChannels(),
+        p.dims().vecInDim(),
+        p.dims().contextInDim(),
+        p.dims().hiddenSize(),
+        p.dims().mlpHiddenDim(),
+        p.dims().depth(),
+        p.dims().depthSingleBlocks(),
+        p.dims().guidanceEmbed());
   }
 
   /** The layers of a DiT of these dimensions. */

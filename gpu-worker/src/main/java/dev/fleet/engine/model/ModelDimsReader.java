@@ -1,21 +1,16 @@
 package dev.fleet.engine.model;
 
 import dev.fleet.engine.flux.FluxParams;
-import dev.fleet.engine.safetensors.DType;
 import dev.fleet.engine.safetensors.TensorEntry;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.text.ClipTextConfig;
 import dev.fleet.engine.text.T5Config;
 import dev.fleet.engine.tokenizer.PromptTokenizer;
-import dev.fleet.engine.vae.AutoEncoderParams;
-import dev.fleet.model.memory.AutoencoderDims;
-import dev.fleet.model.memory.ClipDims;
 import dev.fleet.model.memory.DitDims;
 import dev.fleet.model.memory.FluxDims;
 import dev.fleet.model.memory.MemoryModel;
 import dev.fleet.model.memory.StorageType;
 import dev.fleet.model.memory.StoredBlocks;
-import dev.fleet.model.memory.T5Dims;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -27,70 +22,28 @@ import java.util.Map;
 public final class ModelDimsReader {
   private ModelDimsReader() {}
 
-  /** The dimensions of the engine's configuration records; {@code t5Length} is T5's sequence. */
-  public static FluxDims of(
-      String name,
-      FluxParams dit,
-      T5Config t5,
-      int t5Length,
-      ClipTextConfig clip,
-      AutoEncoderParams ae) {
-    return new FluxDims(
-        name,
-        new DitDims(
-            dit.inChannels(),
-            dit.outChannels(),
-            dit.vecInDim(),
-            dit.contextInDim(),
-            dit.hiddenSize(),
-            dit.mlpRatio(),
-            dit.numHeads(),
-            dit.depth(),
-            dit.depthSingleBlocks(),
-            dit.qkvBias(),
-            dit.guidanceEmbed()),
-        new T5Dims(
-            t5.vocabSize(),
-            t5.dModel(),
-            t5.dKv(),
-            t5.dFf(),
-            t5.heads(),
-            t5.layers(),
-            t5.numBuckets(),
-            t5Length),
-        new ClipDims(
-            clip.vocabSize(),
-            clip.hiddenSize(),
-            clip.heads(),
-            clip.layers(),
-            clip.intermediateSize(),
-            clip.maxPositions()),
-        new AutoencoderDims(
-            ae.inChannels(), ae.ch(), ae.outCh(), ae.chMult(), ae.numResBlocks(), ae.zChannels()));
-  }
-
   /**
    * The dimensions of a model directory, from the same sources the pipeline loads it from: the
    * transformer's config.json or tensor shapes, the encoders' config.json, the autoencoder's config
    * or shapes, and T5's length from its tokenizer.json (or dev's 512, schnell's 256).
    */
   public static FluxDims read(ModelDirectory model) {
-    FluxParams dit;
+    DitDims dit;
     try (TensorStore store = model.openTransformer()) {
-      dit = FluxParams.infer(store, model.transformerConfig());
+      dit = FluxParams.infer(store, model.transformerConfig()).dims();
     }
     int t5Length;
     try (PromptTokenizer tokenizer =
-        PromptTokenizer.t5(model.t5Tokenizer(), dit.defaultT5Length())) {
+        PromptTokenizer.t5(model.t5Tokenizer(), FluxDims.defaultTextTokens(dit))) {
       t5Length = tokenizer.maxLength();
     }
-    return of(
+    return new FluxDims(
         model.name(),
         dit,
-        T5Config.read(model.t5()),
+        T5Config.read(model.t5()).dims(),
         t5Length,
-        ClipTextConfig.read(model.clip()),
-        model.vaeParams());
+        ClipTextConfig.read(model.clip()).dims(),
+        model.vaeParams().dims());
   }
 
   /**
@@ -168,7 +121,7 @@ public final class ModelDimsReader {
         continue;
       }
       anyMatrix = true;
-      if (e.dtype() != DType.F8_E4M3 && e.dtype() != DType.F8_E5M2) {
+      if (!e.dtype().isFloat8()) {
         return StorageType.FP16;
       }
     }

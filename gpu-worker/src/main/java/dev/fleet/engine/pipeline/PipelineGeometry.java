@@ -20,18 +20,18 @@ final class PipelineGeometry {
    * @throws IllegalArgumentException naming the mismatching sizes
    */
   static void checkCompatible(FluxParams dit, AutoEncoderParams ae) {
-    if (ae.zChannels() != LATENT_CHANNELS
-        || ae.downscale() != 8
-        || dit.inChannels() != LATENT_CHANNELS * 4) {
+    if (ae.dims().zChannels() != LATENT_CHANNELS
+        || ae.dims().downscale() != 8
+        || dit.dims().inChannels() != LATENT_CHANNELS * 4) {
       throw new IllegalArgumentException(
           "model geometry is not FLUX.1's: autoencoder z_channels="
-              + ae.zChannels()
+              + ae.dims().zChannels()
               + " (need "
               + LATENT_CHANNELS
               + "), downscale="
-              + ae.downscale()
+              + ae.dims().downscale()
               + " (need 8), DiT in_channels="
-              + dit.inChannels()
+              + dit.dims().inChannels()
               + " (need "
               + LATENT_CHANNELS * 4
               + ")");

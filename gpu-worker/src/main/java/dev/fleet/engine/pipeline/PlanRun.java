@@ -81,7 +81,7 @@ final class PlanRun {
               + " needs "
               + latentShape.size());
     }
-    float[] timesteps = Schedule.timesteps(spec.steps(), h * w, params.guidanceEmbed());
+    float[] timesteps = Schedule.timesteps(spec.steps(), h * w, params.dims().guidanceEmbed());
     // The job's float32 state (latents, positions), as the planner counts it.
     long stateBytes = plannerModel(h, w).jobStateBytes();
     ledger.resetPeak();
@@ -137,7 +137,8 @@ final class PlanRun {
     int dtypeBytes = target.dtype().getNumOfBytes();
     long textBytes =
         (long) dtypeBytes
-            * (l.text().t5Length() * (long) params.contextInDim() + params.vecInDim());
+            * (l.text().t5Length() * (long) params.dims().contextInDim()
+                + params.dims().vecInDim());
     DitLinears linears = DitLinears.of(params);
     // The side paths' factors, and their (tokens, rank) intermediate beside the activations.
     long loraBytes =
@@ -152,7 +153,9 @@ final class PlanRun {
       NDArray imgIds = LatentPacking.imageIds(job, 1, h, w, dt);
       NDArray txtIds = LatentPacking.textIds(job, 1, cond.t5().getShape().get(1), dt);
       NDArray guidance =
-          params.guidanceEmbed() ? job.full(new Shape(1), (float) spec.guidance(), dt) : null;
+          params.dims().guidanceEmbed()
+              ? job.full(new Shape(1), (float) spec.guidance(), dt)
+              : null;
       long activations =
           ActivationEstimates.ditForward(plannerModel(h, w), l.plan().attentionChunk(), dtypeBytes);
       int steps = ts.length - 1;

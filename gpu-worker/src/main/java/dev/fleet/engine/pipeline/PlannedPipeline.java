@@ -83,7 +83,7 @@ public final class PlannedPipeline implements GenerationPipeline {
             ditStore,
             n -> !n.startsWith("double_blocks.") && !n.startsWith("single_blocks."),
             dtypeBytes);
-    this.t5Length = params.defaultT5Length();
+    this.t5Length = FluxDims.defaultTextTokens(params.dims());
     this.jobs = NDManager.newBaseManager(target.device());
     this.plannerDims = ModelDimsReader.read(model);
     this.runner = new PlanRun(model, target, params, plannerDims, vaeBytes, ledger, options, jobs);
@@ -167,8 +167,8 @@ public final class PlannedPipeline implements GenerationPipeline {
                     StreamedBlocks.load(
                         weights,
                         params,
-                        plan.residentDoubleBlocks(params.depth()),
-                        plan.residentSingleBlocks(params.depthSingleBlocks()),
+                        plan.residentDoubleBlocks(params.dims().depth()),
+                        plan.residentSingleBlocks(params.dims().depthSingleBlocks()),
                         ledger,
                         options.hostToDevice(),
                         options.widener(),
@@ -226,7 +226,7 @@ public final class PlannedPipeline implements GenerationPipeline {
   /** BFL's: 28 steps at guidance 3.5 for a guidance-distilled (dev) model, 4 for schnell. */
   @Override
   public SamplingDefaults defaults() {
-    return params.guidanceEmbed()
+    return params.dims().guidanceEmbed()
         ? new SamplingDefaults(28, 3.5, "guidance-distilled")
         : new SamplingDefaults(4, 0, "schnell");
   }

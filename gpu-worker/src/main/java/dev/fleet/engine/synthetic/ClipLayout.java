@@ -6,7 +6,7 @@ import static dev.fleet.engine.synthetic.TensorSpec.ones;
 import static dev.fleet.engine.synthetic.TensorSpec.weight;
 import static dev.fleet.engine.synthetic.TensorSpec.zeros;
 
-import dev.fleet.engine.text.ClipTextConfig;
+import dev.fleet.model.memory.ClipDims;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -22,11 +22,11 @@ public final class ClipLayout {
 
   private ClipLayout() {}
 
-  public static List<TensorSpec> of(ClipTextConfig c) {
+  public static List<TensorSpec> of(ClipDims c) {
     long h = c.hiddenSize();
     List<TensorSpec> out = new ArrayList<>();
     out.add(normal("embeddings.token_embedding.weight", TOKEN_STD, c.vocabSize(), h));
-    out.add(normal("embeddings.position_embedding.weight", POSITION_STD, c.maxPositions(), h));
+    out.add(normal("embeddings.position_embedding.weight", POSITION_STD, c.sequenceLength(), h));
     for (int i = 0; i < c.layers(); i++) {
       String l = "encoder.layers." + i;
       for (String proj : List.of("k_proj", "v_proj", "q_proj", "out_proj")) {

@@ -4,7 +4,6 @@ import static dev.fleet.engine.synthetic.TensorSpec.bias;
 import static dev.fleet.engine.synthetic.TensorSpec.ones;
 import static dev.fleet.engine.synthetic.TensorSpec.weight;
 
-import dev.fleet.engine.flux.FluxParams;
 import dev.fleet.model.memory.DitDims;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,7 +17,7 @@ public final class DitLayout {
   private DitLayout() {}
 
   /** Every tensor of the checkpoint: embedders, double blocks, single blocks, output head. */
-  public static List<TensorSpec> of(FluxParams p) {
+  public static List<TensorSpec> of(DitDims p) {
     long h = p.hiddenSize();
     List<TensorSpec> out = new ArrayList<>();
     linear(out, "img_in", h, p.inChannels(), true);
@@ -40,7 +39,7 @@ public final class DitLayout {
   }
 
   /** {@code double_blocks.i}: an image and a text stream, each modulation, attention and MLP. */
-  public static List<TensorSpec> doubleBlock(FluxParams p, int i) {
+  public static List<TensorSpec> doubleBlock(DitDims p, int i) {
     long h = p.hiddenSize();
     long mlp = p.mlpHiddenDim();
     List<TensorSpec> out = new ArrayList<>();
@@ -57,7 +56,7 @@ public final class DitLayout {
   }
 
   /** {@code single_blocks.i}: fused qkv+MLP input, fused output, QK norm, modulation. */
-  public static List<TensorSpec> singleBlock(FluxParams p, int i) {
+  public static List<TensorSpec> singleBlock(DitDims p, int i) {
     long h = p.hiddenSize();
     long mlp = p.mlpHiddenDim();
     String s = "single_blocks." + i;

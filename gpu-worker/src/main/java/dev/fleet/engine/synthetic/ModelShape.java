@@ -1,10 +1,10 @@
 package dev.fleet.engine.synthetic;
 
 import dev.fleet.engine.flux.FluxParams;
-import dev.fleet.engine.model.ModelDimsReader;
 import dev.fleet.engine.text.ClipTextConfig;
 import dev.fleet.engine.text.T5Config;
 import dev.fleet.engine.vae.AutoEncoderParams;
+import dev.fleet.model.memory.AutoencoderDims;
 import dev.fleet.model.memory.FluxDims;
 import java.util.List;
 import java.util.Map;
@@ -12,11 +12,15 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /**
- * Every dimension of a FLUX model: the transformer's {@link FluxParams}, the autoencoder's {@link
- * AutoEncoderParams} and the two text encoders' configs. A shape that exists fits together: the
- * transformer reads what the encoders produce, and the pipeline can pack and decode its latents.
- * Parameter counts come from the same tensor layouts that {@link SyntheticModelWriter} writes, so a
- * count is exactly what a checkpoint of this shape holds.
+ * Every hyperparameter of a FLUX model: the transformer's {@link FluxParams}, the autoencoder's
+ * {@link AutoEncoderParams} and the two text encoders' configs. A shape that exists fits together:
+ * the transformer reads what the encoders produce, and the pipeline can pack and decode its
+ * latents. Parameter counts come from the same tensor layouts that {@link SyntheticModelWriter}
+ * writes, so a count is exactly what a checkpoint of this shape holds.
+ *
+ * <p>The presets are the memory planner's {@link FluxDims} presets, which hold every dimension,
+ * plus what only the engine needs: the RoPE split, the autoencoder's latent scale and shift and
+ * CLIP's eos id. So each dimension is written once, where the planner and the engine both read it.
  *
  * @param name what the shape is called (a preset's name, or any label)
  */
@@ -31,38 +35,28 @@ public record ModelShape(
 
   public static final int PIPELINE_DOWNSCALE = 8;
 
-  private static final float FLUX1_VAE_SCALE = AutoEncoderParams.FLUX1_SCALE_FACTOR;
-  private static final float FLUX1_VAE_SHIFT = AutoEncoderParams.FLUX1_SHIFT_FACTOR;
-
   /** FLUX.1 [dev]: the guidance-distilled 12B transformer with T5-XXL, CLIP-L and the FLUX ae. */
-  public static final ModelShape FLUX_DEV = flux1("flux-dev", true);
+  public static final ModelShape FLUX_DEV = flux1(FluxDims.FLUX_DEV);
 
   /** FLUX.1 [schnell]: as dev without the guidance embedder. */
-  public static final ModelShape FLUX_SCHNELL = flux1("flux-schnell", false);
+  public static final ModelShape FLUX_SCHNELL = flux1(FluxDims.FLUX_SCHNELL);
 
   /** The bundled fixture {@code models/flux-tiny}; its vocabularies are the fixture tokenizers'. */
   public static final ModelShape TINY =
-      new ModelShape(
-          "tiny",
-          new FluxParams(64, 64, 32, 64, 64, 4.0, 2, 2, 2, List.of(8, 12, 12), 10_000, true, true),
-          new AutoEncoderParams(
-              64, 3, 32, 3, List.of(1, 1, 2, 2), 1, 16, FLUX1_VAE_SCALE, FLUX1_VAE_SHIFT),
-          new ClipTextConfig(320, 32, 2, 2, 64, 77, 1e-5f, "quick_gelu", 2),
-          new T5Config(170, 64, 16, 128, 4, 2, 32, 128, 1e-6f, T5Config.GATED_GELU));
+      of(
+          FluxDims.TINY,
+          List.of(8, 12, 12),
+          64,
+          AutoEncoderParams.FLUX1_SCALE_FACTOR,
+          AutoEncoderParams.FLUX1_SHIFT_FACTOR,
+          ClipTextConfig.LEGACY_EOS_TOKEN_ID);
 
   /**
    * The bundled trained model {@code models/flux-shapes} (schnell-style); its autoencoder's latent
-   * scale and shift are the ones measured after its training.
+   * scale and shift are the ones measured after its training, its CLIP pools at its own eos id.
    */
   public static final ModelShape SHAPES =
-      new ModelShape(
-          "shapes",
-          new FluxParams(
-              64, 64, 64, 128, 192, 4.0, 3, 2, 4, List.of(16, 24, 24), 10_000, true, false),
-          new AutoEncoderParams(
-              128, 3, 32, 3, List.of(1, 2, 2, 2), 1, 16, 1.345079315524831f, -0.03995814174413681f),
-          new ClipTextConfig(69, 64, 2, 2, 256, 40, 1e-5f, "quick_gelu", 68),
-          new T5Config(69, 128, 32, 384, 4, 2, 32, 128, 1e-6f, T5Config.GATED_GELU));
+      of(FluxDims.SHAPES, List.of(16, 24, 24), 128, 1.345079315524831f, -0.03995814174413681f, 68);
 
   private static final Map<String, ModelShape> PRESETS =
       Stream.of(FLUX_DEV, FLUX_SCHNELL, TINY, SHAPES)
@@ -75,7 +69,8 @@ public record ModelShape(
     if (dit == null || vae == null || clip == null || t5 == null) {
       throw new IllegalArgumentException(name + ": every component's parameters are required");
     }
-    if (vae.zChannels() != PIPELINE_LATENT_CHANNELS || vae.downscale() != PIPELINE_DOWNSCALE) {
+    AutoencoderDims ae = vae.dims();
+    if (ae.zChannels() != PIPELINE_LATENT_CHANNELS || ae.downscale() != PIPELINE_DOWNSCALE) {
       throw new IllegalArgumentException(
           name
               + ": the pipeline decodes "
@@ -83,52 +78,64 @@ public record ModelShape(
               + " latent channels at 1/"
               + PIPELINE_DOWNSCALE
               + " of the image size; the autoencoder has z_channels "
-              + vae.zChannels()
+              + ae.zChannels()
               + " and "
-              + vae.levels()
+              + ae.levels()
               + " levels in ch_mult "
-              + vae.chMult()
+              + ae.chMult()
               + " (1/"
-              + vae.downscale()
+              + ae.downscale()
               + ")");
     }
     // How the parts fit together (T5 width = context_in_dim, CLIP width = vec_in_dim, ...) is
     // checked once, by the memory planner's FluxDims, which every shape is also read as.
-    ModelDimsReader.of(name, dit, t5, dit.defaultT5Length(), clip, vae);
-    int packed = 4 * vae.zChannels(); // 2x2 patches of latent cells
-    if (dit.inChannels() != packed || dit.outChannels() != packed) {
+    dims(name, dit, t5, FluxDims.defaultTextTokens(dit.dims()), clip, vae);
+    int packed = 4 * ae.zChannels(); // 2x2 patches of latent cells
+    if (dit.dims().inChannels() != packed || dit.dims().outChannels() != packed) {
       throw new IllegalArgumentException(
           name
               + ": in_channels and out_channels must be 4 * z_channels = "
               + packed
               + " (2x2 packing), got "
-              + dit.inChannels()
+              + dit.dims().inChannels()
               + " and "
-              + dit.outChannels());
+              + dit.dims().outChannels());
     }
   }
 
-  private static ModelShape flux1(String name, boolean guidance) {
-    return new ModelShape(
-        name,
-        new FluxParams(
-            64, 64, 768, 4096, 3072, 4.0, 24, 19, 38, List.of(16, 56, 56), 10_000, true, guidance),
-        new AutoEncoderParams(
-            AutoEncoderParams.FLUX1_RESOLUTION,
-            3,
-            128,
-            3,
-            List.of(1, 2, 4, 4),
-            2,
-            16,
-            FLUX1_VAE_SCALE,
-            FLUX1_VAE_SHIFT),
-        new ClipTextConfig(49408, 768, 12, 12, 3072, 77, 1e-5f, "quick_gelu", 2),
-        new T5Config(32128, 4096, 64, 10240, 64, 24, 32, 128, 1e-6f, T5Config.GATED_GELU));
+  /** A FLUX.1 preset: its dimensions with FLUX.1's RoPE, autoencoder and CLIP config. */
+  private static ModelShape flux1(FluxDims d) {
+    return of(
+        d,
+        FluxParams.FLUX1_AXES_DIM,
+        AutoEncoderParams.FLUX1_RESOLUTION,
+        AutoEncoderParams.FLUX1_SCALE_FACTOR,
+        AutoEncoderParams.FLUX1_SHIFT_FACTOR,
+        ClipTextConfig.LEGACY_EOS_TOKEN_ID);
   }
 
   /**
-   * A preset by name: {@code flux-dev}, {@code flux-schnell} or {@code tiny}.
+   * A preset: the planner's dimensions of it and what only the engine needs — the RoPE split (at
+   * FLUX.1's base), the autoencoder's training resolution, latent scale and shift, and CLIP's eos
+   * id; CLIP and T5 take transformers' defaults for the rest.
+   */
+  private static ModelShape of(
+      FluxDims d,
+      List<Integer> axesDim,
+      int vaeResolution,
+      float vaeScale,
+      float vaeShift,
+      long clipEosTokenId) {
+    return new ModelShape(
+        d.name(),
+        new FluxParams(d.dit(), axesDim, FluxParams.FLUX1_THETA),
+        new AutoEncoderParams(d.autoencoder(), vaeResolution, vaeScale, vaeShift),
+        ClipTextConfig.of(d.clip(), clipEosTokenId),
+        T5Config.v11(d.t5()));
+  }
+
+  /**
+   * A preset by name: {@code flux-dev}, {@code flux-schnell}, {@code tiny} or {@code shapes}.
    *
    * @throws IllegalArgumentException naming the presets when there is none of that name
    */
@@ -154,10 +161,10 @@ public record ModelShape(
   /** Every tensor a checkpoint of the component holds (CLIP without its {@code text_model.}). */
   public List<TensorSpec> layout(Component component) {
     return switch (component) {
-      case DIT -> DitLayout.of(dit);
-      case T5 -> T5Layout.of(t5);
-      case CLIP -> ClipLayout.of(clip);
-      case VAE -> VaeLayout.of(vae);
+      case DIT -> DitLayout.of(dit.dims());
+      case T5 -> T5Layout.of(t5.dims());
+      case CLIP -> ClipLayout.of(clip.dims());
+      case VAE -> VaeLayout.of(vae.dims());
     };
   }
 
@@ -177,12 +184,12 @@ public record ModelShape(
 
   /** Parameters of one double-stream block (all blocks of a kind are the same size). */
   public long doubleBlockParameterCount() {
-    return count(DitLayout.doubleBlock(dit, 0));
+    return count(DitLayout.doubleBlock(dit.dims(), 0));
   }
 
   /** Parameters of one single-stream block. */
   public long singleBlockParameterCount() {
-    return count(DitLayout.singleBlock(dit, 0));
+    return count(DitLayout.singleBlock(dit.dims(), 0));
   }
 
   private static long count(List<TensorSpec> tensors) {
@@ -195,6 +202,16 @@ public record ModelShape(
 
   /** This shape as the memory planner sees it, T5 at {@code t5Length} tokens. */
   public FluxDims dims(int t5Length) {
-    return ModelDimsReader.of(name, dit, t5, t5Length, clip, vae);
+    return dims(name, dit, t5, t5Length, clip, vae);
+  }
+
+  private static FluxDims dims(
+      String name,
+      FluxParams dit,
+      T5Config t5,
+      int t5Length,
+      ClipTextConfig clip,
+      AutoEncoderParams vae) {
+    return new FluxDims(name, dit.dims(), t5.dims(), t5Length, clip.dims(), vae.dims());
   }
 }

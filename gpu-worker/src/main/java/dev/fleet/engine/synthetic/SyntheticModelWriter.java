@@ -11,6 +11,10 @@ import dev.fleet.engine.text.ClipTextConfig;
 import dev.fleet.engine.text.T5Config;
 import dev.fleet.engine.tokenizer.PromptTokenizer;
 import dev.fleet.engine.vae.AutoEncoderParams;
+import dev.fleet.model.memory.AutoencoderDims;
+import dev.fleet.model.memory.ClipDims;
+import dev.fleet.model.memory.DitDims;
+import dev.fleet.model.memory.T5Dims;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -302,17 +306,18 @@ public record SyntheticModelWriter(
             "tokenizer source " + tokenizerSource + " has no " + d.getFileName() + "/ folder");
       }
     }
-    requireFits("CLIP", clipDir, TokenizerVocabulary.idLimit(clipDir), shape.clip().vocabSize());
-    requireFits("T5", t5Dir, TokenizerVocabulary.idLimit(t5Dir), shape.t5().vocabSize());
+    requireFits(
+        "CLIP", clipDir, TokenizerVocabulary.idLimit(clipDir), shape.clip().dims().vocabSize());
+    requireFits("T5", t5Dir, TokenizerVocabulary.idLimit(t5Dir), shape.t5().dims().vocabSize());
     try (PromptTokenizer clip = PromptTokenizer.clip(clipDir)) {
-      if (clip.maxLength() > shape.clip().maxPositions()) {
+      if (clip.maxLength() > shape.clip().dims().sequenceLength()) {
         throw new IllegalArgumentException(
             "the CLIP tokenizer in "
                 + clipDir
                 + " produces "
                 + clip.maxLength()
                 + " tokens but the shape's CLIP max_position_embeddings is "
-                + shape.clip().maxPositions());
+                + shape.clip().dims().sequenceLength());
       }
     }
   }
@@ -373,35 +378,37 @@ public record SyntheticModelWriter(
 
   /** BFL's {@code FluxParams}, as the bundled fixture's {@code transformer/config.json}. */
   static ObjectNode ditConfigJson(FluxParams p) {
+    DitDims d = p.dims();
     ObjectNode n = JSON.createObjectNode();
-    n.put("in_channels", p.inChannels());
-    n.put("out_channels", p.outChannels());
-    n.put("vec_in_dim", p.vecInDim());
-    n.put("context_in_dim", p.contextInDim());
-    n.put("hidden_size", p.hiddenSize());
-    n.put("mlp_ratio", p.mlpRatio());
-    n.put("num_heads", p.numHeads());
-    n.put("depth", p.depth());
-    n.put("depth_single_blocks", p.depthSingleBlocks());
+    n.put("in_channels", d.inChannels());
+    n.put("out_channels", d.outChannels());
+    n.put("vec_in_dim", d.vecInDim());
+    n.put("context_in_dim", d.contextInDim());
+    n.put("hidden_size", d.hiddenSize());
+    n.put("mlp_ratio", d.mlpRatio());
+    n.put("num_heads", d.numHeads());
+    n.put("depth", d.depth());
+    n.put("depth_single_blocks", d.depthSingleBlocks());
     ArrayNode axes = n.putArray("axes_dim");
     p.axesDim().forEach(axes::add);
     n.put("theta", p.theta());
-    n.put("qkv_bias", p.qkvBias());
-    n.put("guidance_embed", p.guidanceEmbed());
+    n.put("qkv_bias", d.qkvBias());
+    n.put("guidance_embed", d.guidanceEmbed());
     return n;
   }
 
   /** BFL's {@code AutoEncoderParams}. */
   static ObjectNode vaeConfigJson(AutoEncoderParams p) {
+    AutoencoderDims d = p.dims();
     ObjectNode n = JSON.createObjectNode();
     n.put("resolution", p.resolution());
-    n.put("in_channels", p.inChannels());
-    n.put("ch", p.ch());
-    n.put("out_ch", p.outCh());
+    n.put("in_channels", d.inChannels());
+    n.put("ch", d.ch());
+    n.put("out_ch", d.outChannels());
     ArrayNode mult = n.putArray("ch_mult");
-    p.chMult().forEach(mult::add);
-    n.put("num_res_blocks", p.numResBlocks());
-    n.put("z_channels", p.zChannels());
+    d.chMult().forEach(mult::add);
+    n.put("num_res_blocks", d.numResBlocks());
+    n.put("z_channels", d.zChannels());
     n.put("scale_factor", p.scaleFactor());
     n.put("shift_factor", p.shiftFactor());
     return n;
@@ -409,6 +416,7 @@ public record SyntheticModelWriter(
 
   /** A transformers {@code CLIPTextConfig} (bos 0, pad 1, as FLUX.1-dev's). */
   public static ObjectNode clipConfigJson(ClipTextConfig c, DType storage) {
+    ClipDims d = c.dims();
     ObjectNode n = JSON.createObjectNode();
     n.putArray("architectures").add("CLIPTextModel");
     n.put("model_type", "clip_text_model");
@@ -417,35 +425,36 @@ public record SyntheticModelWriter(
     n.put("pad_token_id", 1);
     n.put("eos_token_id", c.eosTokenId());
     n.put("hidden_act", c.hiddenAct());
-    n.put("hidden_size", c.hiddenSize());
-    n.put("intermediate_size", c.intermediateSize());
+    n.put("hidden_size", d.hiddenSize());
+    n.put("intermediate_size", d.intermediateSize());
     n.put("layer_norm_eps", c.layerNormEps());
-    n.put("max_position_embeddings", c.maxPositions());
-    n.put("num_attention_heads", c.heads());
-    n.put("num_hidden_layers", c.layers());
-    n.put("projection_dim", c.hiddenSize());
-    n.put("vocab_size", c.vocabSize());
+    n.put("max_position_embeddings", d.sequenceLength());
+    n.put("num_attention_heads", d.heads());
+    n.put("num_hidden_layers", d.layers());
+    n.put("projection_dim", d.hiddenSize());
+    n.put("vocab_size", d.vocabSize());
     n.put("torch_dtype", torchDtype(storage));
     return n;
   }
 
   /** A transformers {@code T5Config} of a v1.1 encoder (gated GELU, untied embeddings). */
   public static ObjectNode t5ConfigJson(T5Config c, DType storage) {
+    T5Dims d = c.dims();
     ObjectNode n = JSON.createObjectNode();
     n.putArray("architectures").add("T5EncoderModel");
     n.put("model_type", "t5");
-    n.put("d_ff", c.dFf());
-    n.put("d_kv", c.dKv());
-    n.put("d_model", c.dModel());
+    n.put("d_ff", d.dFf());
+    n.put("d_kv", d.dKv());
+    n.put("d_model", d.dModel());
     n.put("dense_act_fn", "gelu_new");
     n.put("feed_forward_proj", c.feedForwardProj());
     n.put("is_gated_act", true);
     n.put("layer_norm_epsilon", c.layerNormEps());
-    n.put("num_heads", c.heads());
-    n.put("num_layers", c.layers());
-    n.put("relative_attention_num_buckets", c.numBuckets());
+    n.put("num_heads", d.heads());
+    n.put("num_layers", d.layers());
+    n.put("relative_attention_num_buckets", d.numBuckets());
     n.put("relative_attention_max_distance", c.maxDistance());
-    n.put("vocab_size", c.vocabSize());
+    n.put("vocab_size", d.vocabSize());
     n.put("pad_token_id", 0);
     n.put("eos_token_id", 1);
     n.put("decoder_start_token_id", 0);

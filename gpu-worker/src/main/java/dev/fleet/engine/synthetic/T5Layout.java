@@ -4,7 +4,7 @@ import static dev.fleet.engine.synthetic.TensorSpec.normal;
 import static dev.fleet.engine.synthetic.TensorSpec.ones;
 import static dev.fleet.engine.synthetic.TensorSpec.weight;
 
-import dev.fleet.engine.text.T5Config;
+import dev.fleet.model.memory.T5Dims;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -15,7 +15,7 @@ import java.util.List;
 public final class T5Layout {
   private T5Layout() {}
 
-  public static List<TensorSpec> of(T5Config c) {
+  public static List<TensorSpec> of(T5Dims c) {
     long d = c.dModel();
     long inner = c.innerDim();
     List<TensorSpec> out = new ArrayList<>();

@@ -5,7 +5,7 @@ import static dev.fleet.engine.synthetic.TensorSpec.ones;
 import static dev.fleet.engine.synthetic.TensorSpec.weight;
 import static dev.fleet.engine.synthetic.TensorSpec.zeros;
 
-import dev.fleet.engine.vae.AutoEncoderParams;
+import dev.fleet.model.memory.AutoencoderDims;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -16,14 +16,14 @@ import java.util.List;
 public final class VaeLayout {
   private VaeLayout() {}
 
-  public static List<TensorSpec> of(AutoEncoderParams p) {
+  public static List<TensorSpec> of(AutoencoderDims p) {
     List<TensorSpec> out = new ArrayList<>();
     encoder(out, p);
     decoder(out, p);
     return out;
   }
 
-  private static void encoder(List<TensorSpec> out, AutoEncoderParams p) {
+  private static void encoder(List<TensorSpec> out, AutoencoderDims p) {
     long in = p.ch();
     conv(out, "encoder.conv_in", in, p.inChannels(), 3);
     for (int level = 0; level < p.levels(); level++) {
@@ -41,7 +41,7 @@ public final class VaeLayout {
     conv(out, "encoder.conv_out", 2L * p.zChannels(), in, 3); // mean and log-variance
   }
 
-  private static void decoder(List<TensorSpec> out, AutoEncoderParams p) {
+  private static void decoder(List<TensorSpec> out, AutoencoderDims p) {
     long in = p.channels(p.levels() - 1);
     conv(out, "decoder.conv_in", in, p.zChannels(), 3);
     middle(out, "decoder.mid", in);
@@ -57,7 +57,7 @@ public final class VaeLayout {
       }
     }
     groupNorm(out, "decoder.norm_out", in);
-    conv(out, "decoder.conv_out", p.outCh(), in, 3);
+    conv(out, "decoder.conv_out", p.outChannels(), in, 3);
   }
 
   private static void middle(List<TensorSpec> out, String name, long c) {

@@ -28,8 +28,8 @@ record ClipEncoderLayer(
 
   /** Loads {@code encoder.layers.N} from a view scoped to the text model. */
   static ClipEncoderLayer load(Weights w, ClipTextConfig c, NDManager manager) {
-    long hidden = c.hiddenSize();
-    long inter = c.intermediateSize();
+    long hidden = c.dims().hiddenSize();
+    long inter = c.dims().intermediateSize();
     return new ClipEncoderLayer(
         LayerNorm.load(w, "layer_norm1", c.layerNormEps(), manager),
         linear(w, "self_attn.q_proj", hidden, hidden, manager),
@@ -39,7 +39,7 @@ record ClipEncoderLayer(
         LayerNorm.load(w, "layer_norm2", c.layerNormEps(), manager),
         linear(w, "mlp.fc1", inter, hidden, manager),
         linear(w, "mlp.fc2", hidden, inter, manager),
-        c.heads(),
+        c.dims().heads(),
         (float) (1.0 / Math.sqrt(c.headDim())),
         c.hiddenAct());
   }

@@ -78,12 +78,13 @@ public final class ClipTextModel implements AutoCloseable {
     }
     NDManager manager = NDManager.newBaseManager(checkpoint.target().device());
     try {
-      long c = config.hiddenSize();
-      NDArray token = w.load(TOKEN_EMBEDDING, manager, config.vocabSize(), c);
+      long c = config.dims().hiddenSize();
+      NDArray token = w.load(TOKEN_EMBEDDING, manager, config.dims().vocabSize(), c);
       NDArray position =
-          w.load("embeddings.position_embedding.weight", manager, config.maxPositions(), c);
+          w.load(
+              "embeddings.position_embedding.weight", manager, config.dims().sequenceLength(), c);
       List<ClipEncoderLayer> layers = new ArrayList<>();
-      for (int i = 0; i < config.layers(); i++) {
+      for (int i = 0; i < config.dims().layers(); i++) {
         layers.add(ClipEncoderLayer.load(w.scoped("encoder.layers." + i), config, manager));
       }
       LayerNorm finalNorm = LayerNorm.load(w, "final_layer_norm", config.layerNormEps(), manager);
@@ -118,9 +119,14 @@ public final class ClipTextModel implements AutoCloseable {
    */
   public ClipTextOutput forward(NDArray ids, Adapters adapters) {
     Shape shape = ids.getShape();
-    if (shape.dimension() != 2 || shape.get(1) > config.maxPositions() || shape.get(1) < 1) {
+    if (shape.dimension() != 2
+        || shape.get(1) > config.dims().sequenceLength()
+        || shape.get(1) < 1) {
       throw new IllegalArgumentException(
-          "CLIP ids must be (B, L) with 1 <= L <= " + config.maxPositions() + ", got " + shape);
+          "CLIP ids must be (B, L) with 1 <= L <= "
+              + config.dims().sequenceLength()
+              + ", got "
+              + shape);
     }
     long b = shape.get(0);
     long l = shape.get(1);

@@ -46,10 +46,4 @@ record ConfigJson(JsonNode node, Path file) {
     JsonNode v = node.get(field);
     return v != null && v.isTextual() ? v.asText() : fallback;
   }
-
-  static void requirePositive(String field, long value) {
-    if (value <= 0) {
-      throw new IllegalArgumentException(field + " must be positive, got " + value);
-    }
-  }
 }

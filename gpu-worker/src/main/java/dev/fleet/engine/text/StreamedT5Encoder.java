@@ -86,14 +86,20 @@ public final class StreamedT5Encoder implements AutoCloseable {
       String embeddingKey = T5Encoder.embeddingKey(w);
       Weights encoder = w.scoped("encoder");
       NDList head = new NDList(3);
-      head.add(keep(w.load(embeddingKey, host, config.vocabSize(), config.dModel()), hostToDevice));
       head.add(
           keep(
-              encoder.load(T5Encoder.POSITION_BIAS, host, config.numBuckets(), config.heads()),
+              w.load(embeddingKey, host, config.dims().vocabSize(), config.dims().dModel()),
               hostToDevice));
-      head.add(keep(encoder.load("final_layer_norm.weight", host, config.dModel()), hostToDevice));
-      List<LayerStream.HostLayer> layers = new ArrayList<>(config.layers());
-      for (int i = 0; i < config.layers(); i++) {
+      head.add(
+          keep(
+              encoder.load(
+                  T5Encoder.POSITION_BIAS, host, config.dims().numBuckets(), config.dims().heads()),
+              hostToDevice));
+      head.add(
+          keep(
+              encoder.load("final_layer_norm.weight", host, config.dims().dModel()), hostToDevice));
+      List<LayerStream.HostLayer> layers = new ArrayList<>(config.dims().layers());
+      for (int i = 0; i < config.dims().layers(); i++) {
         layers.add(
             hostLayer(encoder.scoped("block." + i), "t5 block." + i, config, host, hostToDevice));
       }
@@ -162,7 +168,8 @@ public final class StreamedT5Encoder implements AutoCloseable {
       parameters.cap();
       NDArray embedding = copies.get(0); // (V, d_model)
       var bias =
-          new T5RelativePositionBias(copies.get(1), config.numBuckets(), config.maxDistance());
+          new T5RelativePositionBias(
+              copies.get(1), config.dims().numBuckets(), config.maxDistance());
       var finalNorm = new T5LayerNorm(copies.get(2), config.layerNormEps());
       return new T5Encoder(config, parameters, embedding, bias, new Streamed(booking), finalNorm);
     } catch (RuntimeException e) {

@@ -53,9 +53,9 @@ record T5Block(
 
   /** Loads a block from {@code w} (see {@link #parameters}), by keys relative to the block. */
   static T5Block load(ParameterLoader w, T5Config c, NDManager manager) {
-    long d = c.dModel();
-    long inner = c.innerDim();
-    long ff = c.dFf();
+    long d = c.dims().dModel();
+    long inner = c.dims().innerDim();
+    long ff = c.dims().dFf();
     float eps = c.layerNormEps();
     String attn = "layer.0.SelfAttention.";
     String dense = "layer.1.DenseReluDense.";
@@ -69,7 +69,7 @@ record T5Block(
         new Linear(w.load(dense + "wi_0.weight", manager, ff, d), null),
         new Linear(w.load(dense + "wi_1.weight", manager, ff, d), null),
         new Linear(w.load(WO, manager, d, ff), null),
-        c.heads());
+        c.dims().heads());
   }
 
   /**

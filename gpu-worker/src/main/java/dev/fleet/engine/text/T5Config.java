@@ -1,34 +1,34 @@
 package dev.fleet.engine.text;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.fleet.model.memory.T5Dims;
 import java.nio.file.Path;
+import java.util.Objects;
 
 /**
  * Hyperparameters of a Hugging Face {@code T5EncoderModel} (T5 v1.1 style, as FLUX's T5-XXL text
- * encoder), as its {@code config.json} holds them.
+ * encoder), as its {@code config.json} holds them: its dimensions, which the memory planner shares
+ * ({@link T5Dims}), and what only the computation needs.
+ *
+ * @param dims vocabulary, widths, heads, layers and position buckets
+ * @param maxDistance {@code relative_attention_max_distance}: where the log-spaced buckets end
+ * @param layerNormEps the RMS norms' epsilon
+ * @param feedForwardProj the feed-forward's kind; only {@link #GATED_GELU} is implemented
  */
-public record T5Config(
-    int vocabSize,
-    int dModel,
-    int dKv,
-    int dFf,
-    int heads,
-    int layers,
-    int numBuckets,
-    int maxDistance,
-    float layerNormEps,
-    String feedForwardProj) {
+public record T5Config(T5Dims dims, int maxDistance, float layerNormEps, String feedForwardProj) {
 
   /** The only feed-forward this encoder implements: gated GELU (tanh form) of T5 v1.1. */
   public static final String GATED_GELU = "gated-gelu";
 
+  /** transformers' {@code relative_attention_max_distance} when a config names none. */
+  public static final int DEFAULT_MAX_DISTANCE = 128;
+
+  /** transformers' {@code layer_norm_epsilon} when a config names none. */
+  public static final float DEFAULT_LAYER_NORM_EPS = 1e-6f;
+
   public T5Config {
-    ConfigJson.requirePositive("vocab_size", vocabSize);
-    ConfigJson.requirePositive("d_model", dModel);
-    ConfigJson.requirePositive("d_kv", dKv);
-    ConfigJson.requirePositive("d_ff", dFf);
-    ConfigJson.requirePositive("num_heads", heads);
-    ConfigJson.requirePositive("num_layers", layers);
+    Objects.requireNonNull(dims, "dims");
+    int numBuckets = dims.numBuckets();
     if (numBuckets < 4 || numBuckets % 2 != 0) {
       throw new IllegalArgumentException(
           "relative_attention_num_buckets must be even and at least 4, got " + numBuckets);
@@ -51,9 +51,9 @@ public record T5Config(
     }
   }
 
-  /** Width of the attention projections, {@code heads * dKv}; it need not equal {@code dModel}. */
-  public int innerDim() {
-    return heads * dKv;
+  /** A T5 v1.1 encoder of these dimensions with transformers' defaults for the rest. */
+  public static T5Config v11(T5Dims dims) {
+    return new T5Config(dims, DEFAULT_MAX_DISTANCE, DEFAULT_LAYER_NORM_EPS, GATED_GELU);
   }
 
   /** Reads {@code dir/config.json}; absent optional fields take transformers' defaults. */
@@ -62,15 +62,16 @@ public record T5Config(
     JsonNode root = ConfigJson.read(file, "T5 text encoder");
     ConfigJson json = new ConfigJson(root, file);
     return new T5Config(
-        json.requireInt("vocab_size"),
-        json.requireInt("d_model"),
-        json.requireInt("d_kv"),
-        json.requireInt("d_ff"),
-        json.requireInt("num_heads"),
-        json.requireInt("num_layers"),
-        json.intOr("relative_attention_num_buckets", 32),
-        json.intOr("relative_attention_max_distance", 128),
-        (float) json.doubleOr("layer_norm_epsilon", 1e-6),
+        new T5Dims(
+            json.requireInt("vocab_size"),
+            json.requireInt("d_model"),
+            json.requireInt("d_kv"),
+            json.requireInt("d_ff"),
+            json.requireInt("num_heads"),
+            json.requireInt("num_layers"),
+            json.intOr("relative_attention_num_buckets", 32)),
+        json.intOr("relative_attention_max_distance", DEFAULT_MAX_DISTANCE),
+        (float) json.doubleOr("layer_norm_epsilon", DEFAULT_LAYER_NORM_EPS),
         json.textOr("feed_forward_proj", "relu"));
   }
 }

@@ -74,22 +74,28 @@ public final class T5Encoder implements AutoCloseable {
     String embeddingKey = embeddingKey(w);
     NDManager manager = NDManager.newBaseManager(w.target().device());
     try {
-      NDArray embedding = w.load(embeddingKey, manager, config.vocabSize(), config.dModel());
+      NDArray embedding =
+          w.load(embeddingKey, manager, config.dims().vocabSize(), config.dims().dModel());
       Weights encoder = w.scoped("encoder");
-      NDArray table = encoder.load(POSITION_BIAS, manager, config.numBuckets(), config.heads());
+      NDArray table =
+          encoder.load(POSITION_BIAS, manager, config.dims().numBuckets(), config.dims().heads());
       List<T5Block> blocks = new ArrayList<>();
-      for (int i = 0; i < config.layers(); i++) {
+      for (int i = 0; i < config.dims().layers(); i++) {
         blocks.add(T5Block.load(T5Block.parameters(encoder.scoped("block." + i)), config, manager));
       }
       T5LayerNorm finalNorm =
           T5LayerNorm.load(
-              encoder, "final_layer_norm.weight", config.dModel(), config.layerNormEps(), manager);
+              encoder,
+              "final_layer_norm.weight",
+              config.dims().dModel(),
+              config.layerNormEps(),
+              manager);
       manager.cap();
       return new T5Encoder(
           config,
           manager,
           embedding,
-          new T5RelativePositionBias(table, config.numBuckets(), config.maxDistance()),
+          new T5RelativePositionBias(table, config.dims().numBuckets(), config.maxDistance()),
           resident(blocks),
           finalNorm);
     } catch (RuntimeException e) {
@@ -136,7 +142,7 @@ public final class T5Encoder implements AutoCloseable {
       NDArray idx = ids.toType(DataType.INT64, false);
       NDArray x = Embedding.embedding(idx, embedding, SparseFormat.DENSE).singletonOrThrow();
       NDArray bias = positionBias.forward(scope, shape.get(1)); // (1, H, L, L)
-      for (int i = 0; i < config.layers(); i++) {
+      for (int i = 0; i < config.dims().layers(); i++) {
         try (BlockLease<T5Block> block = layers.layer(i)) {
           x = block.block().forward(x, bias); // (B, L, d_model)
         }

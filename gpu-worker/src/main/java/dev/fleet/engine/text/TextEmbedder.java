@@ -37,7 +37,7 @@ public final class TextEmbedder implements AutoCloseable {
    * text_encoder_2/} of a model directory in the FLUX.1-dev layout.
    *
    * @param t5Length the T5 length when {@code tokenizer_2/tokenizer.json} carries none (the DiT's
-   *     {@code FluxParams.defaultT5Length()})
+   *     {@code FluxDims.defaultTextTokens})
    */
   public static TextEmbedder load(Path modelDir, int t5Length, ComputeTarget target) {
     PromptTokenizer clipTokenizer = null;

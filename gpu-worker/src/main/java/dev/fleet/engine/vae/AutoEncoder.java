@@ -63,7 +63,7 @@ public final class AutoEncoder implements AutoCloseable {
    *     (f = {@link #downscale()})
    */
   public NDArray decode(NDArray z) {
-    checkInput("decode", z, params.zChannels(), "z_channels");
+    checkInput("decode", z, params.dims().zChannels(), "z_channels");
     try (NDManager scope = NDManager.subManagerOf(z)) {
       scope.tempAttachAll(z);
       NDArray latent =
@@ -83,7 +83,7 @@ public final class AutoEncoder implements AutoCloseable {
    * @return as {@link #decode}
    */
   public NDArray decodeTiled(NDArray z, int tile, int attentionChunk) {
-    checkInput("decode", z, params.zChannels(), "z_channels");
+    checkInput("decode", z, params.dims().zChannels(), "z_channels");
     try (NDManager scope = NDManager.subManagerOf(z)) {
       scope.tempAttachAll(z);
       NDArray latent =
@@ -101,7 +101,7 @@ public final class AutoEncoder implements AutoCloseable {
    *     the compute device
    */
   public NDArray encode(NDArray x) {
-    checkInput("encode", x, params.inChannels(), "in_channels");
+    checkInput("encode", x, params.dims().inChannels(), "in_channels");
     try (NDManager scope = NDManager.subManagerOf(x)) {
       scope.tempAttachAll(x);
       NDArray mean = DiagonalGaussian.mean(encoder.forward(toTarget(x))); // (B, z, H', W')
@@ -139,7 +139,7 @@ public final class AutoEncoder implements AutoCloseable {
 
   /** Pixels per latent cell along each axis (8 for FLUX.1). */
   public int downscale() {
-    return params.downscale();
+    return params.dims().downscale();
   }
 
   /** The manager holding the parameters (tests {@code cap()} it to catch stray allocations). */

@@ -3,36 +3,27 @@ package dev.fleet.engine.vae;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fleet.engine.safetensors.TensorStore;
+import dev.fleet.model.memory.AutoencoderDims;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 
 /**
- * Hyperparameters of the FLUX autoencoder, as BFL's {@code AutoEncoderParams}.
+ * Hyperparameters of the FLUX autoencoder, as BFL's {@code AutoEncoderParams}: its dimensions,
+ * which the memory planner shares ({@link AutoencoderDims}), and the latent scale and shift, which
+ * only the engine applies.
  *
+ * @param dims channels, levels and resnet blocks
  * @param resolution training resolution; recorded, not used by the computation
- * @param inChannels image channels the encoder reads (3)
- * @param ch base channel count; level i works at {@code ch * chMult[i]} channels
- * @param outCh image channels the decoder writes (3)
- * @param chMult channel multiplier per resolution level, finest first
- * @param numResBlocks resnet blocks per encoder level (the decoder has one more per level)
- * @param zChannels latent channels
  * @param scaleFactor latent scale: {@code encode} returns {@code scale * (mean - shift)}
  * @param shiftFactor latent shift
  */
 public record AutoEncoderParams(
-    int resolution,
-    int inChannels,
-    int ch,
-    int outCh,
-    List<Integer> chMult,
-    int numResBlocks,
-    int zChannels,
-    float scaleFactor,
-    float shiftFactor) {
+    AutoencoderDims dims, int resolution, float scaleFactor, float shiftFactor) {
 
   /** Group count of every GroupNorm in the autoencoder (hard-coded in BFL's modules). */
   public static final int NORM_GROUPS = 32;
@@ -52,24 +43,13 @@ public record AutoEncoderParams(
   private static final ObjectMapper JSON = new ObjectMapper();
 
   public AutoEncoderParams {
-    chMult = List.copyOf(chMult);
-    positive("resolution", resolution);
-    positive("in_channels", inChannels);
-    positive("ch", ch);
-    positive("out_ch", outCh);
-    positive("num_res_blocks", numResBlocks);
-    positive("z_channels", zChannels);
-    if (chMult.isEmpty()) {
-      throw new IllegalArgumentException("ch_mult must name at least one level, got []");
+    Objects.requireNonNull(dims, "dims");
+    if (resolution <= 0) {
+      throw new IllegalArgumentException("resolution must be positive, got " + resolution);
     }
-    if (ch % NORM_GROUPS != 0) {
+    if (dims.ch() % NORM_GROUPS != 0) {
       throw new IllegalArgumentException(
-          "ch = " + ch + " must be a multiple of the " + NORM_GROUPS + " GroupNorm groups");
-    }
-    for (int m : chMult) {
-      if (m <= 0) {
-        throw new IllegalArgumentException("ch_mult entries must be positive, got " + chMult);
-      }
+          "ch = " + dims.ch() + " must be a multiple of the " + NORM_GROUPS + " GroupNorm groups");
     }
     if (!Float.isFinite(scaleFactor) || scaleFactor == 0f) {
       throw new IllegalArgumentException(
@@ -80,25 +60,9 @@ public record AutoEncoderParams(
     }
   }
 
-  private static void positive(String name, int value) {
-    if (value <= 0) {
-      throw new IllegalArgumentException(name + " must be positive, got " + value);
-    }
-  }
-
-  /** Number of resolution levels ({@code len(ch_mult)}). */
-  public int levels() {
-    return chMult.size();
-  }
-
-  /** Channels of resolution level {@code level}: {@code ch * ch_mult[level]}. */
-  public long channels(int level) {
-    return (long) ch * chMult.get(level);
-  }
-
-  /** Pixels per latent cell along each axis: {@code 2^(levels - 1)} (8 for FLUX.1). */
-  public int downscale() {
-    return 1 << (levels() - 1);
+  /** FLUX.1's resolution, latent scale and shift on these dimensions. */
+  public static AutoEncoderParams flux1(AutoencoderDims dims) {
+    return new AutoEncoderParams(dims, FLUX1_RESOLUTION, FLUX1_SCALE_FACTOR, FLUX1_SHIFT_FACTOR);
   }
 
   /**
@@ -130,13 +94,14 @@ public record AutoEncoderParams(
     String file = configJson.toString();
     if (root != null && root.has("ch_mult")) {
       return new AutoEncoderParams(
+          new AutoencoderDims(
+              intField(root, "in_channels", file),
+              intField(root, "ch", file),
+              intField(root, "out_ch", file),
+              intList(root, "ch_mult", file),
+              intField(root, "num_res_blocks", file),
+              intField(root, "z_channels", file)),
           intField(root, "resolution", file),
-          intField(root, "in_channels", file),
-          intField(root, "ch", file),
-          intField(root, "out_ch", file),
-          intList(root, "ch_mult", file),
-          intField(root, "num_res_blocks", file),
-          intField(root, "z_channels", file),
           floatField(root, "scale_factor", file),
           floatField(root, "shift_factor", file));
     }
@@ -176,13 +141,14 @@ public record AutoEncoderParams(
     int resolution =
         root.hasNonNull("sample_size") ? root.get("sample_size").asInt() : FLUX1_RESOLUTION;
     return new AutoEncoderParams(
+        new AutoencoderDims(
+            intField(root, "in_channels", file),
+            ch,
+            intField(root, "out_channels", file),
+            mult,
+            intField(root, "layers_per_block", file),
+            intField(root, "latent_channels", file)),
         resolution,
-        intField(root, "in_channels", file),
-        ch,
-        intField(root, "out_channels", file),
-        mult,
-        intField(root, "layers_per_block", file),
-        intField(root, "latent_channels", file),
         floatField(root, "scaling_factor", file),
         floatField(root, "shift_factor", file));
   }
@@ -223,16 +189,8 @@ public record AutoEncoderParams(
     }
     long[] decIn = bfl.entry("decoder.conv_in.weight").shape();
     long[] decOut = bfl.entry("decoder.conv_out.weight").shape();
-    return new AutoEncoderParams(
-        FLUX1_RESOLUTION,
-        (int) convIn[1],
-        ch,
-        (int) decOut[0],
-        mult,
-        blocks,
-        (int) decIn[1],
-        FLUX1_SCALE_FACTOR,
-        FLUX1_SHIFT_FACTOR);
+    return flux1(
+        new AutoencoderDims((int) convIn[1], ch, (int) decOut[0], mult, blocks, (int) decIn[1]));
   }
 
   private static String downConv(int level, int block) {

@@ -42,18 +42,18 @@ record Decoder(
 
   /** Loads every tensor under {@code w}'s prefix ({@code decoder.}), checking each shape. */
   static Decoder load(Weights w, AutoEncoderParams p, NDManager manager) {
-    int levels = p.levels();
-    long blockIn = p.channels(levels - 1);
-    Conv2d convIn = Conv2d.load(w, "conv_in", manager, blockIn, p.zChannels(), 3, 1, 1);
+    int levels = p.dims().levels();
+    long blockIn = p.dims().channels(levels - 1);
+    Conv2d convIn = Conv2d.load(w, "conv_in", manager, blockIn, p.dims().zChannels(), 3, 1, 1);
     ResnetBlock mid1 = ResnetBlock.load(w.scoped("mid.block_1"), manager, blockIn, blockIn);
     AttnBlock midAttn = AttnBlock.load(w.scoped("mid.attn_1"), manager, blockIn);
     ResnetBlock mid2 = ResnetBlock.load(w.scoped("mid.block_2"), manager, blockIn, blockIn);
     Level[] up = new Level[levels];
     for (int level = levels - 1; level >= 0; level--) {
       Weights lw = w.scoped("up." + level);
-      long blockOut = p.channels(level);
+      long blockOut = p.dims().channels(level);
       List<ResnetBlock> blocks = new ArrayList<>();
-      for (int i = 0; i < p.numResBlocks() + 1; i++) {
+      for (int i = 0; i < p.dims().numResBlocks() + 1; i++) {
         blocks.add(ResnetBlock.load(lw.scoped("block." + i), manager, blockIn, blockOut));
         blockIn = blockOut;
       }
@@ -73,7 +73,7 @@ record Decoder(
             blockIn,
             AutoEncoderParams.NORM_GROUPS,
             AutoEncoderParams.NORM_EPS),
-        Conv2d.load(w, "conv_out", manager, p.outCh(), blockIn, 3, 1, 1));
+        Conv2d.load(w, "conv_out", manager, p.dims().outChannels(), blockIn, 3, 1, 1));
   }
 
   /** (B, z, h, w) -> (B, out, h*f, w*f), f = 2^(levels-1). */

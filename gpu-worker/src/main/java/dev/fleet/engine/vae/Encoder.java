@@ -40,20 +40,20 @@ record Encoder(
 
   /** Loads every tensor under {@code w}'s prefix ({@code encoder.}), checking each shape. */
   static Encoder load(Weights w, AutoEncoderParams p, NDManager manager) {
-    long ch = p.ch();
-    Conv2d convIn = Conv2d.load(w, "conv_in", manager, ch, p.inChannels(), 3, 1, 1);
+    long ch = p.dims().ch();
+    Conv2d convIn = Conv2d.load(w, "conv_in", manager, ch, p.dims().inChannels(), 3, 1, 1);
     List<Level> down = new ArrayList<>();
     long blockIn = ch;
-    for (int level = 0; level < p.levels(); level++) {
+    for (int level = 0; level < p.dims().levels(); level++) {
       Weights lw = w.scoped("down." + level);
-      long blockOut = p.channels(level);
+      long blockOut = p.dims().channels(level);
       List<ResnetBlock> blocks = new ArrayList<>();
-      for (int i = 0; i < p.numResBlocks(); i++) {
+      for (int i = 0; i < p.dims().numResBlocks(); i++) {
         blocks.add(ResnetBlock.load(lw.scoped("block." + i), manager, blockIn, blockOut));
         blockIn = blockOut;
       }
       Downsample ds =
-          level == p.levels() - 1
+          level == p.dims().levels() - 1
               ? null
               : Downsample.load(lw.scoped("downsample"), manager, blockIn);
       down.add(new Level(blocks, ds));
@@ -67,7 +67,7 @@ record Encoder(
         AttnBlock.load(w.scoped("mid.attn_1"), manager, blockIn),
         ResnetBlock.load(w.scoped("mid.block_2"), manager, blockIn, blockIn),
         GroupNorm.load(w, "norm_out", manager, blockIn, groups, eps),
-        Conv2d.load(w, "conv_out", manager, 2L * p.zChannels(), blockIn, 3, 1, 1));
+        Conv2d.load(w, "conv_out", manager, 2L * p.dims().zChannels(), blockIn, 3, 1, 1));
   }
 
   /** (B, in, H, W) -> (B, 2z, H/f, W/f) moments, f = 2^(levels-1). */

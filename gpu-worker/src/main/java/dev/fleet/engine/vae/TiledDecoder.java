@@ -75,8 +75,8 @@ final class TiledDecoder {
    * resolution, the output conv one.
    */
   static int[] margins(AutoEncoderParams p) {
-    int convs = 2 * (p.numResBlocks() + 1);
-    int[] r = new int[p.levels()];
+    int convs = 2 * (p.dims().numResBlocks() + 1);
+    int[] r = new int[p.dims().levels()];
     r[0] = convs + 1;
     for (int level = 1; level < r.length; level++) {
       r[level] = convs + upsampleInputMargin(r[level - 1]);
@@ -95,7 +95,7 @@ final class TiledDecoder {
     int height = (int) s.get(2);
     int width = (int) s.get(3);
     int[] margin = margins(params);
-    int top = params.levels() - 1;
+    int top = params.dims().levels() - 1;
 
     List<Tile> tiles = new ArrayList<>();
     for (int y = 0; y < height; y += tile) {
@@ -255,7 +255,7 @@ final class TiledDecoder {
   private NDArray output(
       List<Tile> tiles, Field in, NDArray latent, int batch, int height, int width) {
     float[][] norm = in.moments.meanAndRstd(decoder.normOut().eps());
-    int channels = params.outCh();
+    int channels = params.dims().outChannels();
     float[] image = new float[batch * channels * height * width];
     for (int i = 0; i < tiles.size(); i++) {
       Tile t = tiles.get(i);

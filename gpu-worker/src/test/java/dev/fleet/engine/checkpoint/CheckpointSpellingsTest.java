@@ -24,6 +24,7 @@ import dev.fleet.engine.synthetic.ModelShape;
 import dev.fleet.engine.synthetic.SyntheticModelWriter;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.memory.DitDims;
 import dev.fleet.model.memory.Residency;
 import dev.fleet.model.memory.StorageType;
 import dev.fleet.testing.ImageAssert;
@@ -54,7 +55,9 @@ class CheckpointSpellingsTest {
       new ModelShape(
           "spellings",
           new FluxParams(
-              64, 64, 32, 64, 256, 4.0, 2, 2, 2, List.of(16, 56, 56), 10_000, true, true),
+              new DitDims(64, 64, 32, 64, 256, 4.0, 2, 2, 2, true, true),
+              List.of(16, 56, 56),
+              10_000),
           ModelShape.TINY.vae(),
           ModelShape.TINY.clip(),
           ModelShape.TINY.t5());

@@ -149,8 +149,8 @@ class Flux1HeadersTest {
         .write(root.resolve("transformer/flux1-dev.safetensors"));
     ModelDirectory dev = ModelDirectory.resolve(root, null);
     FluxDims dims = ModelDimsReader.read(dev);
-    assertEquals(ModelShape.FLUX_DEV.dims(512).dit(), dims.dit());
-    assertEquals(ModelShape.FLUX_DEV.dims(512).autoencoder(), dims.autoencoder());
+    assertEquals(FluxDims.FLUX_DEV.dit(), dims.dit());
+    assertEquals(FluxDims.FLUX_DEV.autoencoder(), dims.autoencoder());
     assertEquals(StorageType.FP16, ModelDimsReader.ditStorage(dev));
     assertTrue(plan(dims, StorageType.FP16, 16 * GIB).fits());
 
@@ -159,7 +159,7 @@ class Flux1HeadersTest {
     ModelDirectory schnell = ModelDirectory.resolve(root, schnellFile.toString());
     FluxDims s = ModelDimsReader.read(schnell);
     assertFalse(s.dit().guidanceEmbed());
-    assertEquals(ModelShape.FLUX_SCHNELL.dims(256).dit(), s.dit());
+    assertEquals(FluxDims.FLUX_SCHNELL.dit(), s.dit());
     assertTrue(plan(s, ModelDimsReader.ditStorage(schnell), 16 * GIB).fits());
   }
 
@@ -178,7 +178,7 @@ class Flux1HeadersTest {
         .write(majic);
     ModelDirectory m = ModelDirectory.resolve(root, majic.toString());
     FluxDims dims = ModelDimsReader.read(m);
-    assertEquals(ModelShape.FLUX_DEV.dims(512).dit(), dims.dit());
+    assertEquals(FluxDims.FLUX_DEV.dit(), dims.dit());
     assertEquals(StorageType.FP8, ModelDimsReader.ditStorage(m));
     Workload fp8 = new Workload(1024, 1024, 1, StorageType.FP8);
     Workload fp16 = new Workload(1024, 1024, 1, StorageType.FP16);
@@ -270,8 +270,8 @@ class Flux1HeadersTest {
     ModelDirectory m = ModelDirectory.resolve(root, file.toString());
     assertTrue(m.vaeWeights().embedded() && m.clipWeights().embedded() && m.t5Weights().embedded());
     FluxDims dims = ModelDimsReader.read(m);
-    assertEquals(ModelShape.FLUX_DEV.dims(512).dit(), dims.dit());
-    assertEquals(ModelShape.FLUX_DEV.dims(512).autoencoder(), dims.autoencoder());
+    assertEquals(FluxDims.FLUX_DEV.dit(), dims.dit());
+    assertEquals(FluxDims.FLUX_DEV.autoencoder(), dims.autoencoder());
     assertEquals(StorageType.FP8, ModelDimsReader.ditStorage(m));
     assertTrue(plan(dims, StorageType.FP8, 12 * GIB).fits());
   }

@@ -54,12 +54,12 @@ class DiffusersFluxViewTest {
       c.linear("guidance_in.out_layer", "time_text_embed.guidance_embedder.linear_2");
       c.linear("txt_in", "context_embedder");
       c.linear("img_in", "x_embedder");
-      for (int i = 0; i < p.depth(); i++) {
+      for (int i = 0; i < p.dims().depth(); i++) {
         String o = "double_blocks." + i + ".";
         String d = "transformer_blocks." + i + ".";
         c.linear(o + "img_mod.lin", d + "norm1.linear");
         c.linear(o + "txt_mod.lin", d + "norm1_context.linear");
-        int h = p.hiddenSize();
+        int h = p.dims().hiddenSize();
         c.split(
             o + "img_attn.qkv",
             new int[] {h, h, h},
@@ -83,14 +83,14 @@ class DiffusersFluxViewTest {
         c.linear(o + "img_attn.proj", d + "attn.to_out.0");
         c.linear(o + "txt_attn.proj", d + "attn.to_add_out");
       }
-      for (int i = 0; i < p.depthSingleBlocks(); i++) {
+      for (int i = 0; i < p.dims().depthSingleBlocks(); i++) {
         String o = "single_blocks." + i + ".";
         String d = "single_transformer_blocks." + i + ".";
-        int h = p.hiddenSize();
+        int h = p.dims().hiddenSize();
         c.linear(o + "modulation.lin", d + "norm.linear");
         c.split(
             o + "linear1",
-            new int[] {h, h, h, p.mlpHiddenDim()},
+            new int[] {h, h, h, p.dims().mlpHiddenDim()},
             d + "attn.to_q",
             d + "attn.to_k",
             d + "attn.to_v",
@@ -139,15 +139,15 @@ class DiffusersFluxViewTest {
 
       ObjectNode config = json.createObjectNode();
       config.put("_class_name", "FluxTransformer2DModel");
-      config.put("attention_head_dim", p.headDim());
+      config.put("attention_head_dim", p.dims().headDim());
       config.put("guidance_embeds", true);
-      config.put("in_channels", p.inChannels());
-      config.put("joint_attention_dim", p.contextInDim());
-      config.put("num_attention_heads", p.numHeads());
-      config.put("num_layers", p.depth());
-      config.put("num_single_layers", p.depthSingleBlocks());
+      config.put("in_channels", p.dims().inChannels());
+      config.put("joint_attention_dim", p.dims().contextInDim());
+      config.put("num_attention_heads", p.dims().numHeads());
+      config.put("num_layers", p.dims().depth());
+      config.put("num_single_layers", p.dims().depthSingleBlocks());
       config.put("patch_size", 1);
-      config.put("pooled_projection_dim", p.vecInDim());
+      config.put("pooled_projection_dim", p.dims().vecInDim());
       config.putArray("axes_dims_rope").add(8).add(12).add(12);
       json.writeValue(dir.resolve("config.json").toFile(), config);
     }
@@ -234,11 +234,11 @@ class DiffusersFluxViewTest {
     try (TensorStore view = DiffusersFluxView.inBflLayout(TensorStore.open(dir))) {
       assertEquals(bfl, FluxParams.infer(view, dir.resolve("config.json")));
       FluxParams inferred = FluxParams.infer(view, null);
-      assertEquals(bfl.depth(), inferred.depth());
-      assertEquals(bfl.depthSingleBlocks(), inferred.depthSingleBlocks());
-      assertEquals(bfl.numHeads(), inferred.numHeads());
-      assertEquals(bfl.vecInDim(), inferred.vecInDim());
-      assertTrue(inferred.guidanceEmbed() && inferred.qkvBias());
+      assertEquals(bfl.dims().depth(), inferred.dims().depth());
+      assertEquals(bfl.dims().depthSingleBlocks(), inferred.dims().depthSingleBlocks());
+      assertEquals(bfl.dims().numHeads(), inferred.dims().numHeads());
+      assertEquals(bfl.dims().vecInDim(), inferred.dims().vecInDim());
+      assertTrue(inferred.dims().guidanceEmbed() && inferred.dims().qkvBias());
     }
   }
 

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fleet.engine.Fixtures;
 import dev.fleet.engine.safetensors.TensorStore;
+import dev.fleet.model.memory.DitDims;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -19,15 +20,17 @@ class FluxParamsTest {
     FluxParams p = FluxParams.infer(ShapeOnlyStore.flux1(true), null);
     assertEquals(
         new FluxParams(
-            64, 64, 768, 4096, 3072, 4.0, 24, 19, 38, List.of(16, 56, 56), 10_000, true, true),
+            new DitDims(64, 64, 768, 4096, 3072, 4.0, 24, 19, 38, true, true),
+            List.of(16, 56, 56),
+            10_000),
         p);
-    assertEquals(128, p.headDim());
-    assertEquals(12288, p.mlpHiddenDim());
+    assertEquals(128, p.dims().headDim());
+    assertEquals(12288, p.dims().mlpHiddenDim());
   }
 
   @Test
   void schnellHasNoGuidanceEmbedding() {
-    assertFalse(FluxParams.infer(ShapeOnlyStore.flux1(false), null).guidanceEmbed());
+    assertFalse(FluxParams.infer(ShapeOnlyStore.flux1(false), null).dims().guidanceEmbed());
   }
 
   @Test
@@ -35,7 +38,10 @@ class FluxParamsTest {
     try (TensorStore store = TensorStore.open(TRANSFORMER.resolve("flux.safetensors"))) {
       FluxParams p = FluxParams.infer(store, TRANSFORMER.resolve("config.json"));
       assertEquals(
-          new FluxParams(64, 64, 32, 64, 64, 4.0, 2, 2, 2, List.of(8, 12, 12), 10_000, true, true),
+          new FluxParams(
+              new DitDims(64, 64, 32, 64, 64, 4.0, 2, 2, 2, true, true),
+              List.of(8, 12, 12),
+              10_000),
           p);
     }
   }
@@ -46,22 +52,8 @@ class FluxParamsTest {
       FluxParams config = FluxParams.fromJson(TRANSFORMER.resolve("config.json"));
       FluxParams inferred = FluxParams.infer(store, TRANSFORMER.resolve("no-such-config.json"));
       assertEquals(List.of(4, 14, 14), inferred.axesDim());
-      assertEquals(
-          new FluxParams(
-              config.inChannels(),
-              config.outChannels(),
-              config.vecInDim(),
-              config.contextInDim(),
-              config.hiddenSize(),
-              config.mlpRatio(),
-              config.numHeads(),
-              config.depth(),
-              config.depthSingleBlocks(),
-              inferred.axesDim(),
-              config.theta(),
-              config.qkvBias(),
-              config.guidanceEmbed()),
-          inferred);
+      assertEquals(config.dims(), inferred.dims());
+      assertEquals(config.theta(), inferred.theta());
     }
   }
 
@@ -85,14 +77,18 @@ class FluxParamsTest {
             IllegalArgumentException.class,
             () ->
                 new FluxParams(
-                    64, 64, 32, 64, 64, 4.0, 3, 1, 1, List.of(8, 12, 12), 10_000, true, true));
+                    new DitDims(64, 64, 32, 64, 64, 4.0, 3, 1, 1, true, true),
+                    List.of(8, 12, 12),
+                    10_000));
     assertTrue(heads.getMessage().contains("hidden_size 64 must be divisible by num_heads 3"));
     var axes =
         assertThrows(
             IllegalArgumentException.class,
             () ->
                 new FluxParams(
-                    64, 64, 32, 64, 64, 4.0, 2, 1, 1, List.of(8, 12, 10), 10_000, true, true));
+                    new DitDims(64, 64, 32, 64, 64, 4.0, 2, 1, 1, true, true),
+                    List.of(8, 12, 10),
+                    10_000));
     assertTrue(axes.getMessage().contains("[8, 12, 10] sums to 30"), axes.getMessage());
     assertTrue(axes.getMessage().contains("is 32"), axes.getMessage());
     var odd =
@@ -100,7 +96,9 @@ class FluxParamsTest {
             IllegalArgumentException.class,
             () ->
                 new FluxParams(
-                    64, 64, 32, 64, 64, 4.0, 2, 1, 1, List.of(7, 13, 12), 10_000, true, true));
+                    new DitDims(64, 64, 32, 64, 64, 4.0, 2, 1, 1, true, true),
+                    List.of(7, 13, 12),
+                    10_000));
     assertTrue(odd.getMessage().contains("even"), odd.getMessage());
   }
 }

@@ -77,8 +77,8 @@ class ScriptedBlocksTest {
   @Test
   void loraSidePathsGoThroughTheModules() {
     try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
-      int hidden = params.hiddenSize();
-      int mlp = params.mlpHiddenDim();
+      int hidden = params.dims().hiddenSize();
+      int mlp = params.dims().mlpHiddenDim();
       LowRank qkv = lowRank(m, 3L * hidden, hidden, 1);
       LowRank linear2 = lowRank(m, hidden, (long) hidden + mlp, 2);
       Map<String, LowRank> sides =

@@ -11,6 +11,10 @@ import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.text.ClipTextConfig;
 import dev.fleet.engine.text.T5Config;
 import dev.fleet.engine.vae.AutoEncoderParams;
+import dev.fleet.model.memory.AutoencoderDims;
+import dev.fleet.model.memory.ClipDims;
+import dev.fleet.model.memory.FluxDims;
+import dev.fleet.model.memory.T5Dims;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -55,12 +59,12 @@ class ModelShapeTest {
   @Test
   void fluxOneDimensionsAreTheDocumentedOnes() {
     FluxParams dit = ModelShape.FLUX_DEV.dit();
-    assertEquals(128, dit.headDim());
-    assertEquals(12288, dit.mlpHiddenDim());
-    assertEquals(8, ModelShape.FLUX_DEV.vae().downscale());
-    assertEquals(4096, ModelShape.FLUX_DEV.t5().innerDim());
-    assertTrue(ModelShape.FLUX_DEV.dit().guidanceEmbed());
-    assertTrue(!ModelShape.FLUX_SCHNELL.dit().guidanceEmbed());
+    assertEquals(128, dit.dims().headDim());
+    assertEquals(12288, dit.dims().mlpHiddenDim());
+    assertEquals(8, ModelShape.FLUX_DEV.vae().dims().downscale());
+    assertEquals(4096, ModelShape.FLUX_DEV.t5().dims().innerDim());
+    assertTrue(ModelShape.FLUX_DEV.dit().dims().guidanceEmbed());
+    assertTrue(!ModelShape.FLUX_SCHNELL.dit().dims().guidanceEmbed());
   }
 
   /** The tiny preset's layouts are exactly the bundled fixture's checkpoints: names and shapes. */
@@ -107,6 +111,44 @@ class ModelShapeTest {
     assertEquals(ModelShape.SHAPES.t5(), T5Config.read(dir.resolve("text_encoder_2")));
   }
 
+  /**
+   * Every engine preset is the planner's preset of that name with the engine's own fields: the same
+   * dimensions (read back through {@link ModelShape#dims}), and the RoPE split, latent scale and
+   * shift and CLIP eos id that only the engine needs, as the models' configs state them.
+   */
+  @Test
+  void presetsAreThePlannersDimensionsWithTheEnginesOwnFields() {
+    assertEquals(FluxDims.presetNames(), ModelShape.presetNames());
+    for (String name : ModelShape.presetNames()) {
+      FluxDims dims = FluxDims.preset(name).orElseThrow();
+      assertEquals(dims, ModelShape.preset(name).dims(dims.textTokens()), name);
+    }
+    ModelShape dev = ModelShape.FLUX_DEV;
+    assertEquals(List.of(16, 56, 56), dev.dit().axesDim());
+    assertEquals(10_000, dev.dit().theta());
+    assertEquals(256, dev.vae().resolution());
+    assertEquals(0.3611f, dev.vae().scaleFactor());
+    assertEquals(0.1159f, dev.vae().shiftFactor());
+    assertTrue(dev.clip().poolsAtHighestId());
+    assertEquals(1e-5f, dev.clip().layerNormEps());
+    assertEquals("quick_gelu", dev.clip().hiddenAct());
+    assertEquals(128, dev.t5().maxDistance());
+    assertEquals(1e-6f, dev.t5().layerNormEps());
+    assertEquals(T5Config.GATED_GELU, dev.t5().feedForwardProj());
+
+    ModelShape shapes = ModelShape.SHAPES;
+    assertEquals(List.of(16, 24, 24), shapes.dit().axesDim());
+    assertEquals(128, shapes.vae().resolution());
+    assertEquals(1.345079315524831f, shapes.vae().scaleFactor());
+    assertEquals(-0.03995814174413681f, shapes.vae().shiftFactor());
+    assertEquals(68, shapes.clip().eosTokenId());
+    assertTrue(!shapes.clip().poolsAtHighestId());
+    assertEquals(69, shapes.t5().dims().vocabSize());
+    assertEquals(40, FluxDims.SHAPES.textTokens());
+    assertEquals(List.of(8, 12, 12), ModelShape.TINY.dit().axesDim());
+    assertEquals(64, ModelShape.TINY.vae().resolution());
+  }
+
   @Test
   void presetsByName() {
     assertEquals(List.of("flux-dev", "flux-schnell", "shapes", "tiny"), ModelShape.presetNames());
@@ -128,7 +170,8 @@ class ModelShapeTest {
                 t.dit(),
                 t.vae(),
                 t.clip(),
-                new T5Config(170, 80, 16, 128, 4, 2, 32, 128, 1e-6f, T5Config.GATED_GELU)));
+                new T5Config(
+                    new T5Dims(170, 80, 16, 128, 4, 2, 32), 128, 1e-6f, T5Config.GATED_GELU)));
     assertMessage(
         "vec_in_dim 32 must equal CLIP's hidden_size 64",
         () ->
@@ -136,7 +179,7 @@ class ModelShapeTest {
                 "x",
                 t.dit(),
                 t.vae(),
-                new ClipTextConfig(320, 64, 2, 2, 64, 77, 1e-5f, "quick_gelu", 2),
+                new ClipTextConfig(new ClipDims(320, 64, 2, 2, 64, 77), 1e-5f, "quick_gelu", 2),
                 t.t5()));
     assertMessage(
         "3 levels in ch_mult [1, 2, 2] (1/4)",
@@ -144,7 +187,8 @@ class ModelShapeTest {
             new ModelShape(
                 "x",
                 t.dit(),
-                new AutoEncoderParams(64, 3, 32, 3, List.of(1, 2, 2), 1, 16, 0.3611f, 0.1159f),
+                new AutoEncoderParams(
+                    new AutoencoderDims(3, 32, 3, List.of(1, 2, 2), 1, 16), 64, 0.3611f, 0.1159f),
                 t.clip(),
                 t.t5()));
     assertMessage(
@@ -153,7 +197,8 @@ class ModelShapeTest {
             new ModelShape(
                 "x",
                 t.dit(),
-                new AutoEncoderParams(64, 3, 32, 3, List.of(1, 1, 2, 2), 1, 8, 0.3611f, 0.1159f),
+                new AutoEncoderParams(
+                    new AutoencoderDims(3, 32, 3, List.of(1, 1, 2, 2), 1, 8), 64, 0.3611f, 0.1159f),
                 t.clip(),
                 t.t5()));
     assertMessage("a model shape needs a name", () -> t.named(" "));

@@ -20,6 +20,10 @@ import dev.fleet.engine.text.T5Config;
 import dev.fleet.engine.vae.AutoEncoderParams;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.memory.AutoencoderDims;
+import dev.fleet.model.memory.ClipDims;
+import dev.fleet.model.memory.DitDims;
+import dev.fleet.model.memory.T5Dims;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.nio.file.Files;
@@ -45,10 +49,14 @@ class OtherShapeModelTest {
   static final ModelShape OTHER =
       new ModelShape(
           "other-shape",
-          new FluxParams(64, 64, 48, 80, 96, 3.0, 3, 1, 3, List.of(4, 14, 14), 10_000, true, true),
-          new AutoEncoderParams(256, 3, 32, 3, List.of(1, 2, 2, 1), 2, 16, 0.5f, 0.05f),
-          new ClipTextConfig(336, 48, 3, 3, 96, 77, 1e-5f, "gelu", 2),
-          new T5Config(192, 80, 12, 112, 5, 3, 16, 64, 1e-6f, T5Config.GATED_GELU));
+          new FluxParams(
+              new DitDims(64, 64, 48, 80, 96, 3.0, 3, 1, 3, true, true),
+              List.of(4, 14, 14),
+              10_000),
+          new AutoEncoderParams(
+              new AutoencoderDims(3, 32, 3, List.of(1, 2, 2, 1), 2, 16), 256, 0.5f, 0.05f),
+          new ClipTextConfig(new ClipDims(336, 48, 3, 3, 96, 77), 1e-5f, "gelu", 2),
+          new T5Config(new T5Dims(192, 80, 12, 112, 5, 3, 16), 64, 1e-6f, T5Config.GATED_GELU));
 
   static final String PROMPT = "A Red FOX, sitting -- in the Snow!?";
   static final int STEPS = 3;
@@ -158,7 +166,9 @@ class OtherShapeModelTest {
         new ModelShape(
             "head-128",
             new FluxParams(
-                64, 64, 32, 64, 256, 4.0, 2, 1, 1, List.of(16, 56, 56), 10_000, false, false),
+                new DitDims(64, 64, 32, 64, 256, 4.0, 2, 1, 1, false, false),
+                List.of(16, 56, 56),
+                10_000),
             ModelShape.TINY.vae(),
             ModelShape.TINY.clip(),
             ModelShape.TINY.t5());

@@ -15,6 +15,7 @@ import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.text.ClipTextConfig;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.memory.ClipDims;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -86,7 +87,7 @@ class SyntheticModelWriterTest {
             "narrow",
             TINY.dit(),
             TINY.vae(),
-            new ClipTextConfig(300, 32, 2, 2, 64, 77, 1e-5f, "quick_gelu", 2),
+            new ClipTextConfig(new ClipDims(300, 32, 2, 2, 64, 77), 1e-5f, "quick_gelu", 2),
             TINY.t5());
     var e =
         assertThrows(
@@ -105,7 +106,7 @@ class SyntheticModelWriterTest {
             "short",
             TINY.dit(),
             TINY.vae(),
-            new ClipTextConfig(320, 32, 2, 2, 64, 64, 1e-5f, "quick_gelu", 2),
+            new ClipTextConfig(new ClipDims(320, 32, 2, 2, 64, 64), 1e-5f, "quick_gelu", 2),
             TINY.t5());
     var e =
         assertThrows(

@@ -15,6 +15,7 @@ import dev.fleet.engine.Fixtures;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
+import dev.fleet.model.memory.ClipDims;
 import dev.fleet.testing.TensorAssert;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -86,16 +87,7 @@ class ClipTextModelTest {
       // eos id 319 (the tokenizer's <|endoftext|>): the first 319 is where the legacy rule pools
       // too.
       ClipTextConfig current =
-          new ClipTextConfig(
-              legacy.vocabSize(),
-              legacy.hiddenSize(),
-              legacy.heads(),
-              legacy.layers(),
-              legacy.intermediateSize(),
-              legacy.maxPositions(),
-              legacy.layerNormEps(),
-              legacy.hiddenAct(),
-              319);
+          new ClipTextConfig(legacy.dims(), legacy.layerNormEps(), legacy.hiddenAct(), 319);
       try (ClipTextModel model =
           ClipTextModel.load(current, new Weights(store, ComputeTarget.cpu()))) {
         NDArray ids = m.create(new long[] {318, 86, 313, 319, 319, 319, 5}, new Shape(1, 7));
@@ -136,12 +128,12 @@ class ClipTextModelTest {
     var e =
         assertThrows(
             IllegalArgumentException.class,
-            () -> new ClipTextConfig(320, 32, 3, 2, 64, 77, 1e-5f, "quick_gelu", 2));
+            () -> new ClipTextConfig(new ClipDims(320, 32, 3, 2, 64, 77), 1e-5f, "quick_gelu", 2));
     assertTrue(e.getMessage().contains("32") && e.getMessage().contains("3"), e.getMessage());
     var act =
         assertThrows(
             IllegalArgumentException.class,
-            () -> new ClipTextConfig(320, 32, 2, 2, 64, 77, 1e-5f, "swish", 2));
+            () -> new ClipTextConfig(new ClipDims(320, 32, 2, 2, 64, 77), 1e-5f, "swish", 2));
     assertTrue(act.getMessage().contains("swish"), act.getMessage());
   }
 

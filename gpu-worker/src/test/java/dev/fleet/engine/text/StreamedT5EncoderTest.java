@@ -74,7 +74,7 @@ class StreamedT5EncoderTest {
       }
       assertEquals(host.headBytes() + 2 * host.largestLayerBytes(), ledger.peakBytes());
       assertEquals(0, host.prefetchesSkipped());
-      assertEquals(2, host.config().layers());
+      assertEquals(2, host.config().dims().layers());
     }
   }
 

@@ -15,6 +15,7 @@ import ai.djl.ndarray.types.Shape;
 import dev.fleet.engine.Fixtures;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
+import dev.fleet.model.memory.AutoencoderDims;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -104,7 +105,10 @@ class TiledDecodeTest {
     // FLUX.1's autoencoder: 3 resnet blocks per level (6 convs), 4 levels.
     AutoEncoderParams flux =
         new AutoEncoderParams(
-            256, 3, 128, 3, java.util.List.of(1, 2, 4, 4), 2, 16, 0.3611f, 0.1159f);
+            new AutoencoderDims(3, 128, 3, java.util.List.of(1, 2, 4, 4), 2, 16),
+            256,
+            0.3611f,
+            0.1159f);
     assertArrayEquals(new int[] {7, 10, 12, 13}, TiledDecoder.margins(flux));
     assertArrayEquals(new int[] {5, 7, 8, 9}, TiledDecoder.margins(ae.params()));
   }

@@ -11,6 +11,7 @@ import dev.fleet.engine.safetensors.SafetensorsWriter;
 import dev.fleet.engine.safetensors.TensorEntry;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
+import dev.fleet.model.memory.AutoencoderDims;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -67,7 +68,8 @@ class VaeErrorsTest {
   @Test
   void configThatDisagreesWithTheShapesNamesTheFirstMismatch() {
     AutoEncoderParams wrongZ =
-        new AutoEncoderParams(64, 3, 32, 3, List.of(1, 1, 2, 2), 1, 8, 0.3611f, 0.1159f);
+        new AutoEncoderParams(
+            new AutoencoderDims(3, 32, 3, List.of(1, 1, 2, 2), 1, 8), 64, 0.3611f, 0.1159f);
     try (TensorStore store = TensorStore.open(VaeLayoutTest.AE)) {
       Exception e =
           assertThrows(
@@ -82,16 +84,29 @@ class VaeErrorsTest {
   void paramsNameTheirBadValues() {
     assertMessage(
         "ch = 48",
-        () -> new AutoEncoderParams(256, 3, 48, 3, List.of(1, 2), 2, 16, 0.3611f, 0.1159f));
+        () ->
+            new AutoEncoderParams(
+                new AutoencoderDims(3, 48, 3, List.of(1, 2), 2, 16), 256, 0.3611f, 0.1159f));
     assertMessage(
-        "ch_mult", () -> new AutoEncoderParams(256, 3, 32, 3, List.of(), 2, 16, 0.3611f, 0.1159f));
+        "ch_mult",
+        () ->
+            new AutoEncoderParams(
+                new AutoencoderDims(3, 32, 3, List.of(), 2, 16), 256, 0.3611f, 0.1159f));
     assertMessage(
-        "ch_mult", () -> new AutoEncoderParams(256, 3, 32, 3, List.of(1, 0), 2, 16, 0.3611f, 0f));
+        "ch_mult",
+        () ->
+            new AutoEncoderParams(
+                new AutoencoderDims(3, 32, 3, List.of(1, 0), 2, 16), 256, 0.3611f, 0f));
     assertMessage(
         "num_res_blocks",
-        () -> new AutoEncoderParams(256, 3, 32, 3, List.of(1), 0, 16, 0.3611f, 0.1159f));
+        () ->
+            new AutoEncoderParams(
+                new AutoencoderDims(3, 32, 3, List.of(1), 0, 16), 256, 0.3611f, 0.1159f));
     assertMessage(
-        "scale_factor", () -> new AutoEncoderParams(256, 3, 32, 3, List.of(1), 1, 16, 0f, 0.1159f));
+        "scale_factor",
+        () ->
+            new AutoEncoderParams(
+                new AutoencoderDims(3, 32, 3, List.of(1), 1, 16), 256, 0f, 0.1159f));
   }
 
   @Test

@@ -13,6 +13,7 @@ import dev.fleet.engine.safetensors.SafetensorsWriter;
 import dev.fleet.engine.safetensors.TensorEntry;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
+import dev.fleet.model.memory.AutoencoderDims;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -29,18 +30,14 @@ class VaeLayoutTest {
 
   /** The fixture's params as its config.json states them. */
   static final AutoEncoderParams TINY =
-      new AutoEncoderParams(64, 3, 32, 3, List.of(1, 1, 2, 2), 1, 16, 0.3611f, 0.1159f);
+      new AutoEncoderParams(
+          new AutoencoderDims(3, 32, 3, List.of(1, 1, 2, 2), 1, 16), 64, 0.3611f, 0.1159f);
 
   /** What the shapes alone say: the same, but a checkpoint does not record the resolution. */
   static final AutoEncoderParams TINY_FROM_SHAPES =
       new AutoEncoderParams(
+          new AutoencoderDims(3, 32, 3, List.of(1, 1, 2, 2), 1, 16),
           AutoEncoderParams.FLUX1_RESOLUTION,
-          3,
-          32,
-          3,
-          List.of(1, 1, 2, 2),
-          1,
-          16,
           0.3611f,
           0.1159f);
 

@@ -18,8 +18,8 @@ class VaeMarginTest {
   void planMappingUsesTheTiledDecodersCoarsestMargin() {
     for (AutoEncoderParams p : List.of(ModelShape.FLUX_DEV.vae(), ModelShape.TINY.vae())) {
       int[] margins = TiledDecoder.margins(p);
-      int top = p.levels() - 1;
-      assertEquals(PlanMapping.DECODE_DOWNSCALE, p.downscale());
+      int top = p.dims().levels() - 1;
+      assertEquals(PlanMapping.DECODE_DOWNSCALE, p.dims().downscale());
       assertTrue(margins[top] <= PlanMapping.DECODE_MARGIN, "margin " + margins[top]);
       // In image pixels the coarsest level's margin is the widest: the mapping's premise.
       for (int level = 0; level < top; level++) {
@@ -28,6 +28,7 @@ class VaeMarginTest {
     }
     assertEquals(
         PlanMapping.DECODE_MARGIN,
-        TiledDecoder.margins(ModelShape.FLUX_DEV.vae())[ModelShape.FLUX_DEV.vae().levels() - 1]);
+        TiledDecoder.margins(ModelShape.FLUX_DEV.vae())[
+            ModelShape.FLUX_DEV.vae().dims().levels() - 1]);
   }
 }

@@ -9,25 +9,30 @@ import java.util.stream.Stream;
 
 /**
  * FLUX's {@link ModelDims}: every dimension of a FLUX model that its memory depends on, the
- * transformer, both text encoders and the autoencoder. A {@code FluxDims} that exists fits together
- * (the transformer reads what the encoders produce and what the autoencoder's latents pack into).
- * The presets' parameter counts are the published ones and equal the engine's {@code ModelShape}
- * presets (a test in gpu-worker pins the two).
+ * transformer, both text encoders and the autoencoder, and how many text tokens the pipeline feeds
+ * the transformer. A {@code FluxDims} that exists fits together (the transformer reads what the
+ * encoders produce and what the autoencoder's latents pack into).
+ *
+ * <p>The presets are defined here and only here: the engine's {@code ModelShape} presets are these
+ * dimensions plus what only the engine needs (RoPE split, epsilons, latent scale and shift ...).
+ * Their parameter counts are the published ones.
  *
  * @param name a preset's name or a model directory's
+ * @param textTokens T5 tokens the pipeline encodes and the transformer attends to: BFL's {@code
+ *     max_length} (see {@link #defaultTextTokens}) or what the model's T5 tokenizer carries
  */
 public record FluxDims(
-    String name, DitDims dit, T5Dims t5, ClipDims clip, AutoencoderDims autoencoder)
+    String name, DitDims dit, T5Dims t5, int textTokens, ClipDims clip, AutoencoderDims autoencoder)
     implements ModelDims {
 
   /** Latent cells per token side: FLUX packs 2x2 latent cells into one token. */
   public static final int PATCH = 2;
 
   /** FLUX.1 [dev]: 12B guidance-distilled transformer, T5-XXL at 512 tokens, CLIP-L, the ae. */
-  public static final FluxDims FLUX_DEV = flux1("flux-dev", true, 512);
+  public static final FluxDims FLUX_DEV = flux1("flux-dev", true);
 
   /** FLUX.1 [schnell]: dev without the guidance embedder, T5 at 256 tokens. */
-  public static final FluxDims FLUX_SCHNELL = flux1("flux-schnell", false, 256);
+  public static final FluxDims FLUX_SCHNELL = flux1("flux-schnell", false);
 
   /**
    * The bundled random-weight fixture {@code gpu-worker/models/flux-tiny}: its config.json files,
@@ -37,7 +42,8 @@ public record FluxDims(
       new FluxDims(
           "tiny",
           new DitDims(64, 64, 32, 64, 64, 4.0, 2, 2, 2, true, true),
-          new T5Dims(170, 64, 16, 128, 4, 2, 32, 32),
+          new T5Dims(170, 64, 16, 128, 4, 2, 32),
+          32,
           new ClipDims(320, 32, 2, 2, 64, 77),
           new AutoencoderDims(3, 32, 3, List.of(1, 1, 2, 2), 1, 16));
 
@@ -49,7 +55,8 @@ public record FluxDims(
       new FluxDims(
           "shapes",
           new DitDims(64, 64, 64, 128, 192, 4.0, 3, 2, 4, true, false),
-          new T5Dims(69, 128, 32, 384, 4, 2, 32, 40),
+          new T5Dims(69, 128, 32, 384, 4, 2, 32),
+          40,
           new ClipDims(69, 64, 2, 2, 256, 40),
           new AutoencoderDims(3, 32, 3, List.of(1, 2, 2, 2), 1, 16));
 
@@ -65,6 +72,7 @@ public record FluxDims(
     Objects.requireNonNull(t5, "t5");
     Objects.requireNonNull(clip, "clip");
     Objects.requireNonNull(autoencoder, "autoencoder");
+    Dims.positive(name, "the text token count", textTokens);
     if (dit.contextInDim() != t5.dModel()) {
       throw new IllegalArgumentException(
           name
@@ -94,13 +102,24 @@ public record FluxDims(
     }
   }
 
-  private static FluxDims flux1(String name, boolean guidance, int t5Length) {
+  private static FluxDims flux1(String name, boolean guidance) {
+    DitDims dit = new DitDims(64, 64, 768, 4096, 3072, 4.0, 24, 19, 38, true, guidance);
     return new FluxDims(
         name,
-        new DitDims(64, 64, 768, 4096, 3072, 4.0, 24, 19, 38, true, guidance),
-        new T5Dims(32128, 4096, 64, 10240, 64, 24, 32, t5Length),
+        dit,
+        new T5Dims(32128, 4096, 64, 10240, 64, 24, 32),
+        defaultTextTokens(dit),
         new ClipDims(49408, 768, 12, 12, 3072, 77),
         new AutoencoderDims(3, 128, 3, List.of(1, 2, 4, 4), 2, 16));
+  }
+
+  /**
+   * The T5 length of the FLUX pipeline when the tokenizer names none, BFL's {@code max_length}: 512
+   * tokens for a guidance-distilled transformer (FLUX.1-dev), 256 without (schnell), whose shorter
+   * prompts its few steps were trained with.
+   */
+  public static int defaultTextTokens(DitDims dit) {
+    return dit.guidanceEmbed() ? 512 : 256;
   }
 
   /** {@code flux-dev}, {@code flux-schnell}, {@code tiny} or {@code shapes}. */
@@ -121,11 +140,6 @@ public record FluxDims(
   /** Image tokens the transformer sees for a {@code width x height} image. */
   public long imageTokens(int width, int height) {
     return (long) (width / pixelsPerToken()) * (height / pixelsPerToken());
-  }
-
-  /** Text tokens the transformer sees: T5's sequence length. */
-  public int textTokens() {
-    return t5.sequenceLength();
   }
 
   /** FLUX's memory formulas for one job on this model. */

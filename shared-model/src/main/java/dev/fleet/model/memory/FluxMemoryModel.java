@@ -415,7 +415,7 @@ public final class FluxMemoryModel implements MemoryModel {
    */
   public long t5ActivationBytes() {
     T5Dims t = model.t5();
-    long s = t.sequenceLength();
+    long s = textTokens();
     long attention = 2 * s * t.dModel() + 4 * s * t.innerDim() + 2L * t.heads() * s * s;
     long feedForward = 2 * s * t.dModel() + 3 * s * t.dFf();
     return layerPeak(attention, feedForward) * F16 * workload.batch()

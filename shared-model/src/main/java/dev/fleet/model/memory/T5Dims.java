@@ -4,20 +4,15 @@ package dev.fleet.model.memory;
  * The dimensions of a T5 v1.1 encoder (FLUX's T5-XXL): gated-GELU feed-forward, no biases, a
  * relative position bias in the first block only.
  *
+ * <p>These are the encoder's own dimensions, what its {@code config.json} says. How many tokens a
+ * pipeline encodes is the pipeline's choice, not the encoder's (T5's relative position bias takes
+ * any length), so it is not here: FLUX's is {@link FluxDims#textTokens}.
+ *
  * @param dKv width of one attention head; {@code heads * dKv} need not equal {@code dModel}
  * @param numBuckets relative position buckets (32)
- * @param sequenceLength tokens the pipeline encodes: 512 for FLUX.1-dev, 256 for schnell (BFL's
- *     {@code max_length}), or what the tokenizer carries
  */
 public record T5Dims(
-    int vocabSize,
-    int dModel,
-    int dKv,
-    int dFf,
-    int heads,
-    int layers,
-    int numBuckets,
-    int sequenceLength) {
+    int vocabSize, int dModel, int dKv, int dFf, int heads, int layers, int numBuckets) {
 
   public T5Dims {
     String me = "T5 dimensions";
@@ -28,7 +23,6 @@ public record T5Dims(
     Dims.positive(me, "num_heads", heads);
     Dims.positive(me, "num_layers", layers);
     Dims.positive(me, "relative_attention_num_buckets", numBuckets);
-    Dims.positive(me, "sequence length", sequenceLength);
   }
 
   public int innerDim() {

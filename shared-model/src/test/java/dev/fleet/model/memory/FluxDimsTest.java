@@ -37,7 +37,7 @@ class FluxDimsTest {
     assertEquals(83_819_683L, dev.autoencoder().params());
     assertEquals(16_870_599_139L, dev.params());
     assertEquals(11_891_178_560L, FluxDims.FLUX_SCHNELL.dit().params());
-    assertEquals(256, FluxDims.FLUX_SCHNELL.t5().sequenceLength());
+    assertEquals(256, FluxDims.FLUX_SCHNELL.textTokens());
     assertEquals(512, dev.textTokens());
   }
 
@@ -55,6 +55,14 @@ class FluxDimsTest {
     assertEquals(7L * 3072 * 3072, d.largestSingleBlockMatrix());
     assertEquals(
         d.params(), d.nonBlockParams() + 19 * d.doubleBlockParams() + 38 * d.singleBlockParams());
+  }
+
+  /** BFL's max_length: the guidance-distilled transformer reads 512 T5 tokens, schnell 256. */
+  @Test
+  void theDefaultTextLengthFollowsTheGuidanceEmbedder() {
+    assertEquals(512, FluxDims.defaultTextTokens(FluxDims.FLUX_DEV.dit()));
+    assertEquals(256, FluxDims.defaultTextTokens(FluxDims.FLUX_SCHNELL.dit()));
+    assertEquals(256, FluxDims.defaultTextTokens(FluxDims.SHAPES.dit()));
   }
 
   @Test
@@ -82,14 +90,21 @@ class FluxDimsTest {
     var e =
         assertThrows(
             IllegalArgumentException.class,
-            () -> new FluxDims("x", dev.dit(), FluxDims.TINY.t5(), dev.clip(), dev.autoencoder()));
+            () ->
+                new FluxDims(
+                    "x", dev.dit(), FluxDims.TINY.t5(), 512, dev.clip(), dev.autoencoder()));
     assertTrue(e.getMessage().contains("context_in_dim 4096 must equal T5's d_model 64"));
     e =
         assertThrows(
             IllegalArgumentException.class,
             () -> new DitDims(64, 64, 768, 4096, 3072, 4.0, 25, 19, 38, true, true));
     assertTrue(e.getMessage().contains("hidden_size 3072 must be divisible by num_heads 25"));
-    e = assertThrows(IllegalArgumentException.class, () -> new T5Dims(10, 8, 4, 16, 2, 0, 32, 512));
+    e = assertThrows(IllegalArgumentException.class, () -> new T5Dims(10, 8, 4, 16, 2, 0, 32));
     assertTrue(e.getMessage().contains("num_layers must be positive, got 0"));
+    e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> new FluxDims("x", dev.dit(), dev.t5(), 0, dev.clip(), dev.autoencoder()));
+    assertTrue(e.getMessage().contains("x: the text token count must be positive, got 0"));
   }
 }
