@@ -18,8 +18,10 @@ import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -67,6 +69,10 @@ class WorkerSigtermIT {
       String running = awaitRunning(fleet, job);
       String other = running.equals("worker-1") ? "worker-2" : "worker-1";
       ConsumerRecord<String, String> record = firstRecord(fleet, job);
+      assertEquals(
+          Set.of("fault-worker-1", "fault-worker-2"),
+          staticMembers(fleet),
+          "kafka.group.instance.id reaches the connector's consumers");
 
       assertTrue(
           fleet.terminate(running, Duration.ofSeconds(45)),
@@ -161,6 +167,15 @@ class WorkerSigtermIT {
       }
     }
     throw new AssertionError("no record of job " + job + " on " + FaultFleet.TOPIC);
+  }
+
+  /** The group instance ids of the group's members. */
+  private static Set<String> staticMembers(FaultFleet fleet) throws Exception {
+    try (Admin admin = Admin.create(Map.of("bootstrap.servers", fleet.kafkaBootstrap()))) {
+      return admin.describeConsumerGroups(List.of(GROUP)).all().get().get(GROUP).members().stream()
+          .map(m -> m.groupInstanceId().orElse("(dynamic)"))
+          .collect(Collectors.toSet());
+    }
   }
 
   private static long committedOffset(FaultFleet fleet, int partition) throws Exception {

@@ -8,6 +8,8 @@ import dev.fleet.model.store.JobStore;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
+import io.smallrye.reactive.messaging.ChannelRegistry;
+import io.smallrye.reactive.messaging.PausableChannel;
 import io.smallrye.reactive.messaging.annotations.Blocking;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
@@ -72,6 +74,7 @@ public class JobConsumer {
   @Inject ImageSink sink;
   @Inject DataSource dataSource;
   @Inject MeterRegistry metrics;
+  @Inject ChannelRegistry channels;
 
   /**
    * Attempts a job gets before a re-queue fails it: the fleet-wide {@code fleet.jobs.max-attempts}
@@ -256,13 +259,20 @@ public class JobConsumer {
    * Graceful drain (SIGTERM): readiness goes DOWN at once and no new job is taken; the running job
    * may finish within {@code deadline}, after which it stops at its next step and is handed back to
    * the queue with the same attempt ({@link JobStore#handBack}). Either way its record is
-   * acknowledged (the job is finished, or its message is in the outbox again); records delivered
-   * after the drain began are left unacknowledged for another worker. Idempotent: a second call
-   * waits for nothing the first has not.
+   * acknowledged (the job is finished, or its message is in the outbox again). The channel is
+   * paused, so the connector delivers nothing more; the records it holds stay uncommitted and go to
+   * another worker. Idempotent: a second call waits for nothing the first has not.
    */
   synchronized void drain(Duration deadline) {
     if (!draining.compareAndSet(false, true)) {
       return;
+    }
+    // The channel is pausable (pausable=true): from now on the connector hands over no record, and
+    // with pause-if-no-requests it pauses its partitions. A record requested before this is
+    // still delivered, and left unacknowledged by consume().
+    PausableChannel channel = channels.getPausable(CHANNEL);
+    if (channel != null) {
+      channel.pause();
     }
     try {
       LOG.infof("draining: waiting up to %s for the running job", deadline);
