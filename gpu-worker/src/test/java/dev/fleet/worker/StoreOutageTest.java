@@ -17,6 +17,8 @@ import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
 import java.io.PrintWriter;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -148,14 +150,31 @@ class StoreOutageTest {
     }
   }
 
-  /** The application's DataSource, refusing connections while the database is "away". */
+  /**
+   * The application's DataSource, refusing every statement while the database is "away" — except
+   * the release of a lease row, as if the database came back just as the run gave up: the row must
+   * stay all the same.
+   */
   private final class Flaky implements DataSource {
     @Override
     public Connection getConnection() throws SQLException {
-      if (away.get()) {
-        throw new SQLException("connection refused (the test's outage)", "08001");
-      }
-      return dataSource.getConnection();
+      Connection real = dataSource.getConnection();
+      return (Connection)
+          Proxy.newProxyInstance(
+              Connection.class.getClassLoader(),
+              new Class<?>[] {Connection.class},
+              (proxy, method, args) -> {
+                if (away.get()
+                    && method.getName().startsWith("prepare")
+                    && !String.valueOf(args[0]).startsWith("DELETE FROM job_heartbeats")) {
+                  throw new SQLException("connection refused (the test's outage)", "08001");
+                }
+                try {
+                  return method.invoke(real, args);
+                } catch (InvocationTargetException e) {
+                  throw e.getCause();
+                }
+              });
     }
 
     @Override
