@@ -101,9 +101,9 @@ public class JobConsumer {
   private JobRunner runner;
 
   /**
-   * Builds the runner before the connector delivers its first record: the messaging extension
-   * starts its channels on a later {@link StartupEvent} observer, and {@link #consume} waits for
-   * this one anyway.
+   * Builds the runner at startup. The messaging extension starts its channels in a {@link
+   * StartupEvent} observer of an earlier priority, so a record may come first: {@link #consume}
+   * then builds it (once, under the same lock).
    */
   void start(@Observes StartupEvent event) {
     init();
