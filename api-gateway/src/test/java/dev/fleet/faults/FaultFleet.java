@@ -42,6 +42,7 @@ final class FaultFleet implements AutoCloseable {
   private final int kafkaPort;
   private final int s3Port;
   private final int gatewayPort;
+  private final List<String> workerArgs;
   private final Map<String, Child> children = new LinkedHashMap<>();
   private EmbeddedPostgres postgres;
   private EmbeddedKafka kafka;
@@ -51,7 +52,16 @@ final class FaultFleet implements AutoCloseable {
   private record Child(String name, List<String> command, Path log, int port, Process process) {}
 
   FaultFleet(Path root, Path data) throws IOException {
+    this(root, data, List.of());
+  }
+
+  /**
+   * @param workerArgs further arguments of both workers' JVMs, e.g. {@code
+   *     -Dfleet.worker.drain-timeout=1s}
+   */
+  FaultFleet(Path root, Path data, List<String> workerArgs) throws IOException {
     QuietLogging.services();
+    this.workerArgs = List.copyOf(workerArgs);
     this.root = root;
     this.data = data;
     this.pgPort = freePort();
@@ -80,10 +90,8 @@ final class FaultFleet implements AutoCloseable {
             "-Dfleet.limits.max-active-jobs=0"));
     awaitReady("gateway", Duration.ofMinutes(3));
     for (String worker : List.of("worker-1", "worker-2")) {
-      spawn(
-          worker,
-          "gpu-worker/target/quarkus-app/quarkus-run.jar",
-          freePort(),
+      List<String> args = new ArrayList<>();
+      args.addAll(
           List.of(
               "-Dai.djl.offline=true",
               "--enable-native-access=ALL-UNNAMED",
@@ -95,6 +103,8 @@ final class FaultFleet implements AutoCloseable {
               "-Dkafka.group.instance.id=fault-" + worker,
               "-Dkafka.session.timeout.ms=6000",
               "-Dkafka.heartbeat.interval.ms=1000"));
+      args.addAll(workerArgs);
+      spawn(worker, "gpu-worker/target/quarkus-app/quarkus-run.jar", freePort(), args);
     }
     for (String worker : List.of("worker-1", "worker-2")) {
       awaitReady(worker, Duration.ofMinutes(3));
@@ -179,6 +189,25 @@ final class FaultFleet implements AutoCloseable {
     Process p = children.get(name).process();
     p.destroyForcibly();
     p.waitFor();
+  }
+
+  /**
+   * SIGTERM: a graceful stop (a worker drains). Whether the child exited within {@code timeout}; it
+   * is killed if not.
+   */
+  boolean terminate(String name, Duration timeout) throws InterruptedException {
+    Process p = children.get(name).process();
+    p.destroy();
+    if (p.waitFor(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+      return true;
+    }
+    p.destroyForcibly().waitFor();
+    return false;
+  }
+
+  /** The log a child wrote so far. */
+  String log(String name) throws IOException {
+    return Files.readString(children.get(name).log());
   }
 
   /** Starts a killed child again with its command, and waits until it is ready. */

@@ -8,48 +8,64 @@ import dev.fleet.model.store.JobStore;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
-import io.smallrye.common.annotation.Identifier;
+import io.smallrye.reactive.messaging.ChannelRegistry;
+import io.smallrye.reactive.messaging.PausableChannel;
+import io.smallrye.reactive.messaging.annotations.Blocking;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import java.lang.management.ManagementFactory;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.Collection;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import javax.sql.DataSource;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.consumer.OffsetAndMetadata;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.errors.WakeupException;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.eclipse.microprofile.reactive.messaging.Acknowledgment;
+import org.eclipse.microprofile.reactive.messaging.Incoming;
+import org.eclipse.microprofile.reactive.messaging.Message;
 import org.jboss.logging.Logger;
 
 /**
- * Takes jobs of this worker's memory class from Kafka, one at a time. The job runs on its own
- * thread while this loop keeps polling with every partition paused, so a job of many minutes never
- * exceeds {@code max.poll.interval.ms} nor triggers a rebalance; the offset is committed only after
- * the job's terminal state is stored. A worker that dies mid-job leaves the offset uncommitted and
- * the job RUNNING: Kafka redelivers it, and the store lets the same attempt start over; should the
- * worker stay away, its lease stops being heartbeaten and the gateway's reaper re-queues the job as
- * its next attempt ({@link LeaseKeeper}, {@code JobStore.requeueExpired}).
+ * Takes jobs of this worker's memory class from Kafka through SmallRye Reactive Messaging's Kafka
+ * connector (channel {@value #CHANNEL}, configured in {@code application.properties}), one at a
+ * time: the method is {@link Blocking} and ordered, so the connector hands it the next record only
+ * once the previous one has returned, and with {@code pause-if-no-requests} it keeps polling with
+ * its partitions paused meanwhile — a job of many minutes neither exceeds {@code
+ * max.poll.interval.ms} nor triggers a rebalance.
+ *
+ * <p>A record is acknowledged only after its job's terminal state (or its re-queue or hand-back,
+ * whose next message is in the outbox) is stored; the {@code throttled} commit strategy commits the
+ * offset after the latest record acknowledged in sequence. A worker that dies mid-job leaves the
+ * offset uncommitted and the job RUNNING: Kafka redelivers it, and the store lets the same attempt
+ * start over; should the worker stay away, its lease stops being heartbeaten and the gateway's
+ * reaper re-queues the job as its next attempt ({@link LeaseKeeper}, {@code
+ * JobStore.requeueExpired}).
+ *
+ * <p>The connector cannot rewind to a record, so a run that broke after taking its job ({@link
+ * Outcome#ABANDONED}: the job store stayed away past the retry patience) is acknowledged and left
+ * to the reaper, its lease row kept for it. A record whose job could not even be taken ({@link
+ * Outcome#NOT_TAKEN}) is tried again until the store answers, since no other record could be run
+ * meanwhile either. A record that is no job message fails its job ({@code BAD_MESSAGE}) when it
+ * names one and is nacked: the connector's {@code dead-letter-queue} failure strategy copies it to
+ * {@link JobStore#DEAD_LETTER_TOPIC} with the reason in its headers before its offset moves on.
  */
 @ApplicationScoped
 public class JobConsumer {
+  /** The connector's channel of job records. */
+  static final String CHANNEL = "jobs";
+
+  /**
+   * The worker pool that runs {@link #consume}: one thread ({@code
+   * smallrye.messaging.worker.fleet-job.max-concurrency=1}), since a worker runs one job at a time.
+   */
+  static final String JOB_POOL = "fleet-job";
+
   private static final Logger LOG = Logger.getLogger(JobConsumer.class);
-  private static final Duration POLL = Duration.ofMillis(200);
   private static final ObjectMapper JSON =
       new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
 
@@ -58,10 +74,7 @@ public class JobConsumer {
   @Inject ImageSink sink;
   @Inject DataSource dataSource;
   @Inject MeterRegistry metrics;
-
-  @Inject
-  @Identifier("default-kafka-broker")
-  Map<String, Object> kafkaConfig;
+  @Inject ChannelRegistry channels;
 
   /**
    * Attempts a job gets before a re-queue fails it: the fleet-wide {@code fleet.jobs.max-attempts}
@@ -76,17 +89,28 @@ public class JobConsumer {
   /** Set when the drain deadline has passed: the running job stops at its next step. */
   private final AtomicBoolean stopping = new AtomicBoolean();
 
-  private final ExecutorService jobThread =
-      Executors.newSingleThreadExecutor(r -> new Thread(r, "fleet-job"));
-  private volatile boolean busy;
-  private Thread loop;
-  private KafkaConsumer<String, String> consumer;
+  /**
+   * Held while a record is handled; the drain takes it to wait for the running job, and keeps it,
+   * so that no record is handled after the drain.
+   */
+  private final Semaphore handling = new Semaphore(1);
+
+  private volatile boolean started;
   private JobStore store;
   private LeaseKeeper leases;
   private JobRunner runner;
 
+  /**
+   * Builds the runner at startup. The messaging extension starts its channels in a {@link
+   * StartupEvent} observer of an earlier priority, so a record may come first: {@link #consume}
+   * then builds it (once, under the same lock).
+   */
   void start(@Observes StartupEvent event) {
-    if (!config.consume()) {
+    init();
+  }
+
+  private synchronized void init() {
+    if (started) {
       return;
     }
     store = new JobStore(dataSource, maxAttempts);
@@ -106,41 +130,13 @@ public class JobConsumer {
             config.progressInterval(),
             stopping::get,
             Clock.systemUTC());
-    consumer =
-        new KafkaConsumer<>(
-            consumerProperties(), new StringDeserializer(), new StringDeserializer());
-    loop = new Thread(this::pollLoop, "fleet-consumer");
-    loop.start();
+    started = true;
     LOG.infof("worker %s consuming topic %s", workerId, config.memoryClass());
   }
 
-  private Map<String, Object> consumerProperties() {
-    Map<String, Object> p = new HashMap<>();
-    p.put(
-        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
-        kafkaConfig.getOrDefault("bootstrap.servers", "localhost:9092"));
-    p.put(ConsumerConfig.GROUP_ID_CONFIG, "fleet-workers-" + config.memoryClass());
-    p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
-    p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-    p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 1);
-    // Static membership when configured (kafka.group.instance.id): a worker restarted under the
-    // same id gets its partitions back at once, without waiting for the dead member's session to
-    // time out, and so the job it was running is delivered again within seconds.
-    for (String key :
-        List.of(
-            ConsumerConfig.GROUP_INSTANCE_ID_CONFIG,
-            ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG,
-            ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG)) {
-      Object value = kafkaConfig.get(key);
-      if (value != null && !value.toString().isBlank()) {
-        p.put(key, value.toString());
-      }
-    }
-    return p;
-  }
-
+  /** Whether the worker takes jobs: started and not draining. */
   boolean running() {
-    return loop != null && loop.isAlive();
+    return started && !draining.get();
   }
 
   /** Whether the worker is draining (shutting down): its readiness is DOWN from then on. */
@@ -148,73 +144,85 @@ public class JobConsumer {
     return draining.get();
   }
 
-  private void pollLoop() {
+  /**
+   * One record of the job topic, on a worker thread. Returns once the record is settled: acked,
+   * nacked to the dead-letter topic, or — while the worker drains — left unacknowledged, so that
+   * its offset stays uncommitted and the group gives it to another worker.
+   */
+  @Incoming(CHANNEL)
+  @Blocking(JOB_POOL)
+  @Acknowledgment(Acknowledgment.Strategy.MANUAL)
+  public CompletionStage<Void> consume(Message<String> record) {
+    if (!handling.tryAcquire()) {
+      return leftForAnotherWorker(); // the drain holds it
+    }
     try {
-      consumer.subscribe(List.of(config.memoryClass()), new PauseWhileBusy());
-      while (!draining.get()) {
-        for (ConsumerRecord<String, String> record : consumer.poll(POLL)) {
-          if (draining.get()) {
-            // Not taken and not committed: the group gives it to another worker.
-            break;
-          }
-          handle(record);
-        }
+      if (draining.get()) {
+        return leftForAnotherWorker();
       }
-    } catch (WakeupException e) {
-      // stop() woke the poll up
-    } catch (RuntimeException e) {
-      LOG.error("consumer loop stopped", e);
+      init();
+      return handle(record);
     } finally {
-      consumer.close(Duration.ofSeconds(5));
+      handling.release();
     }
   }
 
-  /** Runs one record's job off the poll thread and commits its offset once the job has ended. */
-  private void handle(ConsumerRecord<String, String> record) {
-    TopicPartition tp = new TopicPartition(record.topic(), record.partition());
+  private static CompletionStage<Void> leftForAnotherWorker() {
+    return CompletableFuture.completedFuture(null);
+  }
+
+  private CompletionStage<Void> handle(Message<String> record) {
     JobMessage message;
     try {
-      message = JSON.readValue(record.value(), JobMessage.class);
+      message = JSON.readValue(record.getPayload(), JobMessage.class);
     } catch (Exception e) {
-      rejectUnreadable(record, e);
-      commit(tp, record.offset());
-      return;
+      return reject(record, e);
     }
-    busy = true;
-    consumer.pause(consumer.assignment());
     long start = System.nanoTime();
-    Future<Outcome> job = jobThread.submit(() -> runner.run(message));
-    Outcome outcome;
-    try {
-      while (!job.isDone()) {
-        // Paused: returns nothing, but keeps this member of the group alive.
-        consumer.poll(POLL);
-      }
-      outcome = job.get();
-    } catch (Exception e) {
-      LOG.errorf(e, "job %s: runner failed", message.jobId());
-      outcome = Outcome.ABANDONED;
-    } finally {
-      busy = false;
+    Outcome outcome = run(message);
+    if (outcome == Outcome.NOT_TAKEN) {
+      // Draining before the store came back: nothing was taken, the record goes to another worker.
+      return leftForAnotherWorker();
     }
     metrics
         .timer("fleet.worker.jobs", "outcome", outcome.name(), "class", config.memoryClass())
         .record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
-    if (outcome != Outcome.ABANDONED) {
-      commit(tp, record.offset());
-    } else {
-      redeliver(tp, record.offset());
-    }
-    consumer.resume(consumer.paused());
+    return record.ack();
   }
 
-  /** A record that is no job message: fail its job if it names one, and move past it. */
-  private void rejectUnreadable(ConsumerRecord<String, String> record, Exception e) {
-    LOG.warnf(
-        "unreadable message at %s-%d@%d: %s",
-        record.topic(), record.partition(), record.offset(), e.getMessage());
+  /**
+   * Runs the job; a job the runner could not take (the store is away) is tried again until taken or
+   * until the worker drains.
+   */
+  private Outcome run(JobMessage message) {
+    for (; ; ) {
+      Outcome outcome;
+      try {
+        outcome = runner.run(message);
+      } catch (RuntimeException e) {
+        LOG.errorf(
+            e,
+            "job %s attempt %d: runner failed; left RUNNING for the lease reaper",
+            message.jobId(),
+            message.attempt());
+        return Outcome.ABANDONED;
+      }
+      if (outcome != Outcome.NOT_TAKEN || draining.get()) {
+        return outcome;
+      }
+      LOG.warnf("job %s: not taken, the job store is away; trying again", message.jobId());
+    }
+  }
+
+  /**
+   * A record that is no job message: its job fails ({@code BAD_MESSAGE}) if it names one, and the
+   * record goes to the dead-letter topic. Should that topic not take it, the record is acked all
+   * the same (its bytes are in the log): an unsettled record would hold back every later commit.
+   */
+  private CompletionStage<Void> reject(Message<String> record, Exception e) {
+    LOG.warnf("unreadable job message: %s", e.getMessage());
     try {
-      JsonNode id = JSON.readTree(record.value()).get("jobId");
+      JsonNode id = JSON.readTree(record.getPayload()).get("jobId");
       if (id != null) {
         store.fail(
             UUID.fromString(id.asText()),
@@ -224,43 +232,25 @@ public class JobConsumer {
     } catch (Exception ignored) {
       // not even JSON with an id: nothing to mark
     }
+    return record
+        .nack(e)
+        .handle(
+            (ok, failure) -> {
+              if (failure != null) {
+                LOG.errorf(
+                    "unreadable job message not dead-lettered (%s); skipped: %s",
+                    failure, record.getPayload());
+              }
+              return null;
+            })
+        .thenCompose(v -> record.ack());
   }
 
   /**
-   * The runner broke (the job store stayed away past the retry patience): the record is read again
-   * from its offset. Its lease, no longer heartbeaten, also expires, and the reaper re-queues it.
+   * Drains before the connector closes: Quarkus fires {@link ShutdownEvent} before it destroys the
+   * application's beans, the Kafka connector among them, whose throttled commit handler then
+   * commits every acknowledged record on close.
    */
-  private void redeliver(TopicPartition tp, long offset) {
-    try {
-      consumer.seek(tp, offset);
-    } catch (IllegalStateException e) {
-      // The partition moved to another worker mid-job: it reads on from the committed offset.
-      LOG.warnf("could not rewind %s to %d: %s", tp, offset, e.getMessage());
-    }
-  }
-
-  private void commit(TopicPartition tp, long offset) {
-    try {
-      consumer.commitSync(Map.of(tp, new OffsetAndMetadata(offset + 1)));
-    } catch (RuntimeException e) {
-      // The partition moved to another worker mid-job; it will see the job finished and skip it.
-      LOG.warnf("could not commit %s@%d: %s", tp, offset, e.getMessage());
-    }
-  }
-
-  /** Partitions assigned while a job runs must stay paused until it ends. */
-  private final class PauseWhileBusy implements ConsumerRebalanceListener {
-    @Override
-    public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-      if (busy) {
-        consumer.pause(partitions);
-      }
-    }
-
-    @Override
-    public void onPartitionsRevoked(Collection<TopicPartition> partitions) {}
-  }
-
   void stop(@Observes ShutdownEvent event) {
     drain(config.drainTimeout());
   }
@@ -268,41 +258,43 @@ public class JobConsumer {
   /**
    * Graceful drain (SIGTERM): readiness goes DOWN at once and no new job is taken; the running job
    * may finish within {@code deadline}, after which it stops at its next step and is handed back to
-   * the queue with the same attempt ({@link JobStore#handBack}). Either way its offset is committed
-   * (the job is finished, or its message is in the outbox again), then the consumer is closed.
-   * Idempotent: a second call waits for nothing the first has not.
+   * the queue with the same attempt ({@link JobStore#handBack}). Either way its record is
+   * acknowledged (the job is finished, or its message is in the outbox again). The channel is
+   * paused, so the connector delivers nothing more; the records it holds stay uncommitted and go to
+   * another worker. Idempotent: a second call waits for nothing the first has not.
    */
   synchronized void drain(Duration deadline) {
     if (!draining.compareAndSet(false, true)) {
       return;
     }
+    // The channel is pausable (pausable=true): from now on the connector hands over no record, and
+    // with pause-if-no-requests it pauses its partitions. A record requested before this is
+    // still delivered, and left unacknowledged by consume().
+    PausableChannel channel = channels.getPausable(CHANNEL);
+    if (channel != null) {
+      channel.pause();
+    }
     try {
-      if (loop != null) {
-        LOG.infof("draining: waiting up to %s for the running job", deadline);
-        loop.join(Math.max(1, deadline.toMillis()));
-        if (loop.isAlive()) {
-          LOG.warnf("drain deadline %s passed: handing the running job back", deadline);
-          stopping.set(true);
-          // The job stops at its next step; then its hand-back, the commit and the close.
-          loop.join(TimeUnit.SECONDS.toMillis(20));
-        }
-        if (loop.isAlive()) {
-          consumer.wakeup();
-          loop.join(TimeUnit.SECONDS.toMillis(5));
+      LOG.infof("draining: waiting up to %s for the running job", deadline);
+      if (!handling.tryAcquire(Math.max(1, deadline.toMillis()), TimeUnit.MILLISECONDS)) {
+        LOG.warnf("drain deadline %s passed: handing the running job back", deadline);
+        stopping.set(true);
+        // The job stops at its next step; then its hand-back and the record's acknowledgement.
+        if (!handling.tryAcquire(20, TimeUnit.SECONDS)) {
+          LOG.errorf("the running job did not stop; its lease expires and the reaper re-queues it");
         }
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } finally {
       stopping.set(true);
-      jobThread.shutdownNow();
       if (leases != null) {
         leases.close();
       }
     }
   }
 
-  /** The job store the consumer runs jobs against (null until it starts consuming). */
+  /** The job store the consumer runs jobs against (null until it starts). */
   JobStore store() {
     return store;
   }

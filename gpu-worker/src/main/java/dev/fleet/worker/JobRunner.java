@@ -29,7 +29,9 @@ import org.jboss.logging.Logger;
  * turns out to be no longer this run's — the reaper re-queued it while this worker was silent, and
  * another run finished it — the success is refused, the object removed and the result discarded:
  * one SUCCEEDED state and one image per job, however many workers ran it. Writes that cannot be
- * skipped are retried while the database or S3 is away ({@link Retry}).
+ * skipped are retried while the database or S3 is away ({@link Retry}); a run that still cannot
+ * store its outcome throws and leaves the job RUNNING with its lease row for the gateway's reaper,
+ * and one that cannot even take its job ends {@link Outcome#NOT_TAKEN}, having changed nothing.
  */
 public final class JobRunner {
   private static final Logger LOG = Logger.getLogger(JobRunner.class);
@@ -114,17 +116,31 @@ public final class JobRunner {
 
   public Outcome run(JobMessage message) {
     UUID id = message.jobId();
-    Optional<Lease> lease =
-        retry.store("take job " + id, () -> store.start(id, workerId, message.attempt()));
+    Optional<Lease> lease;
+    try {
+      lease = retry.store("take job " + id, () -> store.start(id, workerId, message.attempt()));
+    } catch (JobStoreException e) {
+      LOG.warnf("job %s attempt %d: not taken: %s", id, message.attempt(), e.getMessage());
+      return Outcome.NOT_TAKEN;
+    }
     if (lease.isEmpty()) {
       LOG.infof(
           "job %s attempt %d: nothing to do (finished, cancelled or superseded)",
           id, message.attempt());
       return Outcome.SKIPPED;
     }
-    try (LeaseKeeper.Hold hold = leases.hold(lease.get())) {
-      return run(message, hold);
+    LeaseKeeper.Hold hold = leases.hold(lease.get());
+    Outcome outcome;
+    try {
+      outcome = run(message, hold);
+    } catch (RuntimeException | Error e) {
+      // The store stayed away (or the run broke) before the job's state was stored: the lease row
+      // stays, unheartbeaten, so that the reaper re-queues the job once it expires.
+      hold.abandon();
+      throw e;
     }
+    hold.close();
+    return outcome;
   }
 
   private Outcome run(JobMessage message, LeaseKeeper.Hold hold) {

@@ -91,6 +91,14 @@ public final class LeaseKeeper implements AutoCloseable {
       }
     }
 
+    /**
+     * Stops heartbeating but keeps the lease row: the run ended without storing the job's outcome,
+     * and the row lets the gateway's reaper find the job once the lease expires.
+     */
+    public void abandon() {
+      task.cancel(false);
+    }
+
     @Override
     public void close() {
       task.cancel(false);

@@ -20,6 +20,14 @@ public enum Outcome {
    * it was cancelled or timed out meanwhile): the stored state stands, this run's image is removed.
    */
   DISCARDED,
-  /** The runner itself broke: the job stays RUNNING and Kafka redelivers it. */
+  /**
+   * The job store stayed away past the retry patience before the run could take the job: nothing
+   * changed, and the message must be delivered again.
+   */
+  NOT_TAKEN,
+  /**
+   * The runner itself broke after taking the job: the job stays RUNNING with its lease row, which
+   * is no longer heartbeaten, and the gateway's reaper re-queues it once the lease expires.
+   */
   ABANDONED
 }

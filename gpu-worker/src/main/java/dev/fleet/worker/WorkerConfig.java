@@ -113,8 +113,4 @@ public interface WorkerConfig {
    */
   @WithDefault("2m")
   Duration retryPatience();
-
-  /** Whether to consume jobs; off only for tests of the parts around the consumer. */
-  @WithDefault("true")
-  boolean consume();
 }

@@ -6,7 +6,11 @@ import org.eclipse.microprofile.health.HealthCheck;
 import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Readiness;
 
-/** Ready when the model is loaded (construction of ModelRuntime) and the consumer loop runs. */
+/**
+ * Ready when the model is loaded (construction of ModelRuntime) and the consumer takes jobs. The
+ * Kafka connector's own readiness check is off ({@code health-readiness-enabled=false}): a worker
+ * serves no traffic, and the client reconnects by itself while the broker is away.
+ */
 @Readiness
 @ApplicationScoped
 public class WorkerReadiness implements HealthCheck {
@@ -17,7 +21,7 @@ public class WorkerReadiness implements HealthCheck {
   @Override
   public HealthCheckResponse call() {
     // DOWN from the moment the worker starts draining, though the loop still finishes its job.
-    boolean consuming = !consumer.draining() && (!config.consume() || consumer.running());
+    boolean consuming = consumer.running();
     return HealthCheckResponse.named("worker")
         .status(consuming)
         .withData("model", config.modelName())

@@ -18,6 +18,7 @@ import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
+import io.smallrye.reactive.messaging.ChannelRegistry;
 import jakarta.inject.Inject;
 import java.time.Duration;
 import java.util.Map;
@@ -30,8 +31,11 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Graceful drain on the real worker: its own application (a profile), because the drain closes its
- * consumer for good. A job longer than the drain deadline is handed back with the same attempt.
+ * Graceful drain on the real worker: its own application (a profile), because the drain pauses its
+ * Kafka channel for good. A job longer than the drain deadline is handed back with the same
+ * attempt, and the connector hands over no further record. (The drain on SIGTERM, with the
+ * connector's commit as it closes, is {@code WorkerSigtermIT} in api-gateway, on the packaged
+ * worker.)
  */
 @QuarkusTest
 @TestProfile(WorkerDrainTest.OwnClass.class)
@@ -49,6 +53,7 @@ class WorkerDrainTest {
   @Inject DataSource dataSource;
   @Inject JobConsumer consumer;
   @Inject @Readiness WorkerReadiness readiness;
+  @Inject ChannelRegistry channels;
 
   @ConfigProperty(name = "kafka.bootstrap.servers")
   String kafka;
@@ -96,7 +101,8 @@ class WorkerDrainTest {
     assertEquals(JobState.QUEUED, back.state());
     assertEquals(1, back.attempts(), "handed back without spending an attempt");
     assertNull(back.worker());
-    assertFalse(consumer.running(), "the consumer is closed");
+    assertFalse(consumer.running(), "the consumer takes no job");
+    assertTrue(channels.getPausable(JobConsumer.CHANNEL).isPaused(), "the channel is paused");
     assertEquals(HealthCheckResponse.Status.DOWN, readiness.call().getStatus());
 
     Job next = store.find(waiting.jobId()).orElseThrow();

@@ -42,8 +42,13 @@ class WorkerFlowTest {
   @Inject DataSource dataSource;
   @Inject S3Config s3;
 
+  @Inject WorkerConfig config;
+
   @ConfigProperty(name = "kafka.bootstrap.servers")
   String kafka;
+
+  @ConfigProperty(name = UnprocessedRecordAge.PROPERTY)
+  long unprocessedRecordMaxAgeMs;
 
   JobQueue queue;
   JobStore store;
@@ -89,6 +94,18 @@ class WorkerFlowTest {
     }
     // The reference's image: bit-identical on the CPU that made it, within ±1 on others.
     ImageAssert.assertPngClose(Fixtures.EXPECTED_PNG, png, "the bucket's image vs expected.png");
+  }
+
+  @Test
+  void theConnectorLetsARecordWaitLongerThanTwoOfTheLongestJobs() {
+    Duration age = Duration.ofMillis(unprocessedRecordMaxAgeMs);
+    assertEquals(
+        UnprocessedRecordAge.maxAge(
+            config.jobTimeout(), config.retryPatience(), config.drainTimeout()),
+        age);
+    assertTrue(
+        age.compareTo(config.jobTimeout().multipliedBy(2)) > 0,
+        age + " against a job timeout of " + config.jobTimeout());
   }
 
   @Test

@@ -22,6 +22,18 @@ import org.apache.kafka.clients.producer.RecordMetadata;
  * acknowledged; the others stay for the next round, with their error recorded. Delivery is at least
  * once: a crash between the acknowledgement and the commit sends a row again, and workers skip a
  * job that {@code JobStore.markRunning} refuses.
+ *
+ * <p>It uses the plain Kafka producer, while the worker consumes through SmallRye Reactive
+ * Messaging. Not because an {@code Emitter} could not tell a broker acknowledgement: the Kafka
+ * connector's sink acks an emitted message only once the broker returned its record metadata, and
+ * nacks it when the send fails for good, so the stage {@code Emitter.send} returns would do. But
+ * the relay is a loop over a table, not a stream: an emitter would put a buffer and a second retry
+ * loop (the sink's own, on top of the producer's) between a row and its outcome, adding no
+ * guarantee and a second set of timeouts for the round's acknowledgement deadline to cover; and a
+ * channel whose stream fails (a record the sink cannot even build) refuses every later send until
+ * the gateway restarts, where a failed {@link Producer#send} is one row that waits for the next
+ * round. The producer's settings — idempotent, {@code acks=all}, its delivery timeout below the
+ * round's — stay in one place ({@code OutboxRelayService}).
  */
 public final class OutboxRelay {
   private final DataSource dataSource;
