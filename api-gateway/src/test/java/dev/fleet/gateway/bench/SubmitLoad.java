@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -25,8 +26,15 @@ import java.util.regex.Pattern;
  * <pre>
  * java -cp api-gateway/target/test-classes dev.fleet.gateway.bench.SubmitLoad \
  *     [--url http://localhost:8080] [--mode submit|read|poll] [--requests 2000]
- *     [--concurrency 16] [--warmup 200] [--jobs 200]
+ *     [--concurrency 16] [--warmup 200] [--jobs 200] [--rate 0]
  * </pre>
+ *
+ * <p>Without {@code --rate} the clients are a closed loop: each sends its next request when the
+ * last one is answered, so the latency measured is what {@code --concurrency} clients see at the
+ * gateway's saturation. With {@code --rate R} the load is open: request {@code i} is due {@code
+ * i/R} seconds after the start and is sent by the next free client, and its latency counts from
+ * when it was due, not when it was sent (a gateway that falls behind is charged for the wait too);
+ * {@code --concurrency} is then only how many requests may be in flight at once.
  *
  * <ul>
  *   <li>{@code submit} (the default): {@code POST /v1/jobs}; success is a 202.
@@ -60,6 +68,7 @@ public final class SubmitLoad {
     int concurrency = 16;
     int warmup = 200;
     int jobCount = 200;
+    double rate = 0;
     for (int i = 0; i + 1 < args.length; i += 2) {
       switch (args[i]) {
         case "--url" -> base = URI.create(args[i + 1]);
@@ -68,6 +77,7 @@ public final class SubmitLoad {
         case "--concurrency" -> concurrency = Integer.parseInt(args[i + 1]);
         case "--warmup" -> warmup = Integer.parseInt(args[i + 1]);
         case "--jobs" -> jobCount = Integer.parseInt(args[i + 1]);
+        case "--rate" -> rate = Double.parseDouble(args[i + 1]);
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
@@ -77,14 +87,15 @@ public final class SubmitLoad {
     Load load = mode == Mode.SUBMIT ? new Submit() : new Read(queuedJobs(base, jobCount), mode);
     System.out.printf(
         Locale.ROOT,
-        "%s %s, %d requests (+%d warm-up), %d concurrent%n",
+        "%s %s, %d requests (+%d warm-up), %d concurrent%s%n",
         mode.name().toLowerCase(Locale.ROOT),
         base,
         requests,
         warmup,
-        concurrency);
-    run(base, load, warmup, concurrency, "warmup");
-    Result r = run(base, load, requests, concurrency, "run");
+        concurrency,
+        rate > 0 ? String.format(Locale.ROOT, ", due at %.0f/s", rate) : "");
+    run(base, load, warmup, concurrency, rate, "warmup");
+    Result r = run(base, load, requests, concurrency, rate, "run");
     long[] ms = r.latenciesNanos();
     Arrays.sort(ms);
     System.out.printf(
@@ -193,8 +204,11 @@ public final class SubmitLoad {
       int errors,
       long[] latenciesNanos) {}
 
-  /** {@code n} requests from {@code concurrency} clients, each on its own connection. */
-  private static Result run(URI base, Load load, int n, int concurrency, String tag)
+  /**
+   * {@code n} requests from {@code concurrency} clients, each on its own connection; with {@code
+   * rate} above 0, request {@code i} is due at {@code i / rate} s and timed from then.
+   */
+  private static Result run(URI base, Load load, int n, int concurrency, double rate, String tag)
       throws InterruptedException {
     long[] latencies = new long[n];
     AtomicInteger succeeded = new AtomicInteger();
@@ -220,6 +234,13 @@ public final class SubmitLoad {
                         }
                         String request = load.request(i, tag);
                         long t0 = System.nanoTime();
+                        if (rate > 0) {
+                          long due = start + (long) (i * 1e9 / rate);
+                          for (long now = t0; now < due; now = System.nanoTime()) {
+                            LockSupport.parkNanos(due - now);
+                          }
+                          t0 = due;
+                        }
                         KeepAliveConnection.Answer answer = c.exchange(request);
                         long took = System.nanoTime() - t0;
                         byStatus.merge(answer.status(), 1, Integer::sum);
