@@ -21,6 +21,15 @@ public interface MemoryModel {
   /** One float32 scale per fp8 matrix (ComfyUI's scaled fp8; plain fp8 is counted the same). */
   long FP8_SCALE_BYTES = 4;
 
+  /**
+   * What the two text-encoder slots hold, in the order of {@link Phase}'s {@code T5} and {@code
+   * CLIP} (and of a {@link Plan}'s {@code t5} and {@code clip} residencies): FLUX's T5 and CLIP by
+   * default.
+   */
+  default java.util.List<String> textEncoders() {
+    return java.util.List.of("t5", "clip");
+  }
+
   /** The job's shape. */
   Workload workload();
 

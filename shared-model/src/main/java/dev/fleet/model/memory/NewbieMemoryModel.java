@@ -1,5 +1,6 @@
 package dev.fleet.model.memory;
 
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -60,6 +61,12 @@ public final class NewbieMemoryModel implements MemoryModel {
               + "x"
               + workload.height());
     }
+  }
+
+  /** Gemma 3 in the T5 slot, Jina CLIP's text tower in the CLIP slot. */
+  @Override
+  public List<String> textEncoders() {
+    return List.of("gemma3", "jina-clip");
   }
 
   public NewbieDims model() {
@@ -347,8 +354,16 @@ public final class NewbieMemoryModel implements MemoryModel {
 
   /** The decode: the job's latents and the decoder's activations, whole or per tile. */
   public long decodeWorkingBytes(int tile) {
-    return jobStateBytes()
-        + new DecoderMemory(model.autoencoder(), engine).activationBytes(workload, tile, F16);
+    return jobStateBytes() + decodeActivationBytes(tile, F16);
+  }
+
+  /**
+   * The decode's own arrays beside the latents: the decoder's activations ({@code dtypeBytes} per
+   * element), whole or per {@code tile}-pixel tile, and the decoded float32 image.
+   */
+  public long decodeActivationBytes(int tile, long dtypeBytes) {
+    return new DecoderMemory(model.autoencoder(), engine)
+        .activationBytes(workload, tile, dtypeBytes);
   }
 
   // --- A whole job ------------------------------------------------------------------------------
