@@ -133,7 +133,13 @@ final class BenchCommand implements EngineCommand {
                     new UsageException(
                         "bench: --synthetic "
                             + name
-                            + " is not a preset (known: "
+                            + (ModelDims.preset(name).isPresent()
+                                ? " is not a FLUX preset: bench writes and times FLUX's DiT only"
+                                    + " (plan --synthetic "
+                                    + name
+                                    + " plans it)"
+                                : " is not a preset")
+                            + " (known: "
                             + String.join(", ", FluxDims.presetNames())
                             + ")"));
     ModelShape shape = ModelShape.preset(name);

@@ -95,14 +95,14 @@ public final class JinaTextTower implements AutoCloseable {
     NDManager m = NDManager.newBaseManager(weights.target().device());
     try {
       NDArray words = w.load("embeddings.word_embeddings.weight", m, config.vocabSize(), h);
-      // Only type 0's row is ever added: keep that one, free the table and the slice.
-      NDArray types = w.load("embeddings.token_type_embeddings.weight", m);
-      NDArray row = types.get("0");
-      NDArray tokenType = row.reshape(1, 1, h);
-      if (tokenType != row) {
-        row.close();
+      // Only type 0's row is ever added: keep a copy of it (not a view, which would keep the
+      // table's storage), and free the table with its views.
+      NDArray tokenType;
+      try (NDManager scratch = m.newSubManager()) {
+        NDArray types = w.load("embeddings.token_type_embeddings.weight", scratch);
+        tokenType = types.get("0").reshape(1, 1, h).duplicate();
+        tokenType.attach(m);
       }
-      types.close();
       LayerNorm embLn = layerNorm(w, "emb_ln", m, h, eps);
       List<Layer> layers = new ArrayList<>();
       for (int i = 0; i < config.layers(); i++) {

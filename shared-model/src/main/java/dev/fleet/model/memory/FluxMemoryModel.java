@@ -493,21 +493,6 @@ public final class FluxMemoryModel implements MemoryModel {
 
   // --- A whole job ------------------------------------------------------------------------------
 
-  /** What stays on the device through every phase: resident weights. */
-  public long persistentBytes(DitResidency dit, Residency t5, Residency clip, Residency ae) {
-    long bytes = ditNonBlockBytes() + residentBlockBytes(dit);
-    if (t5 == Residency.RESIDENT) {
-      bytes += t5Bytes();
-    }
-    if (clip == Residency.RESIDENT) {
-      bytes += clipBytes();
-    }
-    if (ae == Residency.RESIDENT) {
-      bytes += autoencoderBytes();
-    }
-    return bytes;
-  }
-
   /**
    * The predicted peak of every phase of a job under these residencies.
    *

@@ -76,6 +76,24 @@ public interface MemoryModel {
   long autoencoderBytes();
 
   /**
+   * What stays on the device through every phase: the denoiser's weights outside its blocks, its
+   * resident blocks, and each component a plan keeps resident.
+   */
+  default long persistentBytes(DitResidency dit, Residency t5, Residency clip, Residency ae) {
+    long bytes = ditNonBlockBytes() + residentBlockBytes(dit);
+    if (t5 == Residency.RESIDENT) {
+      bytes += t5Bytes();
+    }
+    if (clip == Residency.RESIDENT) {
+      bytes += clipBytes();
+    }
+    if (ae == Residency.RESIDENT) {
+      bytes += autoencoderBytes();
+    }
+    return bytes;
+  }
+
+  /**
    * The predicted peak of every phase of a job under these residencies.
    *
    * @param tile decode tile side in pixels, 0 for untiled

@@ -368,21 +368,6 @@ public final class NewbieMemoryModel implements MemoryModel {
 
   // --- A whole job ------------------------------------------------------------------------------
 
-  /** Resident weights: on the device through every phase. */
-  public long persistentBytes(DitResidency dit, Residency gemma, Residency jina, Residency ae) {
-    long bytes = ditNonBlockBytes() + residentBlockBytes(dit);
-    if (gemma == Residency.RESIDENT) {
-      bytes += t5Bytes();
-    }
-    if (jina == Residency.RESIDENT) {
-      bytes += clipBytes();
-    }
-    if (ae == Residency.RESIDENT) {
-      bytes += autoencoderBytes();
-    }
-    return bytes;
-  }
-
   /**
    * The phases' peaks: {@code t5} is Gemma's phase, {@code clip} Jina's.
    *
