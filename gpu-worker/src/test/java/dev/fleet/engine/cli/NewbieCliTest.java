@@ -5,16 +5,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fleet.engine.TensorAsserts;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.model.memory.ByteSize;
 import dev.fleet.model.memory.MemoryModel;
 import dev.fleet.testing.ImageAssert;
+import dev.fleet.testing.TensorAssert;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -89,6 +92,37 @@ class NewbieCliTest {
     try (TensorStore t = TensorStore.open(trace)) {
       assertTrue(
           t.contains("pipe.noise") && t.contains("pipe.latents.step5"), t.names().toString());
+    }
+  }
+
+  /** parity on the fixture's own inputs gives its reference outputs (fp32 CPU, ≤ 1e-4). */
+  @Test
+  void parityRunsTheComponentsOnTheFixturesInputs() {
+    Path expected = FIXTURE.resolve("expected.safetensors");
+    Path out = tmp.resolve("parity.safetensors");
+    Result r =
+        run(
+            "parity",
+            "--model",
+            FIXTURE.toString(),
+            "--inputs",
+            expected.toString(),
+            "--out",
+            out.toString());
+    assertEquals(0, r.code(), r.err());
+    try (TensorStore want = TensorStore.open(expected);
+        TensorStore got = TensorStore.open(out)) {
+      for (String name :
+          List.of(
+              "dit.out",
+              "gemma.out.hidden_states_m2",
+              "jina.out.pooled",
+              "jina.out.last_hidden_state")) {
+        double err =
+            TensorAssert.relErr(TensorAsserts.floats(want, name), TensorAsserts.floats(got, name));
+        System.out.printf("parity newbie-tiny %s: rel L2 %.3e%n", name, err);
+        assertTrue(err <= 1e-4, name + " rel L2 " + err);
+      }
     }
   }
 
