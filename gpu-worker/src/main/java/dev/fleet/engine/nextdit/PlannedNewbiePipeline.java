@@ -47,11 +47,12 @@ import org.slf4j.LoggerFactory;
  * formulas), and the plans falling back through the shared {@link PlanLadder}.
  *
  * <p>What one plan can change: the text encoders resident for the pipeline's lifetime, or staged —
- * Gemma loaded for its phase and freed before Jina is loaded, Jina freed before the DiT runs — and
- * the autoencoder resident or loaded for the decode, the decode whole or in tiles. The DiT is
- * always wholly resident: the Next-DiT does not stream blocks, Gemma does not stream layers and its
- * attention does not run in query chunks yet, so the plans that ask for those are dropped when the
- * pipeline loads (and it refuses to load when none is left), naming why.
+ * Gemma loaded for its phase and freed before Jina is loaded, Jina freed before the DiT runs — or
+ * Gemma streamed (its embedding on the device for its phase, each layer read for its own call); the
+ * autoencoder resident or loaded for the decode, the decode whole or in tiles. The DiT is always
+ * wholly resident: the Next-DiT does not stream blocks and its attention does not run in query
+ * chunks yet, so the plans that ask for those are dropped when the pipeline loads (and it refuses
+ * to load when none is left), naming why.
  *
  * <p>A job's text embeddings are computed once, in the text phase, and held through denoising; they
  * are not yet cached across jobs as FLUX's are.
@@ -221,9 +222,6 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
     if (plan.residentSingleBlocks(blocks) < blocks) {
       return "it streams DiT blocks, which the Next-DiT executor does not do yet";
     }
-    if (plan.t5() == Residency.STREAMED) {
-      return "it streams Gemma layer by layer, which the executor does not do yet";
-    }
     if (plan.chunkedAttention()) {
       return "it chunks attention, which the Next-DiT's attention does not do yet";
     }
@@ -261,6 +259,15 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
   private Gemma3TextEncoder loadGemma(DeviceLedger.Booking booking) {
     try {
       return Gemma3TextEncoder.load(model.textEncoder(), target);
+    } catch (RuntimeException e) {
+      booking.close();
+      throw e;
+    }
+  }
+
+  private Gemma3TextEncoder streamGemma(DeviceLedger.Booking booking) {
+    try {
+      return Gemma3TextEncoder.stream(model.textEncoder(), target);
     } catch (RuntimeException e) {
       booking.close();
       throw e;
@@ -401,10 +408,16 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
   private NDArray[] encode(
       LoadedPlan l, NewbieRequest request, NewbieMemoryModel memory, NDManager job) {
     Encoders resident = l.text();
+    Residency gemma = l.plan().t5();
     NDArray[] caption;
     try (DeviceLedger.Booking staged =
-            resident == null ? ledger.reserve(gemmaBytes(), "gemma staged") : null;
-        Gemma3TextEncoder own = resident == null ? loadGemma(staged) : null;
+            resident == null
+                ? ledger.reserve(scaled(memory.gemmaWeightBytes(gemma)), "gemma " + gemma.label())
+                : null;
+        Gemma3TextEncoder own =
+            resident == null
+                ? (gemma == Residency.STREAMED ? streamGemma(staged) : loadGemma(staged))
+                : null;
         DeviceLedger.Booking act =
             ledger.reserve(scaled(memory.gemmaActivationBytes()), "gemma activations")) {
       caption =

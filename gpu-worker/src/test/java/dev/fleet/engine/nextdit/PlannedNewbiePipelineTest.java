@@ -81,10 +81,20 @@ class PlannedNewbiePipelineTest {
   }
 
   @Test
-  void drawsTheFixturesImageWithEncodersResidentOrStaged() {
+  void drawsTheFixturesImageWithEncodersResidentStagedOrStreamed() {
     BufferedImage want = ImageAssert.readPng(NewbieFixture.EXPECTED_PNG);
+    ExecutionPlan streamed =
+        new ExecutionPlan(
+            "t5-streamed+tiled-decode",
+            Integer.MAX_VALUE,
+            Integer.MAX_VALUE,
+            Residency.STREAMED,
+            Residency.RESIDENT,
+            0,
+            0,
+            Long.MAX_VALUE);
     for (ExecutionPlan plan :
-        List.of(ExecutionPlan.allResident(Long.MAX_VALUE), staged(Long.MAX_VALUE))) {
+        List.of(ExecutionPlan.allResident(Long.MAX_VALUE), staged(Long.MAX_VALUE), streamed)) {
       try (GenerationPipeline p = load(List.of(plan), ComputeTarget.cpu())) {
         PlannedGeneration g = p.generate(fixtureSpec(), GenerationListener.NONE);
         BufferedImage got = ImageAssert.readPng(g.image().png());
@@ -116,6 +126,26 @@ class PlannedNewbiePipelineTest {
           loaded - expected <= d.autoencoder().params() * 2 / 200,
           "loaded " + loaded + " exceeds the counted " + expected + " by more than 0.5% of the ae");
     }
+  }
+
+  /**
+   * The plan the planner picks for the published model at 1024² in 8 GiB (Gemma streamed, every
+   * block resident) is one this executor runs.
+   */
+  @Test
+  void theEightGibPlanOfThePublishedModelIsRunnable() {
+    long budget = 8L << 30;
+    PlanDecision d =
+        Planner.plan(
+            NewbieDims.NEWBIE,
+            new Workload(1024, 1024, 1, StorageType.FP8),
+            budget,
+            Hardware.DEFAULT,
+            EngineProfile.DJL_SCRIPTED);
+    assertTrue(d.fits(), d.reason());
+    ExecutionPlan e = PlanMapping.toExecution(d.chosen(), budget);
+    assertEquals(Residency.STREAMED, e.t5());
+    assertEquals(null, PlannedNewbiePipeline.unsupported(e, NewbieDims.NEWBIE), e.name());
   }
 
   @Test
@@ -163,64 +193,95 @@ class PlannedNewbiePipelineTest {
           seen.add(what + ": not run, " + why);
           continue;
         }
-        long[] measured = {0};
-        try (PlannedNewbiePipeline p =
-            (PlannedNewbiePipeline) load(PlanMapping.fallbackLadder(d), FP16_CPU)) {
-          GenerationListener sampling =
-              new GenerationListener() {
-                @Override
-                public void onStep(int step, int steps) {
-                  measured[0] = Math.max(measured[0], p.liveBytes());
-                }
-
-                @Override
-                public void onPhaseStart(String phase) {
-                  measured[0] = Math.max(measured[0], p.liveBytes());
-                }
-              };
-          GenerationSpec spec =
-              new GenerationSpec(
-                  "<character_1>a girl</character_1>",
-                  1,
-                  2,
-                  size[0],
-                  size[1],
-                  5.0,
-                  "newbie-tiny",
-                  List.of(),
-                  "blurry",
-                  null);
-          PlannedGeneration g =
-              p.generate(spec, null, sampling, dev.fleet.engine.lora.LoraStack.NONE);
-          long predicted = d.chosen().predictedPeakBytes();
-          seen.add(
-              what
-                  + ": booked "
-                  + g.peakBytes()
-                  + ", measured "
-                  + measured[0]
-                  + " of predicted "
-                  + predicted);
-          assertEquals(List.of(), g.events(), what + ": the ledger refused the accepted plan");
-          assertEquals(chosen, g.plan(), what);
-          assertTrue(
-              g.peakBytes() <= predicted,
-              what
-                  + ": booked "
-                  + g.peakBytes()
-                  + " > predicted "
-                  + predicted
-                  + "; at peak "
-                  + g.bookingsAtPeak());
-          assertTrue(
-              measured[0] <= predicted, what + ": measured " + measured[0] + " > " + predicted);
-          assertTrue(measured[0] > 0);
+        runWithinPrediction(d.chosen(), PlanMapping.fallbackLadder(d), size, what, seen);
+        ran++;
+      }
+    }
+    // The best plan of every rung the executor runs (a streamed Gemma among them), each alone
+    // under the budget it needs.
+    for (int[] size : new int[][] {{80, 48}}) {
+      Workload workload = new Workload(size[0], size[1], 1, StorageType.FP16);
+      PlanDecision unlimited =
+          Planner.plan(
+              dims, workload, Long.MAX_VALUE / 4, Hardware.DEFAULT, EngineProfile.DJL_EAGER);
+      for (PlanDecision.Alternative a : unlimited.alternatives()) {
+        long budget = a.plan().predictedPeakBytes() + MemoryModel.RESERVE_BYTES;
+        ExecutionPlan e = PlanMapping.toExecution(a.plan(), budget);
+        String what = size[0] + "x" + size[1] + " rung " + a.plan().name();
+        if (PlannedNewbiePipeline.unsupported(e, dims) == null) {
+          runWithinPrediction(a.plan(), List.of(e), size, what, seen);
           ran++;
         }
       }
     }
     seen.forEach(System.out::println);
-    assertTrue(ran >= 4, "too few plans ran: " + seen);
+    assertTrue(ran >= 6, "too few plans ran: " + seen);
+    assertTrue(
+        seen.stream().anyMatch(l -> l.contains("t5-streamed") && l.contains("booked")),
+        "no plan streamed Gemma: " + seen);
+  }
+
+  /**
+   * Runs one job under {@code ladder} (whose first plan is {@code planned}'s) and checks that it
+   * ran that plan without a refusal, and that both the ledger's peak and the arrays alive at every
+   * step stayed within the planner's prediction.
+   */
+  private static void runWithinPrediction(
+      dev.fleet.model.memory.Plan planned,
+      List<ExecutionPlan> ladder,
+      int[] size,
+      String what,
+      List<String> seen) {
+    long[] measured = {0};
+    try (PlannedNewbiePipeline p = (PlannedNewbiePipeline) load(ladder, FP16_CPU)) {
+      GenerationListener sampling =
+          new GenerationListener() {
+            @Override
+            public void onStep(int step, int steps) {
+              measured[0] = Math.max(measured[0], p.liveBytes());
+            }
+
+            @Override
+            public void onPhaseStart(String phase) {
+              measured[0] = Math.max(measured[0], p.liveBytes());
+            }
+          };
+      GenerationSpec spec =
+          new GenerationSpec(
+              "<character_1>a girl</character_1>",
+              1,
+              2,
+              size[0],
+              size[1],
+              5.0,
+              "newbie-tiny",
+              List.of(),
+              "blurry",
+              null);
+      PlannedGeneration g = p.generate(spec, null, sampling, dev.fleet.engine.lora.LoraStack.NONE);
+      long predicted = planned.predictedPeakBytes();
+      seen.add(
+          what
+              + ": booked "
+              + g.peakBytes()
+              + ", measured "
+              + measured[0]
+              + " of predicted "
+              + predicted);
+      assertEquals(List.of(), g.events(), what + ": the ledger refused the accepted plan");
+      assertEquals(ladder.get(0), g.plan(), what);
+      assertTrue(
+          g.peakBytes() <= predicted,
+          what
+              + ": booked "
+              + g.peakBytes()
+              + " > predicted "
+              + predicted
+              + "; at peak "
+              + g.bookingsAtPeak());
+      assertTrue(measured[0] <= predicted, what + ": measured " + measured[0] + " > " + predicted);
+      assertTrue(measured[0] > 0);
+    }
   }
 
   @Test
