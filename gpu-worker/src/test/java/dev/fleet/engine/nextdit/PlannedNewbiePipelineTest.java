@@ -129,23 +129,33 @@ class PlannedNewbiePipelineTest {
   }
 
   /**
-   * The plan the planner picks for the published model at 1024² in 8 GiB (Gemma streamed, every
-   * block resident) is one this executor runs.
+   * The published model at 1024² in 8 GiB: with its blocks in fp8 the planner keeps all 38 resident
+   * and streams Gemma, which this executor runs but for the fp8 storage (it widens the blocks to 16
+   * bits when it loads them); with the blocks in fp16, as it holds them, the plan streams DiT
+   * blocks, which it does not do yet. So 8 GiB needs one of the two.
    */
   @Test
-  void theEightGibPlanOfThePublishedModelIsRunnable() {
+  void theEightGibPlanOfThePublishedModelNeedsFp8StorageOrBlockStreaming() {
     long budget = 8L << 30;
-    PlanDecision d =
-        Planner.plan(
-            NewbieDims.NEWBIE,
-            new Workload(1024, 1024, 1, StorageType.FP8),
-            budget,
-            Hardware.DEFAULT,
-            EngineProfile.DJL_SCRIPTED);
-    assertTrue(d.fits(), d.reason());
-    ExecutionPlan e = PlanMapping.toExecution(d.chosen(), budget);
-    assertEquals(Residency.STREAMED, e.t5());
-    assertEquals(null, PlannedNewbiePipeline.unsupported(e, NewbieDims.NEWBIE), e.name());
+    for (StorageType storage : List.of(StorageType.FP8, StorageType.FP16)) {
+      PlanDecision d =
+          Planner.plan(
+              NewbieDims.NEWBIE,
+              new Workload(1024, 1024, 1, storage),
+              budget,
+              Hardware.DEFAULT,
+              EngineProfile.DJL_SCRIPTED);
+      assertTrue(d.fits(), d.reason());
+      ExecutionPlan e = PlanMapping.toExecution(d.chosen(), budget);
+      String why = PlannedNewbiePipeline.unsupported(e, NewbieDims.NEWBIE);
+      System.out.println("newbie 1024² in 8 GiB, " + storage.label() + ": " + d.reason());
+      if (storage == StorageType.FP8) {
+        assertEquals(Residency.STREAMED, e.t5());
+        assertEquals(null, why, e.name());
+      } else {
+        assertTrue(why != null && why.contains("streams DiT blocks"), e.name() + ": " + why);
+      }
+    }
   }
 
   @Test
