@@ -149,10 +149,12 @@ class NewbieCliTest {
     assertTrue(peak <= 8 * ByteSize.GIB - MemoryModel.RESERVE_BYTES, "peak " + peak);
     assertEquals("gemma3", j.at("/residency/textEncoders/t5").asText());
     assertEquals("jina-clip", j.at("/residency/textEncoders/clip").asText());
-    // Gemma (≈ 7 GiB in fp16) streams; the Next-DiT's 38 blocks cannot all stay beside it.
+    // Gemma (≈ 7 GiB in fp16) streams, so that all 38 fp8 blocks stay resident beside it.
     assertEquals("streamed", j.at("/residency/t5").asText());
     assertEquals(0, j.at("/residency/dit/doubleBlocks").asInt());
     assertEquals(38, j.at("/residency/dit/singleBlocks").asInt());
+    assertEquals(38, j.at("/residency/dit/residentSingleBlocks").asInt());
+    assertEquals(0, j.get("streamedBytesPerStep").asLong());
     assertEquals(0, j.get("doubleBlockBytes").asLong());
     assertTrue(j.get("singleBlockBytes").asLong() > 80_000_000, j.get("singleBlockBytes").asText());
   }

@@ -392,6 +392,7 @@ public final class FluxMemoryModel implements MemoryModel {
    * The denoising phase beyond what is resident in every phase: its state, the stream buffers, and
    * the larger of the two block kinds computing (widened copy plus activations).
    */
+  @Override
   public long denoiseWorkingBytes(DitResidency dit, int chunk) {
     DitDims d = model.dit();
     long block = 0;
@@ -479,6 +480,7 @@ public final class FluxMemoryModel implements MemoryModel {
    * one tile at a time ({@code tile} pixels per side, 0 for untiled), and the decoded float32 image
    * (B, 3, H, W) the tiles are written into.
    */
+  @Override
   public long decodeWorkingBytes(int tile) {
     return jobStateBytes() + decodeActivationBytes(tile, F16);
   }
@@ -493,29 +495,16 @@ public final class FluxMemoryModel implements MemoryModel {
 
   // --- A whole job ------------------------------------------------------------------------------
 
-  /**
-   * The predicted peak of every phase of a job under these residencies.
-   *
-   * @param tile decode tile side in pixels, 0 for untiled
-   * @param chunk attention query rows per call, 0 for all at once
-   */
+  /** T5's weights under {@code t5} and its activations. */
   @Override
-  public PhasePeaks peaks(
-      DitResidency dit, Residency t5, Residency clip, Residency ae, int tile, int chunk) {
-    if (clip == Residency.STREAMED || ae == Residency.STREAMED) {
-      throw new IllegalArgumentException("only T5 and the DiT stream; CLIP and the ae are staged");
-    }
-    long resident = persistentBytes(dit, t5, clip, ae);
-    long t5Phase = resident + t5WeightBytes(t5) + t5ActivationBytes();
-    long clipPhase =
-        resident
-            + (clip == Residency.STAGED ? clipBytes() : 0)
-            + t5OutputBytes()
-            + clipActivationBytes();
-    long denoise = resident + denoiseWorkingBytes(dit, chunk);
-    long decode =
-        resident + (ae == Residency.STAGED ? autoencoderBytes() : 0) + decodeWorkingBytes(tile);
-    return new PhasePeaks(t5Phase, clipPhase, denoise, decode);
+  public long firstTextPhaseBytes(Residency t5) {
+    return t5WeightBytes(t5) + t5ActivationBytes();
+  }
+
+  /** T5's output, held while CLIP runs, and CLIP's activations. */
+  @Override
+  public long secondTextPhaseBytes() {
+    return t5OutputBytes() + clipActivationBytes();
   }
 
   // --- Arithmetic -------------------------------------------------------------------------------

@@ -94,11 +94,46 @@ public interface MemoryModel {
   }
 
   /**
-   * The predicted peak of every phase of a job under these residencies.
+   * The first text encoder's phase beyond what is resident everywhere: its weights on the device
+   * under {@code t5} (none when resident, all when staged, a streamed share) and its activations.
+   */
+  long firstTextPhaseBytes(Residency t5);
+
+  /**
+   * The second text encoder's phase beyond what is resident everywhere and its own weights: the
+   * first encoder's output it is held beside, and its activations.
+   */
+  long secondTextPhaseBytes();
+
+  /** Denoising beyond what is resident everywhere: its state, stream buffers, a block computing. */
+  long denoiseWorkingBytes(DitResidency dit, int chunk);
+
+  /** The decode beyond what is resident everywhere: the job's latents and the decoder's arrays. */
+  long decodeWorkingBytes(int tile);
+
+  /**
+   * The predicted peak of every phase of a job under these residencies: each phase brings its own
+   * to what is resident everywhere ({@link #persistentBytes}), a staged component its weights.
    *
    * @param tile decode tile side in pixels, 0 for untiled
    * @param chunk attention query rows per call, 0 for all at once
+   * @throws IllegalArgumentException when the second text encoder or the autoencoder would stream
    */
-  PhasePeaks peaks(
-      DitResidency dit, Residency t5, Residency clip, Residency ae, int tile, int chunk);
+  default PhasePeaks peaks(
+      DitResidency dit, Residency t5, Residency clip, Residency ae, int tile, int chunk) {
+    if (clip == Residency.STREAMED || ae == Residency.STREAMED) {
+      throw new IllegalArgumentException(
+          "only the first text encoder ("
+              + textEncoders().get(0)
+              + ") and the DiT stream; the second ("
+              + textEncoders().get(1)
+              + ") and the autoencoder are resident or staged");
+    }
+    long resident = persistentBytes(dit, t5, clip, ae);
+    return new PhasePeaks(
+        resident + firstTextPhaseBytes(t5),
+        resident + (clip == Residency.STAGED ? clipBytes() : 0) + secondTextPhaseBytes(),
+        resident + denoiseWorkingBytes(dit, chunk),
+        resident + (ae == Residency.STAGED ? autoencoderBytes() : 0) + decodeWorkingBytes(tile));
+  }
 }

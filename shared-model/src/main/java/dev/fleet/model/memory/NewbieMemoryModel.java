@@ -279,6 +279,7 @@ public final class NewbieMemoryModel implements MemoryModel {
   }
 
   /** Denoising beyond what is resident everywhere: its state, stream buffers, a block computing. */
+  @Override
   public long denoiseWorkingBytes(DitResidency dit, int chunk) {
     return denoiseStateBytes()
         + streamingBufferBytes(dit)
@@ -353,6 +354,7 @@ public final class NewbieMemoryModel implements MemoryModel {
   // --- Autoencoder ------------------------------------------------------------------------------
 
   /** The decode: the job's latents and the decoder's activations, whole or per tile. */
+  @Override
   public long decodeWorkingBytes(int tile) {
     return jobStateBytes() + decodeActivationBytes(tile, F16);
   }
@@ -368,29 +370,16 @@ public final class NewbieMemoryModel implements MemoryModel {
 
   // --- A whole job ------------------------------------------------------------------------------
 
-  /**
-   * The phases' peaks: {@code t5} is Gemma's phase, {@code clip} Jina's.
-   *
-   * @throws IllegalArgumentException when Jina or the autoencoder would stream
-   */
+  /** Gemma's phase (the T5 slot): its weights under {@code gemma} and its activations. */
   @Override
-  public PhasePeaks peaks(
-      DitResidency dit, Residency gemma, Residency jina, Residency ae, int tile, int chunk) {
-    if (jina == Residency.STREAMED || ae == Residency.STREAMED) {
-      throw new IllegalArgumentException(
-          "only Gemma and the DiT stream; Jina and the autoencoder are resident or staged");
-    }
-    long resident = persistentBytes(dit, gemma, jina, ae);
-    long gemmaPhase = resident + gemmaWeightBytes(gemma) + gemmaActivationBytes();
-    long jinaPhase =
-        resident
-            + (jina == Residency.STAGED ? clipBytes() : 0)
-            + gemmaOutputBytes()
-            + jinaActivationBytes();
-    long denoise = resident + denoiseWorkingBytes(dit, chunk);
-    long decode =
-        resident + (ae == Residency.STAGED ? autoencoderBytes() : 0) + decodeWorkingBytes(tile);
-    return new PhasePeaks(gemmaPhase, jinaPhase, denoise, decode);
+  public long firstTextPhaseBytes(Residency gemma) {
+    return gemmaWeightBytes(gemma) + gemmaActivationBytes();
+  }
+
+  /** Jina's phase (the CLIP slot): Gemma's caption features, held, and Jina's activations. */
+  @Override
+  public long secondTextPhaseBytes() {
+    return gemmaOutputBytes() + jinaActivationBytes();
   }
 
   // --- Arithmetic -------------------------------------------------------------------------------
