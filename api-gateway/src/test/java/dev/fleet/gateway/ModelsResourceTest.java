@@ -56,7 +56,13 @@ class ModelsResourceTest {
         .body("models.find { it.name == 'flux-tiny' }.maxSteps", equalTo(50))
         .body("models.find { it.name == 'flux-dev' }.family", equalTo("flux-dev"))
         .body("models.find { it.name == 'flux-dev' }.minSide", equalTo(256))
-        .body("models.find { it.name == 'flux-dev' }.maxSide", equalTo(4096));
+        .body("models.find { it.name == 'flux-dev' }.maxSide", equalTo(4096))
+        .body("models.find { it.name == 'flux-tiny' }.classifierFreeGuidance", equalTo(false))
+        .body("models.find { it.name == 'newbie' }.family", equalTo("newbie"))
+        .body("models.find { it.name == 'newbie' }.classifierFreeGuidance", equalTo(true))
+        .body("models.find { it.name == 'newbie' }.defaults.steps", equalTo(28))
+        .body("models.find { it.name == 'newbie' }.defaults.guidance", equalTo(5.0f))
+        .body("models.find { it.name == 'newbie' }.defaults.width", equalTo(1024));
   }
 
   @Test

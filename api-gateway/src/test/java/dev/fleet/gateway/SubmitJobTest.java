@@ -100,6 +100,34 @@ class SubmitJobTest {
         .body("links.events", equalTo("/v1/jobs/" + id + "/events"));
   }
 
+  /** A NewBie job keeps its guidance fields; a FLUX job shows none. */
+  @Test
+  void aNewbieJobCarriesItsNegativePromptAndTruncation() {
+    String id =
+        submit(
+                "{\"prompt\":\"<character_1>a girl</character_1>\",\"model\":\"newbie\","
+                    + "\"width\":512,\"height\":512,\"negativePrompt\":\"blurry\","
+                    + "\"cfgTruncation\":0.25}")
+            .statusCode(202)
+            .body("spec.model", equalTo("newbie"))
+            .body("spec.steps", equalTo(28))
+            .body("spec.guidance", equalTo(5.0f))
+            .body("spec.negativePrompt", equalTo("blurry"))
+            .body("spec.cfgTruncation", equalTo(0.25f))
+            .extract()
+            .path("id");
+    given()
+        .get("/v1/jobs/" + id)
+        .then()
+        .statusCode(200)
+        .body("spec.negativePrompt", equalTo("blurry"))
+        .body("spec.cfgTruncation", equalTo(0.25f));
+    submit(FOX)
+        .statusCode(202)
+        .body("spec", not(hasKey("negativePrompt")))
+        .body("spec", not(hasKey("cfgTruncation")));
+  }
+
   @Test
   void absentFieldsTakeTheModelDefaultsAndTheSeedIsChosenAndRecorded() {
     var first = submit("{\"prompt\":\"a fox\"}").statusCode(202).extract();
@@ -197,7 +225,28 @@ class SubmitJobTest {
             "outside the model's sizes",
             "{\"prompt\":\"x\",\"model\":\"flux-dev\",\"width\":128}",
             422,
-            "width"));
+            "width"),
+        Arguments.of(
+            "negative prompt for FLUX",
+            "{\"prompt\":\"x\",\"negativePrompt\":\"y\"}",
+            422,
+            "negativePrompt"),
+        Arguments.of(
+            "cfg truncation for FLUX",
+            "{\"prompt\":\"x\",\"cfgTruncation\":0.5}",
+            422,
+            "cfgTruncation"),
+        Arguments.of(
+            "cfg truncation above 1",
+            "{\"prompt\":\"x\",\"model\":\"newbie\",\"width\":512,\"height\":512,"
+                + "\"cfgTruncation\":2}",
+            422,
+            "cfgTruncation"),
+        Arguments.of(
+            "negative prompt not a string",
+            "{\"prompt\":\"x\",\"negativePrompt\":1}",
+            400,
+            "negativePrompt"));
   }
 
   @ParameterizedTest(name = "{0}")

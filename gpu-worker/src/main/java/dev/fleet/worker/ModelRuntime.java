@@ -13,7 +13,7 @@ import dev.fleet.engine.lora.LoraStack;
 import dev.fleet.engine.lora.UnsupportedLoraException;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.memory.PlanMapping;
-import dev.fleet.engine.model.ModelDirectory;
+import dev.fleet.engine.model.ModelLocation;
 import dev.fleet.engine.pipeline.ExecutionOptions;
 import dev.fleet.engine.pipeline.GeneratedImage;
 import dev.fleet.engine.pipeline.GenerationListener;
@@ -60,7 +60,7 @@ public class ModelRuntime {
 
   public ModelRuntime(WorkerConfig config, MeterRegistry metrics) {
     ComputeTarget target = target(config);
-    ModelDirectory model = ModelDirectory.resolve(config.modelDir(), config.dit().orElse(null));
+    ModelLocation model = new ModelLocation(config.modelDir(), config.dit().orElse(null));
     ModelFamily family = ModelFamilies.of(model);
     long budget = budget(config);
     this.loras = new WorkerLoras(config.lorasDir(), loraCacheBytes(config));

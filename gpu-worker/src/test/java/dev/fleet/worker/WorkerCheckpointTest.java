@@ -6,6 +6,7 @@ import dev.fleet.engine.Fixtures;
 import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.pipeline.FluxPipeline;
 import dev.fleet.engine.pipeline.GenerationListener;
+import dev.fleet.engine.pipeline.PlannedPipeline;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.synthetic.DitVariant;
 import dev.fleet.engine.weights.ComputeTarget;
@@ -105,7 +106,8 @@ class WorkerCheckpointTest {
 
   @Test
   void aScaledFp8DitGivenByAbsolutePathServesJobsWithItsEquivalentsImage() throws Exception {
-    assertEquals(SCALED.toAbsolutePath(), model.pipeline().model().transformer());
+    assertEquals(
+        SCALED.toAbsolutePath(), ((PlannedPipeline) model.pipeline()).model().transformer());
     assertEquals(StorageType.FP8, model.admission().ditStorage());
     GenerationSpec spec = new GenerationSpec("a fox", 11, 2, 64, 48, 3.5, "flux-tiny");
     JobMessage m = queue.submit(spec);

@@ -9,6 +9,12 @@ import java.util.List;
  *
  * @param seed 0 to 2^32-1: PyTorch's CPU generator keeps only the low 32 bits of a seed, so a
  *     larger one would silently alias a smaller one
+ * @param guidance FLUX's distilled guidance, or the classifier-free guidance scale of a model that
+ *     runs an unconditional pass (NewBie-image)
+ * @param negativePrompt the unconditional pass's caption for a model with classifier-free guidance
+ *     ("" for none; FLUX has no unconditional pass and ignores it)
+ * @param cfgTruncation model time in [0, 1] from which the unconditional pass is skipped (1 never
+ *     skips), or null for the model's default; FLUX ignores it
  */
 public record GenerationSpec(
     String prompt,
@@ -18,7 +24,9 @@ public record GenerationSpec(
     int height,
     double guidance,
     String model,
-    List<LoraRef> loras) {
+    List<LoraRef> loras,
+    String negativePrompt,
+    Double cfgTruncation) {
 
   public static final int MAX_PROMPT_CHARS = 2000;
   public static final int MIN_SIDE = 16;
@@ -28,6 +36,19 @@ public record GenerationSpec(
   public static final double MAX_GUIDANCE = 30;
   public static final long MAX_SEED = 0xffffffffL;
 
+  /** A spec without a negative prompt and with the model's guidance truncation. */
+  public GenerationSpec(
+      String prompt,
+      long seed,
+      int steps,
+      int width,
+      int height,
+      double guidance,
+      String model,
+      List<LoraRef> loras) {
+    this(prompt, seed, steps, width, height, guidance, model, loras, "", null);
+  }
+
   /** A spec without LoRAs. */
   public GenerationSpec(
       String prompt, long seed, int steps, int width, int height, double guidance, String model) {
@@ -36,17 +57,16 @@ public record GenerationSpec(
 
   public GenerationSpec {
     loras = loras == null ? List.of() : List.copyOf(loras);
+    negativePrompt = negativePrompt == null ? "" : negativePrompt;
     List<FieldError> errors = new ArrayList<>();
     if (prompt == null || prompt.isBlank()) {
       errors.add(new FieldError("prompt", "must not be empty"));
-    } else if (prompt.length() > MAX_PROMPT_CHARS) {
-      errors.add(
-          new FieldError(
-              "prompt",
-              "has " + prompt.length() + " characters, at most " + MAX_PROMPT_CHARS + " allowed"));
-    } else if (prompt.indexOf('\0') >= 0) {
-      // PostgreSQL's text cannot hold NUL: refused here, not as a failure of the job store.
-      errors.add(new FieldError("prompt", "must not contain NUL characters (U+0000)"));
+    } else {
+      checkText(errors, "prompt", prompt);
+    }
+    checkText(errors, "negativePrompt", negativePrompt);
+    if (cfgTruncation != null && !(cfgTruncation >= 0 && cfgTruncation <= 1)) {
+      errors.add(new FieldError("cfgTruncation", "must be between 0 and 1, got " + cfgTruncation));
     }
     if (seed < 0 || seed > MAX_SEED) {
       errors.add(new FieldError("seed", "must be between 0 and " + MAX_SEED + ", got " + seed));
@@ -76,6 +96,18 @@ public record GenerationSpec(
     }
     if (!errors.isEmpty()) {
       throw new InvalidSpecException(errors);
+    }
+  }
+
+  private static void checkText(List<FieldError> errors, String field, String text) {
+    if (text.length() > MAX_PROMPT_CHARS) {
+      errors.add(
+          new FieldError(
+              field,
+              "has " + text.length() + " characters, at most " + MAX_PROMPT_CHARS + " allowed"));
+    } else if (text.indexOf('\0') >= 0) {
+      // PostgreSQL's text cannot hold NUL: refused here, not as a failure of the job store.
+      errors.add(new FieldError(field, "must not contain NUL characters (U+0000)"));
     }
   }
 

@@ -51,4 +51,22 @@ class GenerationSpecTest {
     assertThrows(InvalidSpecException.class, () -> spec("x", 1, 4, 16384, 16384, 3.5));
     spec("x", GenerationSpec.MAX_SEED, GenerationSpec.MAX_STEPS, 4096, 16, 0);
   }
+
+  @Test
+  void guidanceFieldsOfAModelWithAnUnconditionalPassAreChecked() {
+    GenerationSpec plain = spec("x", 1, 4, 64, 64, 5);
+    assertEquals("", plain.negativePrompt());
+    assertEquals(null, plain.cfgTruncation());
+    var e =
+        assertThrows(
+            InvalidSpecException.class,
+            () -> new GenerationSpec("x", 1, 4, 64, 64, 5, "newbie", List.of(), "bad\0", 1.5));
+    assertEquals(
+        List.of("negativePrompt", "cfgTruncation"),
+        e.errors().stream().map(FieldError::field).toList());
+    GenerationSpec ok =
+        new GenerationSpec("x", 1, 4, 64, 64, 5, "newbie", List.of(), "blurry", 0.25);
+    assertEquals("blurry", ok.negativePrompt());
+    assertEquals(0.25, ok.cfgTruncation());
+  }
 }

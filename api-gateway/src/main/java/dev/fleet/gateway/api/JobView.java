@@ -41,7 +41,10 @@ public record JobView(
     Instant updatedAt,
     Links links) {
 
-  /** What was asked for, defaults and the chosen seed filled in. */
+  /**
+   * What was asked for, defaults and the chosen seed filled in; the classifier-free guidance fields
+   * only when the job has them.
+   */
   public record Spec(
       String prompt,
       long seed,
@@ -49,6 +52,8 @@ public record JobView(
       int width,
       int height,
       double guidance,
+      @JsonInclude(JsonInclude.Include.NON_NULL) String negativePrompt,
+      @JsonInclude(JsonInclude.Include.NON_NULL) Double cfgTruncation,
       String model,
       List<LoraRef> loras) {}
 
@@ -97,6 +102,9 @@ public record JobView(
             s.width(),
             s.height(),
             s.guidance(),
+            // Absent for a job without them (every FLUX job), as before they existed.
+            s.negativePrompt().isEmpty() ? null : s.negativePrompt(),
+            s.cfgTruncation(),
             s.model(),
             s.loras()),
         new Progress(job.step(), job.steps()),

@@ -45,7 +45,12 @@ public class ModelsResource {
       long minSeed,
       long maxSeed) {}
 
-  /** One model: its family, what a request gets by default and what it may ask for. */
+  /**
+   * One model: its family, what a request gets by default and what it may ask for.
+   *
+   * @param classifierFreeGuidance whether jobs may give {@code negativePrompt} and {@code
+   *     cfgTruncation} (a model with an unconditional pass, as NewBie-image)
+   */
   public record ModelInfo(
       String name,
       String family,
@@ -53,7 +58,8 @@ public class ModelsResource {
       int minSide,
       int maxSide,
       int minSteps,
-      int maxSteps) {}
+      int maxSteps,
+      boolean classifierFreeGuidance) {}
 
   public record Defaults(int steps, int width, int height, double guidance) {}
 
@@ -88,6 +94,7 @@ public class ModelsResource {
         Math.max(m.minSide(), GenerationSpec.MIN_SIDE),
         Math.min(m.maxSide(), GenerationSpec.MAX_SIDE),
         1,
-        Math.min(m.maxSteps(), GenerationSpec.MAX_STEPS));
+        Math.min(m.maxSteps(), GenerationSpec.MAX_STEPS),
+        m.classifierFreeGuidance());
   }
 }

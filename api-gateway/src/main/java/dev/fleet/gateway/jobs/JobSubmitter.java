@@ -143,14 +143,26 @@ public class JobSubmitter {
     GenerationSpec spec = null;
     try {
       spec =
-          new GenerationSpec(r.prompt(), seed, steps, width, height, guidance, modelName, loraRefs);
+          new GenerationSpec(
+              r.prompt(),
+              seed,
+              steps,
+              width,
+              height,
+              guidance,
+              modelName,
+              loraRefs,
+              r.negativePrompt(),
+              r.cfgTruncation());
     } catch (InvalidSpecException e) {
       errors.addAll(e.errors());
     }
     // The model's narrower ranges, for fields the general rules did not already refuse.
     if (model != null) {
       Set<String> named = errors.stream().map(FieldError::field).collect(Collectors.toSet());
-      for (FieldError e : model.check(width, height, steps)) {
+      List<FieldError> own = new ArrayList<>(model.check(width, height, steps));
+      own.addAll(model.checkGuidanceFields(r.negativePrompt(), r.cfgTruncation()));
+      for (FieldError e : own) {
         if (!named.contains(e.field())) {
           errors.add(e);
         }

@@ -31,7 +31,25 @@ public record SubmitRequest(
     @Schema(example = "4") Integer steps,
     @Schema(description = "a multiple of 16", example = "128") Integer width,
     @Schema(description = "a multiple of 16", example = "96") Integer height,
-    @Schema(example = "3.5") Double guidance,
+    @Schema(
+            description =
+                "FLUX's distilled guidance, or the classifier-free guidance scale of a model with"
+                    + " an unconditional pass (NewBie-image)",
+            example = "3.5")
+        Double guidance,
+    @Schema(
+            description =
+                "The unconditional pass's caption; only for a model with classifier-free guidance"
+                    + " (NewBie-image: GET /v1/models says which), none when absent",
+            example = "low quality, worst quality, blurry")
+        String negativePrompt,
+    @Schema(
+            description =
+                "Model time in [0, 1] from which the unconditional pass is skipped (1 never skips);"
+                    + " only for a model with classifier-free guidance, the model's default when"
+                    + " absent",
+            example = "1.0")
+        Double cfgTruncation,
     @Schema(
             description = "a configured model; the default model when absent",
             example = "flux-shapes")
@@ -53,7 +71,18 @@ public record SubmitRequest(
         String webhook) {
 
   private static final Set<String> FIELDS =
-      Set.of("prompt", "seed", "steps", "width", "height", "guidance", "model", "loras", "webhook");
+      Set.of(
+          "prompt",
+          "seed",
+          "steps",
+          "width",
+          "height",
+          "guidance",
+          "negativePrompt",
+          "cfgTruncation",
+          "model",
+          "loras",
+          "webhook");
   private static final Set<String> LORA_FIELDS = Set.of("name", "strength");
 
   /** One LoRA of a request. */
@@ -101,6 +130,8 @@ public record SubmitRequest(
             toInt(f.integer("width", Integer.MIN_VALUE, Integer.MAX_VALUE)),
             toInt(f.integer("height", Integer.MIN_VALUE, Integer.MAX_VALUE)),
             f.number("guidance"),
+            f.text("negativePrompt"),
+            f.number("cfgTruncation"),
             f.text("model"),
             loras(root.get("loras"), errors),
             f.text("webhook"));
@@ -234,6 +265,11 @@ public record SubmitRequest(
     }
     if (webhook != null) {
       canonical += "\u0000webhook=" + webhook;
+    }
+    if (negativePrompt != null || cfgTruncation != null) {
+      // Only then, so that a request without them keeps the fingerprint it had before them.
+      canonical +=
+          "\u0000negativePrompt=" + negativePrompt + "\u0000cfgTruncation=" + cfgTruncation;
     }
     try {
       MessageDigest sha = MessageDigest.getInstance("SHA-256");

@@ -3,6 +3,7 @@ package dev.fleet.gateway.models;
 import dev.fleet.model.FieldError;
 import dev.fleet.model.GenerationSpec;
 import dev.fleet.model.memory.ModelDims;
+import dev.fleet.model.memory.NewbieDims;
 import dev.fleet.model.memory.StorageType;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,6 +27,30 @@ public record Model(
     int minSide,
     int maxSide,
     int maxSteps) {
+
+  /**
+   * Whether the model runs an unconditional pass (classifier-free guidance, as NewBie-image), and
+   * so takes a negative prompt and a guidance truncation; FLUX's distilled guidance has none.
+   */
+  public boolean classifierFreeGuidance() {
+    return dims instanceof NewbieDims;
+  }
+
+  /** The guidance fields a request gave that this model has no use for. */
+  public List<FieldError> checkGuidanceFields(String negativePrompt, Double cfgTruncation) {
+    List<FieldError> errors = new ArrayList<>();
+    if (classifierFreeGuidance()) {
+      return errors;
+    }
+    String why = "is for a model with classifier-free guidance; " + name + " has none";
+    if (negativePrompt != null) {
+      errors.add(new FieldError("negativePrompt", why));
+    }
+    if (cfgTruncation != null) {
+      errors.add(new FieldError("cfgTruncation", why));
+    }
+    return errors;
+  }
 
   /** The fields of a request that this model refuses (empty when it accepts them). */
   public List<FieldError> check(int width, int height, int steps) {

@@ -7,6 +7,7 @@ import dev.fleet.engine.gpu.TorchScriptHelpers;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.memory.PlanMapping;
 import dev.fleet.engine.model.ModelDirectory;
+import dev.fleet.engine.model.ModelLocation;
 import dev.fleet.engine.pipeline.ExecutionOptions;
 import dev.fleet.engine.pipeline.GenerationListener;
 import dev.fleet.engine.pipeline.GenerationPipeline;
@@ -82,7 +83,8 @@ public final class JobBenchmark {
           GpuExecution.options(ExecutionOptions.defaults(), helpers, target, fp8Matmul);
       long start = System.nanoTime();
       try (GenerationPipeline pipeline =
-          ModelFamilies.of(model).load(model, target, plans, options)) {
+          ModelFamilies.of(ModelLocation.of(model))
+              .load(ModelLocation.of(model), target, plans, options)) {
         double loadSeconds = (System.nanoTime() - start) / 1e9;
         List<JobTimes> times = new ArrayList<>();
         for (GenerationSpec spec : specs) {

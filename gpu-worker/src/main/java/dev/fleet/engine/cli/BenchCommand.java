@@ -11,6 +11,7 @@ import dev.fleet.engine.family.ModelFamilies;
 import dev.fleet.engine.family.ModelFamily;
 import dev.fleet.engine.gpu.EngineProfiles;
 import dev.fleet.engine.model.ModelDirectory;
+import dev.fleet.engine.model.ModelLocation;
 import dev.fleet.engine.synthetic.ModelShape;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
@@ -132,7 +133,13 @@ final class BenchCommand implements EngineCommand {
                     new UsageException(
                         "bench: --synthetic "
                             + name
-                            + " is not a preset (known: "
+                            + (ModelDims.preset(name).isPresent()
+                                ? " is not a FLUX preset: bench writes and times FLUX's DiT only"
+                                    + " (plan --synthetic "
+                                    + name
+                                    + " plans it)"
+                                : " is not a preset")
+                            + " (known: "
                             + String.join(", ", FluxDims.presetNames())
                             + ")"));
     ModelShape shape = ModelShape.preset(name);
@@ -231,11 +238,16 @@ final class BenchCommand implements EngineCommand {
         dir = Files.createTempDirectory("fleet-bench-model");
       }
       ModelDirectory model = SyntheticModels.writeUnlessPresent(shape, storage, dir, err);
-      ModelFamily family = ModelFamilies.of(model);
+      ModelLocation location = ModelLocation.of(model);
+      ModelFamily family = ModelFamilies.of(location);
       Workload workload =
           new Workload(
-              size.width, size.height, 1, family.ditStorage(model), family.storedBlocks(model));
-      ModelDims modelDims = family.dims(model);
+              size.width,
+              size.height,
+              1,
+              family.ditStorage(location),
+              family.storedBlocks(location));
+      ModelDims modelDims = family.dims(location);
       PlanDecision decision = Planner.plan(modelDims, workload, budget, hardware, engine);
       if (!decision.fits()) {
         err.println("engine: bench: " + decision.reason());

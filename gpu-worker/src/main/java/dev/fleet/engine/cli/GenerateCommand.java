@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDArray;
 import dev.fleet.engine.family.ModelFamilies;
 import dev.fleet.engine.lora.LoraStack;
 import dev.fleet.engine.memory.ExecutionPlan;
-import dev.fleet.engine.model.ModelDirectory;
+import dev.fleet.engine.model.ModelLocation;
 import dev.fleet.engine.pipeline.ExecutionOptions;
 import dev.fleet.engine.pipeline.GeneratedImage;
 import dev.fleet.engine.pipeline.GenerationListener;
@@ -38,7 +38,8 @@ import picocli.CommandLine.Option;
         "The whole pipeline: text encoders, DiT denoising, autoencoder decode, PNG with the"
             + " generation parameters as text chunks. Width and height must be multiples of 16."
             + " Defaults: 1024x1024, 28 steps and guidance 3.5 for guidance-distilled (dev) models,"
-            + " 4 steps for schnell, a random seed.")
+            + " 4 steps for schnell, 28 steps at classifier-free guidance 5 for NewBie-image, a"
+            + " random seed.")
 final class GenerateCommand implements EngineCommand {
   @Mixin HelpOption help = new HelpOption();
 
@@ -65,8 +66,27 @@ final class GenerateCommand implements EngineCommand {
       names = "--guidance",
       paramLabel = "G",
       converter = NumberConverters.DoubleValue.class,
-      description = "distilled guidance (default 3.5 for dev models, 0 for schnell)")
+      description =
+          "distilled guidance (default 3.5 for dev models, 0 for schnell), or the classifier-free"
+              + " guidance scale of NewBie-image (default 5)")
   Double guidance;
+
+  @Option(
+      names = "--negative-prompt",
+      paramLabel = "TEXT",
+      description =
+          "the unconditional pass's caption of a model with classifier-free guidance (NewBie-image;"
+              + " default none); FLUX has no unconditional pass and ignores it")
+  String negativePrompt = "";
+
+  @Option(
+      names = "--cfg-truncation",
+      paramLabel = "T",
+      converter = NumberConverters.DoubleValue.class,
+      description =
+          "model time in [0, 1] from which the unconditional pass is skipped (NewBie-image;"
+              + " default 1: never); FLUX ignores it")
+  Double cfgTruncation;
 
   @Option(names = "--out", paramLabel = "OUT.png", required = true, description = "the PNG")
   String out;
@@ -112,7 +132,7 @@ final class GenerateCommand implements EngineCommand {
 
   @Override
   public int run() throws IOException {
-    ModelDirectory model = modelOptions.resolve();
+    ModelLocation model = modelOptions.location();
     List<LoraOption> loraOptions = LoraOption.all(loras);
     LoraStack stack = LoraOption.read(loraOptions);
     Path outPng = Path.of(out);
@@ -141,7 +161,9 @@ final class GenerateCommand implements EngineCommand {
               size.height,
               guidance != null ? guidance : defaults.guidance(),
               model.name(),
-              LoraOption.refs(loraOptions));
+              LoraOption.refs(loraOptions),
+              negativePrompt,
+              cfgTruncation);
       TraceRecorder trace = traceFile != null ? new TraceRecorder() : null;
       long start = System.nanoTime();
       GenerationListener progress =

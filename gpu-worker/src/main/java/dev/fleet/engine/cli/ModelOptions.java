@@ -1,6 +1,7 @@
 package dev.fleet.engine.cli;
 
 import dev.fleet.engine.model.ModelDirectory;
+import dev.fleet.engine.model.ModelLocation;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
@@ -10,7 +11,9 @@ final class ModelOptions {
       names = "--model",
       paramLabel = "DIR",
       description =
-          "model directory in the FLUX.1-dev layout (default: FLEET_MODEL or the bundled model)")
+          "model directory: the FLUX.1-dev layout, or NewBie-image's (transformer/, text_encoder/,"
+              + " tokenizer/, clip_model/, clip_tokenizer/, vae/) (default: FLEET_MODEL or the"
+              + " bundled model)")
   String model;
 
   @Option(
@@ -33,7 +36,12 @@ final class ModelOptions {
     return Path.of(dir);
   }
 
-  /** The model directory resolved, with the DiT file {@code --dit} names. */
+  /** Where the model is, for its family to recognise and read. */
+  ModelLocation location() {
+    return new ModelLocation(path(), dit);
+  }
+
+  /** The model directory resolved in FLUX's layout, with the DiT file {@code --dit} names. */
   ModelDirectory resolve() {
     return ModelDirectory.resolve(path(), dit);
   }

@@ -3,9 +3,13 @@ package dev.fleet.engine.cli;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import dev.fleet.engine.family.ModelFamilies;
 import dev.fleet.engine.flux.FluxParams;
 import dev.fleet.engine.flux.FluxTransformer;
 import dev.fleet.engine.model.ModelDirectory;
+import dev.fleet.engine.model.ModelLocation;
+import dev.fleet.engine.nextdit.NewbieDirectory;
+import dev.fleet.engine.nextdit.NewbieParity;
 import dev.fleet.engine.safetensors.SafetensorsWriter;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.text.ClipTextModel;
@@ -34,7 +38,9 @@ import picocli.CommandLine.Option;
     description =
         "Runs whichever of dit.in.*, vae.in.z, vae.in.image, t5.in.ids, clip.in.ids are present"
             + " and writes dit.out, vae.out.decoded, vae.out.latent_mean_scaled,"
-            + " t5.out.last_hidden_state, clip.out.pooler_output, clip.out.last_hidden_state (F32).")
+            + " t5.out.last_hidden_state, clip.out.pooler_output, clip.out.last_hidden_state (F32)."
+            + " On a NewBie-image model: dit.in.*, gemma.in.*, jina.in.* (newbie-tiny's names) to"
+            + " dit.out, gemma.out.hidden_states_m2, jina.out.pooled, jina.out.last_hidden_state.")
 final class ParityCommand implements EngineCommand {
   @Mixin HelpOption help = new HelpOption();
 
@@ -64,6 +70,10 @@ final class ParityCommand implements EngineCommand {
 
   @Override
   public int run() throws IOException {
+    ModelLocation location = modelOptions.location();
+    if (ModelFamilies.of(location) == ModelFamilies.NEWBIE) {
+      return runNewbie(NewbieDirectory.resolve(location.root(), location.dit()));
+    }
     ModelDirectory model = modelOptions.resolve();
     ComputeTarget target = targetOptions.target();
     Path outFile = Path.of(out);
@@ -128,6 +138,31 @@ final class ParityCommand implements EngineCommand {
     if (written.isEmpty()) {
       throw new UsageException(
           "parity: the inputs hold none of dit.in.img, vae.in.z, vae.in.image, t5.in.ids, clip.in.ids");
+    }
+    writer.write(outFile);
+    stdout.println("{\"out\":\"" + outFile + "\",\"tensors\":" + toJson(written) + "}");
+    return 0;
+  }
+
+  /**
+   * A NewBie-image model's components on the newbie-tiny fixture's inputs ({@code dit.in.*}, {@code
+   * gemma.in.*}, {@code jina.in.*}), writing {@code dit.out}, {@code gemma.out.hidden_states_m2},
+   * {@code jina.out.pooled} and {@code jina.out.last_hidden_state}.
+   */
+  private int runNewbie(NewbieDirectory model) throws IOException {
+    ComputeTarget target = targetOptions.target();
+    Path outFile = Path.of(out);
+    SafetensorsWriter writer = new SafetensorsWriter();
+    List<String> written = new ArrayList<>();
+    try (TensorStore inputs = TensorStore.open(Path.of(inputFile));
+        NDManager manager = NDManager.newBaseManager(target.device())) {
+      Weights in = new Weights(inputs, new ComputeTarget(target.device(), DataType.FLOAT32));
+      NewbieParity.run(
+          model, inputs, in, target, manager, (name, value) -> put(writer, written, name, value));
+    }
+    if (written.isEmpty()) {
+      throw new UsageException(
+          "parity: the inputs hold none of " + String.join(", ", NewbieParity.INPUTS));
     }
     writer.write(outFile);
     stdout.println("{\"out\":\"" + outFile + "\",\"tensors\":" + toJson(written) + "}");

@@ -11,11 +11,13 @@ import dev.fleet.engine.flux.FluxParams;
 import dev.fleet.engine.lora.DitLinears;
 import dev.fleet.engine.lora.LoraStack;
 import dev.fleet.engine.model.ModelDirectory;
+import dev.fleet.engine.model.ModelLocation;
 import dev.fleet.model.cli.HelpOption;
 import dev.fleet.model.memory.AdapterLoad;
 import dev.fleet.model.memory.ByteSize;
 import dev.fleet.model.memory.DitResidency;
 import dev.fleet.model.memory.EngineProfile;
+import dev.fleet.model.memory.FluxDims;
 import dev.fleet.model.memory.Hardware;
 import dev.fleet.model.memory.MemoryModel;
 import dev.fleet.model.memory.ModelDims;
@@ -138,16 +140,18 @@ final class PlanCommand implements EngineCommand {
       storage = StorageType.FP8;
       var d = dims.dit();
       linears =
-          DitLinears.of(
-              d.inChannels(),
-              d.outChannels(),
-              d.vecInDim(),
-              d.contextInDim(),
-              d.hiddenSize(),
-              (int) (d.hiddenSize() * d.mlpRatio()),
-              d.depth(),
-              d.depthSingleBlocks(),
-              d.guidanceEmbed());
+          !(dims instanceof FluxDims)
+              ? DitLinears.none()
+              : DitLinears.of(
+                  d.inChannels(),
+                  d.outChannels(),
+                  d.vecInDim(),
+                  d.contextInDim(),
+                  d.hiddenSize(),
+                  (int) (d.hiddenSize() * d.mlpRatio()),
+                  d.depth(),
+                  d.depthSingleBlocks(),
+                  d.guidanceEmbed());
     } else {
       if (modelOptions.model == null && System.getProperty("fleet.default.model") == null) {
         throw new UsageException(
@@ -155,14 +159,19 @@ final class PlanCommand implements EngineCommand {
                 + String.join(", ", ModelFamilies.presetNames())
                 + ")");
       }
-      ModelDirectory model = modelOptions.resolve();
-      ModelFamily family = ModelFamilies.of(model);
-      dims = family.dims(model);
-      storage = family.ditStorage(model);
-      stored = family.storedBlocks(model);
+      ModelLocation location = modelOptions.location();
+      ModelFamily family = ModelFamilies.of(location);
+      dims = family.dims(location);
+      storage = family.ditStorage(location);
+      stored = family.storedBlocks(location);
       if (!loraOptions.isEmpty()) {
-        try (var store = model.openTransformer()) {
-          linears = DitLinears.of(FluxParams.infer(store, model.transformerConfig()));
+        if (family != ModelFamilies.DEFAULT) {
+          linears = DitLinears.none();
+        } else {
+          ModelDirectory model = modelOptions.resolve();
+          try (var store = model.openTransformer()) {
+            linears = DitLinears.of(FluxParams.infer(store, model.transformerConfig()));
+          }
         }
       }
     }
@@ -282,6 +291,10 @@ final class PlanCommand implements EngineCommand {
     residency.put("t5", p.t5().label());
     residency.put("clip", p.clip().label());
     residency.put("autoencoder", p.autoencoder().label());
+    // What the t5 and clip slots hold in this model's family (FLUX: t5, clip; NewBie: gemma3 ...).
+    ObjectNode encoders = residency.putObject("textEncoders");
+    encoders.put("t5", memory.textEncoders().get(0));
+    encoders.put("clip", memory.textEncoders().get(1));
     ObjectNode decode = o.putObject("decode");
     decode.put("tiled", p.decodeTiled());
     decode.put("tile", p.decodeTile());

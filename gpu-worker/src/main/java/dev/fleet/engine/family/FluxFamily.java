@@ -4,6 +4,7 @@ import dev.fleet.engine.checkpoint.UnrecognisedCheckpointException;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.model.ModelDimsReader;
 import dev.fleet.engine.model.ModelDirectory;
+import dev.fleet.engine.model.ModelLocation;
 import dev.fleet.engine.pipeline.ExecutionOptions;
 import dev.fleet.engine.pipeline.PlannedPipeline;
 import dev.fleet.engine.safetensors.TensorStore;
@@ -29,12 +30,23 @@ final class FluxFamily implements ModelFamily {
 
   /** A transformer checkpoint in one of the FLUX DiT layouts ({@code DitCheckpoint}'s). */
   @Override
-  public boolean recognises(ModelDirectory model) {
-    try (TensorStore ignored = model.openTransformer()) {
+  public boolean recognises(ModelLocation model) {
+    ModelDirectory dir;
+    try {
+      dir = resolve(model);
+    } catch (IllegalArgumentException e) {
+      return false; // not in the FLUX.1-dev layout
+    }
+    try (TensorStore ignored = dir.openTransformer()) {
       return true;
     } catch (UnrecognisedCheckpointException e) {
       return false;
     }
+  }
+
+  /** The model in the FLUX.1-dev layout, every part checked to exist. */
+  static ModelDirectory resolve(ModelLocation model) {
+    return ModelDirectory.resolve(model.root(), model.dit());
   }
 
   @Override
@@ -48,26 +60,26 @@ final class FluxFamily implements ModelFamily {
   }
 
   @Override
-  public FluxDims dims(ModelDirectory model) {
-    return ModelDimsReader.read(model);
+  public FluxDims dims(ModelLocation model) {
+    return ModelDimsReader.read(resolve(model));
   }
 
   @Override
-  public StorageType ditStorage(ModelDirectory model) {
-    return ModelDimsReader.ditStorage(model);
+  public StorageType ditStorage(ModelLocation model) {
+    return ModelDimsReader.ditStorage(resolve(model));
   }
 
   @Override
-  public StoredBlocks storedBlocks(ModelDirectory model) {
-    return ModelDimsReader.storedBlocks(model);
+  public StoredBlocks storedBlocks(ModelLocation model) {
+    return ModelDimsReader.storedBlocks(resolve(model));
   }
 
   @Override
   public PlannedPipeline load(
-      ModelDirectory model,
+      ModelLocation model,
       ComputeTarget target,
       List<ExecutionPlan> plans,
       ExecutionOptions options) {
-    return PlannedPipeline.load(model, target, plans, options);
+    return PlannedPipeline.load(resolve(model), target, plans, options);
   }
 }

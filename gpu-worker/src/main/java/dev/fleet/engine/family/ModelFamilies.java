@@ -1,6 +1,6 @@
 package dev.fleet.engine.family;
 
-import dev.fleet.engine.model.ModelDirectory;
+import dev.fleet.engine.model.ModelLocation;
 import java.util.List;
 import java.util.Optional;
 
@@ -14,8 +14,11 @@ public final class ModelFamilies {
   /** FLUX: the family a model directory is read as unless another recognises it. */
   public static final ModelFamily DEFAULT = new FluxFamily();
 
+  /** NewBie-image: a Next-DiT with Gemma 3 and Jina CLIP, in NewBie's directory layout. */
+  public static final ModelFamily NEWBIE = new NewbieFamily();
+
   /** Every family, tried in this order; the default last. */
-  private static final List<ModelFamily> ALL = List.of(DEFAULT);
+  private static final List<ModelFamily> ALL = List.of(NEWBIE, DEFAULT);
 
   private ModelFamilies() {}
 
@@ -28,7 +31,7 @@ public final class ModelFamilies {
    * The family of a model directory: the first family other than the default that recognises it,
    * else the default.
    */
-  public static ModelFamily of(ModelDirectory model) {
+  public static ModelFamily of(ModelLocation model) {
     for (ModelFamily f : ALL) {
       if (f != DEFAULT && f.recognises(model)) {
         return f;

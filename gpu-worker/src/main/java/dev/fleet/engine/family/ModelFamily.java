@@ -1,7 +1,7 @@
 package dev.fleet.engine.family;
 
 import dev.fleet.engine.memory.ExecutionPlan;
-import dev.fleet.engine.model.ModelDirectory;
+import dev.fleet.engine.model.ModelLocation;
 import dev.fleet.engine.pipeline.ExecutionOptions;
 import dev.fleet.engine.pipeline.GenerationPipeline;
 import dev.fleet.engine.weights.ComputeTarget;
@@ -12,10 +12,10 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * A family of models (FLUX today): what the engine needs to know to plan and run one. A family
- * brings its dimensions and their memory formulas ({@link ModelDims#memoryModel}, which the planner
- * prices plans with and the ledger books by), the presets {@code --synthetic} names, how a model
- * directory of it is recognised and read, and its pipeline. The planner, the ledger, block
+ * A family of models (FLUX, NewBie-image): what the engine needs to know to plan and run one. A
+ * family brings its dimensions and their memory formulas ({@link ModelDims#memoryModel}, which the
+ * planner prices plans with and the ledger books by), the presets {@code --synthetic} names, how a
+ * model directory of it is recognised and read, and its pipeline. The planner, the ledger, block
  * streaming, the CLI and the worker take a family from {@link ModelFamilies} and call it, so that a
  * second family is one more implementation registered there.
  */
@@ -25,9 +25,9 @@ public interface ModelFamily {
 
   /**
    * Whether {@code model} holds a model of this family (from its files' headers or configs, no
-   * weights read).
+   * weights read); false, not an error, for a directory in another layout.
    */
-  boolean recognises(ModelDirectory model);
+  boolean recognises(ModelLocation model);
 
   /** The names {@code --synthetic} takes for this family's presets, sorted. */
   List<String> presetNames();
@@ -36,13 +36,13 @@ public interface ModelFamily {
   Optional<ModelDims> preset(String name);
 
   /** The planner's view of a model directory of this family, read from its headers and configs. */
-  ModelDims dims(ModelDirectory model);
+  ModelDims dims(ModelLocation model);
 
   /** How the denoiser's blocks would sit on the device, from the dtypes its checkpoint stores. */
-  StorageType ditStorage(ModelDirectory model);
+  StorageType ditStorage(ModelLocation model);
 
   /** The denoiser's blocks as its checkpoint stores them, for the memory model to size exactly. */
-  StoredBlocks storedBlocks(ModelDirectory model);
+  StoredBlocks storedBlocks(ModelLocation model);
 
   /**
    * Loads a model directory of this family under the first of {@code plans} that fits.
@@ -50,7 +50,7 @@ public interface ModelFamily {
    * @param plans fastest first, all with the same budget (the device's)
    */
   GenerationPipeline load(
-      ModelDirectory model,
+      ModelLocation model,
       ComputeTarget target,
       List<ExecutionPlan> plans,
       ExecutionOptions options);

@@ -18,6 +18,14 @@ public final class DitLinears {
     this.guidance = guidance;
   }
 
+  /**
+   * A model no LoRA may adapt (a family whose denoiser takes no adapters yet): every adapter is
+   * refused, naming its first layer.
+   */
+  public static DitLinears none() {
+    return new DitLinears(0, 0, false);
+  }
+
   public static DitLinears of(FluxParams p) {
     return of(
         p.dims().inChannels(),

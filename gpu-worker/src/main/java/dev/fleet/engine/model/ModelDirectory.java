@@ -63,8 +63,7 @@ public record ModelDirectory(
 
   /** The model's name: its directory's name (what PNG metadata and job records show). */
   public String name() {
-    Path f = root.toAbsolutePath().normalize().getFileName();
-    return f == null ? root.toString() : f.toString();
+    return ModelLocation.of(root).name();
   }
 
   /** The DiT checkpoint in the BFL key layout, whatever layout and encoding it was saved in. */

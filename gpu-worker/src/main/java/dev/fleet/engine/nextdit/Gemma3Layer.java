@@ -54,10 +54,16 @@ record Gemma3Layer(
         c);
   }
 
-  /** Gemma's RMSNorm: the stored weight w scales as 1 + w. */
+  /**
+   * Gemma's RMSNorm: the stored weight w scales as 1 + w; only 1 + w is kept (the stored weight is
+   * freed, so that the model holds what the memory model counts).
+   */
   private static RmsNorm norm(
       ParameterLoader w, String name, NDManager m, long dim, Gemma3Config c) {
-    return new RmsNorm(w.load(name + ".weight", m, dim).add(1f), c.rmsNormEps());
+    NDArray stored = w.load(name + ".weight", m, dim);
+    NDArray onePlus = stored.add(1f);
+    stored.close();
+    return new RmsNorm(onePlus, c.rmsNormEps());
   }
 
   /**

@@ -20,6 +20,11 @@ import java.util.List;
  * Embeddings × √hidden; sliding-window layers see keys j with i − j &lt; window, full layers every
  * earlier key (their RoPE base and linear scaling differ); padding keys are hidden; positions 0 …
  * L−1 for every row (right padding). Rows whose mask is 0 come out as zeros.
+ *
+ * <p>Loaded resident ({@link #load}), every layer stays on the device; streamed ({@link #stream}),
+ * only the embedding does, and each layer is read from the checkpoint (host memory: the mapped
+ * file) onto the device for its own call and freed after it, so that at most one layer's weights
+ * are on the device at a time.
  */
 public final class Gemma3TextEncoder implements AutoCloseable {
   /** Key prefixes a Gemma 3 text model is found under (plain, multimodal, ComfyUI). */
@@ -28,10 +33,22 @@ public final class Gemma3TextEncoder implements AutoCloseable {
   private final Gemma3Config config;
   private final NDManager manager;
   private final NDArray embedding;
-  private final List<Gemma3Layer> layers;
+  private final LayerSource layers;
+
+  /** Where a call gets layer i from: resident on the device, or read for the call. */
+  private interface LayerSource extends AutoCloseable {
+    /** Layer i, its weights on {@code scope} when it is read for this call. */
+    Gemma3Layer layer(int i, NDManager scope);
+
+    /** How many layers there are: L − 1. */
+    int size();
+
+    @Override
+    void close();
+  }
 
   private Gemma3TextEncoder(
-      Gemma3Config config, NDManager manager, NDArray embedding, List<Gemma3Layer> layers) {
+      Gemma3Config config, NDManager manager, NDArray embedding, LayerSource layers) {
     this.config = config;
     this.manager = manager;
     this.embedding = embedding;
@@ -54,6 +71,76 @@ public final class Gemma3TextEncoder implements AutoCloseable {
    * store may be closed afterwards.
    */
   public static Gemma3TextEncoder load(Weights weights, Gemma3Config config) {
+    ParameterLoader scoped = prefixed(weights);
+    NDManager m = NDManager.newBaseManager(weights.target().device());
+    try {
+      NDArray embedding =
+          scoped.load("embed_tokens.weight", m, config.vocabSize(), config.hiddenSize());
+      List<Gemma3Layer> resident = new ArrayList<>();
+      for (int i = 0; i < config.layers() - 1; i++) {
+        resident.add(Gemma3Layer.load(scoped.scoped("layers." + i), config, m));
+      }
+      LayerSource layers =
+          new LayerSource() {
+            @Override
+            public Gemma3Layer layer(int i, NDManager scope) {
+              return resident.get(i);
+            }
+
+            @Override
+            public int size() {
+              return resident.size();
+            }
+
+            @Override
+            public void close() {}
+          };
+      return new Gemma3TextEncoder(config, m, embedding, layers);
+    } catch (RuntimeException e) {
+      m.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Gemma streamed layer by layer from {@code dir}'s checkpoint: the embedding on the device, each
+   * layer read for its call. The encoder keeps the checkpoint open until it is closed.
+   */
+  public static Gemma3TextEncoder stream(Path dir, ComputeTarget target) {
+    Gemma3Config config = Gemma3Config.read(dir);
+    TensorStore store = TensorStore.open(CheckpointPaths.in(dir));
+    NDManager m = NDManager.newBaseManager(target.device());
+    try {
+      ParameterLoader scoped = prefixed(new Weights(store, target));
+      NDArray embedding =
+          scoped.load("embed_tokens.weight", m, config.vocabSize(), config.hiddenSize());
+      LayerSource layers =
+          new LayerSource() {
+            @Override
+            public Gemma3Layer layer(int i, NDManager scope) {
+              return Gemma3Layer.load(scoped.scoped("layers." + i), config, scope);
+            }
+
+            @Override
+            public int size() {
+              return config.layers() - 1;
+            }
+
+            @Override
+            public void close() {
+              store.close();
+            }
+          };
+      return new Gemma3TextEncoder(config, m, embedding, layers);
+    } catch (RuntimeException e) {
+      m.close();
+      store.close();
+      throw e;
+    }
+  }
+
+  /** The checkpoint's parameters past the prefix it stores Gemma under. */
+  private static ParameterLoader prefixed(Weights weights) {
     String prefix = null;
     for (String p : PREFIXES) {
       if (weights.has(p + "embed_tokens.weight")) {
@@ -67,20 +154,7 @@ public final class Gemma3TextEncoder implements AutoCloseable {
     }
     ParameterLoader w = ParameterLoader.of(weights);
     String pre = prefix;
-    ParameterLoader scoped = (key, m, shape) -> w.load(pre + key, m, shape);
-    NDManager m = NDManager.newBaseManager(weights.target().device());
-    try {
-      NDArray embedding =
-          scoped.load("embed_tokens.weight", m, config.vocabSize(), config.hiddenSize());
-      List<Gemma3Layer> layers = new ArrayList<>();
-      for (int i = 0; i < config.layers() - 1; i++) {
-        layers.add(Gemma3Layer.load(scoped.scoped("layers." + i), config, m));
-      }
-      return new Gemma3TextEncoder(config, m, embedding, layers);
-    } catch (RuntimeException e) {
-      m.close();
-      throw e;
-    }
+    return (key, m, shape) -> w.load(pre + key, m, shape);
   }
 
   public Gemma3Config config() {
@@ -142,8 +216,13 @@ public final class Gemma3TextEncoder implements AutoCloseable {
               l);
       for (int i = 0; i < n; i++) {
         boolean full = config.fullAttention().get(i);
-        NDArray next =
-            layers.get(i).forward(x, full ? fullRope : slidingRope, full ? fullBias : slidingBias);
+        NDArray next;
+        try (NDManager layerScope = scope.newSubManager()) {
+          // Resident layers ignore the scope; a streamed one's weights are freed with it.
+          Gemma3Layer layer = layers.layer(i, layerScope);
+          next = layer.forward(x, full ? fullRope : slidingRope, full ? fullBias : slidingBias);
+          next.attach(scope);
+        }
         x.close();
         x = next;
       }
@@ -171,6 +250,10 @@ public final class Gemma3TextEncoder implements AutoCloseable {
 
   @Override
   public void close() {
-    manager.close();
+    try {
+      manager.close();
+    } finally {
+      layers.close();
+    }
   }
 }

@@ -95,8 +95,14 @@ public final class JinaTextTower implements AutoCloseable {
     NDManager m = NDManager.newBaseManager(weights.target().device());
     try {
       NDArray words = w.load("embeddings.word_embeddings.weight", m, config.vocabSize(), h);
-      NDArray tokenType =
-          w.load("embeddings.token_type_embeddings.weight", m).get("0").reshape(1, 1, h);
+      // Only type 0's row is ever added: keep a copy of it (not a view, which would keep the
+      // table's storage), and free the table with its views.
+      NDArray tokenType;
+      try (NDManager scratch = m.newSubManager()) {
+        NDArray types = w.load("embeddings.token_type_embeddings.weight", scratch);
+        tokenType = types.get("0").reshape(1, 1, h).duplicate();
+        tokenType.attach(m);
+      }
       LayerNorm embLn = layerNorm(w, "emb_ln", m, h, eps);
       List<Layer> layers = new ArrayList<>();
       for (int i = 0; i < config.layers(); i++) {

@@ -12,7 +12,6 @@ import dev.fleet.engine.vae.AutoEncoderParams;
 import dev.fleet.engine.weights.ComputeTarget;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -96,19 +95,9 @@ public final class NewbiePipeline implements AutoCloseable {
    * @return {cap_feats (2, Lc, F), cap_mask (2, Lc), pooled (2, W)}
    */
   public NDArray[] encodeText(NewbieRequest request, NDManager m) {
-    TokenBatch g = gemmaTokenizer.encode(List.of(request.gemmaTexts()));
-    TokenBatch j = jinaTokenizer.encode(List.of(request.jinaTexts()));
-    NDArray gIds = g.idsArray(m);
-    NDArray gMask = g.maskArray(m);
-    NDArray capFeats = gemma.encode(gIds, gMask);
-    NDArray jIds = j.idsArray(m);
-    NDArray jMask = j.maskArray(m);
-    JinaTextTower.Output out = jina.forward(jIds, jMask);
-    out.lastHiddenState().close();
-    gIds.close();
-    jIds.close();
-    jMask.close();
-    return new NDArray[] {capFeats, gMask, out.pooled()};
+    NDArray[] caption = NewbieText.caption(gemmaTokenizer, gemma, request, m);
+    NDArray pooled = NewbieText.pooled(jinaTokenizer, jina, request, m);
+    return new NDArray[] {caption[0], caption[1], pooled};
   }
 
   /** Generates the request's image. */
@@ -164,7 +153,7 @@ public final class NewbiePipeline implements AutoCloseable {
     return rgb;
   }
 
-  private static Map<String, String> pngText(NewbieRequest r) {
+  static Map<String, String> pngText(NewbieRequest r) {
     Map<String, String> text = new LinkedHashMap<>();
     text.put("prompt", r.prompt());
     text.put("negative_prompt", r.negativePrompt());

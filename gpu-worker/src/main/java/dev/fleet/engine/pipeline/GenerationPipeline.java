@@ -4,7 +4,6 @@ import dev.fleet.engine.lora.DitLinears;
 import dev.fleet.engine.lora.LoraStack;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.ExecutionPlan;
-import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.model.GenerationSpec;
 
 /**
@@ -14,8 +13,8 @@ import dev.fleet.model.GenerationSpec;
  * and die with it.
  */
 public interface GenerationPipeline extends AutoCloseable {
-  /** Where the model was loaded from. */
-  ModelDirectory model();
+  /** The model's name (its directory's), as jobs and PNG metadata name it. */
+  String modelName();
 
   /** The plan in force now (it changes after an out-of-memory fallback). */
   ExecutionPlan currentPlan();

@@ -6,11 +6,11 @@ import java.nio.file.Path;
 import java.util.function.Predicate;
 
 /** Device bytes that a checkpoint's tensors take once loaded in the compute dtype. */
-final class ParameterBytes {
+public final class ParameterBytes {
   private ParameterBytes() {}
 
   /** Float tensors in {@code dtypeBytes} per element, the others as stored. */
-  static long of(TensorStore store, Predicate<String> names, int dtypeBytes) {
+  public static long of(TensorStore store, Predicate<String> names, int dtypeBytes) {
     long n = 0;
     for (String name : store.names()) {
       if (names.test(name)) {

@@ -200,9 +200,14 @@ public final class PlannedPipeline implements GenerationPipeline {
     }
   }
 
-  @Override
+  /** Where the model was loaded from. */
   public ModelDirectory model() {
     return model;
+  }
+
+  @Override
+  public String modelName() {
+    return model.name();
   }
 
   public ComputeTarget target() {

@@ -133,4 +133,13 @@ class BenchCommandTest {
     String[] r = run(2, "bench", "--synthetic", "flux-dev", "--budget", "512MiB");
     assertTrue(r[1].contains("nothing fits in 0.5 GiB"), r[1]);
   }
+
+  @Test
+  void anotherFamilysPresetIsRefusedSayingBenchIsFluxs() {
+    String[] r = run(2, "bench", "--synthetic", "newbie", "--budget", "8GiB");
+    assertTrue(r[1].contains("--synthetic newbie is not a FLUX preset"), r[1]);
+    assertTrue(r[1].contains("plan --synthetic newbie plans it"), r[1]);
+    r = run(2, "bench", "--synthetic", "sdxl", "--budget", "8GiB");
+    assertTrue(r[1].contains("--synthetic sdxl is not a preset (known: "), r[1]);
+  }
 }

@@ -170,7 +170,8 @@ class PlanCommandTest {
         "plan: --budget: '8 apples' is not a size");
     assertRefused(
         run("plan", "--synthetic", "sdxl", "--budget", "8GiB"),
-        "--synthetic sdxl is not a preset (known: flux-dev, flux-schnell, shapes, tiny)");
+        "--synthetic sdxl is not a preset (known: flux-dev, flux-schnell, newbie, newbie-tiny,"
+            + " shapes, tiny)");
     assertRefused(
         run("plan", "--synthetic", "tiny", "--model", "x", "--budget", "8GiB"), "not both");
     assertRefused(

@@ -57,6 +57,36 @@ class Gemma3TextEncoderTest {
     assertParity("model.safetensors", "gemma.out.hidden_states_m2");
   }
 
+  /**
+   * Streamed layer by layer, Gemma gives what it gives resident, and holds only its embedding on
+   * its manager between calls.
+   */
+  @Test
+  void streamedLayerByLayerMatchesTransformersAndHoldsOnlyTheEmbedding() {
+    try (TensorStore expected = TensorStore.open(NewbieFixture.EXPECTED);
+        Gemma3TextEncoder model = Gemma3TextEncoder.stream(DIR, ComputeTarget.cpu());
+        NDManager m = NDManager.newBaseManager(Device.cpu())) {
+      Gemma3Config c = model.config();
+      assertEquals(
+          (long) c.vocabSize() * c.hiddenSize() * 4,
+          dev.fleet.engine.memory.DeviceLedger.bytesOf(model.manager()));
+      for (int call = 0; call < 2; call++) {
+        NDArray out =
+            model.encode(
+                NewbieFixture.load(expected, "gemma.in.ids", m),
+                NewbieFixture.load(expected, "gemma.in.mask", m));
+        double err = NewbieFixture.relErr(expected, "gemma.out.hidden_states_m2", out);
+        System.out.printf("gemma streamed, call %d: rel L2 %.3e%n", call, err);
+        assertTrue(err <= 1e-4, "streamed rel L2 " + err);
+        out.close();
+      }
+      assertEquals(
+          (long) c.vocabSize() * c.hiddenSize() * 4,
+          dev.fleet.engine.memory.DeviceLedger.bytesOf(model.manager()),
+          "a call leaves no layer on the encoder's manager");
+    }
+  }
+
   @Test
   void float16AgreesWithFloat32AndStaysFiniteOnPaddedRows() {
     ComputeTarget half = new ComputeTarget(Device.cpu(), DataType.FLOAT16);

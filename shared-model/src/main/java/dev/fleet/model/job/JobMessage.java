@@ -14,6 +14,9 @@ import java.util.UUID;
  *
  * @param attempt 1 for the first delivery; {@code JobStore.requeue} publishes the next one. A
  *     worker passes it to {@code JobStore.markRunning}, which refuses a stale attempt.
+ * @param negativePrompt the unconditional pass's caption ({@link GenerationSpec#negativePrompt});
+ *     absent (as in messages from before it) means none
+ * @param cfgTruncation {@link GenerationSpec#cfgTruncation}; absent means the model's default
  */
 public record JobMessage(
     UUID jobId,
@@ -27,7 +30,9 @@ public record JobMessage(
     String model,
     String memoryClass,
     int attempt,
-    List<LoraRef> loras) {
+    List<LoraRef> loras,
+    String negativePrompt,
+    Double cfgTruncation) {
 
   public JobMessage {
     Objects.requireNonNull(jobId, "jobId");
@@ -38,6 +43,38 @@ public record JobMessage(
     }
     // Messages written before LoRAs existed have no "loras": none.
     loras = loras == null ? List.of() : List.copyOf(loras);
+    negativePrompt = negativePrompt == null ? "" : negativePrompt;
+  }
+
+  /** A message without the classifier-free guidance fields. */
+  public JobMessage(
+      UUID jobId,
+      String tenant,
+      String prompt,
+      long seed,
+      int steps,
+      int width,
+      int height,
+      double guidance,
+      String model,
+      String memoryClass,
+      int attempt,
+      List<LoraRef> loras) {
+    this(
+        jobId,
+        tenant,
+        prompt,
+        seed,
+        steps,
+        width,
+        height,
+        guidance,
+        model,
+        memoryClass,
+        attempt,
+        loras,
+        "",
+        null);
   }
 
   /** A message without LoRAs. */
@@ -82,12 +119,15 @@ public record JobMessage(
         spec.model(),
         memoryClass.className(),
         attempt,
-        spec.loras());
+        spec.loras(),
+        spec.negativePrompt(),
+        spec.cfgTruncation());
   }
 
   /** The spec to generate; validated again, so a tampered message cannot reach the engine. */
   public GenerationSpec spec() {
-    return new GenerationSpec(prompt, seed, steps, width, height, guidance, model, loras);
+    return new GenerationSpec(
+        prompt, seed, steps, width, height, guidance, model, loras, negativePrompt, cfgTruncation);
   }
 
   /** The Kafka record value. */
@@ -111,6 +151,13 @@ public record JobMessage(
     b.append(",\"attempt\":").append(attempt);
     if (!loras.isEmpty()) {
       b.append(",\"loras\":").append(LoraRef.toJson(loras));
+    }
+    if (!negativePrompt.isEmpty()) {
+      b.append(",\"negativePrompt\":");
+      string(b, negativePrompt);
+    }
+    if (cfgTruncation != null) {
+      b.append(",\"cfgTruncation\":").append(cfgTruncation);
     }
     return b.append('}').toString();
   }

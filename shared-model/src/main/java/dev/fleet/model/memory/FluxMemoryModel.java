@@ -392,6 +392,7 @@ public final class FluxMemoryModel implements MemoryModel {
    * The denoising phase beyond what is resident in every phase: its state, the stream buffers, and
    * the larger of the two block kinds computing (widened copy plus activations).
    */
+  @Override
   public long denoiseWorkingBytes(DitResidency dit, int chunk) {
     DitDims d = model.dit();
     long block = 0;
@@ -459,63 +460,18 @@ public final class FluxMemoryModel implements MemoryModel {
 
   /**
    * The decoder's activation peak for one {@code tileHeight x tileWidth} pixel region, in fp16
-   * elements per image, walking BFL's decoder: conv_in, the middle (resnet, single-head attention
-   * over every latent cell, resnet), then each level coarsest first (resnets, upsample), norm_out
-   * and conv_out. For FLUX.1 the peak is level 0's first resnet at full resolution, whose input is
-   * the level-1 upsample's 256 channels: 768 channels per pixel when temporaries are freed (input,
-   * norm, SiLU), 1920 when the block holds them. The middle attention's (S, S) scores over S =
-   * pixels / 64 latent cells take over above 1.5 to 3 megapixels: tiling bounds both.
+   * elements per image ({@link DecoderMemory#peakElements}). For FLUX.1 the peak is level 0's first
+   * resnet at full resolution, whose input is the level-1 upsample's 256 channels: 768 channels per
+   * pixel when temporaries are freed (input, norm, SiLU), 1920 when the block holds them. The
+   * middle attention's (S, S) scores over S = pixels / 64 latent cells take over above 1.5 to 3
+   * megapixels: tiling bounds both.
    */
   public long decoderPeakElements(long tileHeight, long tileWidth) {
-    AutoencoderDims ae = model.autoencoder();
-    int top = ae.levels() - 1;
-    long topCells = cells(tileHeight, tileWidth, top);
-    long in = ae.channels(top);
-    long peak = (ae.zChannels() + in) * topCells; // conv_in
-    peak = Math.max(peak, resnetPeak(in, in) * topCells);
-    // Middle attention, one head over `in` channels, and the (S, S) scores with their softmax:
-    // x, its norm, q, k, v (5 C S); held until it returns, also the output, projection and sum.
-    long attentionMaps = engine.encodersFreeTemporaries() ? 5 : 8;
-    peak = Math.max(peak, attentionMaps * in * topCells + 2 * topCells * topCells);
-    for (int level = top; level >= 0; level--) {
-      long r = cells(tileHeight, tileWidth, level);
-      for (int j = 0; j <= ae.numResBlocks(); j++) {
-        peak = Math.max(peak, resnetPeak(in, ae.channels(level)) * r);
-        in = ae.channels(level);
-      }
-      if (level != 0) {
-        // Upsample: the input, its nearest-neighbour 2x copy and the conv of that.
-        long finer = cells(tileHeight, tileWidth, level - 1);
-        peak = Math.max(peak, in * r + 2 * in * finer);
-      }
-    }
-    long full = cells(tileHeight, tileWidth, 0);
-    // norm_out and SiLU on the input, conv_out's few channels.
-    return Math.max(peak, (3 * in + ae.outChannels()) * full);
+    return decoder().peakElements(tileHeight, tileWidth);
   }
 
-  /**
-   * A resnet block's live channels per pixel. Freeing temporaries: first its input, the norm and
-   * the SiLU of it (3 in); later the input (kept for the shortcut) with three out-channel tensors
-   * (conv, norm, SiLU; then conv, shortcut, sum). Holding them until it returns (the engine's
-   * ResnetBlock): the input, norm, sigmoid and SiLU (4 in) with conv, norm, sigmoid, SiLU, conv,
-   * shortcut and sum (7 out); or, inside the first GroupNorm's own scope, the input with the
-   * float32 copy and its normalisation (5 in).
-   */
-  long resnetPeak(long in, long out) {
-    return engine.encodersFreeTemporaries()
-        ? Math.max(3 * in, in + 3 * out)
-        : Math.max(5 * in, 4 * in + 7 * out);
-  }
-
-  /** Pixels of a region at {@code level}, 1 / 2^level of its size per side. */
-  private static long cells(long height, long width, int level) {
-    long div = 1L << level;
-    return ceilDiv(height, div) * ceilDiv(width, div);
-  }
-
-  private static long ceilDiv(long a, long b) {
-    return (a + b - 1) / b;
+  private DecoderMemory decoder() {
+    return new DecoderMemory(model.autoencoder(), engine);
   }
 
   /**
@@ -524,6 +480,7 @@ public final class FluxMemoryModel implements MemoryModel {
    * one tile at a time ({@code tile} pixels per side, 0 for untiled), and the decoded float32 image
    * (B, 3, H, W) the tiles are written into.
    */
+  @Override
   public long decodeWorkingBytes(int tile) {
     return jobStateBytes() + decodeActivationBytes(tile, F16);
   }
@@ -533,53 +490,21 @@ public final class FluxMemoryModel implements MemoryModel {
    * element: 2 for the GPU's float16) and the decoded float32 image.
    */
   public long decodeActivationBytes(int tile, long dtypeBytes) {
-    long b = workload.batch();
-    long th = tile <= 0 ? workload.height() : Math.min(tile, workload.height());
-    long tw = tile <= 0 ? workload.width() : Math.min(tile, workload.width());
-    long image = b * model.autoencoder().outChannels() * workload.pixels() * F32;
-    return b * decoderPeakElements(th, tw) * dtypeBytes + image;
+    return decoder().activationBytes(workload, tile, dtypeBytes);
   }
 
   // --- A whole job ------------------------------------------------------------------------------
 
-  /** What stays on the device through every phase: resident weights. */
-  public long persistentBytes(DitResidency dit, Residency t5, Residency clip, Residency ae) {
-    long bytes = ditNonBlockBytes() + residentBlockBytes(dit);
-    if (t5 == Residency.RESIDENT) {
-      bytes += t5Bytes();
-    }
-    if (clip == Residency.RESIDENT) {
-      bytes += clipBytes();
-    }
-    if (ae == Residency.RESIDENT) {
-      bytes += autoencoderBytes();
-    }
-    return bytes;
+  /** T5's weights under {@code t5} and its activations. */
+  @Override
+  public long firstTextPhaseBytes(Residency t5) {
+    return t5WeightBytes(t5) + t5ActivationBytes();
   }
 
-  /**
-   * The predicted peak of every phase of a job under these residencies.
-   *
-   * @param tile decode tile side in pixels, 0 for untiled
-   * @param chunk attention query rows per call, 0 for all at once
-   */
+  /** T5's output, held while CLIP runs, and CLIP's activations. */
   @Override
-  public PhasePeaks peaks(
-      DitResidency dit, Residency t5, Residency clip, Residency ae, int tile, int chunk) {
-    if (clip == Residency.STREAMED || ae == Residency.STREAMED) {
-      throw new IllegalArgumentException("only T5 and the DiT stream; CLIP and the ae are staged");
-    }
-    long resident = persistentBytes(dit, t5, clip, ae);
-    long t5Phase = resident + t5WeightBytes(t5) + t5ActivationBytes();
-    long clipPhase =
-        resident
-            + (clip == Residency.STAGED ? clipBytes() : 0)
-            + t5OutputBytes()
-            + clipActivationBytes();
-    long denoise = resident + denoiseWorkingBytes(dit, chunk);
-    long decode =
-        resident + (ae == Residency.STAGED ? autoencoderBytes() : 0) + decodeWorkingBytes(tile);
-    return new PhasePeaks(t5Phase, clipPhase, denoise, decode);
+  public long secondTextPhaseBytes() {
+    return t5OutputBytes() + clipActivationBytes();
   }
 
   // --- Arithmetic -------------------------------------------------------------------------------

@@ -21,6 +21,15 @@ public interface MemoryModel {
   /** One float32 scale per fp8 matrix (ComfyUI's scaled fp8; plain fp8 is counted the same). */
   long FP8_SCALE_BYTES = 4;
 
+  /**
+   * What the two text-encoder slots hold, in the order of {@link Phase}'s {@code T5} and {@code
+   * CLIP} (and of a {@link Plan}'s {@code t5} and {@code clip} residencies): FLUX's T5 and CLIP by
+   * default.
+   */
+  default java.util.List<String> textEncoders() {
+    return java.util.List.of("t5", "clip");
+  }
+
   /** The job's shape. */
   Workload workload();
 
@@ -67,11 +76,64 @@ public interface MemoryModel {
   long autoencoderBytes();
 
   /**
-   * The predicted peak of every phase of a job under these residencies.
+   * What stays on the device through every phase: the denoiser's weights outside its blocks, its
+   * resident blocks, and each component a plan keeps resident.
+   */
+  default long persistentBytes(DitResidency dit, Residency t5, Residency clip, Residency ae) {
+    long bytes = ditNonBlockBytes() + residentBlockBytes(dit);
+    if (t5 == Residency.RESIDENT) {
+      bytes += t5Bytes();
+    }
+    if (clip == Residency.RESIDENT) {
+      bytes += clipBytes();
+    }
+    if (ae == Residency.RESIDENT) {
+      bytes += autoencoderBytes();
+    }
+    return bytes;
+  }
+
+  /**
+   * The first text encoder's phase beyond what is resident everywhere: its weights on the device
+   * under {@code t5} (none when resident, all when staged, a streamed share) and its activations.
+   */
+  long firstTextPhaseBytes(Residency t5);
+
+  /**
+   * The second text encoder's phase beyond what is resident everywhere and its own weights: the
+   * first encoder's output it is held beside, and its activations.
+   */
+  long secondTextPhaseBytes();
+
+  /** Denoising beyond what is resident everywhere: its state, stream buffers, a block computing. */
+  long denoiseWorkingBytes(DitResidency dit, int chunk);
+
+  /** The decode beyond what is resident everywhere: the job's latents and the decoder's arrays. */
+  long decodeWorkingBytes(int tile);
+
+  /**
+   * The predicted peak of every phase of a job under these residencies: each phase brings its own
+   * to what is resident everywhere ({@link #persistentBytes}), a staged component its weights.
    *
    * @param tile decode tile side in pixels, 0 for untiled
    * @param chunk attention query rows per call, 0 for all at once
+   * @throws IllegalArgumentException when the second text encoder or the autoencoder would stream
    */
-  PhasePeaks peaks(
-      DitResidency dit, Residency t5, Residency clip, Residency ae, int tile, int chunk);
+  default PhasePeaks peaks(
+      DitResidency dit, Residency t5, Residency clip, Residency ae, int tile, int chunk) {
+    if (clip == Residency.STREAMED || ae == Residency.STREAMED) {
+      throw new IllegalArgumentException(
+          "only the first text encoder ("
+              + textEncoders().get(0)
+              + ") and the DiT stream; the second ("
+              + textEncoders().get(1)
+              + ") and the autoencoder are resident or staged");
+    }
+    long resident = persistentBytes(dit, t5, clip, ae);
+    return new PhasePeaks(
+        resident + firstTextPhaseBytes(t5),
+        resident + (clip == Residency.STAGED ? clipBytes() : 0) + secondTextPhaseBytes(),
+        resident + denoiseWorkingBytes(dit, chunk),
+        resident + (ae == Residency.STAGED ? autoencoderBytes() : 0) + decodeWorkingBytes(tile));
+  }
 }

@@ -7,8 +7,9 @@ import java.util.stream.Stream;
 /**
  * A model as the memory planner sees it, whatever its family: its name, its denoiser's blocks (what
  * may stay resident or stream) and the memory formulas of its family for one job. FLUX's are {@link
- * FluxDims} with {@link FluxMemoryModel}; a second family brings a record of its own dimensions and
- * its own {@link MemoryModel}, and lists its presets in {@link #presetNames}.
+ * FluxDims} with {@link FluxMemoryModel}, NewBie-image's {@link NewbieDims} with {@link
+ * NewbieMemoryModel}; a family brings a record of its own dimensions and its own {@link
+ * MemoryModel}, and lists its presets in {@link #presetNames}.
  */
 public interface ModelDims {
   /** A preset's name or a model directory's. */
@@ -22,11 +23,16 @@ public interface ModelDims {
 
   /** The preset of that name, of any family ({@code flux-dev}, {@code tiny} ...). */
   static Optional<ModelDims> preset(String name) {
-    return FluxDims.preset(name).map(ModelDims.class::cast);
+    return FluxDims.preset(name)
+        .map(ModelDims.class::cast)
+        .or(() -> NewbieDims.preset(name).map(ModelDims.class::cast));
   }
 
   /** Every family's preset names, sorted. */
   static List<String> presetNames() {
-    return Stream.of(FluxDims.presetNames()).flatMap(List::stream).sorted().toList();
+    return Stream.of(FluxDims.presetNames(), NewbieDims.presetNames())
+        .flatMap(List::stream)
+        .sorted()
+        .toList();
   }
 }

@@ -53,7 +53,7 @@ public final class JobStore {
           + " guidance, model, memory_class, predicted_peak_bytes, state, progress_step,"
           + " progress_steps, attempts, worker, cancel_requested, result_key, result_bytes,"
           + " error_code, error_message, created_at, started_at, finished_at, updated_at, version,"
-          + " loras";
+          + " loras, negative_prompt, cfg_truncation";
   private static final String ACTIVE = "state IN ('QUEUED', 'RUNNING')";
 
   private final DataSource dataSource;
@@ -139,8 +139,8 @@ public final class JobStore {
     String sql =
         "WITH created AS (INSERT INTO jobs AS j (id, tenant, idempotency_key, request_fingerprint,"
             + " prompt, seed, steps, width, height, guidance, model, memory_class,"
-            + " predicted_peak_bytes, progress_steps, loras)"
-            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            + " predicted_peak_bytes, progress_steps, loras, negative_prompt, cfg_truncation)"
+            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             + " ON CONFLICT (tenant, idempotency_key) DO NOTHING RETURNING "
             + COLUMNS
             + ", "
@@ -171,11 +171,13 @@ public final class JobStore {
       ps.setLong(13, job.predictedPeakBytes());
       ps.setInt(14, s.steps());
       ps.setString(15, s.loras().isEmpty() ? null : LoraRef.toJson(s.loras()));
-      ps.setString(16, job.memoryClass().topic());
-      ps.setString(17, job.id().toString());
-      ps.setString(18, message.toJson());
+      ps.setString(16, s.negativePrompt());
+      ps.setObject(17, s.cfgTruncation(), java.sql.Types.DOUBLE);
+      ps.setString(18, job.memoryClass().topic());
+      ps.setString(19, job.id().toString());
+      ps.setString(20, message.toJson());
       if (job.webhook() != null) {
-        ps.setString(19, job.webhook().toString());
+        ps.setString(21, job.webhook().toString());
       }
       try (ResultSet rs = ps.executeQuery()) {
         if (rs.next()) {
@@ -911,7 +913,9 @@ public final class JobStore {
             rs.getInt("height"),
             rs.getDouble("guidance"),
             rs.getString("model"),
-            LoraRef.fromJson(rs.getString("loras")));
+            LoraRef.fromJson(rs.getString("loras")),
+            rs.getString("negative_prompt"),
+            rs.getObject("cfg_truncation", Double.class));
     long resultBytes = rs.getLong("result_bytes");
     Long bytes = rs.wasNull() ? null : resultBytes;
     return new Job(

@@ -61,6 +61,36 @@ class JobMessageTest {
   }
 
   @Test
+  void guidanceFieldsTravelInTheMessageAndBackIntoTheSpec() {
+    GenerationSpec spec =
+        new GenerationSpec(
+            "<character_1>a girl</character_1>",
+            1,
+            28,
+            1024,
+            1024,
+            5.0,
+            "newbie",
+            List.of(),
+            "low \"quality\"",
+            0.25);
+    JobMessage m = JobMessage.of(ID, "acme", spec, MemoryClass.VRAM_8G, 1);
+    String json = m.toJson();
+    assertEquals(
+        true,
+        json.endsWith(
+            ",\"attempt\":1,\"negativePrompt\":\"low \\\"quality\\\"\",\"cfgTruncation\":0.25}"),
+        json);
+    assertEquals(spec, m.spec());
+    // A message from before these fields: none, and the model's default.
+    JobMessage old =
+        new JobMessage(ID, "acme", "a fox", 1, 4, 64, 64, 3.5, "flux-tiny", "vram-8g", 1);
+    assertEquals("", old.negativePrompt());
+    assertEquals(null, old.cfgTruncation());
+    assertEquals("", old.spec().negativePrompt());
+  }
+
+  @Test
   void loraNamesAreFileStems() {
     for (String bad : new String[] {"../x", "a/b", "a\\b", "..", ".hidden", "a:b", ""}) {
       assertThrows(

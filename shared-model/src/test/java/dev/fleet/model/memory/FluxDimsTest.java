@@ -17,7 +17,8 @@ class FluxDimsTest {
     assertTrue(
         dev.memoryModel(Workload.of(1024, 1024), EngineProfile.DJL_EAGER)
             instanceof FluxMemoryModel);
-    assertEquals(List.of("flux-dev", "flux-schnell", "shapes", "tiny"), ModelDims.presetNames());
+    assertEquals(List.of("flux-dev", "flux-schnell", "shapes", "tiny"), FluxDims.presetNames());
+    assertTrue(ModelDims.presetNames().containsAll(FluxDims.presetNames()));
     assertTrue(ModelDims.preset("sdxl").isEmpty());
   }
 

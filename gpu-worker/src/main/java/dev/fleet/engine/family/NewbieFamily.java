@@ -1,0 +1,77 @@
+package dev.fleet.engine.family;
+
+import dev.fleet.engine.memory.ExecutionPlan;
+import dev.fleet.engine.model.ModelLocation;
+import dev.fleet.engine.nextdit.NewbieDirectory;
+import dev.fleet.engine.nextdit.PlannedNewbiePipeline;
+import dev.fleet.engine.pipeline.ExecutionOptions;
+import dev.fleet.engine.weights.ComputeTarget;
+import dev.fleet.model.memory.ModelDims;
+import dev.fleet.model.memory.NewbieDims;
+import dev.fleet.model.memory.StorageType;
+import dev.fleet.model.memory.StoredBlocks;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * NewBie-image (NewBie-image-Exp0.1 and models of its architecture): the Next-DiT, Gemma 3 and Jina
+ * CLIP v2 of {@code engine.nextdit}, FLUX's autoencoder, NewBie's guided Euler sampling; its
+ * dimensions and memory formulas in shared-model's {@link NewbieDims} and {@code
+ * NewbieMemoryModel}; a model directory in NewBie's layout ({@link NewbieDirectory}).
+ */
+final class NewbieFamily implements ModelFamily {
+  @Override
+  public String name() {
+    return "newbie";
+  }
+
+  /** Gemma's and Jina's folders beside a transformer whose header has NewBie's keys. */
+  @Override
+  public boolean recognises(ModelLocation model) {
+    return NewbieDirectory.recognises(model.root(), model.dit());
+  }
+
+  @Override
+  public List<String> presetNames() {
+    return NewbieDims.presetNames();
+  }
+
+  @Override
+  public Optional<ModelDims> preset(String name) {
+    return NewbieDims.preset(name).map(ModelDims.class::cast);
+  }
+
+  @Override
+  public NewbieDims dims(ModelLocation model) {
+    return resolve(model).dims();
+  }
+
+  /**
+   * fp16: the engine widens every stored dtype (bf16, fp8) to the compute dtype when it loads the
+   * Next-DiT, so its blocks sit on the device in 16 bits whatever the checkpoint holds.
+   */
+  @Override
+  public StorageType ditStorage(ModelLocation model) {
+    resolve(model);
+    return StorageType.FP16;
+  }
+
+  /** None measured: the blocks are sized by {@link #ditStorage}, which is what the engine holds. */
+  @Override
+  public StoredBlocks storedBlocks(ModelLocation model) {
+    return null;
+  }
+
+  @Override
+  public PlannedNewbiePipeline load(
+      ModelLocation model,
+      ComputeTarget target,
+      List<ExecutionPlan> plans,
+      ExecutionOptions options) {
+    return PlannedNewbiePipeline.load(resolve(model), target, plans, options);
+  }
+
+  private static NewbieDirectory resolve(ModelLocation model) {
+    return NewbieDirectory.resolve(model.root(), model.dit());
+  }
+}

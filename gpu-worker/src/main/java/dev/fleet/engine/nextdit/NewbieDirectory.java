@@ -1,0 +1,234 @@
+package dev.fleet.engine.nextdit;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fleet.engine.model.ModelLocation;
+import dev.fleet.engine.safetensors.TensorStore;
+import dev.fleet.engine.vae.AutoEncoderParams;
+import dev.fleet.engine.vae.VaeLoader;
+import dev.fleet.model.memory.GemmaDims;
+import dev.fleet.model.memory.JinaDims;
+import dev.fleet.model.memory.NewbieDims;
+import dev.fleet.model.memory.NextDitDims;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.DigestInputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
+/**
+ * Where the parts of a NewBie-image model live, in the layout of NewBie's diffusers-style
+ * repository and of the newbie-tiny fixture: {@code transformer/} (NewBie's DiT in its own key
+ * names, optionally under ComfyUI's {@code model.diffusion_model.}, with its {@code config.json}),
+ * {@code text_encoder/} and {@code tokenizer/} (Gemma 3), {@code clip_model/} and {@code
+ * clip_tokenizer/} (Jina CLIP v2), and the autoencoder: {@code vae/*.safetensors} or {@code
+ * ae.safetensors}, or a {@code vae/SOURCE.json} naming a copy kept elsewhere in the same tree with
+ * its sha256 (the fixture shares flux-tiny's). Resolving checks that every part exists and names
+ * what is missing.
+ *
+ * @param transformer the DiT's checkpoint (a file, or a directory of shards)
+ * @param vae the autoencoder's checkpoint
+ * @param vaeConfig its {@code config.json}, or null to infer it from shapes (FLUX.1's scale and
+ *     shift, which are NewBie's)
+ */
+public record NewbieDirectory(
+    Path root,
+    Path transformer,
+    Path textEncoder,
+    Path tokenizer,
+    Path clipModel,
+    Path clipTokenizer,
+    Path vae,
+    Path vaeConfig) {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** The model's name: its directory's name. */
+  public String name() {
+    return ModelLocation.of(root).name();
+  }
+
+  /**
+   * Whether {@code root} holds a NewBie model: Gemma's and Jina's folders beside a transformer
+   * checkpoint whose header has NewBie's caption embedder (plain or under ComfyUI's prefix). Reads
+   * headers only; false for any other layout.
+   */
+  public static boolean recognises(Path root, String dit) {
+    if (!Files.isDirectory(root.resolve("text_encoder"))
+        || !Files.isDirectory(root.resolve("clip_model"))) {
+      return false;
+    }
+    try (TensorStore store = TensorStore.open(transformerOf(root, dit))) {
+      String key = "cap_embedder.1.weight";
+      return store.contains(key) || store.contains(NextDitTransformer.COMFY_PREFIX + "." + key);
+    } catch (RuntimeException e) {
+      return false; // no readable checkpoint: not this family's directory
+    }
+  }
+
+  /**
+   * @param dit a file inside {@code transformer/}, an absolute path, or null for the one there
+   * @throws IllegalArgumentException naming the first part that is missing
+   */
+  public static NewbieDirectory resolve(Path root, String dit) {
+    if (!Files.isDirectory(root)) {
+      throw new IllegalArgumentException(
+          "model directory " + root + " does not exist or is not a directory");
+    }
+    Path transformer = transformerOf(root, dit);
+    Path vae = vaeOf(root);
+    Path vaeConfig = root.resolve("vae").resolve("config.json");
+    return new NewbieDirectory(
+        root,
+        transformer,
+        required(root, "text_encoder"),
+        required(root, "tokenizer"),
+        required(root, "clip_model"),
+        required(root, "clip_tokenizer"),
+        vae,
+        Files.isRegularFile(vaeConfig) ? vaeConfig : null);
+  }
+
+  /** The transformer's config: {@code config.json} beside its checkpoint. */
+  public NextDitParams transformerParams() {
+    Path dir = Files.isDirectory(transformer) ? transformer : transformer.getParent();
+    return NextDitParams.read(dir);
+  }
+
+  /** The autoencoder's parameters, from its config or its shapes (headers only). */
+  public AutoEncoderParams vaeParams() {
+    try (TensorStore store = TensorStore.open(vae)) {
+      return AutoEncoderParams.infer(store, vaeConfig);
+    }
+  }
+
+  /**
+   * The planner's view of this model, from the configs the pipeline loads it with: the encoders at
+   * the truncation lengths of NewBie's tokenizers (the longest prompts a job can bring).
+   */
+  public NewbieDims dims() {
+    NextDitParams p = transformerParams();
+    Gemma3Config g = Gemma3Config.read(textEncoder);
+    JinaTextConfig j = JinaTextConfig.read(clipModel);
+    AutoEncoderParams ae = vaeParams();
+    return new NewbieDims(
+        name(),
+        new NextDitDims(
+            p.patchSize(),
+            p.inChannels(),
+            p.dim(),
+            p.nLayers(),
+            p.nRefinerLayers(),
+            p.nHeads(),
+            p.nKvHeads(),
+            p.ffnDim(),
+            p.capFeatDim(),
+            p.clipTextDim(),
+            p.axesDims()),
+        new GemmaDims(
+            g.vocabSize(),
+            g.hiddenSize(),
+            g.layers(),
+            g.heads(),
+            g.kvHeads(),
+            g.headDim(),
+            g.intermediateSize(),
+            NewbieTokenizer.GEMMA_MAX_LENGTH),
+        new JinaDims(
+            j.vocabSize(),
+            j.hiddenSize(),
+            j.layers(),
+            j.heads(),
+            j.intermediateSize(),
+            NewbieTokenizer.JINA_MAX_LENGTH),
+        ae.dims());
+  }
+
+  private static Path transformerOf(Path root, String dit) {
+    Path dir = root.resolve("transformer");
+    if (dit != null) {
+      Path p = Path.of(dit).isAbsolute() ? Path.of(dit) : dir.resolve(dit);
+      if (!Files.isRegularFile(p)) {
+        throw new IllegalArgumentException("--dit " + dit + ": no such file " + p);
+      }
+      return p;
+    }
+    if (!Files.isDirectory(dir)) {
+      throw new IllegalArgumentException("model directory " + root + " has no transformer/ folder");
+    }
+    return CheckpointPaths.in(dir);
+  }
+
+  /**
+   * The autoencoder's checkpoint: {@code vae/*.safetensors} or {@code ae.safetensors}, else the
+   * file {@code vae/SOURCE.json} names.
+   */
+  private static Path vaeOf(Path root) {
+    Path source = root.resolve("vae").resolve("SOURCE.json");
+    try {
+      return VaeLoader.findCheckpoint(root);
+    } catch (IllegalArgumentException e) {
+      if (!Files.isRegularFile(source)) {
+        throw e;
+      }
+    }
+    return fromSource(source, root);
+  }
+
+  /**
+   * The copy {@code SOURCE.json} names ({@code file}, relative to a directory above the model, and
+   * its {@code sha256}): the first directory up from the model where that file exists, checked
+   * against the hash, so a different file of the same name is never decoded with.
+   */
+  static Path fromSource(Path source, Path root) {
+    JsonNode n;
+    try {
+      n = JSON.readTree(source.toFile());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + source, e);
+    }
+    String file = n.path("file").asText("");
+    String sha256 = n.path("sha256").asText("");
+    if (file.isEmpty() || sha256.isEmpty()) {
+      throw new IllegalArgumentException(source + " must name a file and its sha256");
+    }
+    for (Path dir = root.toAbsolutePath().normalize(); dir != null; dir = dir.getParent()) {
+      Path candidate = dir.resolve(file);
+      if (Files.isRegularFile(candidate)) {
+        String actual = sha256(candidate);
+        if (!actual.equalsIgnoreCase(sha256)) {
+          throw new IllegalArgumentException(
+              source + " names " + candidate + " with sha256 " + sha256 + ", but it has " + actual);
+        }
+        return candidate;
+      }
+    }
+    throw new IllegalArgumentException(
+        source + " names " + file + ", which no directory above " + root + " holds");
+  }
+
+  private static String sha256(Path file) {
+    try (InputStream in =
+        new DigestInputStream(Files.newInputStream(file), MessageDigest.getInstance("SHA-256"))) {
+      in.transferTo(java.io.OutputStream.nullOutputStream());
+      return HexFormat.of().formatHex(((DigestInputStream) in).getMessageDigest().digest());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + file, e);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("no SHA-256 in this JVM", e);
+    }
+  }
+
+  private static Path required(Path root, String name) {
+    Path p = root.resolve(name);
+    if (!Files.exists(p)) {
+      throw new IllegalArgumentException(
+          "NewBie model directory " + root + " has no " + name + "/");
+    }
+    return p;
+  }
+}

@@ -1,0 +1,571 @@
+package dev.fleet.engine.nextdit;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.fleet.engine.image.PngEncoder;
+import dev.fleet.engine.lora.DitLinears;
+import dev.fleet.engine.lora.LoraStack;
+import dev.fleet.engine.lora.UnsupportedLoraException;
+import dev.fleet.engine.memory.BookedScope;
+import dev.fleet.engine.memory.DeviceLedger;
+import dev.fleet.engine.memory.ExecutionPlan;
+import dev.fleet.engine.memory.PlanMapping;
+import dev.fleet.engine.pipeline.ExecutionOptions;
+import dev.fleet.engine.pipeline.GeneratedImage;
+import dev.fleet.engine.pipeline.GenerationCancelledException;
+import dev.fleet.engine.pipeline.GenerationListener;
+import dev.fleet.engine.pipeline.GenerationPipeline;
+import dev.fleet.engine.pipeline.PlanEvent;
+import dev.fleet.engine.pipeline.PlanLadder;
+import dev.fleet.engine.pipeline.PlanStages;
+import dev.fleet.engine.pipeline.PlannedGeneration;
+import dev.fleet.engine.pipeline.SamplingDefaults;
+import dev.fleet.engine.safetensors.TensorStore;
+import dev.fleet.engine.sampling.TorchNoise;
+import dev.fleet.engine.vae.AutoEncoder;
+import dev.fleet.engine.vae.AutoEncoderParams;
+import dev.fleet.engine.weights.ComputeTarget;
+import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.LoraRef;
+import dev.fleet.model.memory.NewbieDims;
+import dev.fleet.model.memory.NewbieMemoryModel;
+import dev.fleet.model.memory.Residency;
+import dev.fleet.model.memory.StorageType;
+import dev.fleet.model.memory.Workload;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * NewBie-image text-to-image under a memory budget: the components of {@link NewbiePipeline}, run
+ * under an {@link ExecutionPlan} with every device allocation booked in a {@link DeviceLedger} by
+ * the figures of {@link NewbieMemoryModel} (weights by their parameter counts, activations by its
+ * formulas), and the plans falling back through the shared {@link PlanLadder}.
+ *
+ * <p>What one plan can change: the text encoders resident for the pipeline's lifetime, or staged —
+ * Gemma loaded for its phase and freed before Jina is loaded, Jina freed before the DiT runs — or
+ * Gemma streamed (its embedding on the device for its phase, each layer read for its own call); the
+ * autoencoder resident or loaded for the decode, the decode whole or in tiles. The DiT is always
+ * wholly resident: the Next-DiT does not stream blocks and its attention does not run in query
+ * chunks yet, so the plans that ask for those are dropped when the pipeline loads (and it refuses
+ * to load when none is left), naming why.
+ *
+ * <p>A job's text embeddings are computed once, in the text phase, and held through denoising; they
+ * are not yet cached across jobs as FLUX's are.
+ */
+public final class PlannedNewbiePipeline implements GenerationPipeline {
+  private static final Logger LOG = LoggerFactory.getLogger(PlannedNewbiePipeline.class);
+
+  /** NewBie's norm clamp of the guided velocity (its demo's {@code renorm_cfg}). */
+  public static final float RENORM_CFG = 1f;
+
+  /** NewBie's time-shifting factor of the sampling grid. */
+  public static final float TIME_SHIFT = 6f;
+
+  /** Model time from which the unconditional pass is skipped when a job names none: never. */
+  public static final float CFG_TRUNCATION = 1f;
+
+  /** NewBie's demo: 28 steps at classifier-free guidance 5. */
+  public static final SamplingDefaults DEFAULTS =
+      new SamplingDefaults(28, 5.0, "classifier-free guidance");
+
+  private final NewbieDirectory model;
+  private final ComputeTarget target;
+  private final DeviceLedger ledger;
+  private final NewbieDims dims;
+  private final NextDitParams params;
+  private final NewbieTokenizer gemmaTokenizer;
+  private final NewbieTokenizer jinaTokenizer;
+  private final ExecutionOptions options;
+
+  /** Parent of every job's manager: what is left under it after a job is a leak. */
+  private final NDManager jobs;
+
+  private final PlanLadder<LoadedPlan> ladder;
+
+  /**
+   * What one plan keeps on the device.
+   *
+   * @param text null when the plan stages the text encoders
+   * @param vae null when the plan stages the autoencoder
+   */
+  record LoadedPlan(
+      ExecutionPlan plan,
+      NextDitTransformer dit,
+      DeviceLedger.Booking ditBooking,
+      Encoders text,
+      AutoEncoder vae,
+      DeviceLedger.Booking vaeBooking)
+      implements PlanStages.Loaded {
+    /** Nothing is fetched ahead: every block is resident. */
+    @Override
+    public void cancelPrefetch() {}
+
+    @Override
+    public void close() {
+      closeQuietly(text, vae, vaeBooking, dit, ditBooking);
+    }
+  }
+
+  /** Both text encoders on the device, with their bookings. */
+  record Encoders(
+      Gemma3TextEncoder gemma,
+      DeviceLedger.Booking gemmaBooking,
+      JinaTextTower jina,
+      DeviceLedger.Booking jinaBooking)
+      implements AutoCloseable {
+    @Override
+    public void close() {
+      closeQuietly(gemma, gemmaBooking, jina, jinaBooking);
+    }
+  }
+
+  private PlannedNewbiePipeline(
+      NewbieDirectory model,
+      ComputeTarget target,
+      List<ExecutionPlan> plans,
+      ExecutionOptions options,
+      NewbieDims dims,
+      NewbieTokenizer gemmaTokenizer,
+      NewbieTokenizer jinaTokenizer) {
+    this.model = model;
+    this.target = target;
+    this.options = options;
+    this.ledger = new DeviceLedger(PlanLadder.budgetOf(plans));
+    this.dims = dims;
+    this.params = model.transformerParams();
+    this.gemmaTokenizer = gemmaTokenizer;
+    this.jinaTokenizer = jinaTokenizer;
+    this.jobs = NDManager.newBaseManager(target.device());
+    this.ladder =
+        new PlanLadder<>(
+            plans,
+            new PlanStages<>() {
+              @Override
+              public LoadedPlan load(ExecutionPlan plan) {
+                return loadPlan(plan);
+              }
+
+              @Override
+              public PlannedGeneration run(
+                  LoadedPlan loaded,
+                  GenerationSpec spec,
+                  float[] noise,
+                  GenerationListener listener,
+                  List<PlanEvent> events,
+                  LoraStack loras) {
+                return runJob(loaded, spec, noise, listener, events, loras);
+              }
+            },
+            options);
+  }
+
+  /**
+   * Loads a NewBie model under the first of {@code plans} it can run and that fits.
+   *
+   * @param plans fastest first, all with the same budget
+   * @throws IllegalArgumentException when the executor can run none of them, naming why
+   * @throws dev.fleet.engine.memory.BudgetExceededException when not even the last plan's resident
+   *     weights fit
+   */
+  public static PlannedNewbiePipeline load(
+      NewbieDirectory model,
+      ComputeTarget target,
+      List<ExecutionPlan> plans,
+      ExecutionOptions options) {
+    NewbieDims dims = model.dims();
+    List<ExecutionPlan> runnable = new ArrayList<>();
+    List<String> dropped = new ArrayList<>();
+    for (ExecutionPlan p : plans) {
+      String why = unsupported(p, dims);
+      if (why == null) {
+        runnable.add(p);
+      } else {
+        dropped.add(p.name() + ": " + why);
+      }
+    }
+    if (runnable.isEmpty()) {
+      throw new IllegalArgumentException(
+          "NewBie-image's executor can run none of the plans: " + String.join("; ", dropped));
+    }
+    if (!dropped.isEmpty()) {
+      LOG.info("plans NewBie-image's executor cannot run, dropped: {}", dropped);
+    }
+    NewbieTokenizer gemmaTokenizer = null;
+    NewbieTokenizer jinaTokenizer = null;
+    PlannedNewbiePipeline pipeline = null;
+    try {
+      gemmaTokenizer = NewbieTokenizer.gemma(model.tokenizer());
+      jinaTokenizer = NewbieTokenizer.jina(model.clipTokenizer());
+      pipeline =
+          new PlannedNewbiePipeline(
+              model, target, runnable, options, dims, gemmaTokenizer, jinaTokenizer);
+      pipeline.ladder.loadFirst();
+      return pipeline;
+    } catch (RuntimeException e) {
+      if (pipeline != null) {
+        pipeline.close();
+      } else {
+        closeQuietly(gemmaTokenizer, jinaTokenizer);
+      }
+      throw e;
+    }
+  }
+
+  /** Why the executor cannot run {@code plan} on a model of {@code dims}, or null when it can. */
+  static String unsupported(ExecutionPlan plan, NewbieDims dims) {
+    int blocks = dims.dit().depthSingleBlocks();
+    if (plan.residentSingleBlocks(blocks) < blocks) {
+      return "it streams DiT blocks, which the Next-DiT executor does not do yet";
+    }
+    if (plan.chunkedAttention()) {
+      return "it chunks attention, which the Next-DiT's attention does not do yet";
+    }
+    return null;
+  }
+
+  private LoadedPlan loadPlan(ExecutionPlan plan) {
+    DeviceLedger.Booking ditBooking =
+        ledger.reserve(dims.nextDit().params() * dtypeBytes(), "dit resident");
+    NextDitTransformer dit = null;
+    Encoders text = null;
+    AutoEncoder vae = null;
+    DeviceLedger.Booking vaeBooking = null;
+    try {
+      try (TensorStore store = TensorStore.open(model.transformer())) {
+        dit = NextDitTransformer.load(NextDitTransformer.weightsOf(store, target), params);
+      }
+      if (plan.t5() == Residency.RESIDENT) {
+        DeviceLedger.Booking g = ledger.reserve(gemmaBytes(), "gemma resident");
+        Gemma3TextEncoder gemma = loadGemma(g);
+        DeviceLedger.Booking j = ledger.reserve(jinaBytes(), "jina resident");
+        text = new Encoders(gemma, g, loadJina(j), j);
+      }
+      if (plan.autoencoder() == Residency.RESIDENT) {
+        vaeBooking = ledger.reserve(autoencoderBytes(), "autoencoder resident");
+        vae = loadVae();
+      }
+      return new LoadedPlan(plan, dit, ditBooking, text, vae, vaeBooking);
+    } catch (RuntimeException e) {
+      closeQuietly(text, vae, vaeBooking, dit, ditBooking);
+      throw e;
+    }
+  }
+
+  private Gemma3TextEncoder loadGemma(DeviceLedger.Booking booking) {
+    try {
+      return Gemma3TextEncoder.load(model.textEncoder(), target);
+    } catch (RuntimeException e) {
+      booking.close();
+      throw e;
+    }
+  }
+
+  private Gemma3TextEncoder streamGemma(DeviceLedger.Booking booking) {
+    try {
+      return Gemma3TextEncoder.stream(model.textEncoder(), target);
+    } catch (RuntimeException e) {
+      booking.close();
+      throw e;
+    }
+  }
+
+  private JinaTextTower loadJina(DeviceLedger.Booking booking) {
+    try {
+      return JinaTextTower.load(model.clipModel(), target);
+    } catch (RuntimeException e) {
+      booking.close();
+      throw e;
+    }
+  }
+
+  private AutoEncoder loadVae() {
+    try (TensorStore store = TensorStore.open(model.vae())) {
+      return AutoEncoder.load(store, AutoEncoderParams.infer(store, model.vaeConfig()), target);
+    }
+  }
+
+  /** The request NewBie's components take, from a job and NewBie's defaults. */
+  static NewbieRequest request(GenerationSpec spec) {
+    return new NewbieRequest(
+        spec.prompt(),
+        spec.negativePrompt(),
+        NewbieRequest.SYSTEM_PROMPT,
+        spec.seed(),
+        spec.width(),
+        spec.height(),
+        spec.steps(),
+        (float) spec.guidance(),
+        spec.cfgTruncation() != null ? spec.cfgTruncation().floatValue() : CFG_TRUNCATION,
+        RENORM_CFG,
+        TIME_SHIFT);
+  }
+
+  private PlannedGeneration runJob(
+      LoadedPlan l,
+      GenerationSpec spec,
+      float[] noise,
+      GenerationListener listener,
+      List<PlanEvent> events,
+      LoraStack loras) {
+    if (!loras.isEmpty()) {
+      throw new UnsupportedLoraException(
+          "NewBie-image takes no LoRA adapters yet, got "
+              + spec.loras().stream().map(LoraRef::name).toList());
+    }
+    NewbieRequest request = request(spec);
+    NewbieMemoryModel memory = memoryModel(spec.width(), spec.height());
+    int f = dims.autoencoder().downscale();
+    Shape latentShape = new Shape(1, params.inChannels(), spec.height() / f, spec.width() / f);
+    float[] initial =
+        noise != null ? noise : new TorchNoise(spec.seed()).randn((int) latentShape.size());
+    if (initial.length != latentShape.size()) {
+      throw new IllegalArgumentException(
+          "noise has "
+              + initial.length
+              + " values, "
+              + latentShape
+              + " needs "
+              + latentShape.size());
+    }
+    ledger.resetPeak();
+    try (NDManager job = jobs.newSubManager()) {
+      listener.onPhaseStart(GenerationListener.TEXT);
+      NDArray[] text = encode(l, request, memory, job);
+      if (listener.cancelled()) {
+        throw new GenerationCancelledException(0);
+      }
+      listener.onPhaseStart(GenerationListener.DENOISE);
+      // The denoising loop's state beyond the job's latents (text embeddings, sequences, RoPE)
+      // and the largest block computing.
+      long working =
+          memory.denoiseStateBytes()
+              - memory.jobStateBytes()
+              - memory.adapterBytes()
+              + memory.blockWideningBytes()
+              + memory.forwardActivationBytes(l.plan().attentionChunk());
+      try (DeviceLedger.Booking state =
+          ledger.reserve(scaled(memory.jobStateBytes()), "job latents")) {
+        NDArray latents;
+        try (BookedScope denoise = ledger.scope(job, scaled(working), "dit working")) {
+          NDArray z = denoise.manager().create(initial, latentShape);
+          trace(listener, "pipe.noise", z);
+          EulerSampler sampler =
+              new EulerSampler(
+                  request.steps(),
+                  request.timeShift(),
+                  new GuidedVelocity(request.cfgScale(), request.cfgTrunc(), request.renormCfg()));
+          int steps = request.steps();
+          NDArray sampled =
+              sampler.sample(
+                  l.dit(),
+                  z,
+                  text[0],
+                  text[1],
+                  text[2],
+                  (k, lat, velocity, applied) -> {
+                    trace(listener, "pipe.latents.step" + k, lat);
+                    listener.onStep(k, steps);
+                    if (k < steps && listener.cancelled()) {
+                      throw new GenerationCancelledException(k);
+                    }
+                  });
+          latents = denoise.manager().ret(sampled);
+        }
+        for (NDArray a : text) {
+          a.close();
+        }
+        listener.onPhaseStart(GenerationListener.DECODE);
+        NDArray pixels = decode(l, latents, memory); // (1, 3, H, W) float32, unclamped
+        trace(listener, "pipe.decoded", pixels);
+        byte[] rgb = NewbiePipeline.toRgb(pixels.toFloatArray(), spec.width(), spec.height());
+        Map<String, String> pngText = NewbiePipeline.pngText(request);
+        pngText.put("model", spec.model());
+        byte[] png = PngEncoder.encode(rgb, spec.width(), spec.height(), pngText);
+        return new PlannedGeneration(
+            new GeneratedImage(spec, spec.width(), spec.height(), rgb, png),
+            l.plan(),
+            events,
+            new long[spec.steps()],
+            0,
+            ledger.peakBytes(),
+            ledger.budgetBytes(),
+            ledger.bookingsAtPeak());
+      }
+    }
+  }
+
+  /**
+   * The text phase: Gemma's caption features, then Jina's pooled vectors, each encoder loaded for
+   * its phase and freed after it when the plan stages them.
+   *
+   * @return {cap_feats, cap_mask, pooled} on {@code job}
+   */
+  private NDArray[] encode(
+      LoadedPlan l, NewbieRequest request, NewbieMemoryModel memory, NDManager job) {
+    Encoders resident = l.text();
+    Residency gemma = l.plan().t5();
+    NDArray[] caption;
+    try (DeviceLedger.Booking staged =
+            resident == null
+                ? ledger.reserve(scaled(memory.gemmaWeightBytes(gemma)), "gemma " + gemma.label())
+                : null;
+        Gemma3TextEncoder own =
+            resident == null
+                ? (gemma == Residency.STREAMED ? streamGemma(staged) : loadGemma(staged))
+                : null;
+        DeviceLedger.Booking act =
+            ledger.reserve(scaled(memory.gemmaActivationBytes()), "gemma activations")) {
+      caption =
+          NewbieText.caption(gemmaTokenizer, own != null ? own : resident.gemma(), request, job);
+    }
+    try (DeviceLedger.Booking held =
+            ledger.reserve(scaled(memory.gemmaOutputBytes()), "caption features");
+        DeviceLedger.Booking staged =
+            resident == null ? ledger.reserve(jinaBytes(), "jina staged") : null;
+        JinaTextTower own = resident == null ? loadJina(staged) : null;
+        DeviceLedger.Booking act =
+            ledger.reserve(scaled(memory.jinaActivationBytes()), "jina activations")) {
+      NDArray pooled =
+          NewbieText.pooled(jinaTokenizer, own != null ? own : resident.jina(), request, job);
+      return new NDArray[] {caption[0], caption[1], pooled};
+    }
+  }
+
+  /** The decode, with the autoencoder loaded for it (and freed after) when it is staged. */
+  private NDArray decode(LoadedPlan l, NDArray latents, NewbieMemoryModel memory) {
+    if (l.vae() != null) {
+      return decode(l.plan(), l.vae(), latents, memory);
+    }
+    try (DeviceLedger.Booking weights = ledger.reserve(autoencoderBytes(), "autoencoder staged");
+        AutoEncoder vae = loadVae()) {
+      return decode(l.plan(), vae, latents, memory);
+    }
+  }
+
+  private NDArray decode(
+      ExecutionPlan plan, AutoEncoder vae, NDArray latents, NewbieMemoryModel memory) {
+    long bytes =
+        memory.decodeActivationBytes(PlanMapping.decodeTilePixels(plan.vaeTile()), dtypeBytes());
+    try (BookedScope decode = ledger.scope(latents.getManager(), bytes, "autoencoder decode")) {
+      NDManager scope = decode.manager();
+      scope.tempAttachAll(latents);
+      NDArray decoded =
+          plan.tiledDecode() ? vae.decodeTiled(latents, plan.vaeTile(), 0) : vae.decode(latents);
+      return scope.ret(decoded.toType(DataType.FLOAT32, false));
+    }
+  }
+
+  /** The planner's model of one job of this size, under the profile of the kernels that run. */
+  NewbieMemoryModel memoryModel(int width, int height) {
+    return dims.memoryModel(
+        new Workload(width, height, 1, StorageType.FP16), options.engineProfile());
+  }
+
+  /** The model's dimensions as the planner and the ledger see them. */
+  public NewbieDims dims() {
+    return dims;
+  }
+
+  private int dtypeBytes() {
+    return target.dtype().getNumOfBytes();
+  }
+
+  private long gemmaBytes() {
+    return dims.gemma().params() * dtypeBytes();
+  }
+
+  private long jinaBytes() {
+    return dims.jina().params() * dtypeBytes();
+  }
+
+  private long autoencoderBytes() {
+    return dims.autoencoder().params() * dtypeBytes();
+  }
+
+  /** A float16 count of the memory model in the compute dtype. */
+  private long scaled(long float16Bytes) {
+    return float16Bytes / 2 * dtypeBytes();
+  }
+
+  /**
+   * Bytes of every array alive now on the pipeline's managers: the loaded plan's weights and the
+   * running job's arrays (a measurement, beside the ledger's bookings).
+   */
+  public long liveBytes() {
+    LoadedPlan l = ladder.loaded();
+    long n = DeviceLedger.bytesOf(jobs) + DeviceLedger.bytesOf(l.dit().manager());
+    if (l.text() != null) {
+      n += DeviceLedger.bytesOf(l.text().gemma().manager());
+      n += DeviceLedger.bytesOf(l.text().jina().manager());
+    }
+    if (l.vae() != null) {
+      n += DeviceLedger.bytesOf(l.vae().manager());
+    }
+    return n;
+  }
+
+  private static void trace(GenerationListener listener, String name, NDArray value) {
+    if (listener.wantsTensors()) {
+      listener.onTensor(name, value);
+    }
+  }
+
+  @Override
+  public String modelName() {
+    return model.name();
+  }
+
+  @Override
+  public ExecutionPlan currentPlan() {
+    return ladder.loaded().plan();
+  }
+
+  @Override
+  public DeviceLedger ledger() {
+    return ledger;
+  }
+
+  @Override
+  public SamplingDefaults defaults() {
+    return DEFAULTS;
+  }
+
+  /** No layer: the Next-DiT takes no LoRA adapters yet. */
+  @Override
+  public DitLinears loraTargets() {
+    return DitLinears.none();
+  }
+
+  @Override
+  public synchronized PlannedGeneration generate(
+      GenerationSpec spec, float[] noise, GenerationListener listener, LoraStack loras) {
+    return ladder.generate(spec, noise, listener, loras);
+  }
+
+  @Override
+  public int liveJobArrays() {
+    return jobs.getManagedArrays().size();
+  }
+
+  @Override
+  public synchronized void close() {
+    closeQuietly(jobs, ladder, gemmaTokenizer, jinaTokenizer);
+  }
+
+  private static void closeQuietly(AutoCloseable... resources) {
+    for (AutoCloseable r : resources) {
+      if (r != null) {
+        try {
+          r.close();
+        } catch (Exception ignored) {
+          // closing the rest matters more than one failure to close
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,193 @@
+package dev.fleet.engine.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fleet.engine.TensorAsserts;
+import dev.fleet.engine.safetensors.TensorStore;
+import dev.fleet.model.memory.ByteSize;
+import dev.fleet.model.memory.MemoryModel;
+import dev.fleet.testing.ImageAssert;
+import dev.fleet.testing.TensorAssert;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code ./fleet engine generate} and {@code plan} on NewBie-image: the newbie-tiny fixture's job
+ * from the command line draws the fixture's expected.png, and the published 3.5 B model is planned
+ * for 1024² within 8 GiB.
+ */
+class NewbieCliTest {
+  static final Path FIXTURE = Path.of("src/test/resources/fixtures/newbie-tiny");
+
+  @TempDir Path tmp;
+
+  private record Result(int code, String out, String err) {
+    JsonNode json() {
+      try {
+        return new ObjectMapper().readTree(out);
+      } catch (Exception e) {
+        throw new AssertionError("not JSON: " + out, e);
+      }
+    }
+  }
+
+  private static Result run(String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int code =
+        new EngineMain(
+                new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8))
+            .run(args);
+    return new Result(
+        code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void generateDrawsTheFixturesImage() throws Exception {
+    JsonNode c = new ObjectMapper().readTree(FIXTURE.resolve("case.json").toFile());
+    Path png = tmp.resolve("newbie.png");
+    Path trace = tmp.resolve("trace.safetensors");
+    Result r =
+        run(
+            "generate",
+            "--model",
+            FIXTURE.toString(),
+            "--prompt",
+            c.get("prompt").asText(),
+            "--negative-prompt",
+            c.get("negative_prompt").asText(),
+            "--seed",
+            c.get("seed").asText(),
+            "--width",
+            c.get("width").asText(),
+            "--height",
+            c.get("height").asText(),
+            "--steps",
+            c.get("steps").asText(),
+            "--guidance",
+            c.get("cfg_scale").asText(),
+            "--cfg-truncation",
+            c.get("cfg_trunc").asText(),
+            "--out",
+            png.toString(),
+            "--trace",
+            trace.toString());
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("\"steps\":5"), r.out());
+    BufferedImage want = ImageAssert.readPng(FIXTURE.resolve("expected.png"));
+    BufferedImage got = ImageAssert.readPng(Files.readAllBytes(png));
+    System.out.println("generate newbie-tiny vs expected.png: " + ImageAssert.compare(want, got));
+    ImageAssert.assertClose(want, got, "./fleet engine generate on newbie-tiny");
+    try (TensorStore t = TensorStore.open(trace)) {
+      assertTrue(
+          t.contains("pipe.noise") && t.contains("pipe.latents.step5"), t.names().toString());
+    }
+  }
+
+  /** parity on the fixture's own inputs gives its reference outputs (fp32 CPU, ≤ 1e-4). */
+  @Test
+  void parityRunsTheComponentsOnTheFixturesInputs() {
+    Path expected = FIXTURE.resolve("expected.safetensors");
+    Path out = tmp.resolve("parity.safetensors");
+    Result r =
+        run(
+            "parity",
+            "--model",
+            FIXTURE.toString(),
+            "--inputs",
+            expected.toString(),
+            "--out",
+            out.toString());
+    assertEquals(0, r.code(), r.err());
+    try (TensorStore want = TensorStore.open(expected);
+        TensorStore got = TensorStore.open(out)) {
+      for (String name :
+          List.of(
+              "dit.out",
+              "gemma.out.hidden_states_m2",
+              "jina.out.pooled",
+              "jina.out.last_hidden_state")) {
+        double err =
+            TensorAssert.relErr(TensorAsserts.floats(want, name), TensorAsserts.floats(got, name));
+        System.out.printf("parity newbie-tiny %s: rel L2 %.3e%n", name, err);
+        assertTrue(err <= 1e-4, name + " rel L2 " + err);
+      }
+    }
+  }
+
+  @Test
+  void theNewbiePresetAt1024FitsEightGibByStreaming() {
+    Result r =
+        run(
+            "plan",
+            "--synthetic",
+            "newbie",
+            "--budget",
+            "8GiB",
+            "--width",
+            "1024",
+            "--height",
+            "1024",
+            "--engine",
+            "djl-scripted");
+    assertEquals(0, r.code(), r.err() + r.out());
+    System.out.println(r.out());
+    JsonNode j = r.json();
+    assertTrue(j.get("fits").asBoolean());
+    long peak = j.get("predictedPeakBytes").asLong();
+    assertTrue(peak <= 8 * ByteSize.GIB - MemoryModel.RESERVE_BYTES, "peak " + peak);
+    assertEquals("gemma3", j.at("/residency/textEncoders/t5").asText());
+    assertEquals("jina-clip", j.at("/residency/textEncoders/clip").asText());
+    // Gemma (≈ 7 GiB in fp16) streams, so that all 38 fp8 blocks stay resident beside it.
+    assertEquals("streamed", j.at("/residency/t5").asText());
+    assertEquals(0, j.at("/residency/dit/doubleBlocks").asInt());
+    assertEquals(38, j.at("/residency/dit/singleBlocks").asInt());
+    assertEquals(38, j.at("/residency/dit/residentSingleBlocks").asInt());
+    assertEquals(0, j.get("streamedBytesPerStep").asLong());
+    assertEquals(0, j.get("doubleBlockBytes").asLong());
+    assertTrue(j.get("singleBlockBytes").asLong() > 80_000_000, j.get("singleBlockBytes").asText());
+  }
+
+  @Test
+  void twoGibAreRefusedWithWhatItNeeds() {
+    Result r = run("plan", "--synthetic", "newbie", "--budget", "2GiB", "--width", "1024");
+    assertEquals(2, r.code(), r.out());
+    assertTrue(r.err().contains("engine: plan: nothing fits in 2.0 GiB"), r.err());
+    assertTrue(r.err().contains("needs a budget of"), r.err());
+    JsonNode j = r.json();
+    assertTrue(j.get("plan").isNull());
+    assertTrue(j.get("neededBytes").asLong() > 2 * ByteSize.GIB);
+    System.out.println("newbie at 2 GiB: " + r.err());
+  }
+
+  @Test
+  void theFixtureIsPlannedFromItsDirectory() {
+    Result r =
+        run(
+            "plan",
+            "--model",
+            FIXTURE.toString(),
+            "--budget",
+            "1GiB",
+            "--width",
+            "80",
+            "--height",
+            "48");
+    assertEquals(0, r.code(), r.err() + r.out());
+    JsonNode j = r.json();
+    assertEquals("newbie-tiny", j.get("model").asText());
+    assertEquals("fp16", j.get("storage").asText());
+    assertEquals(4, j.at("/residency/dit/singleBlocks").asInt());
+  }
+}

@@ -1,0 +1,320 @@
+package dev.fleet.engine.nextdit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import ai.djl.ndarray.types.DataType;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.fleet.engine.family.ModelFamilies;
+import dev.fleet.engine.memory.DeviceLedger;
+import dev.fleet.engine.memory.ExecutionPlan;
+import dev.fleet.engine.memory.PlanMapping;
+import dev.fleet.engine.model.ModelLocation;
+import dev.fleet.engine.pipeline.ExecutionOptions;
+import dev.fleet.engine.pipeline.GenerationListener;
+import dev.fleet.engine.pipeline.GenerationPipeline;
+import dev.fleet.engine.pipeline.PlannedGeneration;
+import dev.fleet.engine.weights.ComputeTarget;
+import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.memory.EngineProfile;
+import dev.fleet.model.memory.Hardware;
+import dev.fleet.model.memory.MemoryModel;
+import dev.fleet.model.memory.NewbieDims;
+import dev.fleet.model.memory.PlanDecision;
+import dev.fleet.model.memory.Planner;
+import dev.fleet.model.memory.Residency;
+import dev.fleet.model.memory.StorageType;
+import dev.fleet.model.memory.Workload;
+import dev.fleet.testing.ImageAssert;
+import java.awt.image.BufferedImage;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * NewBie-image as a model family: loaded through {@link ModelFamilies} under a plan ladder, it
+ * draws the fixture's image; staged encoders and autoencoder draw the same one; its ledger books
+ * what its weights really take; and across budgets every plan the planner accepts (and the executor
+ * can run) runs under the ledger within its predicted peak, the arrays alive at every step staying
+ * within it too.
+ */
+class PlannedNewbiePipelineTest {
+  static final ModelLocation FIXTURE = ModelLocation.of(NewbieFixture.DIR);
+
+  private static final ComputeTarget FP16_CPU = new ComputeTarget(Device.cpu(), DataType.FLOAT16);
+
+  /** The fixture's job: prompt and negative prompt, seed, size, steps, guidance, truncation. */
+  static GenerationSpec fixtureSpec() {
+    JsonNode c = NewbieFixture.caseJson();
+    assertEquals(NewbieRequest.SYSTEM_PROMPT, c.get("system_prompt").asText());
+    assertEquals(PlannedNewbiePipeline.RENORM_CFG, c.get("renorm_cfg").asDouble());
+    assertEquals(PlannedNewbiePipeline.TIME_SHIFT, c.get("time_shift").asDouble());
+    return new GenerationSpec(
+        c.get("prompt").asText(),
+        c.get("seed").asLong(),
+        c.get("steps").asInt(),
+        c.get("width").asInt(),
+        c.get("height").asInt(),
+        c.get("cfg_scale").asDouble(),
+        "newbie-tiny",
+        List.of(),
+        c.get("negative_prompt").asText(),
+        c.get("cfg_trunc").asDouble());
+  }
+
+  private static GenerationPipeline load(List<ExecutionPlan> plans, ComputeTarget target) {
+    return ModelFamilies.of(FIXTURE).load(FIXTURE, target, plans, ExecutionOptions.defaults());
+  }
+
+  private static ExecutionPlan staged(long budget) {
+    return new ExecutionPlan(
+        "text-staged+ae-staged",
+        Integer.MAX_VALUE,
+        Integer.MAX_VALUE,
+        Residency.STAGED,
+        Residency.STAGED,
+        0,
+        0,
+        budget);
+  }
+
+  @Test
+  void drawsTheFixturesImageWithEncodersResidentStagedOrStreamed() {
+    BufferedImage want = ImageAssert.readPng(NewbieFixture.EXPECTED_PNG);
+    ExecutionPlan streamed =
+        new ExecutionPlan(
+            "t5-streamed+tiled-decode",
+            Integer.MAX_VALUE,
+            Integer.MAX_VALUE,
+            Residency.STREAMED,
+            Residency.RESIDENT,
+            0,
+            0,
+            Long.MAX_VALUE);
+    for (ExecutionPlan plan :
+        List.of(ExecutionPlan.allResident(Long.MAX_VALUE), staged(Long.MAX_VALUE), streamed)) {
+      try (GenerationPipeline p = load(List.of(plan), ComputeTarget.cpu())) {
+        PlannedGeneration g = p.generate(fixtureSpec(), GenerationListener.NONE);
+        BufferedImage got = ImageAssert.readPng(g.image().png());
+        System.out.println(plan.name() + " vs expected.png: " + ImageAssert.compare(want, got));
+        ImageAssert.assertClose(want, got, plan.name() + " vs the reference's expected.png");
+        assertEquals(plan, g.plan());
+        assertEquals(0, p.liveJobArrays(), "arrays left after the job");
+      }
+    }
+  }
+
+  @Test
+  void theLedgerBooksWhatTheWeightsTake() {
+    try (PlannedNewbiePipeline p =
+        (PlannedNewbiePipeline)
+            load(List.of(ExecutionPlan.allResident(Long.MAX_VALUE)), FP16_CPU)) {
+      NewbieDims d = p.dims();
+      long booked = (d.nextDit().params() + d.gemma().params() + d.jina().params()) * 2;
+      booked += d.autoencoder().params() * 2;
+      assertEquals(booked, p.ledger().inUseBytes());
+      long loaded = p.liveBytes();
+      System.out.printf("newbie-tiny weights: booked %d B, loaded %d B%n", booked, loaded);
+      // The DiT, Gemma and Jina hold exactly what is counted, except norm_final: stored and
+      // booked, never read by the forward pass, so not loaded. The autoencoder's loader holds a
+      // few thousand elements beyond its checkpoint's (as for FLUX, which books it by its file).
+      long expected = booked - d.nextDit().dim() * 2L;
+      assertTrue(loaded >= expected, loaded + " < " + expected);
+      assertTrue(
+          loaded - expected <= d.autoencoder().params() * 2 / 200,
+          "loaded " + loaded + " exceeds the counted " + expected + " by more than 0.5% of the ae");
+    }
+  }
+
+  /**
+   * The published model at 1024² in 8 GiB: with its blocks in fp8 the planner keeps all 38 resident
+   * and streams Gemma, which this executor runs but for the fp8 storage (it widens the blocks to 16
+   * bits when it loads them); with the blocks in fp16, as it holds them, the plan streams DiT
+   * blocks, which it does not do yet. So 8 GiB needs one of the two.
+   */
+  @Test
+  void theEightGibPlanOfThePublishedModelNeedsFp8StorageOrBlockStreaming() {
+    long budget = 8L << 30;
+    for (StorageType storage : List.of(StorageType.FP8, StorageType.FP16)) {
+      PlanDecision d =
+          Planner.plan(
+              NewbieDims.NEWBIE,
+              new Workload(1024, 1024, 1, storage),
+              budget,
+              Hardware.DEFAULT,
+              EngineProfile.DJL_SCRIPTED);
+      assertTrue(d.fits(), d.reason());
+      ExecutionPlan e = PlanMapping.toExecution(d.chosen(), budget);
+      String why = PlannedNewbiePipeline.unsupported(e, NewbieDims.NEWBIE);
+      System.out.println("newbie 1024² in 8 GiB, " + storage.label() + ": " + d.reason());
+      if (storage == StorageType.FP8) {
+        assertEquals(Residency.STREAMED, e.t5());
+        assertEquals(null, why, e.name());
+      } else {
+        assertTrue(why != null && why.contains("streams DiT blocks"), e.name() + ": " + why);
+      }
+    }
+  }
+
+  @Test
+  void plansTheExecutorCannotRunAreDroppedOrRefusedByName() {
+    ExecutionPlan streamed =
+        new ExecutionPlan(
+            "dit-streamed", 0, 0, Residency.STAGED, Residency.STAGED, 0, 0, Long.MAX_VALUE);
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> load(List.of(streamed), FP16_CPU));
+    assertTrue(e.getMessage().contains("dit-streamed: it streams DiT blocks"), e.getMessage());
+    try (GenerationPipeline p = load(List.of(streamed, staged(Long.MAX_VALUE)), FP16_CPU)) {
+      assertEquals("text-staged+ae-staged", p.currentPlan().name());
+    }
+  }
+
+  /**
+   * The planner/ledger agreement sweep (as FLUX's PlannerLedgerAgreementTest) on newbie-tiny at two
+   * sizes, budgets from the planner's leanest need up to everything resident: every accepted plan
+   * the executor can run loads and runs without a refusal, what the ledger booked at its peak stays
+   * within the predicted peak, and so do the arrays alive at each step (a measurement). float16 on
+   * the CPU, so that the planner's float16 arithmetic is the executor's.
+   */
+  @Test
+  void everyAcceptedPlanRunsUnderTheLedgerWithinItsPrediction() {
+    NewbieDims dims = (NewbieDims) ModelFamilies.NEWBIE.dims(FIXTURE);
+    List<String> seen = new ArrayList<>();
+    int ran = 0;
+    for (int[] size : new int[][] {{80, 48}, {64, 64}}) {
+      Workload workload = new Workload(size[0], size[1], 1, StorageType.FP16);
+      PlanDecision unlimited =
+          Planner.plan(
+              dims, workload, Long.MAX_VALUE / 4, Hardware.DEFAULT, EngineProfile.DJL_EAGER);
+      long needed = unlimited.neededBytes();
+      long allResident = unlimited.chosen().predictedPeakBytes() + MemoryModel.RESERVE_BYTES;
+      for (double f : new double[] {0, 0.25, 0.5, 0.75, 1.0}) {
+        long budget = needed + (long) (f * (allResident - needed));
+        PlanDecision d =
+            Planner.plan(dims, workload, budget, Hardware.DEFAULT, EngineProfile.DJL_EAGER);
+        assertTrue(d.fits(), "the planner accepts its own need: " + d.reason());
+        ExecutionPlan chosen = PlanMapping.toExecution(d.chosen(), budget);
+        String why = PlannedNewbiePipeline.unsupported(chosen, dims);
+        String what =
+            size[0] + "x" + size[1] + " under " + budget + " B (" + d.chosen().name() + ")";
+        if (why != null) {
+          seen.add(what + ": not run, " + why);
+          continue;
+        }
+        runWithinPrediction(d.chosen(), PlanMapping.fallbackLadder(d), size, what, seen);
+        ran++;
+      }
+    }
+    // The best plan of every rung the executor runs (a streamed Gemma among them), each alone
+    // under the budget it needs.
+    for (int[] size : new int[][] {{80, 48}}) {
+      Workload workload = new Workload(size[0], size[1], 1, StorageType.FP16);
+      PlanDecision unlimited =
+          Planner.plan(
+              dims, workload, Long.MAX_VALUE / 4, Hardware.DEFAULT, EngineProfile.DJL_EAGER);
+      for (PlanDecision.Alternative a : unlimited.alternatives()) {
+        long budget = a.plan().predictedPeakBytes() + MemoryModel.RESERVE_BYTES;
+        ExecutionPlan e = PlanMapping.toExecution(a.plan(), budget);
+        String what = size[0] + "x" + size[1] + " rung " + a.plan().name();
+        if (PlannedNewbiePipeline.unsupported(e, dims) == null) {
+          runWithinPrediction(a.plan(), List.of(e), size, what, seen);
+          ran++;
+        }
+      }
+    }
+    seen.forEach(System.out::println);
+    assertTrue(ran >= 6, "too few plans ran: " + seen);
+    assertTrue(
+        seen.stream().anyMatch(l -> l.contains("t5-streamed") && l.contains("booked")),
+        "no plan streamed Gemma: " + seen);
+  }
+
+  /**
+   * Runs one job under {@code ladder} (whose first plan is {@code planned}'s) and checks that it
+   * ran that plan without a refusal, and that both the ledger's peak and the arrays alive at every
+   * step stayed within the planner's prediction.
+   */
+  private static void runWithinPrediction(
+      dev.fleet.model.memory.Plan planned,
+      List<ExecutionPlan> ladder,
+      int[] size,
+      String what,
+      List<String> seen) {
+    long[] measured = {0};
+    try (PlannedNewbiePipeline p = (PlannedNewbiePipeline) load(ladder, FP16_CPU)) {
+      GenerationListener sampling =
+          new GenerationListener() {
+            @Override
+            public void onStep(int step, int steps) {
+              measured[0] = Math.max(measured[0], p.liveBytes());
+            }
+
+            @Override
+            public void onPhaseStart(String phase) {
+              measured[0] = Math.max(measured[0], p.liveBytes());
+            }
+          };
+      GenerationSpec spec =
+          new GenerationSpec(
+              "<character_1>a girl</character_1>",
+              1,
+              2,
+              size[0],
+              size[1],
+              5.0,
+              "newbie-tiny",
+              List.of(),
+              "blurry",
+              null);
+      PlannedGeneration g = p.generate(spec, null, sampling, dev.fleet.engine.lora.LoraStack.NONE);
+      long predicted = planned.predictedPeakBytes();
+      seen.add(
+          what
+              + ": booked "
+              + g.peakBytes()
+              + ", measured "
+              + measured[0]
+              + " of predicted "
+              + predicted);
+      assertEquals(List.of(), g.events(), what + ": the ledger refused the accepted plan");
+      assertEquals(ladder.get(0), g.plan(), what);
+      assertTrue(
+          g.peakBytes() <= predicted,
+          what
+              + ": booked "
+              + g.peakBytes()
+              + " > predicted "
+              + predicted
+              + "; at peak "
+              + g.bookingsAtPeak());
+      assertTrue(measured[0] <= predicted, what + ": measured " + measured[0] + " > " + predicted);
+      assertTrue(measured[0] > 0);
+    }
+  }
+
+  @Test
+  void liveBytesOfTheLedgerAreZeroBetweenJobs() {
+    try (PlannedNewbiePipeline p =
+        (PlannedNewbiePipeline) load(List.of(staged(Long.MAX_VALUE)), FP16_CPU)) {
+      long before = p.ledger().inUseBytes();
+      GenerationSpec s = fixtureSpec();
+      p.generate(
+          new GenerationSpec(
+              s.prompt(),
+              s.seed(),
+              1,
+              s.width(),
+              s.height(),
+              s.guidance(),
+              s.model(),
+              List.of(),
+              s.negativePrompt(),
+              s.cfgTruncation()),
+          GenerationListener.NONE);
+      assertEquals(before, p.ledger().inUseBytes(), DeviceLedger.format(p.ledger().inUseBytes()));
+      assertEquals(0, p.liveJobArrays());
+    }
+  }
+}
