@@ -133,13 +133,9 @@ public record FluxDims(
   }
 
   /** Pixels per token side: the autoencoder's downscale times the 2x2 packing (16 for FLUX.1). */
+  @Override
   public int pixelsPerToken() {
     return autoencoder.downscale() * PATCH;
-  }
-
-  /** Image tokens the transformer sees for a {@code width x height} image. */
-  public long imageTokens(int width, int height) {
-    return (long) (width / pixelsPerToken()) * (height / pixelsPerToken());
   }
 
   /** FLUX's memory formulas for one job on this model. */

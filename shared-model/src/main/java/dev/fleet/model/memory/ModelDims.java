@@ -18,6 +18,32 @@ public interface ModelDims {
   /** The denoiser's blocks. */
   DitDims dit();
 
+  /** Pixels per token side: the autoencoder's downscale times the transformer's patch. */
+  int pixelsPerToken();
+
+  /** Image tokens the transformer sees for a {@code width x height} image. */
+  default long imageTokens(int width, int height) {
+    return (long) (width / pixelsPerToken()) * (height / pixelsPerToken());
+  }
+
+  /**
+   * Fails, naming the model and the grid, unless the workload's image is a whole number of tokens
+   * on each side (what the transformer's patching needs).
+   */
+  default void requireTokenGrid(Workload workload) {
+    int px = pixelsPerToken();
+    if (workload.width() % px != 0 || workload.height() % px != 0) {
+      throw new IllegalArgumentException(
+          name()
+              + " needs width and height in multiples of "
+              + px
+              + ", got "
+              + workload.width()
+              + "x"
+              + workload.height());
+    }
+  }
+
   /** The family's memory formulas for one job on this model. */
   MemoryModel memoryModel(Workload workload, EngineProfile engine);
 

@@ -122,13 +122,9 @@ public record NewbieDims(
   }
 
   /** Pixels per token side: the autoencoder's downscale times the patch (16 for NewBie). */
+  @Override
   public int pixelsPerToken() {
     return autoencoder.downscale() * nextDit.patchSize();
-  }
-
-  /** Image tokens the transformer sees for a {@code width x height} image. */
-  public long imageTokens(int width, int height) {
-    return (long) (width / pixelsPerToken()) * (height / pixelsPerToken());
   }
 
   @Override

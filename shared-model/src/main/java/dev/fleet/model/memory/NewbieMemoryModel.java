@@ -50,17 +50,7 @@ public final class NewbieMemoryModel implements MemoryModel {
     this.model = Objects.requireNonNull(model, "model");
     this.workload = Objects.requireNonNull(workload, "workload");
     this.engine = Objects.requireNonNull(engine, "engine");
-    int px = model.pixelsPerToken();
-    if (workload.width() % px != 0 || workload.height() % px != 0) {
-      throw new IllegalArgumentException(
-          model.name()
-              + " needs width and height in multiples of "
-              + px
-              + ", got "
-              + workload.width()
-              + "x"
-              + workload.height());
-    }
+    model.requireTokenGrid(workload);
   }
 
   /** Gemma 3 in the T5 slot, Jina CLIP's text tower in the CLIP slot. */
