@@ -4,13 +4,8 @@
 # measured while the worker runs jobs. CPU split sampled in the middle of each run.
 set -u
 cd "$(dirname "$0")/../.."
-export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
-J=$JAVA_HOME/bin/java
 DATA=${DATA:-/tmp/load-fleet}
-load() { $J -cp api-gateway/target/test-classes dev.fleet.gateway.bench.SubmitLoad "$@"; }
-sse() { $J -Xss256k -cp api-gateway/target/test-classes dev.fleet.gateway.bench.SseLoad "$@"; }
-# (waits for its own sampler only: the fleet runs in the background too)
-split() { local at=$1 window=$2; shift 2; (sleep "$at"; docs/bench/cpu-split.sh "$window" "$DATA") & local s=$!; "$@"; wait $s; }
+. docs/bench/common.sh
 rm -rf "$DATA"
 FLEET_GATEWAY_OPTS='-Dfleet.limits.tenants."bench".submit-rate=0 -Dfleet.limits.tenants."bench".max-active-jobs=0' \
   ./fleet up --data "$DATA" > /tmp/load-up.log 2>&1 &
@@ -19,8 +14,7 @@ for i in $(seq 1 120); do curl -sf localhost:8080/q/health/ready > /dev/null && 
 export FLEET_API_KEY=$(./fleet keys create --tenant bench --data "$DATA" | tail -1)
 # Work for the worker: 400 jobs (about 0.7 s each), so that it runs jobs through every measurement.
 load --mode submit --requests 400 --warmup 0 --concurrency 4 > /dev/null
-PSQL=${PSQL:-psql}
-done_jobs() { PGPASSWORD=fleet $PSQL -h localhost -p 15432 -U fleet -At -c "SELECT count(*) FROM jobs WHERE state = 'SUCCEEDED'" fleet; }
+done_jobs() { db -c "SELECT count(*) FROM jobs WHERE state = 'SUCCEEDED'"; }
 START_DONE=$(done_jobs); T0=$(date +%s)
 load --mode read --requests 30000 --warmup 0 --concurrency 16 > /dev/null
 echo "== status reads while the worker runs jobs (16 clients)"

@@ -1,28 +1,17 @@
 #!/bin/bash
-# The SSE fan-out and submission runs of docs/BENCHMARKS.md ("On a quiet machine"), on their own: a
+# The SSE fan-out and submission runs of docs/BENCHMARKS.md ("SSE fan-out and submissions again"), on their own: a
 # fresh stack with 10,000 queued jobs and the packaged gateway (tenant "bench" without limits), then
 # twice: 10,000 streams on 10,000 jobs (one each), 10,000 streams on 100 jobs (100 each),
 # submissions due at 1,000/s (open loop, up to 64 in flight) and from 64 closed-loop clients. The
 # CPU split is sampled in the middle of the one-stream-per-job and the submission runs (the 100-job
 # runs cancel for 2 s only). Needs the packaged gateway (./mvnw -o -pl api-gateway -am
-# package -DskipTests), its test classes and psql (PSQL). Usage: docs/bench/sse-fanout.sh
+# package -DskipTests), its test classes and psql (PSQL). Usage: docs/bench/stream-and-submit.sh
 set -u
 cd "$(dirname "$0")/../.."
-export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}" PGPASSWORD=fleet
-J=$JAVA_HOME/bin/java
-PSQL="${PSQL:-psql}"
-db() { $PSQL -h localhost -p 15432 -U fleet -At "$@" fleet; }
-load() { $J -cp api-gateway/target/test-classes dev.fleet.gateway.bench.SubmitLoad "$@"; }
-sse() { $J -Xss256k -cp api-gateway/target/test-classes dev.fleet.gateway.bench.SseLoad "$@"; }
-split() { local at=$1 window=$2; shift 2; (sleep "$at"; docs/bench/cpu-split.sh "$window") & local s=$!; "$@"; wait $s; }
-rm -rf /tmp/bench-stack; ./fleet stack --data /tmp/bench-stack > /tmp/bench-stack.log 2>&1 &
-STACK=$!
-for i in $(seq 1 90); do db -c "select 1" >/dev/null 2>&1 && break; sleep 1; done
-$J '-Dfleet.limits.tenants."bench".submit-rate=0' '-Dfleet.limits.tenants."bench".max-active-jobs=0' \
-  -jar api-gateway/target/quarkus-app/quarkus-run.jar > /tmp/gw.log 2>&1 &
-GW=$!
-for i in $(seq 1 60); do curl -sf localhost:8080/q/health/ready >/dev/null && break; sleep 1; done
-export FLEET_API_KEY=$(./fleet keys create --tenant bench --data /tmp/bench-stack | tail -1)
+. docs/bench/common.sh
+start_stack
+start_gateway
+export FLEET_API_KEY=$(./fleet keys create --tenant bench --data "$DATA" | tail -1)
 db -q -v n=10000 -f docs/bench/fill-queue.sql > /dev/null
 # A fresh gateway's first seconds go to the JIT compiler: warm up the paths the streams take.
 load --mode submit --requests 600 --warmup 0 --concurrency 16 > /dev/null
