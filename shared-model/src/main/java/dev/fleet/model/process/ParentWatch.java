@@ -13,7 +13,24 @@ public final class ParentWatch {
   public static final String PROPERTY = "launcher.parent-pid";
   static final Duration INTERVAL = Duration.ofMillis(500);
 
+  /** How long {@link #exit} lets the shutdown hooks run before it halts. */
+  static final Duration EXIT_GRACE = Duration.ofSeconds(15);
+
   private ParentWatch() {}
+
+  /**
+   * What the gateway and the worker do at start: if {@code -Dlauncher.parent-pid=PID} is set (a
+   * plain system property, outside the {@code fleet.*} configuration, whose mappings refuse unknown
+   * keys), exit ({@link #exit}) once that process is gone.
+   *
+   * @param who the process, in the message it leaves on stderr ("fleet worker")
+   * @return whether a watch started
+   */
+  public static boolean startIfAsked(String who) {
+    return Optional.ofNullable(Long.getLong(PROPERTY))
+        .map(pid -> start(pid, exit(who, EXIT_GRACE)))
+        .orElse(false);
+  }
 
   /**
    * Watches {@code pid} on a daemon thread and runs {@code onGone} once it has exited; nothing if

@@ -24,4 +24,26 @@ class ParentWatchTest {
     p.waitFor();
     assertFalse(ParentWatch.start(p.pid(), () -> {}));
   }
+
+  @Test
+  void theLauncherPropertyDecidesWhetherAWatchStarts() throws Exception {
+    String before = System.getProperty(ParentWatch.PROPERTY);
+    try {
+      System.clearProperty(ParentWatch.PROPERTY);
+      assertFalse(ParentWatch.startIfAsked("test"), "no launcher, no watch");
+      // This test's own JVM stays alive for the rest of the run: a watch starts, and never fires.
+      System.setProperty(ParentWatch.PROPERTY, Long.toString(ProcessHandle.current().pid()));
+      assertTrue(ParentWatch.startIfAsked("test"));
+      Process gone = new ProcessBuilder("true").start();
+      gone.waitFor();
+      System.setProperty(ParentWatch.PROPERTY, Long.toString(gone.pid()));
+      assertFalse(ParentWatch.startIfAsked("test"), "a launcher that is gone already");
+    } finally {
+      if (before == null) {
+        System.clearProperty(ParentWatch.PROPERTY);
+      } else {
+        System.setProperty(ParentWatch.PROPERTY, before);
+      }
+    }
+  }
 }
