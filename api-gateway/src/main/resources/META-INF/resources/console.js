@@ -7,7 +7,7 @@
   const STRINGS = {
     en: {
       skip: 'Skip to the prompt',
-      tagline: 'Text to image on FLUX models',
+      tagline: 'Text to image on FLUX and NewBie-image models',
       language: 'Language',
       newImage: 'New image',
       prompt: 'Prompt',
@@ -26,6 +26,15 @@
       steps: 'Steps',
       stepsSlider: 'Steps (slider)',
       guidance: 'Guidance',
+      guidanceHint: "FLUX's distilled guidance: one pass per step, no negative prompt.",
+      cfgScale: 'CFG scale',
+      cfgScaleHint: 'Classifier-free guidance: how far the image is pushed from the negative prompt towards the prompt.',
+      negativePrompt: 'Negative prompt',
+      negativePromptHint: 'What the image should not have. Empty: none.',
+      cfgTruncation: 'CFG truncation',
+      cfgTruncationHint: "Model time (0 to 1) from which the negative prompt's pass is skipped, saving its time; 1 never skips. Empty: the model's default.",
+      modelDefault: "model's default",
+      negativeLine: 'Negative prompt: {text}',
       generate: 'Generate',
       submitting: 'Sending…',
       apiKey: 'API key',
@@ -76,6 +85,9 @@
       'param.size': 'Size',
       'param.steps': 'Steps',
       'param.guidance': 'Guidance',
+      'param.cfgScale': 'CFG scale',
+      'param.negativePrompt': 'Negative prompt',
+      'param.cfgTruncation': 'CFG truncation',
       'param.seed': 'Seed',
       'param.loras': 'LoRAs',
       loras: 'LoRAs',
@@ -94,7 +106,7 @@
     },
     'zh-CN': {
       skip: '跳到提示词',
-      tagline: '用 FLUX 模型把文字变成图像',
+      tagline: '用 FLUX 与 NewBie-image 模型把文字变成图像',
       language: '语言',
       newImage: '新图像',
       prompt: '提示词',
@@ -113,6 +125,15 @@
       steps: '步数',
       stepsSlider: '步数（滑块）',
       guidance: '引导强度',
+      guidanceHint: 'FLUX 的蒸馏引导：每步只算一遍，没有反向提示词。',
+      cfgScale: 'CFG 引导系数',
+      cfgScaleHint: '无分类器引导：让图像远离反向提示词、靠近提示词的力度。',
+      negativePrompt: '反向提示词',
+      negativePromptHint: '不希望出现在图像中的内容。留空表示没有。',
+      cfgTruncation: 'CFG 截断',
+      cfgTruncationHint: '模型时间（0 到 1）到达此值后不再计算反向提示词那一遍，以节省时间；1 表示从不跳过。留空则用模型的默认值。',
+      modelDefault: '模型默认值',
+      negativeLine: '反向提示词：{text}',
       generate: '生成图像',
       submitting: '正在提交…',
       apiKey: 'API 密钥',
@@ -163,6 +184,9 @@
       'param.size': '尺寸',
       'param.steps': '步数',
       'param.guidance': '引导强度',
+      'param.cfgScale': 'CFG 引导系数',
+      'param.negativePrompt': '反向提示词',
+      'param.cfgTruncation': 'CFG 截断',
       'param.seed': '种子',
       'param.loras': 'LoRA',
       loras: 'LoRA',
@@ -190,7 +214,9 @@
     key: 'fleet.apiKey',
   };
   const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'TIMED_OUT']);
-  const FIELDS = ['prompt', 'model', 'seed', 'width', 'height', 'steps', 'guidance'];
+  const FIELDS = ['prompt', 'negativePrompt', 'model', 'seed', 'width', 'height', 'steps', 'guidance', 'cfgTruncation'];
+  // Shown only for a model with classifier-free guidance; each is in an element "<id>-field".
+  const CFG_FIELDS = ['negativePrompt', 'cfgTruncation'];
   const RATIOS = [[1, 1], [3, 4], [4, 3], [9, 16], [16, 9]];
   const LONG_SIDES = [128, 256, 384, 512, 640, 768, 1024, 1280, 1536, 2048, 3072, 4096];
   const MAX_REMEMBERED = 100;
@@ -339,6 +365,37 @@
     return registry.models.find((m) => m.name === $('model').value) || registry.models[0];
   }
 
+  /**
+   * Whether a job's spec is of a model with classifier-free guidance (its guidance is then a CFG
+   * scale): the registry says so; for a model no longer in it, the CFG fields the job carries do.
+   */
+  function specUsesCfg(spec) {
+    const m = registry && registry.models.find((x) => x.name === spec.model);
+    if (m) return Boolean(m.classifierFreeGuidance);
+    return spec.negativePrompt != null || spec.cfgTruncation != null;
+  }
+
+  /** A label or hint whose string key depends on the model: set, and kept by applyLanguage. */
+  function setText(id, key) {
+    $(id).dataset.i18n = key;
+    $(id).textContent = t(key);
+  }
+
+  /**
+   * The guidance fields of the selected model: FLUX's distilled guidance alone, or a CFG scale
+   * with a negative prompt and a truncation. The fields a model does not take are hidden, their
+   * messages cleared, and readForm leaves them out (the gateway refuses them for FLUX).
+   */
+  function renderGuidanceFields() {
+    const cfg = Boolean(model().classifierFreeGuidance);
+    for (const f of CFG_FIELDS) {
+      $(f + '-field').hidden = !cfg;
+      if (!cfg) clearFieldError(f);
+    }
+    setText('guidance-label', cfg ? 'cfgScale' : 'guidance');
+    setText('guidance-hint', cfg ? 'cfgScaleHint' : 'guidanceHint');
+  }
+
   function gcd(a, b) {
     return b ? gcd(b, a % b) : a;
   }
@@ -400,8 +457,11 @@
     $('seed').max = registry.limits.maxSeed;
     setSteps(d.steps);
     $('guidance').value = d.guidance;
+    // Empty: the gateway leaves it out and the model's own truncation applies.
+    $('cfgTruncation').value = '';
     setSize(d.width, d.height);
     renderSizeHint();
+    renderGuidanceFields();
   }
 
   function setSteps(n) {
@@ -504,16 +564,18 @@
     renderPresets();
   }
 
-  function clearErrors() {
-    for (const f of FIELDS) {
-      const err = $(f + '-error');
-      const input = $(f);
-      if (err) {
-        err.hidden = true;
-        err.textContent = '';
-      }
-      if (input) input.removeAttribute('aria-invalid');
+  function clearFieldError(f) {
+    const err = $(f + '-error');
+    const input = $(f);
+    if (err) {
+      err.hidden = true;
+      err.textContent = '';
     }
+    if (input) input.removeAttribute('aria-invalid');
+  }
+
+  function clearErrors() {
+    for (const f of FIELDS) clearFieldError(f);
     $('form-error').hidden = true;
     $('form-error').textContent = '';
     $('loras-error').hidden = true;
@@ -545,7 +607,8 @@
         if (!first) first = target;
         continue;
       }
-      const err = FIELDS.includes(field) ? $(field + '-error') : null;
+      // A field hidden for this model cannot show its message: it goes above the button.
+      const err = FIELDS.includes(field) && !$(field).closest('[hidden]') ? $(field + '-error') : null;
       if (!err) {
         unplaced.push(field + ' ' + e.message);
         continue;
@@ -665,8 +728,13 @@
       const v = $(id).value.trim();
       return v === '' ? undefined : Number(v);
     };
+    const cfg = Boolean(model().classifierFreeGuidance);
+    const negative = $('negativePrompt').value;
     return {
       prompt: $('prompt').value,
+      // Only for a model with classifier-free guidance; an empty one is no negative prompt.
+      negativePrompt: cfg && negative.trim() !== '' ? negative : undefined,
+      cfgTruncation: cfg ? num('cfgTruncation') : undefined,
       model: $('model').value,
       seed: num('seed'),
       width: num('width'),
@@ -688,6 +756,8 @@
     $('seed').value = spec.seed;
     setSteps(spec.steps);
     $('guidance').value = spec.guidance;
+    $('negativePrompt').value = spec.negativePrompt || '';
+    $('cfgTruncation').value = spec.cfgTruncation != null ? spec.cfgTruncation : '';
     setSize(spec.width, spec.height);
     chosenLoras = (spec.loras || []).map((l) => ({ name: l.name, strength: l.strength }));
     renderLoras();
@@ -905,6 +975,7 @@
     $('running-actions').hidden = TERMINAL.has(me.status);
     $('cancel').disabled = me.cancelRequested;
     $('cancel').textContent = me.cancelRequested ? t('cancelling') : t('cancel');
+    if (lastView) renderParams(lastView);
     if (TERMINAL.has(me.status) && lastView) renderOutcome(lastView);
   }
 
@@ -936,7 +1007,6 @@
       const dl = $('download');
       dl.href = view.result.url;
       dl.setAttribute('download', 'fleet-' + view.result.seed + '.png');
-      renderParams(view);
       $('result').hidden = false;
       $('job-status').textContent = t('succeeded', {
         w: view.result.width,
@@ -964,14 +1034,17 @@
     const s = view.spec;
     const dl = $('params');
     dl.textContent = '';
-    const rows = [
-      ['param.prompt', s.prompt],
+    const cfg = specUsesCfg(s);
+    const rows = [['param.prompt', s.prompt]];
+    if (s.negativePrompt) rows.push(['param.negativePrompt', s.negativePrompt]);
+    rows.push(
       ['param.model', s.model],
       ['param.size', t('sizeValue', { w: s.width, h: s.height })],
       ['param.steps', String(s.steps)],
-      ['param.guidance', String(s.guidance)],
-      ['param.seed', String(s.seed)],
-    ];
+      [cfg ? 'param.cfgScale' : 'param.guidance', String(s.guidance)]
+    );
+    if (s.cfgTruncation != null) rows.push(['param.cfgTruncation', String(s.cfgTruncation)]);
+    rows.push(['param.seed', String(s.seed)]);
     if (s.loras && s.loras.length) {
       rows.push(['param.loras', s.loras.map((l) => l.name + ' ' + l.strength).join(', ')]);
     }
@@ -982,7 +1055,7 @@
       const dd = document.createElement('dd');
       dd.textContent = v;
       if (k === 'param.seed') dd.id = 'used-seed';
-      if (k === 'param.prompt') row.className = 'wide';
+      if (k === 'param.prompt' || k === 'param.negativePrompt') row.className = 'wide';
       row.append(dt, dd);
       dl.append(row);
     }
@@ -1085,6 +1158,13 @@
       const p = document.createElement('p');
       p.className = 'prompt';
       p.textContent = job.spec.prompt;
+      info.append(p);
+      if (job.spec.negativePrompt) {
+        const neg = document.createElement('p');
+        neg.className = 'negative';
+        neg.textContent = t('negativeLine', { text: job.spec.negativePrompt });
+        info.append(neg);
+      }
       const meta = document.createElement('p');
       meta.className = 'meta';
       const badge = document.createElement('span');
@@ -1118,7 +1198,7 @@
         submit(readForm());
       });
       acts.append(open, rerun);
-      info.append(p, meta, acts);
+      info.append(meta, acts);
       li.append(thumb, info);
       list.append(li);
     }

@@ -53,8 +53,10 @@ import org.openqa.selenium.support.ui.WebDriverWait;
  * <p>The tests run in order on one fleet and one browser: the language (from the browser's, and
  * switched), a 422 for a bad size shown next to the field, a job generated with its progress to the
  * last step and its image at the job's size, a long job cancelled (after waiting in the queue), the
- * history after a reload, and no horizontal scrolling at 390 px. Screenshots of every test are kept
- * in {@code target/console-screenshots/}.
+ * history after a reload, no horizontal scrolling at 390 px, LoRAs, and the fields of a model with
+ * classifier-free guidance (NewBie-image: a negative prompt, a CFG scale and its truncation), which
+ * a FLUX model neither shows nor sends. Screenshots of every test are kept in {@code
+ * target/console-screenshots/}.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -65,6 +67,17 @@ class ConsoleBrowserIT {
   private static final String FOX = "a red fox sitting in the snow at dawn, highly detailed";
   private static final String LONG_JOB =
       "{\"prompt\":\"a job ahead\",\"seed\":7,\"steps\":50,\"width\":1024,\"height\":1024}";
+
+  /**
+   * The registry's NewBie-image model (application.properties): a model with classifier-free
+   * guidance. No worker of this fleet serves it: its jobs are accepted (what these tests need: the
+   * request as the job's view shows it), then the one worker, which serves flux-tiny on the memory
+   * class these jobs are routed to, fails them with MODEL_UNAVAILABLE.
+   */
+  private static final String CFG_MODEL = "newbie";
+
+  private static final String GIRL = "<character_1>a girl with a red umbrella</character_1>";
+  private static final String NEGATIVE = "low quality, worst quality, blurry";
   private static final Duration WAIT = Duration.ofSeconds(60);
   private static final int DESKTOP_WIDTH = 1280;
   private static final int DESKTOP_HEIGHT = 1000;
@@ -491,7 +504,175 @@ class ConsoleBrowserIT {
     new Select(driver.findElement(By.id("lang"))).selectByValue("en");
   }
 
+  @Test
+  @Order(8)
+  @Timeout(value = 120, unit = TimeUnit.SECONDS)
+  void aCfgModelShowsItsGuidanceFieldsAndAFluxModelHidesAndDoesNotSendThem() throws Exception {
+    desktop();
+    fresh();
+    // The default model (flux-tiny): FLUX's distilled guidance, nothing else.
+    assertFalse(negativePrompt().isDisplayed());
+    assertFalse(cfgTruncation().isDisplayed());
+    assertEquals("Guidance", guidance().getAccessibleName());
+
+    // NewBie: the CFG fields, labelled, and its own defaults from GET /v1/models.
+    model(CFG_MODEL);
+    waitUntil(d -> negativePrompt().isDisplayed());
+    assertTrue(cfgTruncation().isDisplayed());
+    assertEquals("Negative prompt", negativePrompt().getAccessibleName());
+    assertEquals("CFG truncation", cfgTruncation().getAccessibleName());
+    assertEquals("CFG scale", guidance().getAccessibleName());
+    assertEquals("28", value("steps"));
+    assertEquals("5", value("guidance"));
+    assertEquals("1024", value("width"));
+    assertEquals("1024", value("height"));
+    assertEquals("", value("cfgTruncation"), "empty: the model's own truncation");
+    assertTrue(
+        driver.findElement(By.id("guidance-hint")).getText().contains("Classifier-free"),
+        driver.findElement(By.id("guidance-hint")).getText());
+
+    // In Chinese, every one of them is labelled in Chinese.
+    new Select(driver.findElement(By.id("lang"))).selectByValue("zh-CN");
+    waitUntil(d -> "zh-CN".equals(lang()));
+    assertEquals("反向提示词", negativePrompt().getAccessibleName());
+    assertEquals("CFG 截断", cfgTruncation().getAccessibleName());
+    assertEquals("CFG 引导系数", guidance().getAccessibleName());
+    assertEquals("模型默认值", cfgTruncation().getAttribute("placeholder"));
+    save(shot(false), "desktop-newbie-zh.png");
+    new Select(driver.findElement(By.id("lang"))).selectByValue("en");
+    waitUntil(d -> "en".equals(lang()));
+    assertEquals("CFG scale", guidance().getAccessibleName());
+
+    // Back to FLUX with a negative prompt typed: hidden, and not sent (the gateway would refuse
+    // it).
+    negativePrompt().sendKeys(NEGATIVE);
+    setNumber("cfgTruncation", "0.5");
+    model("flux-tiny");
+    waitUntil(d -> !negativePrompt().isDisplayed());
+    assertFalse(cfgTruncation().isDisplayed());
+    assertEquals("Guidance", guidance().getAccessibleName());
+    assertEquals("4", value("steps"));
+    String before = currentJob();
+    prompt().sendKeys(FOX);
+    generate().click();
+    waitUntil(d -> currentJob() != null && !currentJob().equals(before));
+    JsonNode spec = client.job(currentJob()).path("spec");
+    assertEquals("flux-tiny", spec.path("model").asText());
+    assertFalse(spec.has("negativePrompt"), spec.toString());
+    assertFalse(spec.has("cfgTruncation"), spec.toString());
+    awaitImage(FOX);
+    String params = driver.findElement(By.id("params")).getText();
+    assertTrue(params.contains("Guidance"), params);
+    assertFalse(params.contains("Negative prompt"), params);
+    assertFalse(params.contains("CFG"), params);
+  }
+
+  @Test
+  @Order(9)
+  @Timeout(value = 120, unit = TimeUnit.SECONDS)
+  void aNewbieJobCarriesItsNegativePromptAndTruncationAndShowsThem() throws Exception {
+    fresh();
+    model(CFG_MODEL);
+    waitUntil(d -> negativePrompt().isDisplayed());
+    prompt().sendKeys(GIRL);
+    negativePrompt().sendKeys(NEGATIVE);
+    setNumber("width", "512");
+    setNumber("height", "512");
+
+    // A truncation the API refuses: its message next to the field.
+    setNumber("cfgTruncation", "2");
+    generate().click();
+    WebElement error = driver.findElement(By.id("cfgTruncation-error"));
+    waitUntil(d -> error.isDisplayed());
+    assertEquals("must be between 0 and 1, got 2.0", error.getText());
+    assertEquals("true", cfgTruncation().getAttribute("aria-invalid"));
+    assertTrue(cfgTruncation().getAttribute("aria-describedby").contains("cfgTruncation-error"));
+    assertEquals(cfgTruncation(), driver.switchTo().activeElement(), "focus moves to the field");
+    assertTrue(driver.findElement(By.id("job")).getAttribute("hidden") != null, "no job started");
+
+    setNumber("cfgTruncation", "0.8");
+    waitUntil(d -> !error.isDisplayed());
+    generate().click();
+    waitUntil(d -> currentJob() != null);
+    String id = currentJob();
+    // The request carried both fields: the job's view has them, with the model's defaults.
+    JsonNode job = client.job(id);
+    JsonNode spec = job.path("spec");
+    assertEquals(CFG_MODEL, spec.path("model").asText());
+    assertEquals(NEGATIVE, spec.path("negativePrompt").asText());
+    assertEquals(0.8, spec.path("cfgTruncation").asDouble());
+    assertEquals(5.0, spec.path("guidance").asDouble());
+    assertEquals(28, spec.path("steps").asInt());
+    assertEquals(512, spec.path("width").asInt());
+    log("the NewBie job %s: %s", id, job.path("status").asText());
+
+    // The job panel shows what it asked for while it waits; the history shows its negative prompt.
+    WebElement params = driver.findElement(By.id("params"));
+    waitUntil(d -> params.getText().contains(NEGATIVE));
+    String shown = params.getText();
+    assertTrue(shown.contains("Negative prompt\n" + NEGATIVE), shown);
+    assertTrue(shown.contains("CFG scale\n5"), shown);
+    assertTrue(shown.contains("CFG truncation\n0.8"), shown);
+    assertFalse(shown.contains("Guidance"), shown);
+    WebElement item = historyItem(id);
+    assertEquals(
+        "Negative prompt: " + NEGATIVE, item.findElement(By.className("negative")).getText());
+    save(shot(false), "desktop-newbie.png");
+    new Select(driver.findElement(By.id("lang"))).selectByValue("zh-CN");
+    waitUntil(
+        d ->
+            historyItem(id)
+                .findElement(By.className("negative"))
+                .getText()
+                .equals("反向提示词：" + NEGATIVE));
+    assertTrue(params.getText().contains("CFG 截断"), params.getText());
+    new Select(driver.findElement(By.id("lang"))).selectByValue("en");
+
+    // Re-run from the history, with a FLUX model selected: the NewBie fields come back, filled.
+    model("flux-tiny");
+    waitUntil(d -> !negativePrompt().isDisplayed());
+    historyItem(id).findElements(By.tagName("button")).stream()
+        .filter(b -> b.getAccessibleName().equals("Re-run"))
+        .findFirst()
+        .orElseThrow()
+        .click();
+    waitUntil(d -> currentJob() != null && !currentJob().equals(id));
+    assertTrue(negativePrompt().isDisplayed());
+    assertEquals(NEGATIVE, negativePrompt().getAttribute("value"));
+    assertEquals("0.8", value("cfgTruncation"));
+    JsonNode again = client.job(currentJob()).path("spec");
+    assertEquals(CFG_MODEL, again.path("model").asText());
+    assertEquals(NEGATIVE, again.path("negativePrompt").asText());
+    assertEquals(0.8, again.path("cfgTruncation").asDouble());
+    assertEquals(spec.path("seed").asLong(), again.path("seed").asLong(), "the same seed");
+  }
+
   // --- the page ---------------------------------------------------------------------------------
+
+  private WebElement negativePrompt() {
+    return driver.findElement(By.id("negativePrompt"));
+  }
+
+  private WebElement cfgTruncation() {
+    return driver.findElement(By.id("cfgTruncation"));
+  }
+
+  private WebElement guidance() {
+    return driver.findElement(By.id("guidance"));
+  }
+
+  private void model(String name) {
+    new Select(driver.findElement(By.id("model"))).selectByValue(name);
+  }
+
+  private String value(String id) {
+    return driver.findElement(By.id(id)).getAttribute("value");
+  }
+
+  /** The job the console shows (and follows), or null before it sends one. */
+  private String currentJob() {
+    return (String) driver.executeScript("return localStorage.getItem('fleet.console.current')");
+  }
 
   private WebElement prompt() {
     return driver.findElement(By.id("prompt"));
