@@ -108,7 +108,7 @@ kafka.bootstrap.servers). Credentials come from the existing Secrets. */}}
 {{- end }}
 
 {{/* The memory classes the gateway routes to (dev.fleet.model.job.MemoryClass): the only
-pool names whose topics receive jobs. */}}
+pool names whose topics (<class>.<model>) receive jobs. */}}
 {{- define "fleet.memoryClasses" -}}
 vram-8g vram-12g vram-16g
 {{- end }}
@@ -145,7 +145,7 @@ vram-8g vram-12g vram-16g
 {{- $partitions := int $root.Values.kafka.topicPartitions }}
 {{- $most := ternary $max (int $pool.replicas) $root.Values.keda.enabled }}
 {{- if and (gt $most $partitions) (not $root.Values.keda.allowIdleConsumers) }}
-{{- fail (printf "%s: %d replicas but kafka.topicPartitions is %d; a consumer group uses one consumer per partition, so create topic %s with at least %d partitions and raise kafka.topicPartitions" $where $most $partitions .name $most) }}
+{{- fail (printf "%s: %d replicas but kafka.topicPartitions is %d; a consumer group uses one consumer per partition, so create topic %s.%s with at least %d partitions and raise kafka.topicPartitions" $where $most $partitions .name $model $most) }}
 {{- end }}
 {{- end }}
 

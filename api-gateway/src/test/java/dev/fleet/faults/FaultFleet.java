@@ -34,7 +34,8 @@ final class FaultFleet implements AutoCloseable {
   static final String S3_KEY = EmbeddedS3.DEFAULT_ACCESS_KEY;
   static final String S3_SECRET = EmbeddedS3.DEFAULT_SECRET_KEY;
   static final String BUCKET = EmbeddedS3.DEFAULT_BUCKET;
-  static final String TOPIC = "vram-8g";
+  // MemoryClass.topic: the jobs of class vram-8g for the workers' model.
+  static final String TOPIC = "vram-8g.flux-tiny";
 
   private final Path root;
   private final Path data;

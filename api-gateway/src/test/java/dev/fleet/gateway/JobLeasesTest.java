@@ -101,7 +101,7 @@ class JobLeasesTest {
     assertEquals(0, heartbeats(id));
     List<String[]> outbox = outbox(id);
     assertEquals(2, outbox.size(), "the first message, then attempt 2's");
-    assertEquals(MemoryClass.VRAM_8G.topic(), outbox.get(1)[0]);
+    assertEquals(MemoryClass.VRAM_8G.topic("flux-tiny"), outbox.get(1)[0]);
     assertEquals(2, new ObjectMapper().readTree(outbox.get(1)[1]).get("attempt").asInt());
 
     // The old run comes back: it can neither keep nor finish the job.

@@ -114,7 +114,7 @@ class JobStoreGuardsTest {
     List<String> topics = outboxTopics(id);
     List<String> expected = new ArrayList<>();
     for (int i = 0; i < last; i++) {
-      expected.add(MemoryClass.VRAM_8G.topic());
+      expected.add(MemoryClass.VRAM_8G.topic("flux-tiny"));
     }
     expected.add(JobStore.DEAD_LETTER_TOPIC);
     assertEquals(expected, topics, "one message per attempt, then the dead letter");

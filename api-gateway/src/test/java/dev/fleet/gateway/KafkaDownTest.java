@@ -131,7 +131,8 @@ class KafkaDownTest {
     Path dir = Files.createTempDirectory("fleet-kafka-late-");
     try (EmbeddedKafka kafka = EmbeddedKafka.start(dir, port)) {
       var record =
-          KafkaRecords.find(kafka.bootstrapServers(), "vram-8g", jobId, Duration.ofSeconds(60))
+          KafkaRecords.find(
+                  kafka.bootstrapServers(), "vram-8g.flux-tiny", jobId, Duration.ofSeconds(60))
               .orElseThrow(() -> new AssertionError("the job never reached Kafka"));
       assertEquals(jobId, json.readValue(record.value(), JobMessage.class).jobId());
       Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> outbox(jobId).sentAt() != null);

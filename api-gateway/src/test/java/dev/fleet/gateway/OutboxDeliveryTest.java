@@ -63,7 +63,8 @@ class OutboxDeliveryTest {
             .extract()
             .path("id");
     ConsumerRecord<String, String> record =
-        KafkaRecords.find(bootstrap, "vram-8g", UUID.fromString(id), Duration.ofSeconds(30))
+        KafkaRecords.find(
+                bootstrap, "vram-8g.flux-tiny", UUID.fromString(id), Duration.ofSeconds(30))
             .orElseThrow();
     JobMessage message = json.readValue(record.value(), JobMessage.class);
     assertEquals(UUID.fromString(id), message.jobId());
@@ -86,7 +87,8 @@ class OutboxDeliveryTest {
   void aMessageWrittenButNeverSentIsDeliveredByTheRelay() throws Exception {
     Job job = TestJobs.queued(store, "crash-window", 4);
     ConsumerRecord<String, String> record =
-        KafkaRecords.find(bootstrap, "vram-8g", job.id(), Duration.ofSeconds(30)).orElseThrow();
+        KafkaRecords.find(bootstrap, "vram-8g.flux-tiny", job.id(), Duration.ofSeconds(30))
+            .orElseThrow();
     assertEquals(job.message(), json.readValue(record.value(), JobMessage.class));
     Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> sentAt(job.id()) != null);
   }
@@ -98,7 +100,8 @@ class OutboxDeliveryTest {
     store.requeue(job.id(), 1, "transient");
     Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> unsent(job.id()) == 0);
     // Both attempts are on the topic, in order.
-    var records = KafkaRecords.all(bootstrap, "vram-8g", job.id(), 2, Duration.ofSeconds(30));
+    var records =
+        KafkaRecords.all(bootstrap, "vram-8g.flux-tiny", job.id(), 2, Duration.ofSeconds(30));
     assertEquals(2, records.size());
     assertEquals(1, json.readValue(records.get(0).value(), JobMessage.class).attempt());
     assertEquals(2, json.readValue(records.get(1).value(), JobMessage.class).attempt());

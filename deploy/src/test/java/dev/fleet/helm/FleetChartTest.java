@@ -365,8 +365,9 @@ class FleetChartTest {
     assertEquals(1, so.<List<?>>get("spec", "triggers").size());
     assertEquals("kafka", so.get("spec", "triggers", 0, "type"));
     Map<String, Object> kafka = so.get("spec", "triggers", 0, "metadata");
-    assertEquals("vram-12g", kafka.get("topic"));
-    assertEquals("fleet-workers-vram-12g", kafka.get("consumerGroup"));
+    // The jobs of class vram-12g for the pool's model (MemoryClass.topic), in their own group.
+    assertEquals("vram-12g.flux-dev", kafka.get("topic"));
+    assertEquals("fleet-workers-vram-12g.flux-dev", kafka.get("consumerGroup"));
     assertEquals("kafka:9092", kafka.get("bootstrapServers"));
     assertEquals("2", kafka.get("lagThreshold"));
     assertEquals("earliest", kafka.get("offsetResetPolicy"));
@@ -482,7 +483,8 @@ class FleetChartTest {
     assertTrue(notes.contains("helm test fleet -n fleet"), notes);
     assertTrue(
         notes.contains(
-            "vram-12g: topic vram-12g, group fleet-workers-vram-12g, KEDA 0..4 replicas"),
+            "vram-12g: topic vram-12g.flux-dev, group fleet-workers-vram-12g.flux-dev, KEDA 0..4"
+                + " replicas"),
         notes);
     assertTrue(notes.contains("at least 8 partitions"), notes);
 

@@ -83,6 +83,10 @@ public class JobConsumer {
   @ConfigProperty(name = "fleet.jobs.max-attempts", defaultValue = "3")
   int maxAttempts;
 
+  /** The channel's topic, {@code <memory class>.<model>} ({@code MemoryClass.topic}). */
+  @ConfigProperty(name = "mp.messaging.incoming." + CHANNEL + ".topic")
+  String topic;
+
   /** Set when the drain begins: readiness is DOWN and no new job is taken. */
   private final AtomicBoolean draining = new AtomicBoolean();
 
@@ -131,7 +135,7 @@ public class JobConsumer {
             stopping::get,
             Clock.systemUTC());
     started = true;
-    LOG.infof("worker %s consuming topic %s", workerId, config.memoryClass());
+    LOG.infof("worker %s consuming topic %s", workerId, topic);
   }
 
   /** Whether the worker takes jobs: started and not draining. */

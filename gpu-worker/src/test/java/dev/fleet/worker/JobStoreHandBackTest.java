@@ -75,7 +75,7 @@ class JobStoreHandBackTest {
     assertNull(back.finishedAt());
     List<String[]> outbox = outbox(id);
     assertEquals(2, outbox.size(), "the first message, then the handed-back one");
-    assertEquals(CLASS.topic(), outbox.get(1)[0]);
+    assertEquals(CLASS.topic("flux-tiny"), outbox.get(1)[0]);
     assertEquals(1, new ObjectMapper().readTree(outbox.get(1)[1]).get("attempt").asInt());
 
     assertEquals(RequeueOutcome.REFUSED, store.handBack(id, 1), "only while RUNNING");

@@ -146,8 +146,9 @@ class WorkerFlowTest {
     Job failed = queue.awaitState(bad, JobState.FAILED);
     assertEquals("BAD_MESSAGE", failed.errorCode());
 
+    // Misrouted: the gateway sends flux-dev's jobs to vram-8g.flux-dev, never here.
     JobMessage foreign =
-        queue.submit(new GenerationSpec("other model", 1, 1, 32, 32, 3.5, "flux-dev"));
+        queue.submitToWorker(new GenerationSpec("other model", 1, 1, 32, 32, 3.5, "flux-dev"));
     Job refused = queue.awaitState(foreign.jobId(), JobState.FAILED);
     assertEquals("MODEL_UNAVAILABLE", refused.errorCode());
     assertTrue(refused.errorMessage().contains("flux-dev"), refused.errorMessage());
@@ -155,5 +156,18 @@ class WorkerFlowTest {
     JobMessage fine =
         queue.submit(new GenerationSpec("after the bad ones", 2, 1, 32, 32, 3.5, "flux-tiny"));
     queue.awaitState(fine.jobId(), JobState.SUCCEEDED);
+  }
+
+  @Test
+  void anotherModelsJobsGoToTheirOwnTopicAndNeverReachThisWorker() {
+    JobMessage other =
+        queue.submit(new GenerationSpec("for a flux-dev worker", 3, 1, 32, 32, 3.5, "flux-dev"));
+    JobMessage mine =
+        queue.submit(new GenerationSpec("for this worker", 4, 1, 32, 32, 3.5, "flux-tiny"));
+    queue.awaitState(mine.jobId(), JobState.SUCCEEDED);
+    // Sent before, on vram-8g.flux-dev: it waits there for a worker of its model, unrefused.
+    Job waiting = store.find(other.jobId()).orElseThrow();
+    assertEquals(JobState.QUEUED, waiting.state());
+    assertEquals(1, waiting.attempts(), "no attempt spent");
   }
 }

@@ -1,6 +1,7 @@
 package dev.fleet.gateway.models;
 
 import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.job.ModelNames;
 import dev.fleet.model.memory.ModelDims;
 import dev.fleet.model.memory.StorageType;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -28,6 +29,11 @@ public class ModelRegistry {
   }
 
   private static Model model(String name, ModelRegistryConfig.ModelSettings s) {
+    try {
+      ModelNames.requireTopicSafe(name);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalStateException("fleet.models." + name + ": " + e.getMessage());
+    }
     ModelDims dims =
         ModelDims.preset(s.family())
             .orElseThrow(

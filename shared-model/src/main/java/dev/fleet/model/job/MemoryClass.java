@@ -4,9 +4,9 @@ import java.util.Arrays;
 import java.util.Optional;
 
 /**
- * A class of workers by the GPU memory they may use. Each class has its own Kafka topic, named as
- * the class, so that workers of one size scale on their own lag; a job goes to the smallest class
- * whose budget holds its predicted peak.
+ * A class of workers by the GPU memory they may use; a job goes to the smallest class whose budget
+ * holds its predicted peak. Each class has a Kafka topic per model ({@link #topic}), so that the
+ * workers of one size and one model scale on their own lag and never receive another model's jobs.
  */
 public enum MemoryClass {
   VRAM_8G("vram-8g", 8),
@@ -28,9 +28,15 @@ public enum MemoryClass {
     return className;
   }
 
-  /** The Kafka topic that carries this class's jobs: the class name. */
-  public String topic() {
-    return className;
+  /**
+   * The Kafka topic that carries this class's jobs for {@code model} (a registry name), {@code
+   * <class>.<model>}, e.g. {@code vram-8g.flux-shapes}: a worker serves one model, so the jobs of a
+   * model it does not load must not reach it (its consumer group is {@code fleet-workers-<topic>}).
+   *
+   * @throws IllegalArgumentException the model name cannot be part of a topic name
+   */
+  public String topic(String model) {
+    return className + "." + ModelNames.requireTopicSafe(model);
   }
 
   /** GPU memory a worker of this class may use, in bytes. */

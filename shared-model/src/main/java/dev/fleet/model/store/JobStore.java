@@ -173,7 +173,7 @@ public final class JobStore {
       ps.setString(15, s.loras().isEmpty() ? null : LoraRef.toJson(s.loras()));
       ps.setString(16, s.negativePrompt());
       ps.setObject(17, s.cfgTruncation(), java.sql.Types.DOUBLE);
-      ps.setString(18, job.memoryClass().topic());
+      ps.setString(18, job.memoryClass().topic(s.model()));
       ps.setString(19, job.id().toString());
       ps.setString(20, message.toJson());
       if (job.webhook() != null) {
@@ -586,7 +586,7 @@ public final class JobStore {
   private static RequeueOutcome announceRequeued(Connection c, Job j) throws SQLException {
     return switch (j.state()) {
       case QUEUED -> {
-        enqueue(c, j.memoryClass().topic(), j.message());
+        enqueue(c, j.memoryClass().topic(j.spec().model()), j.message());
         yield RequeueOutcome.REQUEUED;
       }
       case FAILED -> {
@@ -690,7 +690,7 @@ public final class JobStore {
             Job j = updated.get();
             return switch (j.state()) {
               case QUEUED -> {
-                enqueue(c, j.memoryClass().topic(), j.message());
+                enqueue(c, j.memoryClass().topic(j.spec().model()), j.message());
                 yield RequeueOutcome.REQUEUED;
               }
               case CANCELLED -> RequeueOutcome.CANCELLED;
