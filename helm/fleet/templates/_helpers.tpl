@@ -113,20 +113,38 @@ pool names whose topics (<class>.<model>) receive jobs. */}}
 vram-8g vram-12g vram-16g
 {{- end }}
 
+{{/* A pool's memory class: its `memoryClass`, or its name (pools named after their class); call
+with (dict "name" $name "pool" $pool). */}}
+{{- define "fleet.worker.class" -}}
+{{- $pool := .pool | default dict }}
+{{- if kindIs "map" $pool }}{{ $pool.memoryClass | default .name }}{{ else }}{{ .name }}{{ end }}
+{{- end }}
+
 {{/* Fails with a message naming the value when a pool is misconfigured; call with
 (dict "root" $ "name" $name "pool" $pool). */}}
 {{- define "fleet.worker.validate" -}}
 {{- $root := .root }}
 {{- $where := printf "workers.pools.%s" .name }}
+{{- if not (regexMatch "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$" .name) }}
+{{- fail (printf "%s: a pool's name is part of its Deployment's name: lower-case letters, digits and '-'" $where) }}
+{{- end }}
 {{- $classes := splitList " " (include "fleet.memoryClasses" $root) }}
-{{- if not (has .name $classes) }}
-{{- fail (printf "%s: %q is not a memory class the gateway routes to; name pools %s" $where .name (join ", " $classes)) }}
+{{- $class := include "fleet.worker.class" (dict "name" .name "pool" .pool) }}
+{{- if not (has $class $classes) }}
+{{- fail (printf "%s: %q is not a memory class the gateway routes to; name the pool after one (%s) or set its memoryClass" $where $class (join ", " $classes)) }}
 {{- end }}
 {{- $pool := .pool }}
 {{- if not (kindIs "map" $pool) }}
 {{- fail (printf "%s must be a map of pool settings" $where) }}
 {{- end }}
 {{- $model := required (printf "%s.modelName is required: the registry name of the model it serves" $where) $pool.modelName }}
+{{- range $other, $p := $root.Values.workers.pools }}
+{{- if and (ne $other $.name) (kindIs "map" $p) (not (and (hasKey $p "enabled") (not $p.enabled))) }}
+{{- if and (eq (include "fleet.worker.class" (dict "name" $other "pool" $p)) $class) (eq (toString $p.modelName) (toString $model)) }}
+{{- fail (printf "%s and workers.pools.%s both serve model %s on class %s: one pool per class and model (they would share topic %s.%s and its scaling)" $where $other $model $class $class $model) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- if not (hasKey $root.Values.gateway.models $model) }}
 {{- fail (printf "%s.modelName %q is not in gateway.models (%s): the gateway would refuse every job for it" $where $model (join ", " (keys $root.Values.gateway.models | sortAlpha))) }}
 {{- end }}
@@ -145,7 +163,7 @@ vram-8g vram-12g vram-16g
 {{- $partitions := int $root.Values.kafka.topicPartitions }}
 {{- $most := ternary $max (int $pool.replicas) $root.Values.keda.enabled }}
 {{- if and (gt $most $partitions) (not $root.Values.keda.allowIdleConsumers) }}
-{{- fail (printf "%s: %d replicas but kafka.topicPartitions is %d; a consumer group uses one consumer per partition, so create topic %s.%s with at least %d partitions and raise kafka.topicPartitions" $where $most $partitions .name $model $most) }}
+{{- fail (printf "%s: %d replicas but kafka.topicPartitions is %d; a consumer group uses one consumer per partition, so create topic %s.%s with at least %d partitions and raise kafka.topicPartitions" $where $most $partitions $class $model $most) }}
 {{- end }}
 {{- end }}
 

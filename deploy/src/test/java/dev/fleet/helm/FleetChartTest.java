@@ -91,7 +91,11 @@ class FleetChartTest {
               .toList();
       assertTrue(
           names.containsAll(
-              List.of("default-values.yaml", "keda-off-values.yaml", "three-pools-values.yaml")),
+              List.of(
+                  "default-values.yaml",
+                  "keda-off-values.yaml",
+                  "three-pools-values.yaml",
+                  "two-models-values.yaml")),
           "ci/ scenarios: " + names);
       return names.stream();
     }
@@ -347,8 +351,33 @@ class FleetChartTest {
     assertNull(worker.getSpec().getReplicas());
     assertEquals(
         "fleet-models", volume(worker, "models").getPersistentVolumeClaim().getClaimName());
+    assertEquals("vram-12g", worker.getSpec().getSelector().getMatchLabels().get("fleet.dev/pool"));
     assertEquals(
-        "vram-12g", worker.getSpec().getSelector().getMatchLabels().get("fleet.dev/memory-class"));
+        "vram-12g",
+        worker.getSpec().getTemplate().getMetadata().getLabels().get("fleet.dev/memory-class"));
+  }
+
+  @Test
+  void twoModelsOnOneClassAreTwoPoolsWithTheirOwnTopicsAndPods() {
+    List<HasMetadata> objects =
+        render(template().withValuesFile(CHART.resolve("ci").resolve("two-models-values.yaml")));
+    Deployment flux = one(objects, Deployment.class, "fleet-worker-vram-16g");
+    Deployment newbie = one(objects, Deployment.class, "fleet-worker-newbie-16g");
+    assertEquals("vram-16g", env(container(newbie), "FLEET_WORKER_MEMORY_CLASS").getValue());
+    assertEquals("newbie", env(container(newbie), "FLEET_WORKER_MODEL_NAME").getValue());
+    // Neither Deployment selects the other's pods.
+    assertEquals(
+        "newbie-16g", newbie.getSpec().getSelector().getMatchLabels().get("fleet.dev/pool"));
+    assertEquals("vram-16g", flux.getSpec().getSelector().getMatchLabels().get("fleet.dev/pool"));
+    Map<String, Object> newbieLag =
+        one(objects, GenericKubernetesResource.class, "fleet-worker-newbie-16g")
+            .get("spec", "triggers", 0, "metadata");
+    assertEquals("vram-16g.newbie", newbieLag.get("topic"));
+    assertEquals("fleet-workers-vram-16g.newbie", newbieLag.get("consumerGroup"));
+    Map<String, Object> fluxLag =
+        one(objects, GenericKubernetesResource.class, "fleet-worker-vram-16g")
+            .get("spec", "triggers", 0, "metadata");
+    assertEquals("vram-16g.flux-dev", fluxLag.get("topic"));
   }
 
   @Test
@@ -515,6 +544,37 @@ class FleetChartTest {
             "a pool that is no memory class",
             Map.of("workers.pools.vram-24g.modelName", "flux-dev"),
             "workers.pools.vram-24g: \"vram-24g\" is not a memory class the gateway routes to"),
+        Arguments.of(
+            "a pool of another name without a memory class",
+            Map.of(
+                "workers.pools.newbie.modelName",
+                "flux-dev",
+                "workers.pools.newbie.modelVolume.existingClaim",
+                "m",
+                "workers.pools.newbie.minReplicas",
+                0,
+                "workers.pools.newbie.maxReplicas",
+                1),
+            "workers.pools.newbie: \"newbie\" is not a memory class the gateway routes to; name"
+                + " the pool after one (vram-8g, vram-12g, vram-16g) or set its memoryClass"),
+        Arguments.of(
+            "two pools for one class and model",
+            Map.of(
+                "workers.pools.second.memoryClass",
+                "vram-8g",
+                "workers.pools.second.modelName",
+                "flux-dev",
+                "workers.pools.second.modelVolume.existingClaim",
+                "m",
+                "workers.pools.second.minReplicas",
+                0,
+                "workers.pools.second.maxReplicas",
+                1),
+            "both serve model flux-dev on class vram-8g: one pool per class and model"),
+        Arguments.of(
+            "a model name with a dot",
+            Map.of("gateway.models.flux\\.v2.family", "flux-dev"),
+            "is not a model name"),
         Arguments.of(
             "a pool whose model the gateway does not know",
             Map.of("workers.pools.vram-12g.modelName", "flux-schnell"),
