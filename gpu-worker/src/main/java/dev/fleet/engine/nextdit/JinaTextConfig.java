@@ -10,6 +10,9 @@ import java.nio.file.Path;
 /**
  * Hyperparameters of Jina CLIP v2's text tower (an XLM-R with rotary positions), from a {@code
  * JinaCLIPModel} config's {@code text_config.hf_model_config_kwargs} or a plain XLM-R config.
+ *
+ * @param taskLora the task LoRA to merge where the checkpoint keeps weights as parametrizations;
+ *     null when the config declares none
  */
 public record JinaTextConfig(
     int vocabSize,
@@ -18,7 +21,8 @@ public record JinaTextConfig(
     int heads,
     int intermediateSize,
     double rotaryBase,
-    float layerNormEps) {
+    float layerNormEps,
+    JinaTaskLora taskLora) {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -48,7 +52,8 @@ public record JinaTextConfig(
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read Jina CLIP config " + file, e);
     }
-    JsonNode n = root.path("text_config").path("hf_model_config_kwargs");
+    JsonNode textConfig = root.path("text_config");
+    JsonNode n = textConfig.path("hf_model_config_kwargs");
     if (!n.isObject() || !n.has("hidden_size")) {
       n = root;
     }
@@ -62,6 +67,7 @@ public record JinaTextConfig(
         n.path("num_attention_heads").asInt(16),
         n.path("intermediate_size").asInt(4 * n.get("hidden_size").asInt()),
         n.path("rotary_emb_base").asDouble(20_000),
-        (float) n.path("layer_norm_eps").asDouble(1e-5));
+        (float) n.path("layer_norm_eps").asDouble(1e-5),
+        JinaTaskLora.read(textConfig, n));
   }
 }

@@ -19,11 +19,11 @@ import java.util.List;
 
 /**
  * Jina CLIP v2's text tower as NewBie's pooled text encoder (the XLM-R flash implementation's math
- * with its task LoRA already merged): {@code emb_ln(word_embeddings[ids] +
- * token_type_embeddings[0])} (no absolute positions), post-norm layers {@code x = norm1(x +
- * out_proj(Attn(Wqkv x)))}, {@code x = norm2(x + fc2(gelu(fc1 x)))} with exact GELU and rotate-half
- * RoPE over the whole head, padding keys hidden; the pooled vector is the mask-weighted mean of the
- * last hidden states, not normalised.
+ * with its task LoRA merged, by the checkpoint or at load: {@link JinaTaskLora}): {@code
+ * emb_ln(word_embeddings[ids] + token_type_embeddings[0])} (no absolute positions), post-norm
+ * layers {@code x = norm1(x + out_proj(Attn(Wqkv x)))}, {@code x = norm2(x + fc2(gelu(fc1 x)))}
+ * with exact GELU and rotate-half RoPE over the whole head, padding keys hidden; the pooled vector
+ * is the mask-weighted mean of the last hidden states, not normalised.
  */
 public final class JinaTextTower implements AutoCloseable {
   /** Key prefixes the tower is found under (jina-clip-v2's checkpoint, a bare XLM-R). */
@@ -79,7 +79,8 @@ public final class JinaTextTower implements AutoCloseable {
   public static JinaTextTower load(Weights weights, JinaTextConfig config) {
     Weights w = null;
     for (String p : PREFIXES) {
-      if (weights.has(p + "embeddings.word_embeddings.weight")) {
+      String words = p + "embeddings.word_embeddings.weight";
+      if (weights.has(words) || JinaTaskLora.parametrized(weights, words)) {
         w = p.isEmpty() ? weights : weights.scoped(p.substring(0, p.length() - 1));
         break;
       }
@@ -94,12 +95,17 @@ public final class JinaTextTower implements AutoCloseable {
     float eps = config.layerNormEps();
     NDManager m = NDManager.newBaseManager(weights.target().device());
     try {
-      NDArray words = w.load("embeddings.word_embeddings.weight", m, config.vocabSize(), h);
+      JinaTaskLora lora = config.taskLora();
+      NDArray words =
+          JinaTaskLora.load(lora, w, "embeddings.word_embeddings.weight", m, config.vocabSize(), h);
       // Only type 0's row is ever added: keep a copy of it (not a view, which would keep the
       // table's storage), and free the table with its views.
       NDArray tokenType;
       try (NDManager scratch = m.newSubManager()) {
-        NDArray types = w.load("embeddings.token_type_embeddings.weight", scratch);
+        long typeRows = typeRows(w);
+        NDArray types =
+            JinaTaskLora.load(
+                lora, w, "embeddings.token_type_embeddings.weight", scratch, typeRows, h);
         tokenType = types.get("0").reshape(1, 1, h).duplicate();
         tokenType.attach(m);
       }
@@ -109,11 +115,11 @@ public final class JinaTextTower implements AutoCloseable {
         Weights l = w.scoped("encoder.layers." + i);
         layers.add(
             new Layer(
-                linear(l, "mixer.Wqkv", m, 3 * h, h),
-                linear(l, "mixer.out_proj", m, h, h),
+                linear(lora, l, "mixer.Wqkv", m, 3 * h, h),
+                linear(lora, l, "mixer.out_proj", m, h, h),
                 layerNorm(l, "norm1", m, h, eps),
-                linear(l, "mlp.fc1", m, f, h),
-                linear(l, "mlp.fc2", m, h, f),
+                linear(lora, l, "mlp.fc1", m, f, h),
+                linear(lora, l, "mlp.fc2", m, h, f),
                 layerNorm(l, "norm2", m, h, eps)));
       }
       return new JinaTextTower(config, m, words, tokenType, embLn, layers);
@@ -123,8 +129,17 @@ public final class JinaTextTower implements AutoCloseable {
     }
   }
 
-  private static Linear linear(Weights w, String name, NDManager m, long out, long in) {
-    return new Linear(w.load(name + ".weight", m, out, in), w.load(name + ".bias", m, out));
+  private static Linear linear(
+      JinaTaskLora lora, Weights w, String name, NDManager m, long out, long in) {
+    return new Linear(
+        JinaTaskLora.load(lora, w, name + ".weight", m, out, in), w.load(name + ".bias", m, out));
+  }
+
+  /** Rows of the token-type table (1 in jina-clip-v2), from the stored or the original matrix. */
+  private static long typeRows(Weights w) {
+    String key = "embeddings.token_type_embeddings.weight";
+    String stored = w.has(key) ? key : key.replace(".weight", JinaTaskLora.ORIGINAL);
+    return w.shape(stored)[0];
   }
 
   private static LayerNorm layerNorm(Weights w, String name, NDManager m, long dim, float eps) {
