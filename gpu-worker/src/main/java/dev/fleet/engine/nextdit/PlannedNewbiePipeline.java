@@ -12,6 +12,7 @@ import dev.fleet.engine.memory.BookedScope;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.memory.PlanMapping;
+import dev.fleet.engine.nn.BlockStore;
 import dev.fleet.engine.pipeline.ExecutionOptions;
 import dev.fleet.engine.pipeline.GeneratedImage;
 import dev.fleet.engine.pipeline.GenerationCancelledException;
@@ -49,10 +50,13 @@ import org.slf4j.LoggerFactory;
  * <p>What one plan can change: the text encoders resident for the pipeline's lifetime, or staged —
  * Gemma loaded for its phase and freed before Jina is loaded, Jina freed before the DiT runs — or
  * Gemma streamed (its embedding on the device for its phase, each layer read for its own call); the
- * autoencoder resident or loaded for the decode, the decode whole or in tiles. The DiT is always
- * wholly resident: the Next-DiT does not stream blocks and its attention does not run in query
- * chunks yet, so the plans that ask for those are dropped when the pipeline loads (and it refuses
- * to load when none is left), naming why.
+ * autoencoder resident or loaded for the decode, the decode whole or in tiles; the Next-DiT's
+ * embedders, context refiner and final layer resident, its first K noise-refiner and joint blocks
+ * resident and the others streamed from host memory for their call (the shared {@link BlockStore},
+ * as FLUX's blocks), its block matrices in 16 bits or float8 (an fp8 checkpoint's as stored, a
+ * 16/32-bit one's narrowed to e4m3fn when loaded), float8 widened per block. The Next-DiT's
+ * attention does not run in query chunks yet, so the plans that ask for that are dropped when the
+ * pipeline loads (and it refuses to load when none is left), naming why.
  *
  * <p>A job's text embeddings are computed once, in the text phase, and held through denoising; they
  * are not yet cached across jobs as FLUX's are.
@@ -78,6 +82,10 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
   private final DeviceLedger ledger;
   private final NewbieDims dims;
   private final NextDitParams params;
+
+  /** How the blocks sit on the device: what the planner sized them by. */
+  private final StorageType blockStorage;
+
   private final NewbieTokenizer gemmaTokenizer;
   private final NewbieTokenizer jinaTokenizer;
   private final ExecutionOptions options;
@@ -95,19 +103,21 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
    */
   record LoadedPlan(
       ExecutionPlan plan,
+      TensorStore ditStore,
       NextDitTransformer dit,
       DeviceLedger.Booking ditBooking,
       Encoders text,
       AutoEncoder vae,
       DeviceLedger.Booking vaeBooking)
       implements PlanStages.Loaded {
-    /** Nothing is fetched ahead: every block is resident. */
     @Override
-    public void cancelPrefetch() {}
+    public void cancelPrefetch() {
+      dit.cancelPrefetch();
+    }
 
     @Override
     public void close() {
-      closeQuietly(text, vae, vaeBooking, dit, ditBooking);
+      closeQuietly(text, vae, vaeBooking, dit, ditBooking, ditStore);
     }
   }
 
@@ -130,6 +140,7 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
       List<ExecutionPlan> plans,
       ExecutionOptions options,
       NewbieDims dims,
+      StorageType blockStorage,
       NewbieTokenizer gemmaTokenizer,
       NewbieTokenizer jinaTokenizer) {
     this.model = model;
@@ -137,6 +148,7 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
     this.options = options;
     this.ledger = new DeviceLedger(PlanLadder.budgetOf(plans));
     this.dims = dims;
+    this.blockStorage = blockStorage;
     this.params = model.transformerParams();
     this.gemmaTokenizer = gemmaTokenizer;
     this.jinaTokenizer = jinaTokenizer;
@@ -165,7 +177,8 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
   }
 
   /**
-   * Loads a NewBie model under the first of {@code plans} it can run and that fits.
+   * Loads a NewBie model under the first of {@code plans} it can run and that fits, its blocks
+   * stored as the checkpoint stores them ({@link NewbieDirectory#blockStorage}).
    *
    * @param plans fastest first, all with the same budget
    * @throws IllegalArgumentException when the executor can run none of them, naming why
@@ -177,6 +190,34 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
       ComputeTarget target,
       List<ExecutionPlan> plans,
       ExecutionOptions options) {
+    return load(model, target, plans, options, model.blockStorage());
+  }
+
+  /**
+   * As {@link #load(NewbieDirectory, ComputeTarget, List, ExecutionOptions)}, with the blocks
+   * stored as {@code blockStorage} says — the storage the plans were made for: {@link
+   * StorageType#FP8} narrows a 16- or 32-bit checkpoint's block matrices to e4m3fn (a per-tensor
+   * scale each) when they are loaded.
+   *
+   * @throws IllegalArgumentException when {@code blockStorage} is FP16 for an fp8 checkpoint (its
+   *     blocks are not widened when loaded), or neither FP8 nor FP16
+   */
+  public static PlannedNewbiePipeline load(
+      NewbieDirectory model,
+      ComputeTarget target,
+      List<ExecutionPlan> plans,
+      ExecutionOptions options,
+      StorageType blockStorage) {
+    if (blockStorage != StorageType.FP8 && blockStorage != StorageType.FP16) {
+      throw new IllegalArgumentException(
+          "NewBie-image's blocks are stored as fp8 or fp16, got " + blockStorage);
+    }
+    if (blockStorage == StorageType.FP16 && model.blockStorage() == StorageType.FP8) {
+      throw new IllegalArgumentException(
+          "fp16 block storage asked for an fp8 checkpoint ("
+              + model.transformer()
+              + "): its blocks stay fp8; plan for fp8");
+    }
     NewbieDims dims = model.dims();
     List<ExecutionPlan> runnable = new ArrayList<>();
     List<String> dropped = new ArrayList<>();
@@ -203,7 +244,7 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
       jinaTokenizer = NewbieTokenizer.jina(model.clipTokenizer());
       pipeline =
           new PlannedNewbiePipeline(
-              model, target, runnable, options, dims, gemmaTokenizer, jinaTokenizer);
+              model, target, runnable, options, dims, blockStorage, gemmaTokenizer, jinaTokenizer);
       pipeline.ladder.loadFirst();
       return pipeline;
     } catch (RuntimeException e) {
@@ -218,10 +259,6 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
 
   /** Why the executor cannot run {@code plan} on a model of {@code dims}, or null when it can. */
   static String unsupported(ExecutionPlan plan, NewbieDims dims) {
-    int blocks = dims.dit().depthSingleBlocks();
-    if (plan.residentSingleBlocks(blocks) < blocks) {
-      return "it streams DiT blocks, which the Next-DiT executor does not do yet";
-    }
     if (plan.chunkedAttention()) {
       return "it chunks attention, which the Next-DiT's attention does not do yet";
     }
@@ -229,16 +266,30 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
   }
 
   private LoadedPlan loadPlan(ExecutionPlan plan) {
+    // The blocks are booked by their store, block by block, as they are placed.
     DeviceLedger.Booking ditBooking =
-        ledger.reserve(dims.nextDit().params() * dtypeBytes(), "dit resident");
+        ledger.reserve(
+            dims.nextDit().nonBlockParams() * dtypeBytes(), "dit embedders, context refiner, head");
+    TensorStore store = null;
     NextDitTransformer dit = null;
     Encoders text = null;
     AutoEncoder vae = null;
     DeviceLedger.Booking vaeBooking = null;
     try {
-      try (TensorStore store = TensorStore.open(model.transformer())) {
-        dit = NextDitTransformer.load(NextDitTransformer.weightsOf(store, target), params);
-      }
+      // Open for the plan's lifetime: on the CPU the streamed blocks' host copies may alias it.
+      store = TensorStore.open(model.transformer());
+      dit =
+          NextDitTransformer.load(
+              NextDitTransformer.weightsOf(store, target),
+              params,
+              plan.residentSingleBlocks(dims.dit().depthSingleBlocks()),
+              ledger,
+              options.hostToDevice(),
+              options.widener(),
+              blockStorage == StorageType.FP8
+                  ? BlockStore.Float8.NARROW
+                  : BlockStore.Float8.AS_STORED);
+      dit.manager().cap();
       if (plan.t5() == Residency.RESIDENT) {
         DeviceLedger.Booking g = ledger.reserve(gemmaBytes(), "gemma resident");
         Gemma3TextEncoder gemma = loadGemma(g);
@@ -249,9 +300,9 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
         vaeBooking = ledger.reserve(autoencoderBytes(), "autoencoder resident");
         vae = loadVae();
       }
-      return new LoadedPlan(plan, dit, ditBooking, text, vae, vaeBooking);
+      return new LoadedPlan(plan, store, dit, ditBooking, text, vae, vaeBooking);
     } catch (RuntimeException e) {
-      closeQuietly(text, vae, vaeBooking, dit, ditBooking);
+      closeQuietly(text, vae, vaeBooking, dit, ditBooking, store);
       throw e;
     }
   }
@@ -341,12 +392,12 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
       }
       listener.onPhaseStart(GenerationListener.DENOISE);
       // The denoising loop's state beyond the job's latents (text embeddings, sequences, RoPE)
-      // and the largest block computing.
+      // and the largest block computing. A streamed block's copy and a float8 block's widened
+      // weights are booked by the block store for the block's call.
       long working =
           memory.denoiseStateBytes()
               - memory.jobStateBytes()
               - memory.adapterBytes()
-              + memory.blockWideningBytes()
               + memory.forwardActivationBytes(l.plan().attentionChunk());
       try (DeviceLedger.Booking state =
           ledger.reserve(scaled(memory.jobStateBytes()), "job latents")) {
@@ -462,8 +513,7 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
 
   /** The planner's model of one job of this size, under the profile of the kernels that run. */
   NewbieMemoryModel memoryModel(int width, int height) {
-    return dims.memoryModel(
-        new Workload(width, height, 1, StorageType.FP16), options.engineProfile());
+    return dims.memoryModel(new Workload(width, height, 1, blockStorage), options.engineProfile());
   }
 
   /** The model's dimensions as the planner and the ledger see them. */
@@ -498,7 +548,10 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
    */
   public long liveBytes() {
     LoadedPlan l = ladder.loaded();
-    long n = DeviceLedger.bytesOf(jobs) + DeviceLedger.bytesOf(l.dit().manager());
+    long n =
+        DeviceLedger.bytesOf(jobs)
+            + DeviceLedger.bytesOf(l.dit().manager())
+            + l.dit().blocks().residentArrayBytes();
     if (l.text() != null) {
       n += DeviceLedger.bytesOf(l.text().gemma().manager());
       n += DeviceLedger.bytesOf(l.text().jina().manager());
