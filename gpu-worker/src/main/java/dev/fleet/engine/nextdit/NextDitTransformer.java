@@ -64,6 +64,9 @@ public final class NextDitTransformer implements AutoCloseable {
   /** The noise-refiner then the joint blocks when a memory plan places them, else null. */
   private final BlockStore store;
 
+  /** Attention query rows per call in every block, 0 for all at once (a plan's chunk). */
+  private final int attentionChunk;
+
   private final Linear finalModulation;
   private final Linear finalLinear;
 
@@ -76,7 +79,8 @@ public final class NextDitTransformer implements AutoCloseable {
       RmsNorm capNorm,
       List<NextDitBlock> contextRefiner,
       List<NextDitBlock> streamable,
-      BlockStore store) {
+      BlockStore store,
+      int attentionChunk) {
     this.params = params;
     this.target = target;
     this.manager = manager;
@@ -93,6 +97,7 @@ public final class NextDitTransformer implements AutoCloseable {
     this.contextRefiner = contextRefiner;
     this.streamable = streamable;
     this.store = store;
+    this.attentionChunk = attentionChunk;
   }
 
   /**
@@ -104,7 +109,7 @@ public final class NextDitTransformer implements AutoCloseable {
    *     #weightsOf})
    */
   public static NextDitTransformer load(Weights weights, NextDitParams params) {
-    return load(weights, params, null);
+    return load(weights, params, null, 0);
   }
 
   /**
@@ -117,6 +122,8 @@ public final class NextDitTransformer implements AutoCloseable {
    * ledger}, the caller books the rest.
    *
    * @param weights as for {@link #load(Weights, NextDitParams)}; its store must outlive the model
+   * @param attentionChunk query rows per attention call in every block (a plan's chunk, bounding
+   *     the scores), 0 for all rows at once
    */
   public static NextDitTransformer load(
       Weights weights,
@@ -125,9 +132,14 @@ public final class NextDitTransformer implements AutoCloseable {
       DeviceLedger ledger,
       HostToDevice hostToDevice,
       Widener widener,
-      BlockStore.Float8 float8) {
+      BlockStore.Float8 float8,
+      int attentionChunk) {
     if (residentBlocks < 0) {
       throw new IllegalArgumentException("resident blocks must be >= 0, got " + residentBlocks);
+    }
+    if (attentionChunk < 0) {
+      throw new IllegalArgumentException(
+          "attention chunk must be 0 (unchunked) or > 0 query rows, got " + attentionChunk);
     }
     List<BlockStore.Slot> slots = new ArrayList<>(params.nRefinerLayers() + params.nLayers());
     for (String name : streamableNames(params)) {
@@ -140,7 +152,7 @@ public final class NextDitTransformer implements AutoCloseable {
     BlockStore store =
         BlockStore.load(weights, slots, ledger, hostToDevice, widener, false, float8);
     try {
-      return load(weights, params, store);
+      return load(weights, params, store, attentionChunk);
     } catch (RuntimeException e) {
       store.close();
       throw e;
@@ -160,7 +172,8 @@ public final class NextDitTransformer implements AutoCloseable {
   }
 
   /** Loads everything but the streamable blocks, and those too when {@code store} is null. */
-  private static NextDitTransformer load(Weights weights, NextDitParams params, BlockStore store) {
+  private static NextDitTransformer load(
+      Weights weights, NextDitParams params, BlockStore store, int attentionChunk) {
     ComputeTarget target = weights.target();
     ParameterLoader w = ParameterLoader.of(weights);
     NDManager m = NDManager.newBaseManager(target.device());
@@ -195,7 +208,16 @@ public final class NextDitTransformer implements AutoCloseable {
         }
       }
       return new NextDitTransformer(
-          params, target, m, embedders, clipNorm, capNorm, context, streamable, store);
+          params,
+          target,
+          m,
+          embedders,
+          clipNorm,
+          capNorm,
+          context,
+          streamable,
+          store,
+          attentionChunk);
     } catch (RuntimeException e) {
       m.close();
       throw e;
@@ -325,7 +347,7 @@ public final class NextDitTransformer implements AutoCloseable {
 
       // Each block's input is dead once it has run: free it rather than at the end of the pass.
       for (NextDitBlock block : contextRefiner) {
-        NDArray next = block.forward(cap, capRope, capBias, null);
+        NDArray next = block.forward(cap, capRope, capBias, null, attentionChunk);
         cap.close();
         cap = next;
       }
@@ -333,7 +355,7 @@ public final class NextDitTransformer implements AutoCloseable {
       for (int i = 0; i < refiners; i++) {
         NDArray next;
         try (BlockLease<NextDitBlock> block = block(i)) {
-          next = block.block().forward(img, imgRope, null, cond);
+          next = block.block().forward(img, imgRope, null, cond, attentionChunk);
         }
         img.close();
         img = next;
@@ -354,7 +376,7 @@ public final class NextDitTransformer implements AutoCloseable {
       for (int i = 0; i < params.nLayers(); i++) {
         NDArray next;
         try (BlockLease<NextDitBlock> block = block(refiners + i)) {
-          next = block.block().forward(h, jointRope, jointKeyBias, cond);
+          next = block.block().forward(h, jointRope, jointKeyBias, cond, attentionChunk);
         }
         h.close();
         h = next;

@@ -35,11 +35,8 @@ import dev.fleet.model.memory.NewbieMemoryModel;
 import dev.fleet.model.memory.Residency;
 import dev.fleet.model.memory.StorageType;
 import dev.fleet.model.memory.Workload;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * NewBie-image text-to-image under a memory budget: the components of {@link NewbiePipeline}, run
@@ -54,15 +51,13 @@ import org.slf4j.LoggerFactory;
  * embedders, context refiner and final layer resident, its first K noise-refiner and joint blocks
  * resident and the others streamed from host memory for their call (the shared {@link BlockStore},
  * as FLUX's blocks), its block matrices in 16 bits or float8 (an fp8 checkpoint's as stored, a
- * 16/32-bit one's narrowed to e4m3fn when loaded), float8 widened per block. The Next-DiT's
- * attention does not run in query chunks yet, so the plans that ask for that are dropped when the
- * pipeline loads (and it refuses to load when none is left), naming why.
+ * 16/32-bit one's narrowed to e4m3fn when loaded), float8 widened per block; attention over all
+ * query rows at once or in the plan's chunks of rows. So it runs every plan the planner makes.
  *
  * <p>A job's text embeddings are computed once, in the text phase, and held through denoising; they
  * are not yet cached across jobs as FLUX's are.
  */
 public final class PlannedNewbiePipeline implements GenerationPipeline {
-  private static final Logger LOG = LoggerFactory.getLogger(PlannedNewbiePipeline.class);
 
   /** NewBie's norm clamp of the guided velocity (its demo's {@code renorm_cfg}). */
   public static final float RENORM_CFG = 1f;
@@ -181,7 +176,6 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
    * stored as the checkpoint stores them ({@link NewbieDirectory#blockStorage}).
    *
    * @param plans fastest first, all with the same budget
-   * @throws IllegalArgumentException when the executor can run none of them, naming why
    * @throws dev.fleet.engine.memory.BudgetExceededException when not even the last plan's resident
    *     weights fit
    */
@@ -219,23 +213,6 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
               + "): its blocks stay fp8; plan for fp8");
     }
     NewbieDims dims = model.dims();
-    List<ExecutionPlan> runnable = new ArrayList<>();
-    List<String> dropped = new ArrayList<>();
-    for (ExecutionPlan p : plans) {
-      String why = unsupported(p, dims);
-      if (why == null) {
-        runnable.add(p);
-      } else {
-        dropped.add(p.name() + ": " + why);
-      }
-    }
-    if (runnable.isEmpty()) {
-      throw new IllegalArgumentException(
-          "NewBie-image's executor can run none of the plans: " + String.join("; ", dropped));
-    }
-    if (!dropped.isEmpty()) {
-      LOG.info("plans NewBie-image's executor cannot run, dropped: {}", dropped);
-    }
     NewbieTokenizer gemmaTokenizer = null;
     NewbieTokenizer jinaTokenizer = null;
     PlannedNewbiePipeline pipeline = null;
@@ -244,7 +221,7 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
       jinaTokenizer = NewbieTokenizer.jina(model.clipTokenizer());
       pipeline =
           new PlannedNewbiePipeline(
-              model, target, runnable, options, dims, blockStorage, gemmaTokenizer, jinaTokenizer);
+              model, target, plans, options, dims, blockStorage, gemmaTokenizer, jinaTokenizer);
       pipeline.ladder.loadFirst();
       return pipeline;
     } catch (RuntimeException e) {
@@ -255,14 +232,6 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
       }
       throw e;
     }
-  }
-
-  /** Why the executor cannot run {@code plan} on a model of {@code dims}, or null when it can. */
-  static String unsupported(ExecutionPlan plan, NewbieDims dims) {
-    if (plan.chunkedAttention()) {
-      return "it chunks attention, which the Next-DiT's attention does not do yet";
-    }
-    return null;
   }
 
   private LoadedPlan loadPlan(ExecutionPlan plan) {
@@ -288,7 +257,8 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
               options.widener(),
               blockStorage == StorageType.FP8
                   ? BlockStore.Float8.NARROW
-                  : BlockStore.Float8.AS_STORED);
+                  : BlockStore.Float8.AS_STORED,
+              plan.attentionChunk());
       dit.manager().cap();
       if (plan.t5() == Residency.RESIDENT) {
         DeviceLedger.Booking g = ledger.reserve(gemmaBytes(), "gemma resident");

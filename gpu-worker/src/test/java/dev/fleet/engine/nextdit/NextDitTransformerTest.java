@@ -97,7 +97,8 @@ class NextDitTransformerTest {
                   ledger,
                   HostToDevice.synchronous(),
                   Widener.lookupTable(),
-                  BlockStore.Float8.AS_STORED);
+                  BlockStore.Float8.AS_STORED,
+                  0);
           NDManager m = NDManager.newBaseManager(Device.cpu())) {
         long residentBooked = ledger.inUseBytes();
         NDArray out = forward(model, m);
@@ -111,6 +112,47 @@ class NextDitTransformerTest {
         assertEquals(residentBooked, ledger.inUseBytes(), "a lease left a booking behind");
       }
     }
+  }
+
+  /**
+   * Attention in chunks of query rows (FLUX's ChunkedAttention around the key-masked attention):
+   * each row's softmax depends on its own scores only, so chunks of 7 rows (not dividing the
+   * caption's or the image's rows) and of 1 row give the reference's output as the unchunked pass
+   * does.
+   */
+  @Test
+  void chunkedAttentionMatchesTheReference() {
+    for (int chunk : new int[] {7, 1}) {
+      try (TensorStore store =
+              TensorStore.open(NewbieFixture.TRANSFORMER.resolve("newbie.safetensors"));
+          NextDitTransformer model =
+              NextDitTransformer.load(
+                  new Weights(store, ComputeTarget.cpu()),
+                  params,
+                  2,
+                  new DeviceLedger(Long.MAX_VALUE),
+                  HostToDevice.synchronous(),
+                  Widener.lookupTable(),
+                  BlockStore.Float8.AS_STORED,
+                  chunk);
+          NDManager m = NDManager.newBaseManager(Device.cpu())) {
+        double err = NewbieFixture.relErr(expected, "dit.out", forward(model, m));
+        System.out.printf("next-dit, attention in chunks of %d rows: rel L2 %.3e%n", chunk, err);
+        assertTrue(err <= 1e-4, "chunk " + chunk + ": rel L2 " + err);
+      }
+    }
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            NextDitTransformer.load(
+                null,
+                params,
+                0,
+                new DeviceLedger(Long.MAX_VALUE),
+                HostToDevice.synchronous(),
+                Widener.lookupTable(),
+                BlockStore.Float8.AS_STORED,
+                -1));
   }
 
   /** The fixture's dimensions as the memory model counts them. */
@@ -146,7 +188,8 @@ class NextDitTransformerTest {
                   ledger,
                   HostToDevice.synchronous(),
                   Widener.lookupTable(),
-                  BlockStore.Float8.NARROW);
+                  BlockStore.Float8.NARROW,
+                  0);
           NDManager m = NDManager.newBaseManager(Device.cpu())) {
         NDArray out = forward(model, m);
         double err = NewbieFixture.relErr(expected, "dit.out", out);
