@@ -18,13 +18,16 @@ import dev.fleet.engine.pipeline.GeneratedImage;
 import dev.fleet.engine.pipeline.GenerationCancelledException;
 import dev.fleet.engine.pipeline.GenerationListener;
 import dev.fleet.engine.pipeline.GenerationPipeline;
+import dev.fleet.engine.pipeline.HostEmbeddings;
 import dev.fleet.engine.pipeline.PlanEvent;
 import dev.fleet.engine.pipeline.PlanLadder;
 import dev.fleet.engine.pipeline.PlanStages;
 import dev.fleet.engine.pipeline.PlannedGeneration;
+import dev.fleet.engine.pipeline.PromptEmbeddingCache;
 import dev.fleet.engine.pipeline.SamplingDefaults;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.sampling.TorchNoise;
+import dev.fleet.engine.text.TextEmbeddings;
 import dev.fleet.engine.vae.AutoEncoder;
 import dev.fleet.engine.vae.AutoEncoderParams;
 import dev.fleet.engine.weights.ComputeTarget;
@@ -55,7 +58,8 @@ import java.util.Map;
  * query rows at once or in the plan's chunks of rows. So it runs every plan the planner makes.
  *
  * <p>A job's text embeddings are computed once, in the text phase, and held through denoising; they
- * are not yet cached across jobs as FLUX's are.
+ * are kept on the host across jobs in the options' {@link PromptEmbeddingCache} (bounded, shared
+ * with FLUX's), so a job with the same prompt and negative prompt loads no text encoder.
  */
 public final class PlannedNewbiePipeline implements GenerationPipeline {
 
@@ -84,6 +88,9 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
   private final NewbieTokenizer gemmaTokenizer;
   private final NewbieTokenizer jinaTokenizer;
   private final ExecutionOptions options;
+
+  /** What the cached embeddings depend on besides the texts: the model and the compute dtype. */
+  private final String cacheIdentity;
 
   /** Parent of every job's manager: what is left under it after a job is a leak. */
   private final NDManager jobs;
@@ -141,6 +148,8 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
     this.model = model;
     this.target = target;
     this.options = options;
+    this.cacheIdentity =
+        "newbie " + model.root().toAbsolutePath().normalize() + " " + target.dtype();
     this.ledger = new DeviceLedger(PlanLadder.budgetOf(plans));
     this.dims = dims;
     this.blockStorage = blockStorage;
@@ -421,12 +430,46 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
   }
 
   /**
-   * The text phase: Gemma's caption features, then Jina's pooled vectors, each encoder loaded for
-   * its phase and freed after it when the plan stages them.
+   * The text phase: the job's embeddings from the options' {@link PromptEmbeddingCache} when a job
+   * with the same texts (prompt and negative prompt, with Gemma's system prompt) computed them
+   * before, else from the encoders, then kept there. A hit loads no encoder: it books and copies
+   * the embeddings to the device (what the encoders' output would take) and rebuilds the caption
+   * mask from the tokenizer, which is all the mask depends on.
    *
    * @return {cap_feats, cap_mask, pooled} on {@code job}
    */
   private NDArray[] encode(
+      LoadedPlan l, NewbieRequest request, NewbieMemoryModel memory, NDManager job) {
+    PromptEmbeddingCache cache = options.embeddingCache();
+    PromptEmbeddingCache.Key key =
+        new PromptEmbeddingCache.Key(
+            cacheIdentity,
+            String.join("\u0000", request.gemmaTexts())
+                + "\u0001"
+                + String.join("\u0000", request.jinaTexts()),
+            NewbieTokenizer.GEMMA_MAX_LENGTH,
+            NewbieTokenizer.JINA_MAX_LENGTH);
+    HostEmbeddings cached = cache.get(key);
+    if (cached != null) {
+      try (DeviceLedger.Booking held =
+          ledger.reserve(cached.deviceBytes(target.dtype()), "cached text embeddings")) {
+        TextEmbeddings e = cached.toDevice(job, target.dtype());
+        NDArray mask = gemmaTokenizer.encode(List.of(request.gemmaTexts())).maskArray(job);
+        return new NDArray[] {e.t5(), mask, e.clipPooled()};
+      }
+    }
+    NDArray[] text = encodeWithEncoders(l, request, memory, job);
+    cache.put(key, HostEmbeddings.of(new TextEmbeddings(text[0], text[2])));
+    return text;
+  }
+
+  /**
+   * Gemma's caption features, then Jina's pooled vectors, each encoder loaded for its phase and
+   * freed after it when the plan stages them.
+   *
+   * @return {cap_feats, cap_mask, pooled} on {@code job}
+   */
+  private NDArray[] encodeWithEncoders(
       LoadedPlan l, NewbieRequest request, NewbieMemoryModel memory, NDManager job) {
     Encoders resident = l.text();
     Residency gemma = l.plan().t5();

@@ -15,6 +15,7 @@ import dev.fleet.engine.pipeline.ExecutionOptions;
 import dev.fleet.engine.pipeline.GenerationListener;
 import dev.fleet.engine.pipeline.GenerationPipeline;
 import dev.fleet.engine.pipeline.PlannedGeneration;
+import dev.fleet.engine.pipeline.PromptEmbeddingCache;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
 import dev.fleet.model.memory.EngineProfile;
@@ -217,6 +218,65 @@ class PlannedNewbiePipelineTest {
     return new double[] {
       sum / n, mse == 0 ? Double.POSITIVE_INFINITY : 10 * Math.log10(255.0 * 255.0 / mse)
     };
+  }
+
+  /**
+   * A job with the same prompt and negative prompt as an earlier one takes its embeddings from the
+   * cache (no encoder loaded: its text phase books less) and draws the same image; another negative
+   * prompt is a miss.
+   */
+  @Test
+  void textEmbeddingsAreCachedAcrossJobsWithTheSameTexts() {
+    PromptEmbeddingCache cache = new PromptEmbeddingCache(8, 16L << 20);
+    BufferedImage want = ImageAssert.readPng(NewbieFixture.EXPECTED_PNG);
+    try (GenerationPipeline p =
+        ModelFamilies.of(FIXTURE)
+            .load(
+                FIXTURE,
+                ComputeTarget.cpu(),
+                List.of(staged(Long.MAX_VALUE)),
+                ExecutionOptions.defaults().withEmbeddingCache(cache))) {
+      long[] textPeak = new long[1];
+      GenerationListener textPhase =
+          new GenerationListener() {
+            @Override
+            public void onPhaseStart(String phase) {
+              if (GenerationListener.DENOISE.equals(phase)) {
+                textPeak[0] = p.ledger().peakBytes(); // reset when the job began
+              }
+            }
+          };
+      p.generate(fixtureSpec(), null, textPhase, dev.fleet.engine.lora.LoraStack.NONE);
+      long missPeak = textPeak[0];
+      assertEquals(1, cache.misses());
+      assertEquals(1, cache.size());
+      PlannedGeneration second =
+          p.generate(fixtureSpec(), null, textPhase, dev.fleet.engine.lora.LoraStack.NONE);
+      assertEquals(1, cache.hits());
+      BufferedImage got = ImageAssert.readPng(second.image().png());
+      System.out.printf(
+          "cached embeddings vs expected.png: %s; text phase booked %d B on a miss, %d B on a hit%n",
+          ImageAssert.compare(want, got), missPeak, textPeak[0]);
+      ImageAssert.assertClose(want, got, "the job with cached embeddings");
+      assertTrue(
+          textPeak[0] < missPeak, "a hit loads no encoder: " + textPeak[0] + " vs " + missPeak);
+      GenerationSpec s = fixtureSpec();
+      p.generate(
+          new GenerationSpec(
+              s.prompt(),
+              s.seed(),
+              1,
+              s.width(),
+              s.height(),
+              s.guidance(),
+              s.model(),
+              List.of(),
+              "another negative prompt",
+              s.cfgTruncation()),
+          GenerationListener.NONE);
+      assertEquals(2, cache.misses());
+      assertEquals(0, p.liveJobArrays(), "arrays left after the jobs");
+    }
   }
 
   @Test
