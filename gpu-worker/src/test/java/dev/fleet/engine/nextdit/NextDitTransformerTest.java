@@ -14,19 +14,14 @@ import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.HostToDevice;
 import dev.fleet.engine.memory.Widener;
 import dev.fleet.engine.nn.BlockStore;
-import dev.fleet.engine.safetensors.DType;
 import dev.fleet.engine.safetensors.SafetensorsException;
-import dev.fleet.engine.safetensors.SafetensorsWriter;
-import dev.fleet.engine.safetensors.TensorEntry;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
-import dev.fleet.engine.weights.Narrowing;
 import dev.fleet.engine.weights.Weights;
 import dev.fleet.model.memory.NextDitDims;
 import dev.fleet.model.memory.StorageType;
 import dev.fleet.testing.TensorAssert;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
@@ -172,27 +167,7 @@ class NextDitTransformerTest {
   @Test
   void anFp8CheckpointsBlocksStayBytesAndMatchTheWidenedModel(@TempDir Path dir)
       throws IOException {
-    Path file = dir.resolve("transformer").resolve("newbie-fp8.safetensors");
-    Files.createDirectories(file.getParent());
-    Files.copy(
-        NewbieFixture.TRANSFORMER.resolve("config.json"), file.resolveSibling("config.json"));
-    try (TensorStore source =
-        TensorStore.open(NewbieFixture.TRANSFORMER.resolve("newbie.safetensors"))) {
-      SafetensorsWriter out = new SafetensorsWriter();
-      for (String name : new java.util.TreeSet<>(source.names())) {
-        TensorEntry e = source.entry(name);
-        boolean blockMatrix =
-            (name.startsWith("layers.") || name.startsWith("noise_refiner."))
-                && e.shape().length == 2;
-        float[] v = floats(source, name);
-        out.add(
-            name,
-            blockMatrix ? DType.F8_E4M3 : DType.F32,
-            e.shape(),
-            Narrowing.encode(v, blockMatrix ? DType.F8_E4M3 : DType.F32));
-      }
-      out.write(file);
-    }
+    Path file = NewbieFixture.writeFp8Transformer(dir);
     assertEquals(
         StorageType.FP8,
         NewbieDirectory.resolve(NewbieFixture.DIR, file.toString()).blockStorage());

@@ -1,6 +1,7 @@
 package dev.fleet.engine.nextdit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
@@ -29,9 +30,12 @@ import dev.fleet.model.memory.StorageType;
 import dev.fleet.model.memory.Workload;
 import dev.fleet.testing.ImageAssert;
 import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * NewBie-image as a model family: loaded through {@link ModelFamilies} under a plan ladder, it
@@ -277,6 +281,30 @@ class PlannedNewbiePipelineTest {
       assertEquals(2, cache.misses());
       assertEquals(0, p.liveJobArrays(), "arrays left after the jobs");
     }
+  }
+
+  /**
+   * An fp8 checkpoint's blocks stay fp8 (the family plans with fp8 and the pipeline keeps their
+   * bytes), so asking for fp16 blocks is refused naming why, and so is a storage the blocks cannot
+   * take.
+   */
+  @Test
+  void blockStoragesTheExecutorCannotHoldAreRefusedByName(@TempDir Path dir) throws IOException {
+    Path fp8 = NewbieFixture.writeFp8Transformer(dir);
+    NewbieDirectory model = NewbieDirectory.resolve(NewbieFixture.DIR, fp8.toString());
+    assertEquals(
+        StorageType.FP8,
+        ModelFamilies.NEWBIE.ditStorage(new ModelLocation(NewbieFixture.DIR, fp8.toString())));
+    List<ExecutionPlan> plans = List.of(staged(Long.MAX_VALUE));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                PlannedNewbiePipeline.load(
+                    model, FP16_CPU, plans, ExecutionOptions.defaults(), StorageType.FP16));
+    assertTrue(e.getMessage().contains("fp8 checkpoint"), e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> load(plans, FP16_CPU, StorageType.FP32));
+    assertTrue(e.getMessage().contains("fp8 or fp16"), e.getMessage());
   }
 
   @Test
