@@ -78,6 +78,22 @@ class PlannedNewbiePipelineTest {
         c.get("cfg_trunc").asDouble());
   }
 
+  /** The fixture's job in one step, with {@code negativePrompt}. */
+  private static GenerationSpec oneStep(String negativePrompt) {
+    GenerationSpec s = fixtureSpec();
+    return new GenerationSpec(
+        s.prompt(),
+        s.seed(),
+        1,
+        s.width(),
+        s.height(),
+        s.guidance(),
+        s.model(),
+        List.of(),
+        negativePrompt,
+        s.cfgTruncation());
+  }
+
   private static GenerationPipeline load(List<ExecutionPlan> plans, ComputeTarget target) {
     return ModelFamilies.of(FIXTURE).load(FIXTURE, target, plans, ExecutionOptions.defaults());
   }
@@ -264,20 +280,7 @@ class PlannedNewbiePipelineTest {
       ImageAssert.assertClose(want, got, "the job with cached embeddings");
       assertTrue(
           textPeak[0] < missPeak, "a hit loads no encoder: " + textPeak[0] + " vs " + missPeak);
-      GenerationSpec s = fixtureSpec();
-      p.generate(
-          new GenerationSpec(
-              s.prompt(),
-              s.seed(),
-              1,
-              s.width(),
-              s.height(),
-              s.guidance(),
-              s.model(),
-              List.of(),
-              "another negative prompt",
-              s.cfgTruncation()),
-          GenerationListener.NONE);
+      p.generate(oneStep("another negative prompt"), GenerationListener.NONE);
       assertEquals(2, cache.misses());
       assertEquals(0, p.liveJobArrays(), "arrays left after the jobs");
     }
@@ -522,20 +525,7 @@ class PlannedNewbiePipelineTest {
     try (PlannedNewbiePipeline p =
         (PlannedNewbiePipeline) load(List.of(staged(Long.MAX_VALUE)), FP16_CPU)) {
       long before = p.ledger().inUseBytes();
-      GenerationSpec s = fixtureSpec();
-      p.generate(
-          new GenerationSpec(
-              s.prompt(),
-              s.seed(),
-              1,
-              s.width(),
-              s.height(),
-              s.guidance(),
-              s.model(),
-              List.of(),
-              s.negativePrompt(),
-              s.cfgTruncation()),
-          GenerationListener.NONE);
+      p.generate(oneStep(fixtureSpec().negativePrompt()), GenerationListener.NONE);
       assertEquals(before, p.ledger().inUseBytes(), DeviceLedger.format(p.ledger().inUseBytes()));
       assertEquals(0, p.liveJobArrays());
     }
