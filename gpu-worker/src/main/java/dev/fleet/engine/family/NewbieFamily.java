@@ -47,13 +47,13 @@ final class NewbieFamily implements ModelFamily {
   }
 
   /**
-   * fp16: the engine widens every stored dtype (bf16, fp8) to the compute dtype when it loads the
-   * Next-DiT, so its blocks sit on the device in 16 bits whatever the checkpoint holds.
+   * What the checkpoint's block matrices are ({@link NewbieDirectory#blockStorage}): an fp8
+   * checkpoint's blocks stay float8 on the device, widened per block for compute; a bf16 or f32
+   * one's sit there in 16 bits.
    */
   @Override
   public StorageType ditStorage(ModelLocation model) {
-    resolve(model);
-    return StorageType.FP16;
+    return resolve(model).blockStorage();
   }
 
   /** None measured: the blocks are sized by {@link #ditStorage}, which is what the engine holds. */

@@ -2,6 +2,8 @@ package dev.fleet.engine.nextdit;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import dev.fleet.engine.flux.AttentionKernel;
+import dev.fleet.engine.flux.ChunkedAttention;
 import dev.fleet.engine.flux.RopeEmbedding;
 import dev.fleet.engine.nn.Attention;
 import dev.fleet.engine.nn.Linear;
@@ -41,9 +43,12 @@ record GroupedAttention(
    * @param x (B, L, D)
    * @param rope rotations (B, 1, L, hd/2)
    * @param keyBias additive (B, 1, 1, L) mask on keys (0 or a huge negative), or null
+   * @param chunk query rows per attention call (FLUX's {@link ChunkedAttention}: at most (B, H,
+   *     chunk, L) scores exist at once; the key mask is the same for every query row, so each chunk
+   *     takes it whole), or 0 for all rows at once
    * @return (B, L, D) on x's manager
    */
-  NDArray forward(NDArray x, RopeEmbedding rope, NDArray keyBias) {
+  NDArray forward(NDArray x, RopeEmbedding rope, NDArray keyBias, int chunk) {
     long b = x.getShape().get(0);
     long l = x.getShape().get(1);
     NDArray fused = qkv.forward(x);
@@ -57,7 +62,10 @@ record GroupedAttention(
     v = v.transpose(0, 2, 1, 3);
     k = repeatKv(k);
     v = repeatKv(v);
-    NDArray o = Attention.sdpa(q, k, v, keyBias, (float) (1.0 / Math.sqrt(headDim)));
+    float scale = (float) (1.0 / Math.sqrt(headDim));
+    AttentionKernel masked = (qs, ks, vs) -> Attention.sdpa(qs, ks, vs, keyBias, scale);
+    NDArray o =
+        chunk > 0 ? new ChunkedAttention(chunk, masked).attend(q, k, v) : masked.attend(q, k, v);
     return out.forward(Attention.mergeHeads(o));
   }
 

@@ -10,6 +10,7 @@ import dev.fleet.model.memory.GemmaDims;
 import dev.fleet.model.memory.JinaDims;
 import dev.fleet.model.memory.NewbieDims;
 import dev.fleet.model.memory.NextDitDims;
+import dev.fleet.model.memory.StorageType;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -97,6 +98,23 @@ public record NewbieDirectory(
   public NextDitParams transformerParams() {
     Path dir = Files.isDirectory(transformer) ? transformer : transformer.getParent();
     return NextDitParams.read(dir);
+  }
+
+  /**
+   * How the checkpoint stores the Next-DiT's block matrices, which is how the engine keeps them
+   * unless a plan narrows them: {@link StorageType#FP8} when the first joint block's qkv matrix is
+   * float8 (an fp8 checkpoint's blocks stay bytes on the device, widened per block), {@link
+   * StorageType#FP16} otherwise (bf16 and f32 are widened or narrowed to the 16-bit compute dtype
+   * when loaded). Reads the header only.
+   */
+  public StorageType blockStorage() {
+    try (TensorStore store = TensorStore.open(transformer)) {
+      String key = "layers.0.attention.qkv.weight";
+      String name = store.contains(key) ? key : NextDitTransformer.COMFY_PREFIX + "." + key;
+      return store.contains(name) && store.entry(name).dtype().isFloat8()
+          ? StorageType.FP8
+          : StorageType.FP16;
+    }
   }
 
   /** The autoencoder's parameters, from its config or its shapes (headers only). */

@@ -56,9 +56,10 @@ record NextDitBlock(
    * @param rope rotations of the L rows
    * @param keyBias additive (B, 1, 1, L) key mask, or null
    * @param c (B, A) conditioning vector; ignored (may be null) when the block is unmodulated
+   * @param chunk attention query rows per call, 0 for all at once
    * @return (B, L, D) on x's manager
    */
-  NDArray forward(NDArray x, RopeEmbedding rope, NDArray keyBias, NDArray c) {
+  NDArray forward(NDArray x, RopeEmbedding rope, NDArray keyBias, NDArray c, int chunk) {
     try (NDManager scope = NDManager.subManagerOf(x)) {
       scope.tempAttachAll(c == null ? new NDArray[] {x} : new NDArray[] {x, c});
       NDArray out;
@@ -71,13 +72,14 @@ record NextDitBlock(
         NDArray gateMlp = mod.get(":, :, {}:", 3 * d).tanh();
         NDArray a =
             attentionNorm2.forward(
-                attention.forward(attentionNorm1.forward(x).mul(scaleMsa), rope, keyBias));
+                attention.forward(attentionNorm1.forward(x).mul(scaleMsa), rope, keyBias, chunk));
         NDArray h = x.add(a.mul(gateMsa));
         NDArray f = ffnNorm2.forward(feedForward.forward(ffnNorm1.forward(h).mul(scaleMlp)));
         out = h.add(f.mul(gateMlp));
       } else {
         NDArray a =
-            attentionNorm2.forward(attention.forward(attentionNorm1.forward(x), rope, keyBias));
+            attentionNorm2.forward(
+                attention.forward(attentionNorm1.forward(x), rope, keyBias, chunk));
         NDArray h = x.add(a);
         out = h.add(ffnNorm2.forward(feedForward.forward(ffnNorm1.forward(h))));
       }

@@ -8,7 +8,12 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.fleet.engine.flux.RopeEmbedding;
+import dev.fleet.engine.memory.DeviceLedger;
+import dev.fleet.engine.memory.HostToDevice;
+import dev.fleet.engine.memory.Widener;
 import dev.fleet.engine.nn.Activations;
+import dev.fleet.engine.nn.BlockLease;
+import dev.fleet.engine.nn.BlockStore;
 import dev.fleet.engine.nn.LayerNorm;
 import dev.fleet.engine.nn.Linear;
 import dev.fleet.engine.nn.ParameterLoader;
@@ -23,7 +28,9 @@ import java.util.List;
 /**
  * NewBie-image's diffusion transformer (NewBie's {@code NextDiT_CLIP.forward}, a Lumina-Image 2.0
  * Next-DiT with a pooled CLIP path) in NewBie's original checkpoint key names. All parameters stay
- * resident on the model's manager; a forward pass allocates nothing there.
+ * resident on the model's manager, or the streamable blocks (noise refiner and joint layers) placed
+ * by a memory plan in a {@link BlockStore}; a forward pass allocates nothing on the model's
+ * manager.
  *
  * <p>The pass: c = {@code time_text_embed(SiLU(cat[t_embedder(t),
  * clip_text_pooled_proj(pooled)]))}; caption rows through {@code cap_embedder} and the unmodulated
@@ -50,8 +57,16 @@ public final class NextDitTransformer implements AutoCloseable {
   private final Linear capProj;
   private final Linear xEmbedder;
   private final List<NextDitBlock> contextRefiner;
-  private final List<NextDitBlock> noiseRefiner;
-  private final List<NextDitBlock> layers;
+
+  /** The noise-refiner then the joint blocks when they are all resident, else null. */
+  private final List<NextDitBlock> streamable;
+
+  /** The noise-refiner then the joint blocks when a memory plan places them, else null. */
+  private final BlockStore store;
+
+  /** Attention query rows per call in every block, 0 for all at once (a plan's chunk). */
+  private final int attentionChunk;
+
   private final Linear finalModulation;
   private final Linear finalLinear;
 
@@ -63,8 +78,9 @@ public final class NextDitTransformer implements AutoCloseable {
       RmsNorm clipNorm,
       RmsNorm capNorm,
       List<NextDitBlock> contextRefiner,
-      List<NextDitBlock> noiseRefiner,
-      List<NextDitBlock> layers) {
+      List<NextDitBlock> streamable,
+      BlockStore store,
+      int attentionChunk) {
     this.params = params;
     this.target = target;
     this.manager = manager;
@@ -79,8 +95,9 @@ public final class NextDitTransformer implements AutoCloseable {
     this.clipNorm = clipNorm;
     this.capNorm = capNorm;
     this.contextRefiner = contextRefiner;
-    this.noiseRefiner = noiseRefiner;
-    this.layers = layers;
+    this.streamable = streamable;
+    this.store = store;
+    this.attentionChunk = attentionChunk;
   }
 
   /**
@@ -92,6 +109,71 @@ public final class NextDitTransformer implements AutoCloseable {
    *     #weightsOf})
    */
   public static NextDitTransformer load(Weights weights, NextDitParams params) {
+    return load(weights, params, null, 0);
+  }
+
+  /**
+   * Loads the model with its streamable blocks — the noise refiner's, then the joint layers', the
+   * blocks a memory plan's {@code DitResidency} counts — in a {@link BlockStore}: the first {@code
+   * residentBlocks} on the device, the others in host memory, streamed for their call; float8
+   * matrices (the checkpoint's, or every block matrix narrowed when {@code float8} says so) kept as
+   * bytes and widened per block. The embedders, the context refiner and the final layer are loaded
+   * whole, in the compute dtype, on the model's manager; the store books its blocks in {@code
+   * ledger}, the caller books the rest.
+   *
+   * @param weights as for {@link #load(Weights, NextDitParams)}; its store must outlive the model
+   * @param attentionChunk query rows per attention call in every block (a plan's chunk, bounding
+   *     the scores), 0 for all rows at once
+   */
+  public static NextDitTransformer load(
+      Weights weights,
+      NextDitParams params,
+      int residentBlocks,
+      DeviceLedger ledger,
+      HostToDevice hostToDevice,
+      Widener widener,
+      BlockStore.Float8 float8,
+      int attentionChunk) {
+    if (residentBlocks < 0) {
+      throw new IllegalArgumentException("resident blocks must be >= 0, got " + residentBlocks);
+    }
+    if (attentionChunk < 0) {
+      throw new IllegalArgumentException(
+          "attention chunk must be 0 (unchunked) or > 0 query rows, got " + attentionChunk);
+    }
+    List<BlockStore.Slot> slots = new ArrayList<>(params.nRefinerLayers() + params.nLayers());
+    for (String name : streamableNames(params)) {
+      slots.add(
+          new BlockStore.Slot(
+              name,
+              slots.size() >= residentBlocks,
+              (w, m) -> NextDitBlock.load(w, params, m, true)));
+    }
+    BlockStore store =
+        BlockStore.load(weights, slots, ledger, hostToDevice, widener, false, float8);
+    try {
+      return load(weights, params, store, attentionChunk);
+    } catch (RuntimeException e) {
+      store.close();
+      throw e;
+    }
+  }
+
+  /** The streamable blocks' key prefixes in call order: noise refiner, then joint layers. */
+  private static List<String> streamableNames(NextDitParams params) {
+    List<String> names = new ArrayList<>(params.nRefinerLayers() + params.nLayers());
+    for (int i = 0; i < params.nRefinerLayers(); i++) {
+      names.add("noise_refiner." + i);
+    }
+    for (int i = 0; i < params.nLayers(); i++) {
+      names.add("layers." + i);
+    }
+    return names;
+  }
+
+  /** Loads everything but the streamable blocks, and those too when {@code store} is null. */
+  private static NextDitTransformer load(
+      Weights weights, NextDitParams params, BlockStore store, int attentionChunk) {
     ComputeTarget target = weights.target();
     ParameterLoader w = ParameterLoader.of(weights);
     NDManager m = NDManager.newBaseManager(target.device());
@@ -115,17 +197,27 @@ public final class NextDitTransformer implements AutoCloseable {
       RmsNorm capNorm =
           new RmsNorm(w.load("cap_embedder.0.weight", m, params.capFeatDim()), params.normEps());
       List<NextDitBlock> context = new ArrayList<>();
-      List<NextDitBlock> noise = new ArrayList<>();
       for (int i = 0; i < params.nRefinerLayers(); i++) {
         context.add(NextDitBlock.load(w.scoped("context_refiner." + i), params, m, false));
-        noise.add(NextDitBlock.load(w.scoped("noise_refiner." + i), params, m, true));
       }
-      List<NextDitBlock> joint = new ArrayList<>();
-      for (int i = 0; i < params.nLayers(); i++) {
-        joint.add(NextDitBlock.load(w.scoped("layers." + i), params, m, true));
+      List<NextDitBlock> streamable = null;
+      if (store == null) {
+        streamable = new ArrayList<>();
+        for (String name : streamableNames(params)) {
+          streamable.add(NextDitBlock.load(w.scoped(name), params, m, true));
+        }
       }
       return new NextDitTransformer(
-          params, target, m, embedders, clipNorm, capNorm, context, noise, joint);
+          params,
+          target,
+          m,
+          embedders,
+          clipNorm,
+          capNorm,
+          context,
+          streamable,
+          store,
+          attentionChunk);
     } catch (RuntimeException e) {
       m.close();
       throw e;
@@ -255,12 +347,16 @@ public final class NextDitTransformer implements AutoCloseable {
 
       // Each block's input is dead once it has run: free it rather than at the end of the pass.
       for (NextDitBlock block : contextRefiner) {
-        NDArray next = block.forward(cap, capRope, capBias, null);
+        NDArray next = block.forward(cap, capRope, capBias, null, attentionChunk);
         cap.close();
         cap = next;
       }
-      for (NextDitBlock block : noiseRefiner) {
-        NDArray next = block.forward(img, imgRope, null, cond);
+      int refiners = params.nRefinerLayers();
+      for (int i = 0; i < refiners; i++) {
+        NDArray next;
+        try (BlockLease<NextDitBlock> block = block(i)) {
+          next = block.block().forward(img, imgRope, null, cond, attentionChunk);
+        }
         img.close();
         img = next;
       }
@@ -277,8 +373,11 @@ public final class NextDitTransformer implements AutoCloseable {
       NDArray h = NDArrays.stack(rows, 0); // (B, S, D)
       cap.close();
       img.close();
-      for (NextDitBlock block : layers) {
-        NDArray next = block.forward(h, jointRope, jointKeyBias, cond);
+      for (int i = 0; i < params.nLayers(); i++) {
+        NDArray next;
+        try (BlockLease<NextDitBlock> block = block(refiners + i)) {
+          next = block.block().forward(h, jointRope, jointKeyBias, cond, attentionChunk);
+        }
         h.close();
         h = next;
       }
@@ -333,9 +432,34 @@ public final class NextDitTransformer implements AutoCloseable {
     return out;
   }
 
+  /** Streamable block {@code i} (noise refiner first, then the joint layers) for one call. */
+  private BlockLease<NextDitBlock> block(int i) {
+    return store != null
+        ? store.lease(i, NextDitBlock.class)
+        : BlockLease.resident(streamable.get(i));
+  }
+
+  /** Drops a prefetched block copy that no call will claim (after a failed forward pass). */
+  public void cancelPrefetch() {
+    if (store != null) {
+      store.cancelPrefetch();
+    }
+  }
+
+  /** The plan's block store, or null when every block is resident on the model's manager. */
+  public BlockStore blocks() {
+    return store;
+  }
+
   /** Frees the parameters. */
   @Override
   public void close() {
-    manager.close();
+    try {
+      manager.close();
+    } finally {
+      if (store != null) {
+        store.close();
+      }
+    }
   }
 }

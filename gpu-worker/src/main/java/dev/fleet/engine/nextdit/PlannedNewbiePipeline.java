@@ -12,18 +12,22 @@ import dev.fleet.engine.memory.BookedScope;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.memory.PlanMapping;
+import dev.fleet.engine.nn.BlockStore;
 import dev.fleet.engine.pipeline.ExecutionOptions;
 import dev.fleet.engine.pipeline.GeneratedImage;
 import dev.fleet.engine.pipeline.GenerationCancelledException;
 import dev.fleet.engine.pipeline.GenerationListener;
 import dev.fleet.engine.pipeline.GenerationPipeline;
+import dev.fleet.engine.pipeline.HostEmbeddings;
 import dev.fleet.engine.pipeline.PlanEvent;
 import dev.fleet.engine.pipeline.PlanLadder;
 import dev.fleet.engine.pipeline.PlanStages;
 import dev.fleet.engine.pipeline.PlannedGeneration;
+import dev.fleet.engine.pipeline.PromptEmbeddingCache;
 import dev.fleet.engine.pipeline.SamplingDefaults;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.sampling.TorchNoise;
+import dev.fleet.engine.text.TextEmbeddings;
 import dev.fleet.engine.vae.AutoEncoder;
 import dev.fleet.engine.vae.AutoEncoderParams;
 import dev.fleet.engine.weights.ComputeTarget;
@@ -34,11 +38,8 @@ import dev.fleet.model.memory.NewbieMemoryModel;
 import dev.fleet.model.memory.Residency;
 import dev.fleet.model.memory.StorageType;
 import dev.fleet.model.memory.Workload;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * NewBie-image text-to-image under a memory budget: the components of {@link NewbiePipeline}, run
@@ -49,16 +50,18 @@ import org.slf4j.LoggerFactory;
  * <p>What one plan can change: the text encoders resident for the pipeline's lifetime, or staged —
  * Gemma loaded for its phase and freed before Jina is loaded, Jina freed before the DiT runs — or
  * Gemma streamed (its embedding on the device for its phase, each layer read for its own call); the
- * autoencoder resident or loaded for the decode, the decode whole or in tiles. The DiT is always
- * wholly resident: the Next-DiT does not stream blocks and its attention does not run in query
- * chunks yet, so the plans that ask for those are dropped when the pipeline loads (and it refuses
- * to load when none is left), naming why.
+ * autoencoder resident or loaded for the decode, the decode whole or in tiles; the Next-DiT's
+ * embedders, context refiner and final layer resident, its first K noise-refiner and joint blocks
+ * resident and the others streamed from host memory for their call (the shared {@link BlockStore},
+ * as FLUX's blocks), its block matrices in 16 bits or float8 (an fp8 checkpoint's as stored, a
+ * 16/32-bit one's narrowed to e4m3fn when loaded), float8 widened per block; attention over all
+ * query rows at once or in the plan's chunks of rows. So it runs every plan the planner makes.
  *
  * <p>A job's text embeddings are computed once, in the text phase, and held through denoising; they
- * are not yet cached across jobs as FLUX's are.
+ * are kept on the host across jobs in the options' {@link PromptEmbeddingCache} (bounded, shared
+ * with FLUX's), so a job with the same prompt and negative prompt loads no text encoder.
  */
 public final class PlannedNewbiePipeline implements GenerationPipeline {
-  private static final Logger LOG = LoggerFactory.getLogger(PlannedNewbiePipeline.class);
 
   /** NewBie's norm clamp of the guided velocity (its demo's {@code renorm_cfg}). */
   public static final float RENORM_CFG = 1f;
@@ -78,9 +81,16 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
   private final DeviceLedger ledger;
   private final NewbieDims dims;
   private final NextDitParams params;
+
+  /** How the blocks sit on the device: what the planner sized them by. */
+  private final StorageType blockStorage;
+
   private final NewbieTokenizer gemmaTokenizer;
   private final NewbieTokenizer jinaTokenizer;
   private final ExecutionOptions options;
+
+  /** What the cached embeddings depend on besides the texts: the model and the compute dtype. */
+  private final String cacheIdentity;
 
   /** Parent of every job's manager: what is left under it after a job is a leak. */
   private final NDManager jobs;
@@ -95,19 +105,21 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
    */
   record LoadedPlan(
       ExecutionPlan plan,
+      TensorStore ditStore,
       NextDitTransformer dit,
       DeviceLedger.Booking ditBooking,
       Encoders text,
       AutoEncoder vae,
       DeviceLedger.Booking vaeBooking)
       implements PlanStages.Loaded {
-    /** Nothing is fetched ahead: every block is resident. */
     @Override
-    public void cancelPrefetch() {}
+    public void cancelPrefetch() {
+      dit.cancelPrefetch();
+    }
 
     @Override
     public void close() {
-      closeQuietly(text, vae, vaeBooking, dit, ditBooking);
+      closeQuietly(text, vae, vaeBooking, dit, ditBooking, ditStore);
     }
   }
 
@@ -130,13 +142,17 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
       List<ExecutionPlan> plans,
       ExecutionOptions options,
       NewbieDims dims,
+      StorageType blockStorage,
       NewbieTokenizer gemmaTokenizer,
       NewbieTokenizer jinaTokenizer) {
     this.model = model;
     this.target = target;
     this.options = options;
+    this.cacheIdentity =
+        "newbie " + model.root().toAbsolutePath().normalize() + " " + target.dtype();
     this.ledger = new DeviceLedger(PlanLadder.budgetOf(plans));
     this.dims = dims;
+    this.blockStorage = blockStorage;
     this.params = model.transformerParams();
     this.gemmaTokenizer = gemmaTokenizer;
     this.jinaTokenizer = jinaTokenizer;
@@ -165,10 +181,10 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
   }
 
   /**
-   * Loads a NewBie model under the first of {@code plans} it can run and that fits.
+   * Loads a NewBie model under the first of {@code plans} it can run and that fits, its blocks
+   * stored as the checkpoint stores them ({@link NewbieDirectory#blockStorage}).
    *
    * @param plans fastest first, all with the same budget
-   * @throws IllegalArgumentException when the executor can run none of them, naming why
    * @throws dev.fleet.engine.memory.BudgetExceededException when not even the last plan's resident
    *     weights fit
    */
@@ -177,24 +193,35 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
       ComputeTarget target,
       List<ExecutionPlan> plans,
       ExecutionOptions options) {
-    NewbieDims dims = model.dims();
-    List<ExecutionPlan> runnable = new ArrayList<>();
-    List<String> dropped = new ArrayList<>();
-    for (ExecutionPlan p : plans) {
-      String why = unsupported(p, dims);
-      if (why == null) {
-        runnable.add(p);
-      } else {
-        dropped.add(p.name() + ": " + why);
-      }
-    }
-    if (runnable.isEmpty()) {
+    return load(model, target, plans, options, model.blockStorage());
+  }
+
+  /**
+   * As {@link #load(NewbieDirectory, ComputeTarget, List, ExecutionOptions)}, with the blocks
+   * stored as {@code blockStorage} says — the storage the plans were made for: {@link
+   * StorageType#FP8} narrows a 16- or 32-bit checkpoint's block matrices to e4m3fn (a per-tensor
+   * scale each) when they are loaded.
+   *
+   * @throws IllegalArgumentException when {@code blockStorage} is FP16 for an fp8 checkpoint (its
+   *     blocks are not widened when loaded), or neither FP8 nor FP16
+   */
+  public static PlannedNewbiePipeline load(
+      NewbieDirectory model,
+      ComputeTarget target,
+      List<ExecutionPlan> plans,
+      ExecutionOptions options,
+      StorageType blockStorage) {
+    if (blockStorage != StorageType.FP8 && blockStorage != StorageType.FP16) {
       throw new IllegalArgumentException(
-          "NewBie-image's executor can run none of the plans: " + String.join("; ", dropped));
+          "NewBie-image's blocks are stored as fp8 or fp16, got " + blockStorage);
     }
-    if (!dropped.isEmpty()) {
-      LOG.info("plans NewBie-image's executor cannot run, dropped: {}", dropped);
+    if (blockStorage == StorageType.FP16 && model.blockStorage() == StorageType.FP8) {
+      throw new IllegalArgumentException(
+          "fp16 block storage asked for an fp8 checkpoint ("
+              + model.transformer()
+              + "): its blocks stay fp8; plan for fp8");
     }
+    NewbieDims dims = model.dims();
     NewbieTokenizer gemmaTokenizer = null;
     NewbieTokenizer jinaTokenizer = null;
     PlannedNewbiePipeline pipeline = null;
@@ -203,7 +230,7 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
       jinaTokenizer = NewbieTokenizer.jina(model.clipTokenizer());
       pipeline =
           new PlannedNewbiePipeline(
-              model, target, runnable, options, dims, gemmaTokenizer, jinaTokenizer);
+              model, target, plans, options, dims, blockStorage, gemmaTokenizer, jinaTokenizer);
       pipeline.ladder.loadFirst();
       return pipeline;
     } catch (RuntimeException e) {
@@ -216,29 +243,32 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
     }
   }
 
-  /** Why the executor cannot run {@code plan} on a model of {@code dims}, or null when it can. */
-  static String unsupported(ExecutionPlan plan, NewbieDims dims) {
-    int blocks = dims.dit().depthSingleBlocks();
-    if (plan.residentSingleBlocks(blocks) < blocks) {
-      return "it streams DiT blocks, which the Next-DiT executor does not do yet";
-    }
-    if (plan.chunkedAttention()) {
-      return "it chunks attention, which the Next-DiT's attention does not do yet";
-    }
-    return null;
-  }
-
   private LoadedPlan loadPlan(ExecutionPlan plan) {
+    // The blocks are booked by their store, block by block, as they are placed.
     DeviceLedger.Booking ditBooking =
-        ledger.reserve(dims.nextDit().params() * dtypeBytes(), "dit resident");
+        ledger.reserve(
+            dims.nextDit().nonBlockParams() * dtypeBytes(), "dit embedders, context refiner, head");
+    TensorStore store = null;
     NextDitTransformer dit = null;
     Encoders text = null;
     AutoEncoder vae = null;
     DeviceLedger.Booking vaeBooking = null;
     try {
-      try (TensorStore store = TensorStore.open(model.transformer())) {
-        dit = NextDitTransformer.load(NextDitTransformer.weightsOf(store, target), params);
-      }
+      // Open for the plan's lifetime: on the CPU the streamed blocks' host copies may alias it.
+      store = TensorStore.open(model.transformer());
+      dit =
+          NextDitTransformer.load(
+              NextDitTransformer.weightsOf(store, target),
+              params,
+              plan.residentSingleBlocks(dims.dit().depthSingleBlocks()),
+              ledger,
+              options.hostToDevice(),
+              options.widener(),
+              blockStorage == StorageType.FP8
+                  ? BlockStore.Float8.NARROW
+                  : BlockStore.Float8.AS_STORED,
+              plan.attentionChunk());
+      dit.manager().cap();
       if (plan.t5() == Residency.RESIDENT) {
         DeviceLedger.Booking g = ledger.reserve(gemmaBytes(), "gemma resident");
         Gemma3TextEncoder gemma = loadGemma(g);
@@ -249,9 +279,9 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
         vaeBooking = ledger.reserve(autoencoderBytes(), "autoencoder resident");
         vae = loadVae();
       }
-      return new LoadedPlan(plan, dit, ditBooking, text, vae, vaeBooking);
+      return new LoadedPlan(plan, store, dit, ditBooking, text, vae, vaeBooking);
     } catch (RuntimeException e) {
-      closeQuietly(text, vae, vaeBooking, dit, ditBooking);
+      closeQuietly(text, vae, vaeBooking, dit, ditBooking, store);
       throw e;
     }
   }
@@ -341,12 +371,12 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
       }
       listener.onPhaseStart(GenerationListener.DENOISE);
       // The denoising loop's state beyond the job's latents (text embeddings, sequences, RoPE)
-      // and the largest block computing.
+      // and the largest block computing. A streamed block's copy and a float8 block's widened
+      // weights are booked by the block store for the block's call.
       long working =
           memory.denoiseStateBytes()
               - memory.jobStateBytes()
               - memory.adapterBytes()
-              + memory.blockWideningBytes()
               + memory.forwardActivationBytes(l.plan().attentionChunk());
       try (DeviceLedger.Booking state =
           ledger.reserve(scaled(memory.jobStateBytes()), "job latents")) {
@@ -400,12 +430,46 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
   }
 
   /**
-   * The text phase: Gemma's caption features, then Jina's pooled vectors, each encoder loaded for
-   * its phase and freed after it when the plan stages them.
+   * The text phase: the job's embeddings from the options' {@link PromptEmbeddingCache} when a job
+   * with the same texts (prompt and negative prompt, with Gemma's system prompt) computed them
+   * before, else from the encoders, then kept there. A hit loads no encoder: it books and copies
+   * the embeddings to the device (what the encoders' output would take) and rebuilds the caption
+   * mask from the tokenizer, which is all the mask depends on.
    *
    * @return {cap_feats, cap_mask, pooled} on {@code job}
    */
   private NDArray[] encode(
+      LoadedPlan l, NewbieRequest request, NewbieMemoryModel memory, NDManager job) {
+    PromptEmbeddingCache cache = options.embeddingCache();
+    PromptEmbeddingCache.Key key =
+        new PromptEmbeddingCache.Key(
+            cacheIdentity,
+            String.join("\u0000", request.gemmaTexts())
+                + "\u0001"
+                + String.join("\u0000", request.jinaTexts()),
+            NewbieTokenizer.GEMMA_MAX_LENGTH,
+            NewbieTokenizer.JINA_MAX_LENGTH);
+    HostEmbeddings cached = cache.get(key);
+    if (cached != null) {
+      try (DeviceLedger.Booking held =
+          ledger.reserve(cached.deviceBytes(target.dtype()), "cached text embeddings")) {
+        TextEmbeddings e = cached.toDevice(job, target.dtype());
+        NDArray mask = gemmaTokenizer.encode(List.of(request.gemmaTexts())).maskArray(job);
+        return new NDArray[] {e.t5(), mask, e.clipPooled()};
+      }
+    }
+    NDArray[] text = encodeWithEncoders(l, request, memory, job);
+    cache.put(key, HostEmbeddings.of(new TextEmbeddings(text[0], text[2])));
+    return text;
+  }
+
+  /**
+   * Gemma's caption features, then Jina's pooled vectors, each encoder loaded for its phase and
+   * freed after it when the plan stages them.
+   *
+   * @return {cap_feats, cap_mask, pooled} on {@code job}
+   */
+  private NDArray[] encodeWithEncoders(
       LoadedPlan l, NewbieRequest request, NewbieMemoryModel memory, NDManager job) {
     Encoders resident = l.text();
     Residency gemma = l.plan().t5();
@@ -462,8 +526,7 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
 
   /** The planner's model of one job of this size, under the profile of the kernels that run. */
   NewbieMemoryModel memoryModel(int width, int height) {
-    return dims.memoryModel(
-        new Workload(width, height, 1, StorageType.FP16), options.engineProfile());
+    return dims.memoryModel(new Workload(width, height, 1, blockStorage), options.engineProfile());
   }
 
   /** The model's dimensions as the planner and the ledger see them. */
@@ -498,7 +561,10 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
    */
   public long liveBytes() {
     LoadedPlan l = ladder.loaded();
-    long n = DeviceLedger.bytesOf(jobs) + DeviceLedger.bytesOf(l.dit().manager());
+    long n =
+        DeviceLedger.bytesOf(jobs)
+            + DeviceLedger.bytesOf(l.dit().manager())
+            + l.dit().blocks().residentArrayBytes();
     if (l.text() != null) {
       n += DeviceLedger.bytesOf(l.text().gemma().manager());
       n += DeviceLedger.bytesOf(l.text().jina().manager());

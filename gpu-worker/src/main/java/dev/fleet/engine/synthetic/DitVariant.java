@@ -4,6 +4,7 @@ import dev.fleet.engine.safetensors.DType;
 import dev.fleet.engine.safetensors.SafetensorsWriter;
 import dev.fleet.engine.safetensors.TensorEntry;
 import dev.fleet.engine.safetensors.TensorStore;
+import dev.fleet.engine.weights.Narrowing;
 import dev.fleet.engine.weights.Widening;
 import java.io.IOException;
 import java.nio.ByteBuffer;

@@ -11,6 +11,7 @@ import dev.fleet.engine.text.ClipTextConfig;
 import dev.fleet.engine.text.T5Config;
 import dev.fleet.engine.tokenizer.PromptTokenizer;
 import dev.fleet.engine.vae.AutoEncoderParams;
+import dev.fleet.engine.weights.Narrowing;
 import dev.fleet.model.memory.AutoencoderDims;
 import dev.fleet.model.memory.ClipDims;
 import dev.fleet.model.memory.DitDims;

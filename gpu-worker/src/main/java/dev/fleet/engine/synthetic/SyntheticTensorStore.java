@@ -4,6 +4,7 @@ import dev.fleet.engine.safetensors.DType;
 import dev.fleet.engine.safetensors.SafetensorsException;
 import dev.fleet.engine.safetensors.TensorEntry;
 import dev.fleet.engine.safetensors.TensorStore;
+import dev.fleet.engine.weights.Narrowing;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;

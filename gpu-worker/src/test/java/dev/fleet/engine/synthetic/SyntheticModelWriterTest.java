@@ -14,6 +14,7 @@ import dev.fleet.engine.safetensors.DType;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.text.ClipTextConfig;
 import dev.fleet.engine.weights.ComputeTarget;
+import dev.fleet.engine.weights.Narrowing;
 import dev.fleet.model.GenerationSpec;
 import dev.fleet.model.memory.ClipDims;
 import java.nio.ByteBuffer;

@@ -1,14 +1,14 @@
-package dev.fleet.engine.synthetic;
+package dev.fleet.engine.weights;
 
 import dev.fleet.engine.safetensors.DType;
-import dev.fleet.engine.weights.Widening;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
  * float32 values to the storage types of FLUX checkpoints, rounding to nearest with ties to even
  * (as PyTorch's {@code .to(torch.bfloat16)} and {@code .to(torch.float8_e4m3fn)} do); the inverse
- * of {@link Widening}.
+ * of {@link Widening}. The synthetic checkpoints are written with it, and the engine narrows a 16-
+ * or 32-bit DiT's block matrices to e4m3fn with it when a plan stores blocks in float8.
  */
 public final class Narrowing {
   /** The largest finite e4m3fn magnitude, code 0x7e. */
@@ -45,6 +45,26 @@ public final class Narrowing {
               "cannot store synthetic weights as " + dtype + "; use F32, BF16, F8_E4M3 or F8_E5M2");
     }
     return out.array();
+  }
+
+  /**
+   * The per-tensor factor that maps the largest magnitude of {@code values} onto e4m3fn's largest
+   * finite value (448): dividing by it before narrowing spends e4m3fn's 3-bit mantissa on the
+   * tensor's own range instead of flushing small weights (|w| ≲ 0.02 is subnormal in e4m3fn) to a
+   * few codes. 1 when every value is zero; an infinite or NaN value is an error, since no scale
+   * keeps it.
+   *
+   * @throws IllegalArgumentException when a value is not finite
+   */
+  public static float e4m3fnScale(float[] values) {
+    float max = 0;
+    for (float v : values) {
+      if (!Float.isFinite(v)) {
+        throw new IllegalArgumentException("cannot narrow " + v + " to float8: not finite");
+      }
+      max = Math.max(max, Math.abs(v));
+    }
+    return max == 0 ? 1f : max / Widening.E4M3FN[E4M3_MAX_CODE];
   }
 
   /** bfloat16 bits of {@code v}: the top half of its float32 bits, rounded (NaN stays NaN). */
