@@ -163,6 +163,7 @@ public final class JobReadCache {
   }
 
   private void storeHead(MemoryClass memoryClass, long head, long seen) {
-    heads.compute(memoryClass, (k, old) -> generation.get() == seen ? head : old);
+    Long value = head;
+    heads.compute(memoryClass, (k, old) -> generation.get() == seen ? value : old);
   }
 }
