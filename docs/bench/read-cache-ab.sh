@@ -24,8 +24,8 @@ restart() {
 for variant in cache nocache cache nocache; do
   restart $variant
   echo "== $variant"
-  split 3 5 load --mode read --requests 50000 --concurrency 16 --warmup 5000
-  split 3 5 load --mode poll --requests 50000 --concurrency 16 --warmup 5000
+  split 2 3 load --mode read --requests 80000 --concurrency 16 --warmup 5000
+  split 2 3 load --mode poll --requests 100000 --concurrency 16 --warmup 5000
 done
 
 # Jobs changing under the reads. The read set is the listing SubmitLoad reads (newest 200 queued).
@@ -42,20 +42,21 @@ changes() {
 }
 # Every job of tenant bench: status and queue position through the API, then from the database.
 check() {
-  db -c "SELECT id FROM jobs WHERE tenant = 'bench' ORDER BY updated_at DESC LIMIT 400" |
+  db -c "SELECT id FROM read_set UNION SELECT id FROM (SELECT id FROM jobs WHERE tenant = 'bench'
+          ORDER BY updated_at DESC LIMIT 200) recent" |
     while read -r id; do
       curl -s -H "Authorization: Bearer $FLEET_API_KEY" localhost:8080/v1/jobs/$id |
-        jq -r '[.id, .status, (.queuePosition // "")] | join(" ")'
+        jq -r '[.id, .status, (.queuePosition // "-")] | join(" ")'
     done | LC_ALL=C sort > /tmp/read-cache-ab.api
   db -F ' ' -c "SELECT id, state, coalesce((queue_ticket - (SELECT min(h.queue_ticket) FROM jobs h
-                  WHERE h.memory_class = j.memory_class AND h.state = 'QUEUED') + 1)::text, '')
+                  WHERE h.memory_class = j.memory_class AND h.state = 'QUEUED') + 1)::text, '-')
                 FROM jobs j WHERE tenant = 'bench' AND state = 'QUEUED'
-                UNION ALL SELECT id, state, '' FROM jobs WHERE tenant = 'bench' AND state <> 'QUEUED'" |
+                UNION ALL SELECT id, state, '-' FROM jobs WHERE tenant = 'bench' AND state <> 'QUEUED'" |
     LC_ALL=C sort > /tmp/read-cache-ab.db
   local differ
   differ=$(LC_ALL=C join /tmp/read-cache-ab.api /tmp/read-cache-ab.db -j1 -o 1.1,1.2,1.3,2.2,2.3 |
     awk '$2 != $4 || $3 != $5' | wc -l)
-  echo "checked $(wc -l < /tmp/read-cache-ab.api) jobs through the API against the database: $differ differ"
+  echo "checked $(wc -l < /tmp/read-cache-ab.api) jobs (the read set and the 200 last changed) through the API against the database: $differ differ"
 }
 for variant in cache nocache; do
   restart $variant
@@ -68,7 +69,7 @@ for variant in cache nocache; do
   CH=$!
   load --mode submit --requests 2000 --warmup 0 --concurrency 4 --rate 200 > /tmp/read-cache-ab.submit &
   SUB=$!
-  split 3 5 load --mode read --requests 50000 --concurrency 16 --warmup 5000
+  split 2 3 load --mode read --requests 50000 --concurrency 16 --warmup 5000
   rm -f /tmp/read-cache-ab.changing
   wait $SUB $CH
   grep successful /tmp/read-cache-ab.submit
