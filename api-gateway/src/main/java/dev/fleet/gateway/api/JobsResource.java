@@ -190,7 +190,10 @@ public class JobsResource {
           "Answers carry an ETag (except a succeeded job's, whose result link is signed anew each"
               + " time) and Cache-Control: private, no-cache (no-store with a result link)."
               + " A poller that sends the ETag back in If-None-Match gets 304 Not Modified, without"
-              + " a body, until the job or its queue position changes.")
+              + " a body, until the job or its queue position changes. The answer may come from the"
+              + " gateway's memory (fleet.jobs.read-cache-enabled): then it trails a change made"
+              + " elsewhere (by a worker, another gateway) by PostgreSQL's notification delay, as"
+              + " the event stream does; a cancellation through this gateway shows at once.")
   @Parameter(
       name = "If-None-Match",
       in = ParameterIn.HEADER,
