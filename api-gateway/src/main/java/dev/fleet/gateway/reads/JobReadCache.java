@@ -31,7 +31,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * being listened to again. An entry is therefore the job as the database held it at some instant no
  * earlier than the last notification handled: it lags a commit by at most that notification's
  * delivery, as the event streams do. The gateway's own changes ({@link #forget}) are dropped before
- * the call that made them answers, so a client reads its own writes.
+ * the call that made them answers, so a client reads its own writes. A row and its class's head
+ * come from one statement on a miss; a cached row whose head was dropped gets the head read afresh,
+ * which may already include a change still on its way as a notification: a job taken from the head
+ * a moment ago then reads position 1 (never 0, never higher than a query would say) until its own
+ * notification drops its row.
  *
  * <p><b>Insertion without races.</b> A read that misses goes to the database; meanwhile a change
  * may commit and its notification may be handled before the read's answer is stored, which would
