@@ -32,3 +32,12 @@ start_gateway() {
   GW=$!
   for _ in $(seq 1 60); do curl -sf localhost:8080/q/health/ready > /dev/null && break; sleep 1; done
 }
+# A fresh stack and gateway (start_stack, start_gateway), a key of tenant "bench" in FLEET_API_KEY
+# and $1 jobs bulk-queued (fill-queue.sql, which announces none of them: a gateway that keeps job
+# reads in memory may hold an out-of-date queue head until restarted, as the A/B scripts do).
+start_bench() {
+  start_stack
+  start_gateway
+  export FLEET_API_KEY=$(./fleet keys create --tenant bench --data "$DATA" | tail -1)
+  db -q -v n="$1" -f docs/bench/fill-queue.sql > /dev/null
+}

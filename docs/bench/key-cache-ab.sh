@@ -5,10 +5,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 . docs/bench/common.sh
-start_stack
-start_gateway
-export FLEET_API_KEY=$(./fleet keys create --tenant bench --data "$DATA" | tail -1)
-db -q -v n=10000 -f docs/bench/fill-queue.sql > /dev/null
+start_bench 10000
 load --mode submit --requests 200 --warmup 0 --concurrency 4 > /dev/null
 for variant in cache nocache cache nocache; do
   kill $GW; wait $GW 2>/dev/null

@@ -9,10 +9,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 . docs/bench/common.sh
-start_stack
-start_gateway
-export FLEET_API_KEY=$(./fleet keys create --tenant bench --data "$DATA" | tail -1)
-db -q -v n=10000 -f docs/bench/fill-queue.sql > /dev/null
+start_bench 10000
 # A fresh gateway's first seconds go to the JIT compiler: warm up the paths the streams take.
 load --mode submit --requests 600 --warmup 0 --concurrency 16 > /dev/null
 sse --subscribers 1000 --jobs 100 --rate 50 > /dev/null

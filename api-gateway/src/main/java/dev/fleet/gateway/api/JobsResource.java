@@ -11,6 +11,7 @@ import dev.fleet.gateway.limits.SubmitLimiter;
 import dev.fleet.gateway.metrics.FleetMetrics;
 import dev.fleet.gateway.problem.Problem;
 import dev.fleet.gateway.problem.ProblemException;
+import dev.fleet.gateway.reads.JobReads;
 import dev.fleet.gateway.storage.ResultStorage;
 import dev.fleet.model.FieldError;
 import dev.fleet.model.job.Job;
@@ -73,6 +74,7 @@ public class JobsResource {
 
   private final JobSubmitter submitter;
   private final JobStore store;
+  private final JobReads reads;
   private final ResultStorage storage;
   private final JobEventHub hub;
   private final JobSnapshots snapshots;
@@ -85,6 +87,7 @@ public class JobsResource {
   public JobsResource(
       JobSubmitter submitter,
       JobStore store,
+      JobReads reads,
       ResultStorage storage,
       JobEventHub hub,
       JobSnapshots snapshots,
@@ -95,6 +98,7 @@ public class JobsResource {
       FleetMetrics metrics) {
     this.submitter = submitter;
     this.store = store;
+    this.reads = reads;
     this.storage = storage;
     this.hub = hub;
     this.snapshots = snapshots;
@@ -186,7 +190,10 @@ public class JobsResource {
           "Answers carry an ETag (except a succeeded job's, whose result link is signed anew each"
               + " time) and Cache-Control: private, no-cache (no-store with a result link)."
               + " A poller that sends the ETag back in If-None-Match gets 304 Not Modified, without"
-              + " a body, until the job or its queue position changes.")
+              + " a body, until the job or its queue position changes. The answer may come from the"
+              + " gateway's memory (fleet.jobs.read-cache-enabled): then it trails a change made"
+              + " elsewhere (by a worker, another gateway) by PostgreSQL's notification delay, as"
+              + " the event stream does; a cancellation through this gateway shows at once.")
   @Parameter(
       name = "If-None-Match",
       in = ParameterIn.HEADER,
@@ -229,8 +236,8 @@ public class JobsResource {
               schema = @Schema(implementation = Problem.class)))
   public Response get(@PathParam("id") String id, @Context Request request) {
     JobStore.Found found =
-        store
-            .findWithPosition(uuid(id), Caller.tenant(identity))
+        reads
+            .find(uuid(id), Caller.tenant(identity))
             .orElseThrow(() -> ProblemException.jobNotFound(id));
     Job job = found.job();
     Long position = boxed(found.queuePosition());
@@ -318,6 +325,7 @@ public class JobsResource {
   public Response cancel(@PathParam("id") String id) {
     UUID uuid = uuid(id);
     JobStore.CancelOutcome outcome = store.requestCancel(uuid, Caller.tenant(identity));
+    reads.changed(uuid);
     if (outcome == JobStore.CancelOutcome.NOT_FOUND) {
       throw ProblemException.jobNotFound(id);
     }

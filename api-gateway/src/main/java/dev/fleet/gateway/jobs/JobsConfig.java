@@ -31,4 +31,15 @@ public interface JobsConfig {
   /** How often the gateway looks for such jobs (and for expired leases). */
   @WithDefault("30s")
   Duration reaperInterval();
+
+  /**
+   * Whether {@code GET /v1/jobs/{id}} answers from memory (the {@code JobReadCache}) while the
+   * gateway listens to job changes; off: every read is one query.
+   */
+  @WithDefault("true")
+  boolean readCacheEnabled();
+
+  /** At most this many jobs kept in memory for reads. */
+  @WithDefault("100000")
+  int readCacheSize();
 }

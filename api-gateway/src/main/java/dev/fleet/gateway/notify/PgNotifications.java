@@ -124,8 +124,10 @@ public class PgNotifications {
       try (Statement s = c.createStatement()) {
         s.execute("LISTEN " + e.getKey());
       }
-      listened.add(e.getKey());
+      // Resync first, then report the channel listened: a cache consulted only while its channel
+      // is listened to is cleared before anyone may consult it again, never just after.
       e.getValue().forEach(sub -> sub.onResync().run());
+      listened.add(e.getKey());
     }
   }
 

@@ -144,7 +144,7 @@ public final class JobStore {
             + " ON CONFLICT (tenant, idempotency_key) DO NOTHING RETURNING "
             + COLUMNS
             + ", "
-            + QUEUE_POSITION
+            + QUEUE_COLUMNS
             + "),"
             + " message AS (INSERT INTO outbox (topic, message_key, payload)"
             + " SELECT ?, ?, ? FROM created)"
@@ -181,7 +181,8 @@ public final class JobStore {
       }
       try (ResultSet rs = ps.executeQuery()) {
         if (rs.next()) {
-          return new Inserted(job(rs), true, queuePosition(rs));
+          Ticketed created = ticketed(rs);
+          return new Inserted(created.job(), true, created.queuePosition());
         }
       }
     }
@@ -704,29 +705,72 @@ public final class JobStore {
 
   /**
    * A queued job's position in its class's queue, 1 for the next job a worker of its class takes;
-   * empty unless the job is QUEUED. An estimate in constant time (see {@link #QUEUE_POSITION}).
+   * empty unless the job is QUEUED. An estimate in constant time (see {@link #queuePosition(long,
+   * OptionalLong)}).
    */
   public OptionalLong queuePosition(UUID id) {
     return findWithPosition(id).map(Found::queuePosition).orElse(OptionalLong.empty());
   }
 
   /**
-   * The position of a queued row of {@code jobs} (aliased {@code j}): its ticket, drawn when it
-   * entered QUEUED, minus the smallest ticket still queued in its class, plus one; null for a job
-   * that is not queued. One probe of the partial index {@code jobs_queue_head}, the same cost for
-   * any queue length. Exact while jobs leave a class's queue from its head; a job that left from
-   * the middle (cancelled, or taken out of order) still counts for those behind it until the head
-   * passes it, so the estimate may read high, never low (see {@code V4__queue_tickets.sql}).
+   * The queue columns of a row of {@code jobs} (aliased {@code j}): {@code queue_ticket}, drawn
+   * when the job entered QUEUED, and, for a queued job, {@code queue_head}, the smallest ticket
+   * still queued in its class (one probe of the partial index {@code jobs_queue_head}, the same
+   * cost for any queue length). {@link Ticketed#queuePosition} turns them into the position.
    */
-  private static final String QUEUE_POSITION =
-      "CASE WHEN j.state = 'QUEUED' THEN j.queue_ticket - coalesce((SELECT min(h.queue_ticket)"
-          + " FROM jobs h WHERE h.memory_class = j.memory_class AND h.state = 'QUEUED'),"
-          + " j.queue_ticket) + 1 END AS queue_position";
+  private static final String QUEUE_COLUMNS =
+      "j.queue_ticket AS queue_ticket, CASE WHEN j.state = 'QUEUED' THEN (SELECT"
+          + " min(h.queue_ticket) FROM jobs h WHERE h.memory_class = j.memory_class"
+          + " AND h.state = 'QUEUED') END AS queue_head";
 
-  /** The {@link #QUEUE_POSITION} column of the current row. */
-  private static OptionalLong queuePosition(ResultSet rs) throws SQLException {
-    long position = rs.getLong("queue_position");
-    return rs.wasNull() ? OptionalLong.empty() : OptionalLong.of(Math.max(1, position));
+  private static final String QUEUE_HEAD =
+      "SELECT min(queue_ticket) AS queue_head FROM jobs WHERE memory_class = ? AND state = 'QUEUED'";
+
+  /**
+   * A job with what its queue position is computed from: its ticket (present only while it is
+   * QUEUED) and the head of its class's queue (the smallest ticket queued there; empty when none
+   * is, or when the job is not queued) as one statement read them.
+   */
+  public record Ticketed(Job job, OptionalLong queueTicket, OptionalLong queueHead) {
+    public Ticketed {
+      Objects.requireNonNull(job, "job");
+      if (queueTicket.isPresent() && job.state() != JobState.QUEUED) {
+        throw new IllegalArgumentException(
+            "only a QUEUED job has a queue ticket: job " + job.id() + " is " + job.state());
+      }
+    }
+
+    /** The position as {@link #queuePosition(long, OptionalLong)} computes it. */
+    public OptionalLong queuePosition() {
+      return queueTicket.isPresent()
+          ? OptionalLong.of(JobStore.queuePosition(queueTicket.getAsLong(), queueHead))
+          : OptionalLong.empty();
+    }
+  }
+
+  /**
+   * A queued job's position in its class's queue, 1 for the next job a worker of its class takes:
+   * its ticket minus the head's, plus one (1 when the head is unknown or past it). Exact while jobs
+   * leave a class's queue from its head; a job that left from the middle (cancelled, or taken out
+   * of order) still counts for those behind it until the head passes it, so the estimate may read
+   * high, never low (see {@code V4__queue_tickets.sql}).
+   */
+  public static long queuePosition(long ticket, OptionalLong head) {
+    return Math.max(1, ticket - head.orElse(ticket) + 1);
+  }
+
+  /** The {@link #QUEUE_COLUMNS} of the current row, with its job. */
+  private static Ticketed ticketed(ResultSet rs) throws SQLException {
+    Job job = job(rs);
+    return new Ticketed(
+        job,
+        job.state() == JobState.QUEUED ? nullableLong(rs, "queue_ticket") : OptionalLong.empty(),
+        nullableLong(rs, "queue_head"));
+  }
+
+  private static OptionalLong nullableLong(ResultSet rs, String column) throws SQLException {
+    long n = rs.getLong(column);
+    return rs.wasNull() ? OptionalLong.empty() : OptionalLong.of(n);
   }
 
   /** A job as read for the API, with its queue position while it is queued. */
@@ -734,25 +778,45 @@ public final class JobStore {
 
   /** The job and its queue position, in one indexed query. */
   public Optional<Found> findWithPosition(UUID id) {
-    return queryFound("find job " + id, "", id);
+    return findTicketed(id).map(t -> new Found(t.job(), t.queuePosition()));
   }
 
   /** As {@link #findWithPosition(UUID)}, only if the job belongs to {@code tenant}. */
   public Optional<Found> findWithPosition(UUID id, String tenant) {
-    return queryFound("find job " + id, " AND j.tenant = ?", id, Objects.requireNonNull(tenant));
+    return queryTicketed("find job " + id, " AND j.tenant = ?", id, Objects.requireNonNull(tenant))
+        .map(t -> new Found(t.job(), t.queuePosition()));
   }
 
-  private Optional<Found> queryFound(String what, String filter, Object... args) {
+  /**
+   * The job of any tenant with its ticket and its class's queue head, in one indexed query: what a
+   * cache of job reads keeps (the caller checks the tenant).
+   */
+  public Optional<Ticketed> findTicketed(UUID id) {
+    return queryTicketed("find job " + id, "", id);
+  }
+
+  /** The smallest ticket queued in {@code memoryClass}, empty when none is queued there. */
+  public OptionalLong queueHead(MemoryClass memoryClass) {
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps = c.prepareStatement(QUEUE_HEAD)) {
+      ps.setString(1, memoryClass.className());
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return nullableLong(rs, "queue_head");
+      }
+    } catch (SQLException e) {
+      throw new JobStoreException("queue head of " + memoryClass.className(), e);
+    }
+  }
+
+  private Optional<Ticketed> queryTicketed(String what, String filter, Object... args) {
     String sql =
-        "SELECT " + COLUMNS + ", " + QUEUE_POSITION + " FROM jobs j WHERE j.id = ?" + filter;
+        "SELECT " + COLUMNS + ", " + QUEUE_COLUMNS + " FROM jobs j WHERE j.id = ?" + filter;
     try (Connection c = dataSource.getConnection();
         PreparedStatement ps = c.prepareStatement(sql)) {
       bind(ps, args);
       try (ResultSet rs = ps.executeQuery()) {
-        if (!rs.next()) {
-          return Optional.empty();
-        }
-        return Optional.of(new Found(job(rs), queuePosition(rs)));
+        return rs.next() ? Optional.of(ticketed(rs)) : Optional.empty();
       }
     } catch (SQLException e) {
       throw new JobStoreException(what, e);

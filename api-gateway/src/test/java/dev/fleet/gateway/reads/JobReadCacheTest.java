@@ -1,0 +1,249 @@
+package dev.fleet.gateway.reads;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.fleet.gateway.events.JobChange;
+import dev.fleet.model.GenerationSpec;
+import dev.fleet.model.job.Job;
+import dev.fleet.model.job.JobState;
+import dev.fleet.model.job.MemoryClass;
+import dev.fleet.model.store.JobStore.Found;
+import dev.fleet.model.store.JobStore.Ticketed;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The cache's logic against an in-memory "database" whose reads count and can run a hook while they
+ * are in flight: a notification delivered during a miss is played exactly there, deterministically.
+ */
+class JobReadCacheTest {
+  private static final String TENANT = "t";
+  private static final MemoryClass CLASS = MemoryClass.VRAM_8G;
+
+  /** Rows by id (state, ticket) and the reads made; a hook runs inside the next read. */
+  private static final class Db implements JobReadCache.Reader {
+    final Map<UUID, Job> jobs = new HashMap<>();
+    final Map<UUID, Long> tickets = new HashMap<>();
+    long nextTicket = 1;
+    int rowReads;
+    int headReads;
+    Runnable duringNextRead;
+
+    Job insert() {
+      Job job = job(UUID.randomUUID(), JobState.QUEUED, 0, 0);
+      jobs.put(job.id(), job);
+      tickets.put(job.id(), nextTicket++);
+      return job;
+    }
+
+    /** Moves the job to {@code state} (a new version; a new ticket when it enters QUEUED). */
+    JobChange move(UUID id, JobState state, int step) {
+      Job old = jobs.get(id);
+      Job now = job(id, state, step, old.version() + 1);
+      jobs.put(id, now);
+      if (state == JobState.QUEUED && old.state() != JobState.QUEUED) {
+        tickets.put(id, nextTicket++);
+      }
+      return new JobChange(id, state, old.state(), step, 4, 1, false, now.version());
+    }
+
+    OptionalLong currentHead() {
+      return jobs.values().stream()
+          .filter(j -> j.state() == JobState.QUEUED)
+          .mapToLong(j -> tickets.get(j.id()))
+          .min();
+    }
+
+    @Override
+    public Optional<Ticketed> row(UUID id) {
+      rowReads++;
+      Job job = jobs.get(id);
+      Optional<Ticketed> answer =
+          job == null
+              ? Optional.empty()
+              : Optional.of(
+                  new Ticketed(
+                      job,
+                      job.state() == JobState.QUEUED
+                          ? OptionalLong.of(tickets.get(id))
+                          : OptionalLong.empty(),
+                      job.state() == JobState.QUEUED ? currentHead() : OptionalLong.empty()));
+      runHook();
+      return answer;
+    }
+
+    @Override
+    public OptionalLong head(MemoryClass memoryClass) {
+      headReads++;
+      OptionalLong answer = currentHead();
+      runHook();
+      return answer;
+    }
+
+    private void runHook() {
+      Runnable hook = duringNextRead;
+      duringNextRead = null;
+      if (hook != null) {
+        hook.run();
+      }
+    }
+  }
+
+  private static Job job(UUID id, JobState state, int step, long version) {
+    Instant t = Instant.parse("2026-12-05T00:00:00Z");
+    return new Job(
+        id,
+        TENANT,
+        null,
+        new GenerationSpec("a fox", 1, 4, 128, 96, 3.5, "flux-tiny"),
+        CLASS,
+        1 << 29,
+        state,
+        step,
+        4,
+        1,
+        null,
+        false,
+        null,
+        null,
+        null,
+        null,
+        t,
+        null,
+        null,
+        t,
+        version);
+  }
+
+  private final Db db = new Db();
+  private final JobReadCache cache = new JobReadCache(100, db);
+
+  private Found read(Job job) {
+    return cache.find(job.id(), TENANT).orElseThrow();
+  }
+
+  @Test
+  void aJobReadTwiceIsQueriedOnce() {
+    Job job = db.insert();
+    assertEquals(OptionalLong.of(1), read(job).queuePosition());
+    assertEquals(read(job), read(job));
+    assertEquals(1, db.rowReads);
+    assertEquals(0, db.headReads, "the head came with the row");
+  }
+
+  @Test
+  void aNotificationDropsTheRowAndTheNextReadSeesTheChange() {
+    Job job = db.insert();
+    read(job);
+    JobChange change = db.move(job.id(), JobState.RUNNING, 0);
+    assertEquals(JobState.QUEUED, read(job).job().state(), "no notification yet: as last read");
+    cache.onChange(change);
+    Found now = read(job);
+    assertEquals(JobState.RUNNING, now.job().state());
+    assertTrue(now.queuePosition().isEmpty());
+    assertEquals(2, db.rowReads);
+  }
+
+  @Test
+  void aChangeNotifiedWhileAMissIsInFlightKeepsThatMissOutOfTheCache() {
+    Job job = db.insert();
+    // The read answers QUEUED; before it returns, the job starts and its notification arrives.
+    db.duringNextRead = () -> cache.onChange(db.move(job.id(), JobState.RUNNING, 0));
+    assertEquals(JobState.QUEUED, read(job).job().state(), "the answer of the read in flight");
+    assertEquals(0, cache.size(), "not stored: it was out of date when it would have been");
+    assertEquals(JobState.RUNNING, read(job).job().state());
+    assertEquals(JobState.RUNNING, read(job).job().state());
+    assertEquals(2, db.rowReads, "the second read was stored");
+  }
+
+  @Test
+  void aHeadReadOvertakenByTheHeadLeavingIsNotKept() {
+    Job first = db.insert();
+    Job second = db.insert();
+    Job third = db.insert();
+    read(second);
+    read(third); // both rows stored, and the head (ticket 1)
+    cache.onChange(db.move(first.id(), JobState.RUNNING, 0)); // the head moves: heads dropped
+    // The head is read as 2; before that read returns, the second job leaves the queue too.
+    db.duringNextRead = () -> cache.onChange(db.move(second.id(), JobState.CANCELLED, 0));
+    assertEquals(OptionalLong.of(2), read(third).queuePosition(), "as the read in flight found");
+    assertEquals(OptionalLong.of(1), read(third).queuePosition(), "the head is the third job now");
+    assertEquals(2, db.headReads, "the overtaken head was not kept");
+    assertEquals(2, db.rowReads, "the third job's row stayed cached throughout");
+  }
+
+  @Test
+  void positionsFollowTheHeadWhileTheRowsStayCached() {
+    Job a = db.insert();
+    Job b = db.insert();
+    Job c = db.insert();
+    assertEquals(OptionalLong.of(3), read(c).queuePosition());
+    assertEquals(OptionalLong.of(2), read(b).queuePosition());
+    cache.onChange(db.move(a.id(), JobState.RUNNING, 0));
+    assertEquals(OptionalLong.of(1), read(b).queuePosition());
+    assertEquals(OptionalLong.of(2), read(c).queuePosition());
+    assertEquals(
+        2, db.rowReads, "b and c were not read again: a's change dropped only a and heads");
+    assertEquals(1, db.headReads);
+  }
+
+  @Test
+  void progressOfARunningJobLeavesTheHeadsAlone() {
+    Job running = db.insert();
+    Job queued = db.insert();
+    cache.onChange(db.move(running.id(), JobState.RUNNING, 0));
+    read(queued);
+    int heads = db.headReads;
+    cache.onChange(db.move(running.id(), JobState.RUNNING, 1));
+    assertEquals(OptionalLong.of(1), read(queued).queuePosition());
+    assertEquals(heads, db.headReads);
+    assertEquals(1, read(running).job().step());
+  }
+
+  @Test
+  void anotherTenantsJobIsNotFoundCachedOrNot() {
+    Job job = db.insert();
+    assertTrue(cache.find(job.id(), "other").isEmpty(), "on a miss");
+    read(job);
+    assertTrue(cache.find(job.id(), "other").isEmpty(), "on a hit");
+  }
+
+  @Test
+  void aMissingJobIsNotRememberedAsMissing() {
+    UUID id = UUID.randomUUID();
+    assertTrue(cache.find(id, TENANT).isEmpty());
+    Job job = job(id, JobState.QUEUED, 0, 0);
+    db.jobs.put(id, job);
+    db.tickets.put(id, db.nextTicket++);
+    assertEquals(job, read(job).job(), "found before its notification arrives");
+  }
+
+  @Test
+  void clearAndForgetDropRowsAndHeads() {
+    Job job = db.insert();
+    read(job);
+    cache.clear();
+    read(job);
+    assertEquals(2, db.rowReads);
+    cache.forget(job.id());
+    read(job);
+    assertEquals(3, db.rowReads);
+  }
+
+  @Test
+  void staysWithinItsSize() {
+    JobReadCache small = new JobReadCache(3, db);
+    for (int i = 0; i < 10; i++) {
+      small.find(db.insert().id(), TENANT).orElseThrow();
+      assertTrue(small.size() <= 3, "holds " + small.size());
+    }
+    assertThrows(IllegalArgumentException.class, () -> new JobReadCache(0, db));
+  }
+}
