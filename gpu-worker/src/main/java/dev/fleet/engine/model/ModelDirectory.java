@@ -25,6 +25,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -205,17 +206,11 @@ public record ModelDirectory(
   }
 
   private static Path resolveTransformer(Path root, String dit) {
-    Path dir = root.resolve("transformer");
-    if (dit != null) {
-      Path p = Path.of(dit).isAbsolute() ? Path.of(dit) : dir.resolve(dit);
-      if (!Files.isRegularFile(p)) {
-        throw new IllegalArgumentException("--dit " + dit + ": no such file " + p);
-      }
-      return p;
+    Optional<Path> named = ModelLocation.namedTransformer(root, dit);
+    if (named.isPresent()) {
+      return named.get();
     }
-    if (!Files.isDirectory(dir)) {
-      throw new IllegalArgumentException("model directory " + root + " has no transformer/ folder");
-    }
+    Path dir = ModelLocation.transformerDir(root);
     List<Path> indexes = list(dir, ".safetensors.index.json");
     if (indexes.size() == 1) {
       return indexes.get(0);

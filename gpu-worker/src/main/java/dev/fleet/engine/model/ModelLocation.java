@@ -1,7 +1,9 @@
 package dev.fleet.engine.model;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * Where a model is, before any family has read it: its directory and, optionally, the denoiser's
@@ -30,5 +32,36 @@ public record ModelLocation(Path root, String dit) {
   public String name() {
     Path f = root.toAbsolutePath().normalize().getFileName();
     return f == null ? root.toString() : f.toString();
+  }
+
+  /**
+   * The denoiser's checkpoint named by {@code dit} ({@code --dit}): an absolute path, or a file
+   * name inside {@code root/transformer/}; empty when {@code dit} is null.
+   *
+   * @throws IllegalArgumentException the named file does not exist
+   */
+  public static Optional<Path> namedTransformer(Path root, String dit) {
+    if (dit == null) {
+      return Optional.empty();
+    }
+    Path p = Path.of(dit).isAbsolute() ? Path.of(dit) : root.resolve("transformer").resolve(dit);
+    if (!Files.isRegularFile(p)) {
+      throw new IllegalArgumentException("--dit " + dit + ": no such file " + p);
+    }
+    return Optional.of(p);
+  }
+
+  /**
+   * {@code root/transformer/}, where a family looks for the denoiser's checkpoint when none is
+   * named.
+   *
+   * @throws IllegalArgumentException the directory has no such folder
+   */
+  public static Path transformerDir(Path root) {
+    Path dir = root.resolve("transformer");
+    if (!Files.isDirectory(dir)) {
+      throw new IllegalArgumentException("model directory " + root + " has no transformer/ folder");
+    }
+    return dir;
   }
 }

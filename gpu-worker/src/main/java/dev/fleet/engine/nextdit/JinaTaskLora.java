@@ -116,18 +116,12 @@ public record JinaTaskLora(String task, int taskIndex, int rank, float alpha) {
       long[] as = a.getShape().getShape();
       long[] bs = b.getShape().getShape();
       if (as.length != 3 || bs.length != 3 || as[0] != bs[0] || taskIndex >= as[0]) {
-        throw new IllegalArgumentException(
-            weights.store().describe()
-                + ": "
-                + weights.prefix()
-                + stem
-                + " LoRA factors "
-                + Arrays.toString(as)
-                + " and "
-                + Arrays.toString(bs)
-                + " do not stack "
-                + (taskIndex + 1)
-                + " or more tasks of one rank");
+        throw badFactors(
+            weights,
+            stem,
+            as,
+            bs,
+            "do not stack " + (taskIndex + 1) + " or more tasks of one rank");
       }
       NDArray at = a.get(taskIndex);
       NDArray bt = b.get(taskIndex);
@@ -137,16 +131,12 @@ public record JinaTaskLora(String task, int taskIndex, int rank, float alpha) {
       } else if (as[2] == rank && bs[1] == rank && as[1] == shape[0] && bs[2] == shape[1]) {
         delta = at.matMul(bt); // embedding: (rows × r)(r × dim)
       } else {
-        throw new IllegalArgumentException(
-            weights.store().describe()
-                + ": "
-                + weights.prefix()
-                + stem
-                + " LoRA factors "
-                + Arrays.toString(as)
-                + " and "
-                + Arrays.toString(bs)
-                + " are neither a linear nor an embedding adapter of rank "
+        throw badFactors(
+            weights,
+            stem,
+            as,
+            bs,
+            "are neither a linear nor an embedding adapter of rank "
                 + rank
                 + " for a weight of shape "
                 + Arrays.toString(shape));
@@ -155,6 +145,21 @@ public record JinaTaskLora(String task, int taskIndex, int rank, float alpha) {
       merged.attach(m);
       return merged;
     }
+  }
+
+  private static IllegalArgumentException badFactors(
+      Weights weights, String stem, long[] a, long[] b, String what) {
+    return new IllegalArgumentException(
+        weights.store().describe()
+            + ": "
+            + weights.prefix()
+            + stem
+            + " LoRA factors "
+            + Arrays.toString(a)
+            + " and "
+            + Arrays.toString(b)
+            + " "
+            + what);
   }
 
   private static String stem(String name) {

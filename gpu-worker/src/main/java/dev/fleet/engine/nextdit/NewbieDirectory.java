@@ -167,18 +167,8 @@ public record NewbieDirectory(
   }
 
   private static Path transformerOf(Path root, String dit) {
-    Path dir = root.resolve("transformer");
-    if (dit != null) {
-      Path p = Path.of(dit).isAbsolute() ? Path.of(dit) : dir.resolve(dit);
-      if (!Files.isRegularFile(p)) {
-        throw new IllegalArgumentException("--dit " + dit + ": no such file " + p);
-      }
-      return p;
-    }
-    if (!Files.isDirectory(dir)) {
-      throw new IllegalArgumentException("model directory " + root + " has no transformer/ folder");
-    }
-    return CheckpointPaths.in(dir);
+    return ModelLocation.namedTransformer(root, dit)
+        .orElseGet(() -> CheckpointPaths.in(ModelLocation.transformerDir(root)));
   }
 
   /**
