@@ -157,27 +157,7 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
     this.gemmaTokenizer = gemmaTokenizer;
     this.jinaTokenizer = jinaTokenizer;
     this.jobs = NDManager.newBaseManager(target.device());
-    this.ladder =
-        new PlanLadder<>(
-            plans,
-            new PlanStages<>() {
-              @Override
-              public LoadedPlan load(ExecutionPlan plan) {
-                return loadPlan(plan);
-              }
-
-              @Override
-              public PlannedGeneration run(
-                  LoadedPlan loaded,
-                  GenerationSpec spec,
-                  float[] noise,
-                  GenerationListener listener,
-                  List<PlanEvent> events,
-                  LoraStack loras) {
-                return runJob(loaded, spec, noise, listener, events, loras);
-              }
-            },
-            options);
+    this.ladder = new PlanLadder<>(plans, PlanStages.of(this::loadPlan, this::runJob), options);
   }
 
   /**
@@ -351,17 +331,7 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
     NewbieMemoryModel memory = memoryModel(spec.width(), spec.height());
     int f = dims.autoencoder().downscale();
     Shape latentShape = new Shape(1, params.inChannels(), spec.height() / f, spec.width() / f);
-    float[] initial =
-        noise != null ? noise : new TorchNoise(spec.seed()).randn((int) latentShape.size());
-    if (initial.length != latentShape.size()) {
-      throw new IllegalArgumentException(
-          "noise has "
-              + initial.length
-              + " values, "
-              + latentShape
-              + " needs "
-              + latentShape.size());
-    }
+    float[] initial = TorchNoise.initial(noise, spec.seed(), latentShape);
     ledger.resetPeak();
     try (NDManager job = jobs.newSubManager()) {
       listener.onPhaseStart(GenerationListener.TEXT);

@@ -70,17 +70,7 @@ final class PlanRun {
     int h = spec.height() / 16; // packed rows
     int w = spec.width() / 16; // packed columns
     Shape latentShape = PipelineGeometry.latentShape(h, w);
-    float[] initial =
-        noise != null ? noise : new TorchNoise(spec.seed()).randn((int) latentShape.size());
-    if (initial.length != latentShape.size()) {
-      throw new IllegalArgumentException(
-          "noise has "
-              + initial.length
-              + " values, "
-              + latentShape
-              + " needs "
-              + latentShape.size());
-    }
+    float[] initial = TorchNoise.initial(noise, spec.seed(), latentShape);
     float[] timesteps = Schedule.timesteps(spec.steps(), h * w, params.dims().guidanceEmbed());
     // The job's float32 state (latents, positions), as the planner counts it.
     long stateBytes = plannerModel(h, w).jobStateBytes();

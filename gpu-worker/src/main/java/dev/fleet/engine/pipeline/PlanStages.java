@@ -4,6 +4,7 @@ import dev.fleet.engine.lora.LoraStack;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.model.GenerationSpec;
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * What a model family brings to a {@link PlanLadder}: loading what one execution plan keeps on the
@@ -39,4 +40,37 @@ public interface PlanStages<L extends PlanStages.Loaded> {
       GenerationListener listener,
       List<PlanEvent> events,
       LoraStack loras);
+
+  /** How one job runs under a loaded plan: {@link #run}'s signature, for {@link #of}. */
+  @FunctionalInterface
+  interface Runner<L> {
+    PlannedGeneration run(
+        L loaded,
+        GenerationSpec spec,
+        float[] noise,
+        GenerationListener listener,
+        List<PlanEvent> events,
+        LoraStack loras);
+  }
+
+  /** The stages of a family whose loading and running are two methods of its pipeline. */
+  static <L extends Loaded> PlanStages<L> of(Function<ExecutionPlan, L> load, Runner<L> run) {
+    return new PlanStages<>() {
+      @Override
+      public L load(ExecutionPlan plan) {
+        return load.apply(plan);
+      }
+
+      @Override
+      public PlannedGeneration run(
+          L loaded,
+          GenerationSpec spec,
+          float[] noise,
+          GenerationListener listener,
+          List<PlanEvent> events,
+          LoraStack loras) {
+        return run.run(loaded, spec, noise, listener, events, loras);
+      }
+    };
+  }
 }

@@ -87,27 +87,7 @@ public final class PlannedPipeline implements GenerationPipeline {
     this.jobs = NDManager.newBaseManager(target.device());
     this.plannerDims = ModelDimsReader.read(model);
     this.runner = new PlanRun(model, target, params, plannerDims, vaeBytes, ledger, options, jobs);
-    this.ladder =
-        new PlanLadder<>(
-            plans,
-            new PlanStages<>() {
-              @Override
-              public LoadedPlan load(ExecutionPlan plan) {
-                return loadPlan(plan);
-              }
-
-              @Override
-              public PlannedGeneration run(
-                  LoadedPlan loaded,
-                  GenerationSpec spec,
-                  float[] noise,
-                  GenerationListener listener,
-                  List<PlanEvent> events,
-                  LoraStack loras) {
-                return runner.run(loaded, spec, noise, listener, events, loras);
-              }
-            },
-            options);
+    this.ladder = new PlanLadder<>(plans, PlanStages.of(this::loadPlan, runner::run), options);
   }
 
   /**

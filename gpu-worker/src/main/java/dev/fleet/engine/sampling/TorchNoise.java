@@ -15,6 +15,21 @@ public final class TorchNoise {
   private final int[] state = new int[N];
   private int index;
 
+  /**
+   * A job's initial latents: {@code given} (a caller's own noise, checked to fill {@code shape}),
+   * or, when it is null, {@code torch.randn(shape)} under {@code seed}.
+   *
+   * @throws IllegalArgumentException the given noise has another number of values
+   */
+  public static float[] initial(float[] given, long seed, ai.djl.ndarray.types.Shape shape) {
+    float[] noise = given != null ? given : new TorchNoise(seed).randn((int) shape.size());
+    if (noise.length != shape.size()) {
+      throw new IllegalArgumentException(
+          "noise has " + noise.length + " values, " + shape + " needs " + shape.size());
+    }
+    return noise;
+  }
+
   /** A generator in the state {@code manual_seed(seed)} leaves PyTorch's CPU generator in. */
   public TorchNoise(long seed) {
     state[0] = (int) seed; // PyTorch keeps the low 32 bits of the seed
