@@ -30,7 +30,8 @@ import org.jboss.logging.Logger;
 @ApplicationScoped
 public class JobEventHub {
   /** Delivered to every subscriber after a reconnect: changes may have been missed. */
-  public static final JobChange RESYNC = new JobChange(null, null, null, 0, 0, 0, false, -1);
+  public static final JobChange RESYNC =
+      new JobChange(null, null, null, 0, 0, 0, false, -1, null, null);
 
   static final String CHANNEL = "job_events";
   private static final Logger LOG = Logger.getLogger(JobEventHub.class);

@@ -24,18 +24,24 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p><b>Invalidation.</b> Every change of a job row is announced by the {@code jobs_notify} trigger
  * (insert and every update; rows are never deleted), delivered in commit order to {@link
- * #onChange}: it drops the job's row, and, when the job entered or left QUEUED, every class's head
- * (the announcement does not name the class nor the ticket, and only such a change can move a
- * head). Notifications missed while nobody listened are unknowable, so the owner consults the cache
- * only while {@code job_events} is being listened to and calls {@link #clear} each time it starts
- * being listened to again. An entry is therefore the job as the database held it at some instant no
- * earlier than the last notification handled: it lags a commit by at most that notification's
- * delivery, as the event streams do. The gateway's own changes ({@link #forget}) are dropped before
- * the call that made them answers, so a client reads its own writes. A row and its class's head
- * come from one statement on a miss; a cached row whose head was dropped gets the head read afresh,
- * which may already include a change still on its way as a notification: a job taken from the head
- * a moment ago then reads position 1 (never 0, never higher than a query would say) until its own
- * notification drops its row.
+ * #onChange}: it drops the job's row and, when the job entered or left QUEUED, its class's head if
+ * the change can have moved it. The announcement names the class and the ticket, and tickets are
+ * drawn in order within a class, so: a job that leaves the queue moves the head only if its ticket
+ * is the head (or below it); a job that enters moves it only if its ticket is below the head, which
+ * happens when an earlier ticket's transaction commits after a later one's. Any other entry or exit
+ * (a submission joining the tail, a cancellation from the middle) leaves every head in place, so
+ * that a stream of submissions does not send every reader of a queued job back to the database for
+ * its head. An announcement without class or ticket (from a database before {@code V7}) drops every
+ * head, as before. Notifications missed while nobody listened are unknowable, so the owner consults
+ * the cache only while {@code job_events} is being listened to and calls {@link #clear} each time
+ * it starts being listened to again. An entry is therefore the job as the database held it at some
+ * instant no earlier than the last notification handled: it lags a commit by at most that
+ * notification's delivery, as the event streams do. The gateway's own changes ({@link #forget}) are
+ * dropped before the call that made them answers, so a client reads its own writes. A row and its
+ * class's head come from one statement on a miss; a cached row whose head was dropped gets the head
+ * read afresh, which may already include a change still on its way as a notification: a job taken
+ * from the head a moment ago then reads position 1 (never 0, never higher than a query would say)
+ * until its own notification drops its row.
  *
  * <p><b>Insertion without races.</b> A read that misses goes to the database; meanwhile a change
  * may commit and its notification may be handled before the read's answer is stored, which would
@@ -125,13 +131,21 @@ public final class JobReadCache {
 
   /** A change announced on {@code job_events}: drops what it may have made out of date. */
   public void onChange(JobChange change) {
-    boolean movesAHead =
-        (change.state() == JobState.QUEUED) != (change.previousState() == JobState.QUEUED);
     generation.incrementAndGet();
     rows.remove(change.id());
-    if (movesAHead) {
-      heads.clear();
+    if (!change.queueMembershipChanged()) {
+      return;
     }
+    Optional<MemoryClass> memoryClass =
+        change.memoryClass() == null ? Optional.empty() : MemoryClass.byName(change.memoryClass());
+    if (memoryClass.isEmpty() || change.ticket() == null) {
+      heads.clear();
+      return;
+    }
+    long ticket = change.ticket();
+    boolean entered = change.state() == JobState.QUEUED;
+    heads.computeIfPresent(
+        memoryClass.get(), (k, head) -> (entered ? ticket < head : ticket <= head) ? null : head);
   }
 
   /**

@@ -26,7 +26,7 @@ import java.util.regex.Pattern;
  * <pre>
  * java -cp api-gateway/target/test-classes dev.fleet.gateway.bench.SubmitLoad \
  *     [--url http://localhost:8080] [--mode submit|read|poll] [--requests 2000]
- *     [--concurrency 16] [--warmup 200] [--jobs 200] [--rate 0]
+ *     [--concurrency 16] [--warmup 200] [--jobs 200] [--rate 0] [--slowest 0]
  * </pre>
  *
  * <p>Without {@code --rate} the clients are a closed loop: each sends its next request when the
@@ -34,7 +34,8 @@ import java.util.regex.Pattern;
  * gateway's saturation. With {@code --rate R} the load is open: request {@code i} is due {@code
  * i/R} seconds after the start and is sent by the next free client, and its latency counts from
  * when it was due, not when it was sent (a gateway that falls behind is charged for the wait too);
- * {@code --concurrency} is then only how many requests may be in flight at once.
+ * {@code --concurrency} is then only how many requests may be in flight at once. {@code --slowest
+ * K} prints the K slowest requests with when each was sent, to set beside a GC log or other events.
  *
  * <ul>
  *   <li>{@code submit} (the default): {@code POST /v1/jobs}; success is a 202.
@@ -69,6 +70,7 @@ public final class SubmitLoad {
     int warmup = 200;
     int jobCount = 200;
     double rate = 0;
+    int slowest = 0;
     for (int i = 0; i + 1 < args.length; i += 2) {
       switch (args[i]) {
         case "--url" -> base = URI.create(args[i + 1]);
@@ -78,6 +80,7 @@ public final class SubmitLoad {
         case "--warmup" -> warmup = Integer.parseInt(args[i + 1]);
         case "--jobs" -> jobCount = Integer.parseInt(args[i + 1]);
         case "--rate" -> rate = Double.parseDouble(args[i + 1]);
+        case "--slowest" -> slowest = Integer.parseInt(args[i + 1]);
         default -> throw new IllegalArgumentException("unknown option " + args[i]);
       }
     }
@@ -114,6 +117,24 @@ public final class SubmitLoad {
           pct(ms, 90),
           pct(ms, 99),
           ms[ms.length - 1] / 1e6);
+    }
+    printSlowest(r, slowest);
+  }
+
+  /** The {@code k} slowest successful requests: when each was sent (UTC) and how long it took. */
+  private static void printSlowest(Result r, int k) {
+    Integer[] order = new Integer[r.latenciesNanos().length];
+    for (int i = 0; i < order.length; i++) {
+      order[i] = i;
+    }
+    Arrays.sort(order, (a, b) -> Long.compare(r.latenciesNanos()[b], r.latenciesNanos()[a]));
+    for (int i = 0; i < Math.min(k, order.length); i++) {
+      int j = order[i];
+      System.out.printf(
+          Locale.ROOT,
+          "slow: sent %s took %.1f ms%n",
+          java.time.Instant.ofEpochMilli(r.sentMillis()[j]),
+          r.latenciesNanos()[j] / 1e6);
     }
   }
 
@@ -202,7 +223,8 @@ public final class SubmitLoad {
       int succeeded,
       Map<Integer, Integer> byStatus,
       int errors,
-      long[] latenciesNanos) {}
+      long[] latenciesNanos,
+      long[] sentMillis) {}
 
   /**
    * {@code n} requests from {@code concurrency} clients, each on its own connection; with {@code
@@ -211,6 +233,7 @@ public final class SubmitLoad {
   private static Result run(URI base, Load load, int n, int concurrency, double rate, String tag)
       throws InterruptedException {
     long[] latencies = new long[n];
+    long[] sent = new long[n];
     AtomicInteger succeeded = new AtomicInteger();
     Map<Integer, Integer> byStatus = new ConcurrentHashMap<>();
     AtomicInteger errors = new AtomicInteger();
@@ -245,7 +268,9 @@ public final class SubmitLoad {
                         long took = System.nanoTime() - t0;
                         byStatus.merge(answer.status(), 1, Integer::sum);
                         if (load.succeeded(i, answer)) {
-                          latencies[succeeded.getAndIncrement()] = took;
+                          int k = succeeded.getAndIncrement();
+                          latencies[k] = took;
+                          sent[k] = System.currentTimeMillis() - took / 1_000_000;
                         }
                         if (answer.closed()) {
                           c.close();
@@ -273,7 +298,8 @@ public final class SubmitLoad {
         succeeded.get(),
         byStatus,
         errors.get(),
-        Arrays.copyOf(latencies, succeeded.get()));
+        Arrays.copyOf(latencies, succeeded.get()),
+        Arrays.copyOf(sent, succeeded.get()));
   }
 
   private static double pct(long[] sorted, int p) {

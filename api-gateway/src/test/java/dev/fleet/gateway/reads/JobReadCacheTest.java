@@ -37,10 +37,30 @@ class JobReadCacheTest {
     Runnable duringNextRead;
 
     Job insert() {
+      return insert(nextTicket++);
+    }
+
+    /** A queued job holding {@code ticket}: one drawn earlier, committed only now. */
+    Job insert(long ticket) {
       Job job = job(UUID.randomUUID(), JobState.QUEUED, 0, 0);
       jobs.put(job.id(), job);
-      tickets.put(job.id(), nextTicket++);
+      tickets.put(job.id(), ticket);
       return job;
+    }
+
+    /** The insert's notification, as the trigger sends it. */
+    JobChange inserted(Job job) {
+      return new JobChange(
+          job.id(),
+          JobState.QUEUED,
+          null,
+          0,
+          4,
+          1,
+          false,
+          0,
+          CLASS.className(),
+          tickets.get(job.id()));
     }
 
     /** Moves the job to {@code state} (a new version; a new ticket when it enters QUEUED). */
@@ -51,7 +71,17 @@ class JobReadCacheTest {
       if (state == JobState.QUEUED && old.state() != JobState.QUEUED) {
         tickets.put(id, nextTicket++);
       }
-      return new JobChange(id, state, old.state(), step, 4, 1, false, now.version());
+      return new JobChange(
+          id,
+          state,
+          old.state(),
+          step,
+          4,
+          1,
+          false,
+          now.version(),
+          CLASS.className(),
+          tickets.get(id));
     }
 
     OptionalLong currentHead() {
@@ -205,6 +235,72 @@ class JobReadCacheTest {
     assertEquals(OptionalLong.of(1), read(queued).queuePosition());
     assertEquals(heads, db.headReads);
     assertEquals(1, read(running).job().step());
+  }
+
+  @Test
+  void submissionsJoiningBehindTheHeadLeaveItCached() {
+    Job a = db.insert();
+    Job b = db.insert();
+    read(a);
+    cache.onChange(db.move(a.id(), JobState.RUNNING, 0)); // the head moves: b's head read afresh
+    assertEquals(OptionalLong.of(1), read(b).queuePosition());
+    int heads = db.headReads;
+    for (int i = 0; i < 5; i++) {
+      cache.onChange(db.inserted(db.insert()));
+      assertEquals(OptionalLong.of(1), read(b).queuePosition());
+    }
+    assertEquals(heads, db.headReads, "a job joining the tail moves no head");
+  }
+
+  @Test
+  void aTicketCommittedAfterALaterOneBecomesTheHead() {
+    long early = db.nextTicket++; // drawn by a transaction that commits last
+    Job later = db.insert();
+    assertEquals(OptionalLong.of(1), read(later).queuePosition(), "alone in the queue");
+    Job earlier = db.insert(early);
+    cache.onChange(db.inserted(earlier));
+    assertEquals(OptionalLong.of(2), read(later).queuePosition(), "the earlier ticket is ahead");
+    assertEquals(OptionalLong.of(1), read(earlier).queuePosition());
+  }
+
+  @Test
+  void aJobLeavingFromTheMiddleLeavesTheHeadAndTheHeadLeavingDropsIt() {
+    Job a = db.insert();
+    Job b = db.insert();
+    Job c = db.insert();
+    assertEquals(OptionalLong.of(3), read(c).queuePosition());
+    int heads = db.headReads;
+    cache.onChange(db.move(b.id(), JobState.CANCELLED, 0));
+    assertEquals(
+        OptionalLong.of(3), read(c).queuePosition(), "as the store counts it: ticket minus head");
+    assertEquals(heads, db.headReads, "the head did not move");
+    cache.onChange(db.move(a.id(), JobState.RUNNING, 0));
+    assertEquals(OptionalLong.of(1), read(c).queuePosition());
+    assertEquals(heads + 1, db.headReads, "the head left: read again");
+  }
+
+  @Test
+  void aNotificationWithoutClassOrTicketDropsEveryHead() {
+    Job a = db.insert();
+    Job b = db.insert();
+    read(b);
+    cache.onChange(db.inserted(db.insert())); // behind the head: nothing dropped
+    int heads = db.headReads;
+    JobChange moved = db.move(a.id(), JobState.RUNNING, 0);
+    cache.onChange(
+        new JobChange(
+            moved.id(),
+            moved.state(),
+            moved.previousState(),
+            moved.step(),
+            moved.steps(),
+            moved.attempts(),
+            moved.cancelRequested(),
+            moved.version(),
+            null,
+            null));
+    assertEquals(OptionalLong.of(1), read(b).queuePosition());
+    assertEquals(heads + 1, db.headReads);
   }
 
   @Test
