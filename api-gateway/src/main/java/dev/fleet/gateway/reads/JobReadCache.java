@@ -12,6 +12,8 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -68,6 +70,7 @@ public final class JobReadCache {
 
   private final Map<UUID, Ticketed> rows = new ConcurrentHashMap<>();
   private final Map<MemoryClass, Long> heads = new ConcurrentHashMap<>();
+  private final Map<MemoryClass, HeadLoad> headLoads = new ConcurrentHashMap<>();
   private final AtomicLong generation = new AtomicLong();
   private final int maxEntries;
   private final Reader reader;
@@ -122,11 +125,46 @@ public final class JobReadCache {
       return OptionalLong.of(cached);
     }
     long seen = generation.get();
-    OptionalLong read = reader.head(memoryClass);
-    if (read.isPresent()) {
-      storeHead(memoryClass, read.getAsLong(), seen);
+    HeadLoad mine = new HeadLoad(seen, new CompletableFuture<>());
+    HeadLoad load =
+        headLoads.compute(
+            memoryClass,
+            (k, current) -> current != null && current.seen() == seen ? current : mine);
+    if (load != mine) {
+      return load.await();
     }
-    return read;
+    try {
+      OptionalLong read = reader.head(memoryClass);
+      if (read.isPresent()) {
+        storeHead(memoryClass, read.getAsLong(), seen);
+      }
+      mine.answer().complete(read);
+      return read;
+    } catch (RuntimeException | Error e) {
+      mine.answer().completeExceptionally(e);
+      throw e;
+    } finally {
+      headLoads.remove(memoryClass, mine);
+    }
+  }
+
+  /**
+   * A class's head being read, and the generation its reader noted first. A reader that misses the
+   * same head while the generation is still that one waits for this answer instead of sending its
+   * own query: no invalidation came between the two misses, so the answer is as fresh as a query of
+   * its own would be. When a head is dropped under many readers, one query goes out, not one each.
+   */
+  private record HeadLoad(long seen, CompletableFuture<OptionalLong> answer) {
+    OptionalLong await() {
+      try {
+        return answer.join();
+      } catch (CompletionException e) {
+        if (e.getCause() instanceof RuntimeException r) {
+          throw r;
+        }
+        throw e;
+      }
+    }
   }
 
   /** A change announced on {@code job_events}: drops what it may have made out of date. */

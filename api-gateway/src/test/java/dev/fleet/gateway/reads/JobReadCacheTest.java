@@ -11,12 +11,18 @@ import dev.fleet.model.job.JobState;
 import dev.fleet.model.job.MemoryClass;
 import dev.fleet.model.store.JobStore.Found;
 import dev.fleet.model.store.JobStore.Ticketed;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -35,6 +41,9 @@ class JobReadCacheTest {
     int rowReads;
     int headReads;
     Runnable duringNextRead;
+
+    /** Runs at the start of the next head read, on the reading thread (may block it). */
+    final AtomicReference<Runnable> headGate = new AtomicReference<>();
 
     Job insert() {
       return insert(nextTicket++);
@@ -111,6 +120,10 @@ class JobReadCacheTest {
 
     @Override
     public OptionalLong head(MemoryClass memoryClass) {
+      Runnable gate = headGate.getAndSet(null);
+      if (gate != null) {
+        gate.run();
+      }
       headReads++;
       OptionalLong answer = currentHead();
       runHook();
@@ -301,6 +314,54 @@ class JobReadCacheTest {
             null));
     assertEquals(OptionalLong.of(1), read(b).queuePosition());
     assertEquals(heads + 1, db.headReads);
+  }
+
+  @Test
+  void readersMissingOneHeadTogetherSendOneQueryUnlessAChangeCameBetween() throws Exception {
+    Job a = db.insert();
+    Job b = db.insert();
+    Job c = db.insert();
+    Job running = db.insert();
+    read(b);
+    read(c);
+    cache.onChange(db.move(running.id(), JobState.RUNNING, 0));
+    cache.onChange(db.move(a.id(), JobState.RUNNING, 0)); // the head left: dropped
+    int before = db.headReads;
+    CountDownLatch inQuery = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    db.headGate.set(
+        () -> {
+          inQuery.countDown();
+          awaitQuietly(release);
+        });
+    CompletableFuture<OptionalLong> first = CompletableFuture.supplyAsync(() -> positionOf(b));
+    assertTrue(inQuery.await(10, TimeUnit.SECONDS));
+    Thread joiner = new Thread(() -> assertEquals(OptionalLong.of(2), positionOf(c)));
+    joiner.start();
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(10))
+        .until(() -> joiner.getState() == Thread.State.WAITING);
+    assertEquals(before, db.headReads, "the second reader waits for the first one's query");
+    // A change while the first query is out: a reader missing after it sends its own query.
+    cache.onChange(db.move(running.id(), JobState.RUNNING, 2));
+    assertEquals(OptionalLong.of(2), positionOf(c));
+    assertEquals(before + 1, db.headReads, "its own query, not the one in flight");
+    release.countDown();
+    assertEquals(OptionalLong.of(1), first.get(10, TimeUnit.SECONDS));
+    joiner.join(10_000);
+    assertEquals(before + 2, db.headReads, "the joiner sent none");
+  }
+
+  private OptionalLong positionOf(Job job) {
+    return cache.find(job.id(), TENANT).orElseThrow().queuePosition();
+  }
+
+  private static void awaitQuietly(CountDownLatch latch) {
+    try {
+      latch.await(10, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   @Test
