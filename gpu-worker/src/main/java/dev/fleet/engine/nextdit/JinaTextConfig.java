@@ -9,7 +9,8 @@ import java.nio.file.Path;
 
 /**
  * Hyperparameters of Jina CLIP v2's text tower (an XLM-R with rotary positions), from a {@code
- * JinaCLIPModel} config's {@code text_config.hf_model_config_kwargs} or a plain XLM-R config.
+ * JinaCLIPModel} config's {@code text_config.hf_model_config_kwargs}, a {@code JinaCLIPTextModel}
+ * config's {@code hf_model_config_kwargs}, or a plain XLM-R config.
  *
  * @param taskLora the task LoRA to merge where the checkpoint keeps weights as parametrizations;
  *     null when the config declares none
@@ -52,7 +53,9 @@ public record JinaTextConfig(
     } catch (IOException e) {
       throw new UncheckedIOException("cannot read Jina CLIP config " + file, e);
     }
-    JsonNode textConfig = root.path("text_config");
+    // JinaCLIPModel's config nests the tower's; JinaCLIPTextModel's (diffusers' text_encoder_2) is
+    // it.
+    JsonNode textConfig = root.has("text_config") ? root.get("text_config") : root;
     JsonNode n = textConfig.path("hf_model_config_kwargs");
     if (!n.isObject() || !n.has("hidden_size")) {
       n = root;

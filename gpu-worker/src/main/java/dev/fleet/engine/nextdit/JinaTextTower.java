@@ -88,7 +88,9 @@ public final class JinaTextTower implements AutoCloseable {
     if (w == null) {
       throw new IllegalArgumentException(
           weights.store().describe()
-              + " is not a Jina text tower: no embeddings.word_embeddings.weight");
+              + " is not a Jina text tower: no embeddings.word_embeddings.weight (plain or as a"
+              + " LoRA parametrization) under any of the prefixes "
+              + PREFIXES.stream().map(p -> "'" + p + "'").toList());
     }
     long h = config.hiddenSize();
     long f = config.intermediateSize();

@@ -126,7 +126,13 @@ public record NextDitParams(
     return patchSize * patchSize * inChannels;
   }
 
-  /** Reads {@code config.json} (the constructor arguments); absent optional fields: defaults. */
+  /**
+   * Reads {@code config.json}: NewBie's constructor arguments ({@code dim}, {@code n_layers} …) or
+   * the same under the names of diffusers' {@code Lumina2Transformer2DModel} config ({@code
+   * hidden_size}, {@code num_layers}, {@code num_refiner_layers}, {@code num_attention_heads},
+   * {@code num_kv_heads}, {@code axes_dim_rope}, {@code pooled_projection_dim}); absent optional
+   * fields: defaults.
+   */
   public static NextDitParams fromJson(Path file) {
     JsonNode n;
     try {
@@ -135,21 +141,22 @@ public record NextDitParams(
       throw new UncheckedIOException("cannot read Next-DiT config " + file, e);
     }
     JsonNode mult = n.get("ffn_dim_multiplier");
+    JsonNode heads = either(n, "n_heads", "num_attention_heads");
     return new NextDitParams(
         n.path("patch_size").asInt(2),
         n.path("in_channels").asInt(16),
-        require(n, "dim", file),
-        require(n, "n_layers", file),
-        n.path("n_refiner_layers").asInt(2),
-        require(n, "n_heads", file),
-        n.path("n_kv_heads").asInt(require(n, "n_heads", file)),
+        require(n, file, "dim", "hidden_size"),
+        require(n, file, "n_layers", "num_layers"),
+        either(n, "n_refiner_layers", "num_refiner_layers").asInt(2),
+        require(n, file, "n_heads", "num_attention_heads"),
+        either(n, "n_kv_heads", "num_kv_heads").asInt(heads.asInt()),
         n.path("multiple_of").asInt(256),
         mult == null || mult.isNull() ? null : mult.asDouble(),
         (float) n.path("norm_eps").asDouble(1e-5),
-        require(n, "cap_feat_dim", file),
-        ints(n.get("axes_dims"), List.of(32, 32, 32)),
+        require(n, file, "cap_feat_dim", "cap_feat_dim"),
+        ints(either(n, "axes_dims", "axes_dim_rope"), List.of(32, 32, 32)),
         ints(n.get("axes_lens"), List.of(1024, 512, 512)),
-        require(n, "clip_text_dim", file));
+        require(n, file, "clip_text_dim", "pooled_projection_dim"));
   }
 
   /** Reads {@code dir/config.json}. */
@@ -161,10 +168,20 @@ public record NextDitParams(
     return fromJson(file);
   }
 
-  private static int require(JsonNode n, String field, Path file) {
-    JsonNode v = n.get(field);
-    if (v == null || !v.canConvertToInt()) {
-      throw new IllegalArgumentException(file + " lacks the integer field " + field);
+  /** The field under NewBie's name, else under diffusers' (a missing node when neither). */
+  private static JsonNode either(JsonNode n, String newbie, String diffusers) {
+    JsonNode v = n.get(newbie);
+    return v != null && !v.isNull() ? v : n.path(diffusers);
+  }
+
+  private static int require(JsonNode n, Path file, String newbie, String diffusers) {
+    JsonNode v = either(n, newbie, diffusers);
+    if (!v.canConvertToInt()) {
+      throw new IllegalArgumentException(
+          file
+              + " lacks the integer field "
+              + newbie
+              + (newbie.equals(diffusers) ? "" : " (diffusers: " + diffusers + ")"));
     }
     return v.intValue();
   }
