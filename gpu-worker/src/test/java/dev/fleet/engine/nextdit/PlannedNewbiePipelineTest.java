@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.fleet.engine.family.DitStorageRequest;
 import dev.fleet.engine.family.ModelFamilies;
+import dev.fleet.engine.family.ModelFamily;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.memory.PlanMapping;
@@ -23,6 +25,7 @@ import dev.fleet.model.memory.EngineProfile;
 import dev.fleet.model.memory.Hardware;
 import dev.fleet.model.memory.MemoryModel;
 import dev.fleet.model.memory.NewbieDims;
+import dev.fleet.model.memory.NextDitDims;
 import dev.fleet.model.memory.PlanDecision;
 import dev.fleet.model.memory.Planner;
 import dev.fleet.model.memory.Residency;
@@ -215,6 +218,61 @@ class PlannedNewbiePipelineTest {
     }
     int width = fixtureSpec().width();
     ImageAssert.assertClose(drawn[0], drawn[1], width, "fp8 blocks resident vs streamed");
+  }
+
+  /**
+   * fp8 asked for a float32 checkpoint (the CLI's {@code --dit-storage fp8}, the worker's {@code
+   * fleet.worker.dit-storage=fp8}): the family prices the blocks as fp8, so the planned peak of the
+   * all-resident plan falls (a byte per matrix weight instead of two, less the fp16 copy of one
+   * block's matrices while it computes and a float per matrix for its scale), and the pipeline it
+   * loads narrows them: the image is the fp8 blocks' (bounds above), not the 16-bit one.
+   */
+  @Test
+  void askingForFp8NarrowsAFloat32CheckpointAndPlansItSo() {
+    ModelFamily family = ModelFamilies.of(FIXTURE);
+    assertEquals(StorageType.FP16, family.ditStorage(FIXTURE, DitStorageRequest.NATIVE));
+    assertEquals(StorageType.FP8, family.ditStorage(FIXTURE, DitStorageRequest.FP8));
+    NewbieDims dims = (NewbieDims) family.dims(FIXTURE);
+    GenerationSpec spec = fixtureSpec();
+    long[] peaks = new long[2];
+    StorageType[] storages = {StorageType.FP16, StorageType.FP8};
+    for (int i = 0; i < 2; i++) {
+      PlanDecision d =
+          Planner.plan(
+              dims,
+              new Workload(spec.width(), spec.height(), 1, storages[i]),
+              Long.MAX_VALUE / 4,
+              Hardware.DEFAULT,
+              EngineProfile.DJL_EAGER);
+      peaks[i] = d.chosen().predictedPeakBytes();
+    }
+    NextDitDims dit = dims.nextDit();
+    long blocks = dit.refinerLayers() + dit.layers();
+    System.out.printf(
+        "newbie-tiny all resident: predicted peak %d B with fp16 blocks, %d B with fp8%n",
+        peaks[0], peaks[1]);
+    long saved = blocks * dit.blockMatrixParams(true);
+    long widening = dit.blockMatrixParams(true) * 2 + blocks * 6 * 4;
+    assertTrue(peaks[0] - peaks[1] >= saved - widening, peaks[0] + " B vs " + peaks[1] + " B");
+    assertTrue(peaks[1] < peaks[0], peaks[0] + " B vs " + peaks[1] + " B");
+    BufferedImage want = ImageAssert.readPng(NewbieFixture.EXPECTED_PNG);
+    try (GenerationPipeline p =
+        family.load(
+            FIXTURE,
+            ComputeTarget.cpu(),
+            List.of(ExecutionPlan.allResident(Long.MAX_VALUE)),
+            ExecutionOptions.defaults(),
+            DitStorageRequest.FP8)) {
+      BufferedImage got =
+          ImageAssert.readPng(p.generate(spec, GenerationListener.NONE).image().png());
+      double[] d = meanAbsAndPsnr(want, got);
+      System.out.printf(
+          "--dit-storage fp8 on newbie-tiny vs expected.png: mean abs %.3f, PSNR %.1f dB%n",
+          d[0], d[1]);
+      assertTrue(d[0] <= FP8_MEAN_ABS, "mean abs difference " + d[0]);
+      assertTrue(d[1] >= FP8_MIN_PSNR, "PSNR " + d[1]);
+      assertTrue(d[0] > 0, "fp8 asked for, yet the image is the 16-bit one: nothing narrowed?");
+    }
   }
 
   /** Mean absolute difference per 8-bit channel and PSNR (dB) of two images of one size. */
