@@ -92,21 +92,28 @@ public record NewbieDirectory(
     Path transformer = transformerOf(root, dit);
     Path vae = vaeOf(root);
     Path vaeConfig = root.resolve("vae").resolve("config.json");
+    Path gemma = required(root, List.of("text_encoder"));
+    Path jina = required(root, JINA_MODEL);
     return new NewbieDirectory(
         root,
         transformer,
-        required(root, "text_encoder"),
-        required(root, "tokenizer"),
-        required(root, JINA_MODEL),
-        required(root, JINA_TOKENIZER),
+        gemma,
+        tokenizerOf(root, List.of("tokenizer"), gemma),
+        jina,
+        tokenizerOf(root, JINA_TOKENIZER, jina),
         vae,
         Files.isRegularFile(vaeConfig) ? vaeConfig : null);
   }
 
-  /** The transformer's config: {@code config.json} beside its checkpoint. */
+  /**
+   * The transformer's config: {@code config.json} beside its checkpoint, the widths it may leave
+   * out read from the checkpoint's header.
+   */
   public NextDitParams transformerParams() {
     Path dir = Files.isDirectory(transformer) ? transformer : transformer.getParent();
-    return NextDitParams.read(dir);
+    try (TensorStore store = TensorStore.open(transformer)) {
+      return NextDitParams.read(dir, NextDitKeyLayout.inNewbieNames(store));
+    }
   }
 
   /**
@@ -240,8 +247,28 @@ public record NewbieDirectory(
     }
   }
 
-  private static Path required(Path root, String name) {
-    return required(root, List.of(name));
+  /**
+   * A tokenizer's folder: the first of {@code names} in {@code root}, else the model's own folder
+   * when it holds a {@code tokenizer.json} (NewBie's conversion to its diffusers-style folder saves
+   * each tokenizer beside its model, and its {@code model_index.json} points there).
+   */
+  private static Path tokenizerOf(Path root, List<String> names, Path model) {
+    for (String name : names) {
+      if (Files.exists(root.resolve(name))) {
+        return root.resolve(name);
+      }
+    }
+    if (Files.isRegularFile(model.resolve("tokenizer.json"))) {
+      return model;
+    }
+    throw new IllegalArgumentException(
+        "NewBie model directory "
+            + root
+            + " has no "
+            + String.join("/ or ", names)
+            + "/, and "
+            + model
+            + " holds no tokenizer.json");
   }
 
   /** The first of {@code names} that exists in {@code root}. */

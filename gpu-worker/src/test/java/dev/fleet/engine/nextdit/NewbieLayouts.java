@@ -142,6 +142,31 @@ final class NewbieLayouts {
   }
 
   /**
+   * The DiT's config as NewBie's conversion to its diffusers-style folder writes it: {@code
+   * model_type}, {@code _class_name}, the sizes, {@code clip_text_dim} and {@code clip_img_dim}, no
+   * caption width (its model takes {@code cap_feat_dim} from the text encoder's config).
+   */
+  static void writeNewbieConversionConfig(NextDitParams p, Path file) throws IOException {
+    ObjectNode c = JSON.createObjectNode();
+    c.put("model_type", "nextdit_clip");
+    c.put("patch_size", p.patchSize());
+    c.put("dim", p.dim());
+    c.put("n_layers", p.nLayers());
+    c.put("n_heads", p.nHeads());
+    c.put("n_kv_heads", p.nKvHeads());
+    c.put("in_channels", p.inChannels());
+    c.putPOJO("axes_dims", p.axesDims());
+    c.putPOJO("axes_lens", p.axesLens());
+    c.put("clip_text_dim", p.clipTextDim());
+    c.put("clip_img_dim", p.clipTextDim());
+    c.put("_class_name", "NextDiT_3B_GQA_patch2_Adaln_Refiner_WHIT_CLIP");
+    // The fixture's own value where NewBie's default (256) would not give its FFN width.
+    c.put("multiple_of", p.multipleOf());
+    Files.createDirectories(file.getParent());
+    JSON.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), c);
+  }
+
+  /**
    * Gemma's text-model file as a multimodal checkpoint holds it: every key under {@code prefix},
    * beside a vision tower's and a projector's tensors (under {@code visionPrefix}) that a text
    * encoder must ignore.

@@ -149,10 +149,12 @@ class NewbieLayoutsTest {
   }
 
   /**
-   * NewBie-AI/NewBie-image-Exp0.1's folder: {@code model_index.json}, the DiT in NewBie's names in
-   * shards with {@code diffusion_pytorch_model.safetensors.index.json}, Gemma as a multimodal
-   * checkpoint (shards, vision tower beside it), Jina's folders, a diffusers autoencoder with its
-   * config, a scheduler folder: the family recognises it and draws the fixture's image.
+   * NewBie-AI/NewBie-image-Exp0.1's folder as NewBie's own conversion to the diffusers layout
+   * writes it: {@code model_index.json}, the DiT in NewBie's names (here in shards with {@code
+   * diffusion_pytorch_model.safetensors.index.json}) with a config that names no caption width,
+   * Gemma as a multimodal checkpoint (shards, vision tower beside it) with its tokenizer in {@code
+   * text_encoder/}, Jina in {@code clip_model/} with its tokenizer, a diffusers autoencoder with
+   * its config: the family recognises it and draws the fixture's image.
    */
   @Test
   void huggingFaceFolderDrawsTheFixturesImage() throws IOException {
@@ -160,9 +162,10 @@ class NewbieLayoutsTest {
     Path transformer = root.resolve("transformer");
     NewbieLayouts.writeSharded(
         NewbieLayouts.read(FIXTURE_DIT, k -> k), transformer, "diffusion_pytorch_model", 2);
-    Files.copy(
-        NewbieFixture.TRANSFORMER.resolve("config.json"), transformer.resolve("config.json"));
-    writeCommonParts(root, "language_model.model.", "", "clip_model", "clip_tokenizer");
+    NewbieLayouts.writeNewbieConversionConfig(params, transformer.resolve("config.json"));
+    writeCommonParts(root, "language_model.model.", "", "clip_model", null);
+    assertEquals(root.resolve("text_encoder"), NewbieDirectory.resolve(root, null).tokenizer());
+    assertEquals(root.resolve("clip_model"), NewbieDirectory.resolve(root, null).clipTokenizer());
     assertDrawsTheFixturesImage(root);
   }
 
@@ -182,6 +185,9 @@ class NewbieLayoutsTest {
     assertDrawsTheFixturesImage(root);
   }
 
+  /**
+   * @param jinaTokenizer Jina's tokenizer folder, or null for tokenizers beside their models
+   */
   private static void writeCommonParts(
       Path root, String gemmaPrefix, String visionPrefix, String jinaModel, String jinaTokenizer)
       throws IOException {
@@ -201,11 +207,17 @@ class NewbieLayoutsTest {
         2);
     NewbieLayouts.writeMultimodalGemmaConfig(
         GEMMA.resolve("config.json"), te.resolve("config.json"));
-    copy(NewbieFixture.DIR.resolve("tokenizer"), root.resolve("tokenizer"), "tokenizer.json");
     copy(NewbieFixture.DIR.resolve("clip_model"), root.resolve(jinaModel), "config.json");
     copy(NewbieFixture.DIR.resolve("clip_model"), root.resolve(jinaModel), "model.safetensors");
+    // Tokenizers in their own folders, or (null) beside their models, as NewBie's conversion saves.
     copy(
-        NewbieFixture.DIR.resolve("clip_tokenizer"), root.resolve(jinaTokenizer), "tokenizer.json");
+        NewbieFixture.DIR.resolve("tokenizer"),
+        jinaTokenizer == null ? te : root.resolve("tokenizer"),
+        "tokenizer.json");
+    copy(
+        NewbieFixture.DIR.resolve("clip_tokenizer"),
+        root.resolve(jinaTokenizer == null ? jinaModel : jinaTokenizer),
+        "tokenizer.json");
     Path vae = root.resolve("vae");
     VaeLayoutTest.writeDiffusersLayout(
         NewbieFixture.VAE, vae.resolve("diffusion_pytorch_model.safetensors"));
