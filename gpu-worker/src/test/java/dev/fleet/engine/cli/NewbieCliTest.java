@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fleet.engine.TensorAsserts;
+import dev.fleet.engine.nextdit.NewbieFp8Image;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.model.memory.ByteSize;
 import dev.fleet.model.memory.MemoryModel;
@@ -221,6 +222,43 @@ class NewbieCliTest {
         nativeBlock, fp8Block, nativePeak, fp8Peak);
     assertTrue(fp8Block < nativeBlock, fp8Block + " vs " + nativeBlock);
     assertTrue(fp8Peak < nativePeak, fp8Peak + " vs " + nativePeak);
+  }
+
+  /**
+   * {@code generate --dit-storage fp8} on the fixture's float32 checkpoint draws with e4m3fn
+   * blocks: within fp8's bounds of expected.png, and not the 16-bit image.
+   */
+  @Test
+  void generateWithDitStorageFp8DrawsWithNarrowedBlocks() throws Exception {
+    JsonNode c = new ObjectMapper().readTree(FIXTURE.resolve("case.json").toFile());
+    Path png = tmp.resolve("newbie-fp8.png");
+    Result r =
+        run(
+            "generate",
+            "--model",
+            FIXTURE.toString(),
+            "--dit-storage",
+            "fp8",
+            "--prompt",
+            c.get("prompt").asText(),
+            "--negative-prompt",
+            c.get("negative_prompt").asText(),
+            "--seed",
+            c.get("seed").asText(),
+            "--width",
+            c.get("width").asText(),
+            "--height",
+            c.get("height").asText(),
+            "--steps",
+            c.get("steps").asText(),
+            "--guidance",
+            c.get("cfg_scale").asText(),
+            "--cfg-truncation",
+            c.get("cfg_trunc").asText(),
+            "--out",
+            png.toString());
+    assertEquals(0, r.code(), r.err());
+    NewbieFp8Image.assertClose(Files.readAllBytes(png), "generate --dit-storage fp8");
   }
 
   /**
