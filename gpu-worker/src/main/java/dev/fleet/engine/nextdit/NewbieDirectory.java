@@ -64,9 +64,11 @@ public record NewbieDirectory(
   }
 
   /**
-   * Whether {@code root} holds a NewBie model: Gemma's and Jina's folders beside a transformer
-   * checkpoint in one of the {@link NextDitKeyLayout}s. Reads headers only; false for any other
-   * layout.
+   * Whether {@code root} holds a NewBie model: Gemma's folder and Jina's beside a readable
+   * transformer checkpoint. With NewBie's own {@code clip_model/} the folder says so whatever the
+   * DiT's keys, so that a DiT in no {@link NextDitKeyLayout} is refused naming the layouts tried
+   * where it is read; with diffusers' {@code text_encoder_2/} (FLUX's T5 folder too) the DiT must
+   * be in one of them. Reads headers only; false for any other layout.
    */
   public static boolean recognises(Path root, String dit) {
     if (!Files.isDirectory(root.resolve("text_encoder"))
@@ -74,7 +76,8 @@ public record NewbieDirectory(
       return false;
     }
     try (TensorStore store = TensorStore.open(transformerOf(root, dit))) {
-      return NextDitKeyLayout.of(store) != null;
+      return Files.isDirectory(root.resolve(JINA_MODEL.get(0)))
+          || NextDitKeyLayout.of(store) != null;
     } catch (RuntimeException e) {
       return false; // no readable checkpoint: not this family's directory
     }

@@ -149,6 +149,27 @@ class NewbieLayoutsTest {
   }
 
   /**
+   * A NewBie folder (Gemma's and Jina's folders as NewBie names them) whose DiT is in no known
+   * layout is still NewBie's, so its error is the DiT's: the file, the layouts tried, its keys.
+   */
+  @Test
+  void aNewbieFolderWithAnUnknownDitLayoutNamesIt() throws IOException {
+    Path root = dir.resolve("unknown-dit/newbie-tiny");
+    Path file = root.resolve("transformer/dit.safetensors");
+    NewbieLayouts.write(NewbieLayouts.read(FIXTURE_DIT, k -> "net." + k), file);
+    Files.copy(
+        NewbieFixture.TRANSFORMER.resolve("config.json"), root.resolve("transformer/config.json"));
+    writeCommonParts(root, "", "", "clip_model", "clip_tokenizer");
+    ModelLocation location = ModelLocation.of(root);
+    assertEquals(ModelFamilies.NEWBIE, ModelFamilies.of(location));
+    var e =
+        assertThrows(
+            UnrecognisedCheckpointException.class, () -> ModelFamilies.NEWBIE.dims(location));
+    assertTrue(e.getMessage().contains(file.toString()), e.getMessage());
+    assertTrue(e.getMessage().contains("not a NewBie (Next-DiT) transformer"), e.getMessage());
+  }
+
+  /**
    * NewBie-AI/NewBie-image-Exp0.1's folder as NewBie's own conversion to the diffusers layout
    * writes it: {@code model_index.json}, the DiT in NewBie's names (here in shards with {@code
    * diffusion_pytorch_model.safetensors.index.json}) with a config that names no caption width,
