@@ -3,6 +3,7 @@ package dev.fleet.worker;
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.types.DataType;
+import dev.fleet.engine.family.DitStorageRequest;
 import dev.fleet.engine.family.ModelFamilies;
 import dev.fleet.engine.family.ModelFamily;
 import dev.fleet.engine.gpu.EngineProfiles;
@@ -62,25 +63,29 @@ public class ModelRuntime {
     ComputeTarget target = target(config);
     ModelLocation model = new ModelLocation(config.modelDir(), config.dit().orElse(null));
     ModelFamily family = ModelFamilies.of(model);
+    DitStorageRequest ditRequest = ditStorage(config);
+    StorageType ditStorage = family.ditStorage(model, ditRequest);
     long budget = budget(config);
     this.loras = new WorkerLoras(config.lorasDir(), loraCacheBytes(config));
     this.admission =
         new MemoryAdmission(
             family.dims(model),
-            family.ditStorage(model),
+            ditStorage,
             budget,
             hardware(config),
             EngineProfiles.forTarget(target),
-            family.storedBlocks(model));
+            // Measured from the checkpoint's dtypes unless its blocks are narrowed when loaded.
+            ditStorage == family.ditStorage(model) ? family.storedBlocks(model) : null);
     PlanDecision decision = admission.planForLoad(config.maxWidth(), config.maxHeight());
     List<ExecutionPlan> plans = PlanMapping.fallbackLadder(decision);
     LOG.infof(
-        "memory plan for %dx%d under %s (%s, %s): %s",
+        "memory plan for %dx%d under %s (%s, %s, DiT blocks %s): %s",
         config.maxWidth(),
         config.maxHeight(),
         ByteSize.exact(budget),
         config.budget().isPresent() ? "fleet.worker.budget" : "class " + config.memoryClass(),
         admission.engine().name(),
+        ditStorage.label(),
         decision.reason());
     LOG.infof(
         "plans to load, fastest first: %s",
@@ -99,7 +104,8 @@ public class ModelRuntime {
                       .withListener(new PlanEventLog(metrics, config.memoryClass())),
                   helpers,
                   target,
-                  config.fp8Matmul()));
+                  config.fp8Matmul()),
+              ditRequest);
     } catch (RuntimeException e) {
       if (helpers != null) {
         helpers.close();
@@ -115,6 +121,15 @@ public class ModelRuntime {
         target.dtype(),
         pipeline.currentPlan().name(),
         (System.nanoTime() - start) / 1e9);
+  }
+
+  /** {@code fleet.worker.dit-storage}, parsed. */
+  static DitStorageRequest ditStorage(WorkerConfig config) {
+    try {
+      return DitStorageRequest.parse(config.ditStorage());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("fleet.worker.dit-storage: " + e.getMessage(), e);
+    }
   }
 
   /** A plan as the executor runs it, for the log. */

@@ -99,6 +99,15 @@ public interface WorkerConfig {
   boolean fp8Matmul();
 
   /**
+   * How the DiT's blocks are held ({@code DitStorageRequest}): {@code native}, as the checkpoint
+   * stores them, or {@code fp8}, a 16- or 32-bit NewBie-image checkpoint's block matrices narrowed
+   * to e4m3fn with a per-tensor scale when loaded, and the memory plan made for that (FLUX: only an
+   * fp8 checkpoint; asking a 16-bit FLUX checkpoint for fp8 stops the worker at start, naming why).
+   */
+  @WithDefault("native")
+  String ditStorage();
+
+  /**
    * How often the worker heartbeats the lease of the job it runs. The gateway re-queues a job whose
    * lease went without a heartbeat for {@code fleet.jobs.lease-expiry} (60s), which must be several
    * of these.

@@ -150,7 +150,8 @@ final class GenerateCommand implements EngineCommand {
                 model,
                 target,
                 List.of(ExecutionPlan.allResident(Long.MAX_VALUE)),
-                ExecutionOptions.defaults())) {
+                ExecutionOptions.defaults(),
+                modelOptions.ditStorage())) {
       SamplingDefaults defaults = pipeline.defaults();
       GenerationSpec spec =
           new GenerationSpec(

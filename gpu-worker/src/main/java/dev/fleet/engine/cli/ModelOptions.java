@@ -1,11 +1,15 @@
 package dev.fleet.engine.cli;
 
+import dev.fleet.engine.family.DitStorageRequest;
 import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.model.ModelLocation;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
-/** {@code --model DIR [--dit FILE]}: which model a command reads (a picocli mixin). */
+/**
+ * {@code --model DIR [--dit FILE] [--dit-storage fp8|native]}: which model a command reads, and how
+ * its DiT's blocks are held (a picocli mixin).
+ */
 final class ModelOptions {
   @Option(
       names = "--model",
@@ -21,6 +25,28 @@ final class ModelOptions {
       paramLabel = "FILE",
       description = "DiT checkpoint inside DIR/transformer/ (or an absolute path)")
   String dit;
+
+  @Option(
+      names = "--dit-storage",
+      paramLabel = "fp8|native",
+      description =
+          "how the DiT's blocks are held: native (as the checkpoint stores them, the default) or"
+              + " fp8 (NewBie-image: a 16/32-bit checkpoint's block matrices narrowed to e4m3fn"
+              + " with a per-tensor scale when loaded, and planned so; FLUX: only an fp8"
+              + " checkpoint)")
+  String ditStorage;
+
+  /** {@code --dit-storage}, {@link DitStorageRequest#NATIVE} when not given. */
+  DitStorageRequest ditStorage() {
+    if (ditStorage == null) {
+      return DitStorageRequest.NATIVE;
+    }
+    try {
+      return DitStorageRequest.parse(ditStorage);
+    } catch (IllegalArgumentException e) {
+      throw new UsageException("--dit-storage: " + e.getMessage());
+    }
+  }
 
   /** Whether either option was given. */
   boolean given() {

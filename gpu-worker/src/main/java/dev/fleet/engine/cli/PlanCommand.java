@@ -125,6 +125,10 @@ final class PlanCommand implements EngineCommand {
       if (modelOptions.given()) {
         throw new UsageException("plan: give --model DIR or --synthetic NAME, not both");
       }
+      if (modelOptions.ditStorage != null) {
+        throw new UsageException(
+            "plan: --dit-storage needs --model DIR (a --synthetic preset is planned with --storage)");
+      }
       String name = synthetic;
       dims =
           ModelFamilies.withPreset(name)
@@ -162,8 +166,9 @@ final class PlanCommand implements EngineCommand {
       ModelLocation location = modelOptions.location();
       ModelFamily family = ModelFamilies.of(location);
       dims = family.dims(location);
-      storage = family.ditStorage(location);
-      stored = family.storedBlocks(location);
+      storage = family.ditStorage(location, modelOptions.ditStorage());
+      // Blocks measured from the checkpoint's dtypes unless they are narrowed when loaded.
+      stored = storage == family.ditStorage(location) ? family.storedBlocks(location) : null;
       if (!loraOptions.isEmpty()) {
         if (family != ModelFamilies.DEFAULT) {
           linears = DitLinears.none();

@@ -41,6 +41,32 @@ public interface ModelFamily {
   /** How the denoiser's blocks would sit on the device, from the dtypes its checkpoint stores. */
   StorageType ditStorage(ModelLocation model);
 
+  /**
+   * How the denoiser's blocks sit on the device when {@code request} is honoured: what the planner
+   * prices them as, and what {@link #load(ModelLocation, ComputeTarget, List, ExecutionOptions,
+   * DitStorageRequest)} holds them as. By default a family narrows nothing at load, so {@link
+   * DitStorageRequest#FP8} is honoured only for a checkpoint that stores its blocks in float8
+   * already.
+   *
+   * @throws IllegalArgumentException naming the model, its storage and why, when the family cannot
+   *     hold its blocks as asked
+   */
+  default StorageType ditStorage(ModelLocation model, DitStorageRequest request) {
+    StorageType stored = ditStorage(model);
+    if (request == DitStorageRequest.FP8 && stored != StorageType.FP8) {
+      throw new IllegalArgumentException(
+          "fp8 DiT storage asked for "
+              + model.root()
+              + ", whose checkpoint stores its blocks as "
+              + stored.label()
+              + ": the "
+              + name()
+              + " engine narrows no checkpoint to fp8 when loading it (NewBie-image's does); use"
+              + " an fp8 (e4m3fn) checkpoint of the model, or native storage");
+    }
+    return stored;
+  }
+
   /** The denoiser's blocks as its checkpoint stores them, for the memory model to size exactly. */
   StoredBlocks storedBlocks(ModelLocation model);
 
@@ -54,4 +80,21 @@ public interface ModelFamily {
       ComputeTarget target,
       List<ExecutionPlan> plans,
       ExecutionOptions options);
+
+  /**
+   * As {@link #load(ModelLocation, ComputeTarget, List, ExecutionOptions)}, the blocks held as
+   * {@link #ditStorage(ModelLocation, DitStorageRequest)} says (the plans must have been made for
+   * that storage).
+   *
+   * @throws IllegalArgumentException as {@link #ditStorage(ModelLocation, DitStorageRequest)}
+   */
+  default GenerationPipeline load(
+      ModelLocation model,
+      ComputeTarget target,
+      List<ExecutionPlan> plans,
+      ExecutionOptions options,
+      DitStorageRequest request) {
+    ditStorage(model, request); // refuses what the default cannot hold
+    return load(model, target, plans, options);
+  }
 }

@@ -56,6 +56,15 @@ final class NewbieFamily implements ModelFamily {
     return resolve(model).blockStorage();
   }
 
+  /**
+   * As stored, or fp8 on request: the executor narrows a 16- or 32-bit checkpoint's block matrices
+   * to e4m3fn with a per-tensor scale when loading them ({@link PlannedNewbiePipeline}).
+   */
+  @Override
+  public StorageType ditStorage(ModelLocation model, DitStorageRequest request) {
+    return request == DitStorageRequest.FP8 ? StorageType.FP8 : ditStorage(model);
+  }
+
   /** None measured: the blocks are sized by {@link #ditStorage}, which is what the engine holds. */
   @Override
   public StoredBlocks storedBlocks(ModelLocation model) {
@@ -69,6 +78,17 @@ final class NewbieFamily implements ModelFamily {
       List<ExecutionPlan> plans,
       ExecutionOptions options) {
     return PlannedNewbiePipeline.load(resolve(model), target, plans, options);
+  }
+
+  @Override
+  public PlannedNewbiePipeline load(
+      ModelLocation model,
+      ComputeTarget target,
+      List<ExecutionPlan> plans,
+      ExecutionOptions options,
+      DitStorageRequest request) {
+    return PlannedNewbiePipeline.load(
+        resolve(model), target, plans, options, ditStorage(model, request));
   }
 
   private static NewbieDirectory resolve(ModelLocation model) {

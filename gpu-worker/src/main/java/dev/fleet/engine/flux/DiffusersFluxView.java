@@ -1,18 +1,12 @@
 package dev.fleet.engine.flux;
 
-import dev.fleet.engine.safetensors.SafetensorsException;
-import dev.fleet.engine.safetensors.TensorEntry;
+import dev.fleet.engine.safetensors.KeyMappedStore;
+import dev.fleet.engine.safetensors.KeyMappedStore.Source;
 import dev.fleet.engine.safetensors.TensorStore;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.TreeSet;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,24 +17,12 @@ import org.slf4j.LoggerFactory;
  * into BFL's fused {@code qkv} / {@code linear1}, and the output head's modulation, which diffusers
  * stores as (scale, shift), is given back in BFL's (shift, scale) order. Renamed tensors are served
  * from the underlying mapping without a copy; fused or reordered ones are assembled in a new buffer
- * on every {@link #bytes} call, and their entries are virtual (offsets 0..size, not into a file).
- * The view owns the underlying store.
+ * on every read (see {@link KeyMappedStore}). The view owns the underlying store.
  */
-public final class DiffusersFluxView implements TensorStore {
+public final class DiffusersFluxView {
   private static final Logger LOG = LoggerFactory.getLogger(DiffusersFluxView.class);
 
-  /**
-   * How one BFL tensor is made: its diffusers parts, stacked along dim 0, halves swapped or not.
-   */
-  private record Source(List<String> parts, boolean swapHalves) {}
-
-  private final TensorStore base;
-  private final Map<String, Source> sources;
-
-  private DiffusersFluxView(TensorStore base, Map<String, Source> sources) {
-    this.base = base;
-    this.sources = sources;
-  }
+  private DiffusersFluxView() {}
 
   /** True when the store holds a diffusers-layout FLUX transformer. */
   public static boolean isDiffusersLayout(TensorStore store) {
@@ -56,7 +38,7 @@ public final class DiffusersFluxView implements TensorStore {
       return store;
     }
     LOG.info("{} is in the diffusers layout; mapping its keys to BFL's", store.describe());
-    return new DiffusersFluxView(store, mapping(store));
+    return new KeyMappedStore(store, mapping(store), "diffusers layout as BFL", true);
   }
 
   private static Map<String, Source> mapping(TensorStore store) {
@@ -74,7 +56,7 @@ public final class DiffusersFluxView implements TensorStore {
     for (String p : List.of(".weight", ".bias")) {
       map.swapped("final_layer.adaLN_modulation.1" + p, "norm_out.linear" + p);
     }
-    for (int i : blockIndices(store, "transformer_blocks")) {
+    for (int i : KeyMappedStore.blockIndices(store, "transformer_blocks")) {
       String b = "double_blocks." + i + ".";
       String d = "transformer_blocks." + i + ".";
       map.linear(b + "img_mod.lin", d + "norm1.linear");
@@ -93,7 +75,7 @@ public final class DiffusersFluxView implements TensorStore {
       map.linear(b + "txt_mlp.0", d + "ff_context.net.0.proj");
       map.linear(b + "txt_mlp.2", d + "ff_context.net.2");
     }
-    for (int i : blockIndices(store, "single_transformer_blocks")) {
+    for (int i : KeyMappedStore.blockIndices(store, "single_transformer_blocks")) {
       String b = "single_blocks." + i + ".";
       String d = "single_transformer_blocks." + i + ".";
       map.linear(b + "modulation.lin", d + "norm.linear");
@@ -111,11 +93,11 @@ public final class DiffusersFluxView implements TensorStore {
    */
   private record Mapper(TensorStore store, Map<String, Source> out) {
     void tensor(String bfl, String diffusers) {
-      add(bfl, new Source(List.of(diffusers), false));
+      add(bfl, Source.renamed(diffusers));
     }
 
     void swapped(String bfl, String diffusers) {
-      add(bfl, new Source(List.of(diffusers), true));
+      add(bfl, Source.swapped(diffusers));
     }
 
     void linear(String bfl, String diffusers) {
@@ -125,7 +107,7 @@ public final class DiffusersFluxView implements TensorStore {
 
     void fused(String bfl, String... diffusers) {
       for (String p : List.of(".weight", ".bias")) {
-        add(bfl + p, new Source(Arrays.stream(diffusers).map(d -> d + p).toList(), false));
+        add(bfl + p, Source.stacked(Arrays.stream(diffusers).map(d -> d + p).toList()));
       }
     }
 
@@ -134,139 +116,5 @@ public final class DiffusersFluxView implements TensorStore {
         out.put(bfl, s);
       }
     }
-  }
-
-  private static Set<Integer> blockIndices(TensorStore store, String prefix) {
-    Pattern p = Pattern.compile("^" + Pattern.quote(prefix) + "\\.(\\d+)\\.");
-    Set<Integer> seen = new TreeSet<>();
-    for (String name : store.names()) {
-      Matcher m = p.matcher(name);
-      if (m.find()) {
-        seen.add(Integer.parseInt(m.group(1)));
-      }
-    }
-    return seen;
-  }
-
-  @Override
-  public Set<String> names() {
-    return sources.keySet();
-  }
-
-  @Override
-  public boolean contains(String name) {
-    return sources.containsKey(name);
-  }
-
-  @Override
-  public TensorEntry entry(String name) {
-    Source s = source(name);
-    TensorEntry first = base.entry(s.parts().get(0));
-    if (s.parts().size() == 1 && !s.swapHalves()) {
-      return new TensorEntry(
-          first.file(), name, first.dtype(), first.shape(), first.begin(), first.end());
-    }
-    long[] shape = first.shape();
-    if (shape.length == 0 || (s.swapHalves() && shape[0] % 2 != 0)) {
-      throw new SafetensorsException(
-          base.describe(), first.name(), "cannot split rows of shape " + Arrays.toString(shape));
-    }
-    long bytes = first.byteSize();
-    for (String part : s.parts().subList(1, s.parts().size())) {
-      TensorEntry e = base.entry(part);
-      long[] ps = e.shape();
-      if (e.dtype() != first.dtype()
-          || ps.length != shape.length
-          || !Arrays.equals(
-              Arrays.copyOfRange(ps, 1, ps.length), Arrays.copyOfRange(shape, 1, shape.length))) {
-        throw new SafetensorsException(
-            base.describe(),
-            part,
-            e.dtype()
-                + Arrays.toString(ps)
-                + " cannot be stacked under "
-                + first.name()
-                + " "
-                + first.dtype()
-                + Arrays.toString(first.shape())
-                + " to make "
-                + name);
-      }
-      shape[0] += ps[0];
-      bytes += e.byteSize();
-    }
-    return new TensorEntry(first.file(), name, first.dtype(), shape, 0, bytes);
-  }
-
-  @Override
-  public ByteBuffer bytes(String name) {
-    Source s = source(name);
-    if (s.parts().size() == 1 && !s.swapHalves()) {
-      return base.bytes(s.parts().get(0));
-    }
-    TensorEntry e = entry(name);
-    ByteBuffer out =
-        ByteBuffer.allocateDirect(Math.toIntExact(e.byteSize())).order(ByteOrder.LITTLE_ENDIAN);
-    if (s.swapHalves()) {
-      ByteBuffer whole = base.bytes(s.parts().get(0));
-      int half = whole.remaining() / 2;
-      out.put(whole.slice(whole.position() + half, half));
-      out.put(whole.slice(whole.position(), half));
-    } else {
-      for (String part : s.parts()) {
-        out.put(base.bytes(part).duplicate());
-      }
-    }
-    return out.flip();
-  }
-
-  /**
-   * A renamed or reordered tensor has its part's scale; parts stacked into one tensor must share
-   * theirs, which one stored float8 tensor cannot express otherwise.
-   */
-  @Override
-  public float valueScale(String name) {
-    Source s = source(name);
-    float scale = base.valueScale(s.parts().get(0));
-    for (String part : s.parts().subList(1, s.parts().size())) {
-      float other = base.valueScale(part);
-      if (other != scale) {
-        throw new SafetensorsException(
-            base.describe(),
-            part,
-            "scale "
-                + other
-                + " differs from "
-                + s.parts().get(0)
-                + "'s "
-                + scale
-                + ": scaled float8 parts with different scales cannot be fused into "
-                + name);
-      }
-    }
-    return scale;
-  }
-
-  @Override
-  public java.util.Map<String, String> metadata() {
-    return base.metadata();
-  }
-
-  private Source source(String name) {
-    Source s = sources.get(name);
-    if (s == null) {
-      throw new SafetensorsException(describe(), name, "no such tensor");
-    }
-    return s;
-  }
-
-  @Override
-  public String describe() {
-    return base.describe() + " (diffusers layout as BFL)";
-  }
-
-  @Override
-  public void close() {
-    base.close();
   }
 }

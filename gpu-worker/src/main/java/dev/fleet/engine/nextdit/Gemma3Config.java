@@ -14,6 +14,8 @@ import java.util.List;
  * config.json} of either transformers' newer layout ({@code layer_types}, {@code rope_parameters})
  * or the older one ({@code sliding_window_pattern}, {@code rope_theta}, {@code
  * rope_local_base_freq}, {@code rope_scaling}); a multimodal config's {@code text_config} is used.
+ * A field the file leaves out takes transformers' {@code Gemma3TextConfig} default, as transformers
+ * reads it (google/gemma-3-4b-it's own config names only a few fields).
  *
  * @param fullAttention per layer: true for full attention, false for sliding-window attention
  * @param fullRopeTheta RoPE base of the full-attention layers (1e6 for Gemma 3)
@@ -36,6 +38,16 @@ public record Gemma3Config(
     double slidingRopeTheta) {
 
   private static final ObjectMapper JSON = new ObjectMapper();
+
+  // transformers' Gemma3TextConfig defaults, which a saved config leaves out:
+  // google/gemma-3-4b-it's
+  // text_config names only its hidden and intermediate sizes, layers, window and RoPE scaling.
+  private static final int DEFAULT_LAYERS = 26;
+  private static final int DEFAULT_HIDDEN = 2304;
+  private static final int DEFAULT_INTERMEDIATE = 9216;
+  private static final int DEFAULT_HEADS = 8;
+  private static final int DEFAULT_KV_HEADS = 4;
+  private static final int DEFAULT_HEAD_DIM = 256;
 
   public Gemma3Config {
     fullAttention = List.copyOf(fullAttention);
@@ -72,7 +84,7 @@ public record Gemma3Config(
       throw new UncheckedIOException("cannot read Gemma 3 config " + file, e);
     }
     JsonNode n = root.has("text_config") ? root.get("text_config") : root;
-    int layers = require(n, "num_hidden_layers", file);
+    int layers = n.path("num_hidden_layers").asInt(DEFAULT_LAYERS);
     List<Boolean> full = new ArrayList<>();
     JsonNode types = n.get("layer_types");
     if (types != null && types.isArray()) {
@@ -110,30 +122,20 @@ public record Gemma3Config(
               : 1;
       slidingTheta = n.path("rope_local_base_freq").asDouble(10_000);
     }
-    int hidden = require(n, "hidden_size", file);
-    int heads = require(n, "num_attention_heads", file);
-    int headDim = n.path("head_dim").asInt(hidden / heads);
+    int headDim = n.path("head_dim").asInt(DEFAULT_HEAD_DIM);
     return new Gemma3Config(
         n.path("vocab_size").asInt(262_208),
-        hidden,
-        require(n, "intermediate_size", file),
-        heads,
-        n.path("num_key_value_heads").asInt(heads),
+        n.path("hidden_size").asInt(DEFAULT_HIDDEN),
+        n.path("intermediate_size").asInt(DEFAULT_INTERMEDIATE),
+        n.path("num_attention_heads").asInt(DEFAULT_HEADS),
+        n.path("num_key_value_heads").asInt(DEFAULT_KV_HEADS),
         headDim,
         (float) n.path("rms_norm_eps").asDouble(1e-6),
         n.path("sliding_window").asInt(4096),
-        n.path("query_pre_attn_scalar").asDouble(headDim),
+        n.path("query_pre_attn_scalar").asDouble(DEFAULT_HEAD_DIM),
         full,
         fullTheta,
         factor,
         slidingTheta);
-  }
-
-  private static int require(JsonNode n, String field, Path file) {
-    JsonNode v = n.get(field);
-    if (v == null || !v.canConvertToInt()) {
-      throw new IllegalArgumentException(file + " lacks the integer field " + field);
-    }
-    return v.intValue();
   }
 }

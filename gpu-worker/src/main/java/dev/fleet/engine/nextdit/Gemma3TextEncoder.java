@@ -27,8 +27,18 @@ import java.util.List;
  * are on the device at a time.
  */
 public final class Gemma3TextEncoder implements AutoCloseable {
-  /** Key prefixes a Gemma 3 text model is found under (plain, multimodal, ComfyUI). */
-  static final List<String> PREFIXES = List.of("", "language_model.model.", "model.");
+  /**
+   * Key prefixes a Gemma 3 text model is found under: none ({@code Gemma3TextModel}); {@code
+   * model.language_model.} (transformers' {@code Gemma3ForConditionalGeneration} as transformers
+   * 4.52 and later save it); {@code language_model.model.} (the same class as google/gemma-3-4b-it
+   * stores it, saved by earlier transformers); {@code language_model.} ({@code Gemma3Model}, what
+   * {@code AutoModel} builds for a multimodal config, saved by transformers 4.52 and later); {@code
+   * model.} ({@code Gemma3ForCausalLM}, ComfyUI). A multimodal file's {@code vision_tower.*} and
+   * {@code multi_modal_projector.*} tensors (under {@code model.} or not) and its {@code lm_head}
+   * are never read.
+   */
+  static final List<String> PREFIXES =
+      List.of("", "model.language_model.", "language_model.model.", "language_model.", "model.");
 
   private final Gemma3Config config;
   private final NDManager manager;
@@ -150,7 +160,9 @@ public final class Gemma3TextEncoder implements AutoCloseable {
     }
     if (prefix == null) {
       throw new IllegalArgumentException(
-          weights.store().describe() + " is not a Gemma 3 text model: no embed_tokens.weight");
+          weights.store().describe()
+              + " is not a Gemma 3 text model: no embed_tokens.weight under any of the prefixes "
+              + PREFIXES.stream().map(p -> "'" + p + "'").toList());
     }
     ParameterLoader w = ParameterLoader.of(weights);
     String pre = prefix;

@@ -77,19 +77,7 @@ public final class JinaTextTower implements AutoCloseable {
 
   /** Loads the tower from a checkpoint under any of {@link #PREFIXES}; the store may be closed. */
   public static JinaTextTower load(Weights weights, JinaTextConfig config) {
-    Weights w = null;
-    for (String p : PREFIXES) {
-      String words = p + "embeddings.word_embeddings.weight";
-      if (weights.has(words) || JinaTaskLora.parametrized(weights, words)) {
-        w = p.isEmpty() ? weights : weights.scoped(p.substring(0, p.length() - 1));
-        break;
-      }
-    }
-    if (w == null) {
-      throw new IllegalArgumentException(
-          weights.store().describe()
-              + " is not a Jina text tower: no embeddings.word_embeddings.weight");
-    }
+    Weights w = towerOf(weights);
     long h = config.hiddenSize();
     long f = config.intermediateSize();
     float eps = config.layerNormEps();
@@ -136,10 +124,33 @@ public final class JinaTextTower implements AutoCloseable {
   }
 
   /** Rows of the token-type table (1 in jina-clip-v2), from the stored or the original matrix. */
+  /**
+   * The tower's part of a checkpoint: the view under the first of {@link #PREFIXES} that holds the
+   * word embeddings (plain or as a LoRA parametrization).
+   *
+   * @throws IllegalArgumentException naming the file and the prefixes tried
+   */
+  static Weights towerOf(Weights weights) {
+    for (String p : PREFIXES) {
+      String words = p + "embeddings.word_embeddings.weight";
+      if (weights.has(words) || JinaTaskLora.parametrized(weights, words)) {
+        return p.isEmpty() ? weights : weights.scoped(p.substring(0, p.length() - 1));
+      }
+    }
+    throw new IllegalArgumentException(
+        weights.store().describe()
+            + " is not a Jina text tower: no embeddings.word_embeddings.weight (plain or as a"
+            + " LoRA parametrization) under any of the prefixes "
+            + PREFIXES.stream().map(p -> "'" + p + "'").toList());
+  }
+
+  /** The shape of the weight {@code key} ({@code ….weight}), stored plain or parametrized. */
+  static long[] storedShape(Weights w, String key) {
+    return w.shape(w.has(key) ? key : key.replace(".weight", JinaTaskLora.ORIGINAL));
+  }
+
   private static long typeRows(Weights w) {
-    String key = "embeddings.token_type_embeddings.weight";
-    String stored = w.has(key) ? key : key.replace(".weight", JinaTaskLora.ORIGINAL);
-    return w.shape(stored)[0];
+    return storedShape(w, "embeddings.token_type_embeddings.weight")[0];
   }
 
   private static LayerNorm layerNorm(Weights w, String name, NDManager m, long dim, float eps) {

@@ -20,16 +20,20 @@ import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.List;
 
 /**
  * Where the parts of a NewBie-image model live, in the layout of NewBie's diffusers-style
- * repository and of the newbie-tiny fixture: {@code transformer/} (NewBie's DiT in its own key
- * names, optionally under ComfyUI's {@code model.diffusion_model.}, with its {@code config.json}),
- * {@code text_encoder/} and {@code tokenizer/} (Gemma 3), {@code clip_model/} and {@code
- * clip_tokenizer/} (Jina CLIP v2), and the autoencoder: {@code vae/*.safetensors} or {@code
- * ae.safetensors}, or a {@code vae/SOURCE.json} naming a copy kept elsewhere in the same tree with
- * its sha256 (the fixture shares flux-tiny's). Resolving checks that every part exists and names
- * what is missing.
+ * repository (NewBie-AI/NewBie-image-Exp0.1), of diffusers' own NewBie conversion and of the
+ * newbie-tiny fixture: {@code transformer/} (the DiT in any {@link NextDitKeyLayout}, one file or
+ * shards with their {@code *.safetensors.index.json}, with its {@code config.json}), {@code
+ * text_encoder/} and {@code tokenizer/} (Gemma 3, any of {@link Gemma3TextEncoder}'s key prefixes),
+ * {@code clip_model/} and {@code clip_tokenizer/} (Jina CLIP v2; diffusers' conversion names them
+ * {@code text_encoder_2/} and {@code tokenizer_2/}), and the autoencoder: {@code vae/*.safetensors}
+ * (BFL or diffusers names) or {@code ae.safetensors}, or a {@code vae/SOURCE.json} naming a copy
+ * kept elsewhere in the same tree with its sha256 (the fixture shares flux-tiny's). {@code
+ * model_index.json} and {@code scheduler/} are not read (the sampler is NewBie's). Resolving checks
+ * that every part exists and names what is missing.
  *
  * @param transformer the DiT's checkpoint (a file, or a directory of shards)
  * @param vae the autoencoder's checkpoint
@@ -48,24 +52,32 @@ public record NewbieDirectory(
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
+  /** Jina's model folder: NewBie's name, then diffusers' conversion's. */
+  private static final List<String> JINA_MODEL = List.of("clip_model", "text_encoder_2");
+
+  /** Jina's tokenizer folder: NewBie's name, then diffusers' conversion's. */
+  private static final List<String> JINA_TOKENIZER = List.of("clip_tokenizer", "tokenizer_2");
+
   /** The model's name: its directory's name. */
   public String name() {
     return ModelLocation.of(root).name();
   }
 
   /**
-   * Whether {@code root} holds a NewBie model: Gemma's and Jina's folders beside a transformer
-   * checkpoint whose header has NewBie's caption embedder (plain or under ComfyUI's prefix). Reads
-   * headers only; false for any other layout.
+   * Whether {@code root} holds a NewBie model: Gemma's folder and Jina's beside a readable
+   * transformer checkpoint. With NewBie's own {@code clip_model/} the folder says so whatever the
+   * DiT's keys, so that a DiT in no {@link NextDitKeyLayout} is refused naming the layouts tried
+   * where it is read; with diffusers' {@code text_encoder_2/} (FLUX's T5 folder too) the DiT must
+   * be in one of them. Reads headers only; false for any other layout.
    */
   public static boolean recognises(Path root, String dit) {
     if (!Files.isDirectory(root.resolve("text_encoder"))
-        || !Files.isDirectory(root.resolve("clip_model"))) {
+        || JINA_MODEL.stream().noneMatch(n -> Files.isDirectory(root.resolve(n)))) {
       return false;
     }
     try (TensorStore store = TensorStore.open(transformerOf(root, dit))) {
-      String key = "cap_embedder.1.weight";
-      return store.contains(key) || store.contains(NextDitTransformer.COMFY_PREFIX + "." + key);
+      return Files.isDirectory(root.resolve(JINA_MODEL.get(0)))
+          || NextDitKeyLayout.of(store) != null;
     } catch (RuntimeException e) {
       return false; // no readable checkpoint: not this family's directory
     }
@@ -83,21 +95,28 @@ public record NewbieDirectory(
     Path transformer = transformerOf(root, dit);
     Path vae = vaeOf(root);
     Path vaeConfig = root.resolve("vae").resolve("config.json");
+    Path gemma = required(root, List.of("text_encoder"));
+    Path jina = required(root, JINA_MODEL);
     return new NewbieDirectory(
         root,
         transformer,
-        required(root, "text_encoder"),
-        required(root, "tokenizer"),
-        required(root, "clip_model"),
-        required(root, "clip_tokenizer"),
+        gemma,
+        tokenizerOf(root, List.of("tokenizer"), gemma),
+        jina,
+        tokenizerOf(root, JINA_TOKENIZER, jina),
         vae,
         Files.isRegularFile(vaeConfig) ? vaeConfig : null);
   }
 
-  /** The transformer's config: {@code config.json} beside its checkpoint. */
+  /**
+   * The transformer's config: {@code config.json} beside its checkpoint, the widths it may leave
+   * out read from the checkpoint's header.
+   */
   public NextDitParams transformerParams() {
     Path dir = Files.isDirectory(transformer) ? transformer : transformer.getParent();
-    return NextDitParams.read(dir);
+    try (TensorStore store = TensorStore.open(transformer)) {
+      return NextDitParams.read(dir, NextDitKeyLayout.inNewbieNames(store));
+    }
   }
 
   /**
@@ -109,9 +128,9 @@ public record NewbieDirectory(
    */
   public StorageType blockStorage() {
     try (TensorStore store = TensorStore.open(transformer)) {
+      TensorStore named = NextDitKeyLayout.inNewbieNames(store);
       String key = "layers.0.attention.qkv.weight";
-      String name = store.contains(key) ? key : NextDitTransformer.COMFY_PREFIX + "." + key;
-      return store.contains(name) && store.entry(name).dtype().isFloat8()
+      return named.contains(key) && named.entry(key).dtype().isFloat8()
           ? StorageType.FP8
           : StorageType.FP16;
     }
@@ -231,12 +250,39 @@ public record NewbieDirectory(
     }
   }
 
-  private static Path required(Path root, String name) {
-    Path p = root.resolve(name);
-    if (!Files.exists(p)) {
-      throw new IllegalArgumentException(
-          "NewBie model directory " + root + " has no " + name + "/");
+  /**
+   * A tokenizer's folder: the first of {@code names} in {@code root}, else the model's own folder
+   * when it holds a {@code tokenizer.json} (NewBie's conversion to its diffusers-style folder saves
+   * each tokenizer beside its model, and its {@code model_index.json} points there).
+   */
+  private static Path tokenizerOf(Path root, List<String> names, Path model) {
+    for (String name : names) {
+      if (Files.exists(root.resolve(name))) {
+        return root.resolve(name);
+      }
     }
-    return p;
+    if (Files.isRegularFile(model.resolve("tokenizer.json"))) {
+      return model;
+    }
+    throw new IllegalArgumentException(
+        "NewBie model directory "
+            + root
+            + " has no "
+            + String.join("/ or ", names)
+            + "/, and "
+            + model
+            + " holds no tokenizer.json");
+  }
+
+  /** The first of {@code names} that exists in {@code root}. */
+  private static Path required(Path root, List<String> names) {
+    for (String name : names) {
+      Path p = root.resolve(name);
+      if (Files.exists(p)) {
+        return p;
+      }
+    }
+    throw new IllegalArgumentException(
+        "NewBie model directory " + root + " has no " + String.join("/ or ", names) + "/");
   }
 }

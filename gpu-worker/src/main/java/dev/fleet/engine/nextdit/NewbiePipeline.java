@@ -10,6 +10,7 @@ import dev.fleet.engine.sampling.TorchNoise;
 import dev.fleet.engine.vae.AutoEncoder;
 import dev.fleet.engine.vae.AutoEncoderParams;
 import dev.fleet.engine.weights.ComputeTarget;
+import dev.fleet.engine.weights.Weights;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -65,9 +66,10 @@ public final class NewbiePipeline implements AutoCloseable {
       parts[2] = Gemma3TextEncoder.load(dir.resolve("text_encoder"), target);
       parts[3] = JinaTextTower.load(dir.resolve("clip_model"), target);
       Path transformer = dir.resolve("transformer");
-      NextDitParams params = NextDitParams.read(transformer);
       try (TensorStore store = TensorStore.open(CheckpointPaths.in(transformer))) {
-        parts[4] = NextDitTransformer.load(NextDitTransformer.weightsOf(store, target), params);
+        Weights weights = NextDitTransformer.weightsOf(store, target);
+        NextDitParams params = NextDitParams.read(transformer, weights.store());
+        parts[4] = NextDitTransformer.load(weights, params);
       }
       try (TensorStore store = TensorStore.open(vaeCheckpoint)) {
         AutoEncoderParams vaeParams =

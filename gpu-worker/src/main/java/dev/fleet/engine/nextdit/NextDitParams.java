@@ -2,6 +2,7 @@ package dev.fleet.engine.nextdit;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.fleet.engine.safetensors.TensorStore;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -126,8 +127,24 @@ public record NextDitParams(
     return patchSize * patchSize * inChannels;
   }
 
-  /** Reads {@code config.json} (the constructor arguments); absent optional fields: defaults. */
+  /** As {@link #fromJson(Path, TensorStore)} with no checkpoint to read widths from. */
   public static NextDitParams fromJson(Path file) {
+    return fromJson(file, null);
+  }
+
+  /**
+   * Reads {@code config.json}: NewBie's constructor arguments ({@code dim}, {@code n_layers} …) or
+   * the same under the names of diffusers' {@code Lumina2Transformer2DModel} config ({@code
+   * hidden_size}, {@code num_layers}, {@code num_refiner_layers}, {@code num_attention_heads},
+   * {@code num_kv_heads}, {@code axes_dim_rope}, {@code pooled_projection_dim}); absent optional
+   * fields: defaults. The caption and pooled-CLIP widths may be absent (NewBie's own conversion to
+   * its diffusers-style folder writes neither: its model takes {@code cap_feat_dim} from the text
+   * encoder); they are then read from {@code checkpoint}'s shapes ({@code cap_embedder.0.weight},
+   * {@code clip_text_pooled_proj.0.weight}).
+   *
+   * @param checkpoint the DiT in NewBie's key names, or null
+   */
+  public static NextDitParams fromJson(Path file, TensorStore checkpoint) {
     JsonNode n;
     try {
       n = JSON.readTree(file.toFile());
@@ -135,36 +152,81 @@ public record NextDitParams(
       throw new UncheckedIOException("cannot read Next-DiT config " + file, e);
     }
     JsonNode mult = n.get("ffn_dim_multiplier");
+    JsonNode heads = either(n, "n_heads", "num_attention_heads");
     return new NextDitParams(
         n.path("patch_size").asInt(2),
         n.path("in_channels").asInt(16),
-        require(n, "dim", file),
-        require(n, "n_layers", file),
-        n.path("n_refiner_layers").asInt(2),
-        require(n, "n_heads", file),
-        n.path("n_kv_heads").asInt(require(n, "n_heads", file)),
+        require(n, file, "dim", "hidden_size"),
+        require(n, file, "n_layers", "num_layers"),
+        either(n, "n_refiner_layers", "num_refiner_layers").asInt(2),
+        require(n, file, "n_heads", "num_attention_heads"),
+        either(n, "n_kv_heads", "num_kv_heads").asInt(heads.asInt()),
         n.path("multiple_of").asInt(256),
         mult == null || mult.isNull() ? null : mult.asDouble(),
         (float) n.path("norm_eps").asDouble(1e-5),
-        require(n, "cap_feat_dim", file),
-        ints(n.get("axes_dims"), List.of(32, 32, 32)),
+        width(n, file, "cap_feat_dim", "cap_feat_dim", checkpoint, "cap_embedder.0.weight"),
+        ints(either(n, "axes_dims", "axes_dim_rope"), List.of(32, 32, 32)),
         ints(n.get("axes_lens"), List.of(1024, 512, 512)),
-        require(n, "clip_text_dim", file));
+        width(
+            n,
+            file,
+            "clip_text_dim",
+            "pooled_projection_dim",
+            checkpoint,
+            "clip_text_pooled_proj.0.weight"));
+  }
+
+  /** A width from the config, else the length of a norm weight in the checkpoint. */
+  private static int width(
+      JsonNode n, Path file, String newbie, String diffusers, TensorStore checkpoint, String norm) {
+    if (either(n, newbie, diffusers).canConvertToInt() || checkpoint == null) {
+      return require(n, file, newbie, diffusers);
+    }
+    if (!checkpoint.contains(norm)) {
+      throw new IllegalArgumentException(
+          file
+              + " lacks the integer field "
+              + newbie
+              + ", and "
+              + checkpoint.describe()
+              + " has no "
+              + norm
+              + " to read it from");
+    }
+    return Math.toIntExact(checkpoint.entry(norm).shape()[0]);
   }
 
   /** Reads {@code dir/config.json}. */
   public static NextDitParams read(Path dir) {
+    return read(dir, null);
+  }
+
+  /**
+   * Reads {@code dir/config.json}, widths it leaves out from {@code checkpoint} (see {@link
+   * #fromJson(Path, TensorStore)}).
+   */
+  public static NextDitParams read(Path dir, TensorStore checkpoint) {
     Path file = dir.resolve("config.json");
     if (!Files.isRegularFile(file)) {
       throw new IllegalArgumentException("no Next-DiT config: " + file + " does not exist");
     }
-    return fromJson(file);
+    return fromJson(file, checkpoint);
   }
 
-  private static int require(JsonNode n, String field, Path file) {
-    JsonNode v = n.get(field);
-    if (v == null || !v.canConvertToInt()) {
-      throw new IllegalArgumentException(file + " lacks the integer field " + field);
+  /** The field under NewBie's name, else under diffusers' (a missing node when neither). */
+  private static JsonNode either(JsonNode n, String newbie, String diffusers) {
+    JsonNode v = n.get(newbie);
+    return v != null && !v.isNull() ? v : n.path(diffusers);
+  }
+
+  private static int require(JsonNode n, Path file, String newbie, String diffusers) {
+    JsonNode v = either(n, newbie, diffusers);
+    if (!v.canConvertToInt()) {
+      throw new IllegalArgumentException(
+          file
+              + " lacks the integer field "
+              + newbie
+              + (newbie.equals(diffusers) ? "" : " (diffusers: " + diffusers + ")"));
     }
     return v.intValue();
   }

@@ -225,14 +225,14 @@ public final class NextDitTransformer implements AutoCloseable {
   }
 
   /**
-   * The view of a DiT checkpoint in NewBie's key names: the store itself, or its {@value
-   * #COMFY_PREFIX} part when it is a ComfyUI single file.
+   * The view of a DiT checkpoint in NewBie's key names, whichever of the {@link NextDitKeyLayout}s
+   * it is in (the store itself, its {@value #COMFY_PREFIX} part, or diffusers' names mapped back).
+   * The caller keeps closing {@code store}.
+   *
+   * @throws dev.fleet.engine.checkpoint.UnrecognisedCheckpointException when it is in none
    */
   public static Weights weightsOf(TensorStore store, ComputeTarget target) {
-    Weights w = new Weights(store, target);
-    return !w.has("x_embedder.weight") && w.has(COMFY_PREFIX + ".x_embedder.weight")
-        ? w.scoped(COMFY_PREFIX)
-        : w;
+    return new Weights(NextDitKeyLayout.inNewbieNames(store), target);
   }
 
   private static Linear linear(ParameterLoader w, String name, NDManager m, long out, long in) {

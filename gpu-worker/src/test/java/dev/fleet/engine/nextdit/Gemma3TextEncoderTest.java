@@ -14,9 +14,12 @@ import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
 import dev.fleet.testing.TensorAssert;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Gemma 3's hidden_states[-2] against transformers' Gemma3TextModel on the fixture. */
 class Gemma3TextEncoderTest {
@@ -32,6 +35,39 @@ class Gemma3TextEncoderTest {
     assertEquals(1e4, c.slidingRopeTheta());
     assertEquals(4, c.slidingWindow());
     assertEquals(16, c.headDim());
+  }
+
+  /**
+   * A config as sparse as google/gemma-3-4b-it's (a multimodal config whose text_config names only
+   * the sizes, layers, window and RoPE scaling): the missing fields take transformers'
+   * Gemma3TextConfig defaults, which give Gemma-3-4B's 8 query heads, 4 KV heads and head_dim 256.
+   */
+  @Test
+  void aSparseMultimodalConfigTakesTransformersDefaults(@TempDir Path dir) throws IOException {
+    Files.writeString(
+        dir.resolve("config.json"),
+        """
+        {"architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3",
+         "text_config": {"hidden_size": 2560, "intermediate_size": 10240,
+           "model_type": "gemma3_text", "num_hidden_layers": 34,
+           "rope_scaling": {"factor": 8.0, "rope_type": "linear"}, "sliding_window": 1024},
+         "vision_config": {"model_type": "siglip_vision_model"}}
+        """);
+    Gemma3Config c = Gemma3Config.read(dir);
+    assertEquals(34, c.layers());
+    assertEquals(2560, c.hiddenSize());
+    assertEquals(10240, c.intermediateSize());
+    assertEquals(8, c.heads());
+    assertEquals(4, c.kvHeads());
+    assertEquals(256, c.headDim());
+    assertEquals(256.0, c.queryPreAttnScalar());
+    assertEquals(262_208, c.vocabSize());
+    assertEquals(1024, c.slidingWindow());
+    assertEquals(8.0, c.fullRopeFactor());
+    assertEquals(1e6, c.fullRopeTheta());
+    assertEquals(1e4, c.slidingRopeTheta());
+    // Every sixth layer attends fully (sliding_window_pattern 6).
+    assertEquals(List.of(false, false, false, false, false, true), c.fullAttention().subList(0, 6));
   }
 
   @Test

@@ -12,9 +12,12 @@ import dev.fleet.engine.safetensors.PrefixedStore;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The Jina CLIP v2 text tower against ComfyUI's port on the fixture. */
 class JinaTextTowerTest {
@@ -54,6 +57,39 @@ class JinaTextTowerTest {
                 NewbieFixture.load(expected, "jina.in.mask", m))) {
       double err = NewbieFixture.relErr(expected, "jina.out.pooled", out.pooled());
       assertTrue(err <= 1e-4, "bare tower rel L2 " + err);
+    }
+  }
+
+  /**
+   * jina-clip-v2's own config.json names no tower sizes (its {@code hf_model_config_kwargs} holds
+   * the LoRA settings; the sizes are jina-embeddings-v3's, another repository's): they are read
+   * from the checkpoint's shapes, the head count given or jina-embeddings-v3's 16, and the tower
+   * computes the reference's pooled vector.
+   */
+  @Test
+  void aConfigWithoutSizesTakesThemFromTheCheckpoint(@TempDir Path dir) throws IOException {
+    Files.copy(DIR.resolve("model.safetensors"), dir.resolve("model.safetensors"));
+    String config =
+        """
+        {"architectures": ["JinaCLIPModel"], "model_type": "jina_clip",
+         "text_config": {"default_lora_task": "retrieval.query", "embed_dim": 32,
+           "hf_model_name_or_path": "jinaai/jina-embeddings-v3",
+           "hf_model_config_kwargs": {"use_flash_attn": true%s}}}
+        """;
+    Files.writeString(dir.resolve("config.json"), config.formatted(""));
+    assertEquals(16, JinaTextConfig.read(dir).heads());
+    Files.writeString(dir.resolve("config.json"), config.formatted(", \"num_attention_heads\": 2"));
+    JinaTextConfig c = JinaTextConfig.read(dir);
+    assertEquals(JinaTextConfig.read(DIR), c);
+    try (TensorStore expected = TensorStore.open(NewbieFixture.EXPECTED);
+        JinaTextTower model = JinaTextTower.load(dir, ComputeTarget.cpu());
+        NDManager m = NDManager.newBaseManager(Device.cpu());
+        JinaTextTower.Output out =
+            model.forward(
+                NewbieFixture.load(expected, "jina.in.ids", m),
+                NewbieFixture.load(expected, "jina.in.mask", m))) {
+      double err = NewbieFixture.relErr(expected, "jina.out.pooled", out.pooled());
+      assertTrue(err <= 1e-4, "sizes from shapes: pooled rel L2 " + err);
     }
   }
 

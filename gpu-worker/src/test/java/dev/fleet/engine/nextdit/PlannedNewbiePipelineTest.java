@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.fleet.engine.family.DitStorageRequest;
 import dev.fleet.engine.family.ModelFamilies;
+import dev.fleet.engine.family.ModelFamily;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.memory.PlanMapping;
@@ -23,6 +25,7 @@ import dev.fleet.model.memory.EngineProfile;
 import dev.fleet.model.memory.Hardware;
 import dev.fleet.model.memory.MemoryModel;
 import dev.fleet.model.memory.NewbieDims;
+import dev.fleet.model.memory.NextDitDims;
 import dev.fleet.model.memory.PlanDecision;
 import dev.fleet.model.memory.Planner;
 import dev.fleet.model.memory.Residency;
@@ -46,16 +49,6 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class PlannedNewbiePipelineTest {
   static final ModelLocation FIXTURE = ModelLocation.of(NewbieFixture.DIR);
-
-  /**
-   * fp8 blocks against expected.png: e4m3fn's ≈ 2 % relative error on the DiT's velocity moves the
-   * final latents by a few percent, which the decoder maps to a few 8-bit levels on average (the ±1
-   * bound is for 16/32-bit paths). The bounds leave about twice the measured difference (mean abs
-   * 1.x, PSNR 3x dB on the fixture, printed by the test).
-   */
-  private static final double FP8_MEAN_ABS = 4.0;
-
-  private static final double FP8_MIN_PSNR = 30.0;
 
   private static final ComputeTarget FP16_CPU = new ComputeTarget(Device.cpu(), DataType.FLOAT16);
 
@@ -184,12 +177,11 @@ class PlannedNewbiePipelineTest {
    * Block matrices narrowed to e4m3fn when loaded (the fixture is float32): fp8 changes the
    * numerics (≈ 4 % relative L2 on the DiT's output, see NextDitTransformerTest), so the image is
    * not the reference's within ±1; it is compared by its mean absolute difference per channel and
-   * its PSNR against expected.png, bounds stated there. Resident and streamed fp8 blocks widen the
-   * same bytes, so they draw the same image within ±1 of each other.
+   * its PSNR against expected.png ({@link NewbieFp8Image}). Resident and streamed fp8 blocks widen
+   * the same bytes, so they draw the same image within ±1 of each other.
    */
   @Test
   void float8BlocksDrawCloseToTheFixturesImage() {
-    BufferedImage want = ImageAssert.readPng(NewbieFixture.EXPECTED_PNG);
     byte[][] drawn = new byte[2][];
     int[] residents = {Integer.MAX_VALUE, 1};
     for (int i = 0; i < 2; i++) {
@@ -200,44 +192,62 @@ class PlannedNewbiePipelineTest {
               StorageType.FP8)) {
         PlannedGeneration g = p.generate(fixtureSpec(), GenerationListener.NONE);
         drawn[i] = g.image().rgb();
-        BufferedImage got = ImageAssert.readPng(g.image().png());
-        double[] d = meanAbsAndPsnr(want, got);
-        System.out.printf(
-            "fp8 blocks (%s resident) vs expected.png: mean abs %.3f, PSNR %.1f dB, %s%n",
-            residents[i] == Integer.MAX_VALUE ? "all" : residents[i] + " of 4",
-            d[0],
-            d[1],
-            ImageAssert.compare(want, got));
-        assertTrue(d[0] <= FP8_MEAN_ABS, "mean abs difference " + d[0]);
-        assertTrue(d[1] >= FP8_MIN_PSNR, "PSNR " + d[1]);
-        assertTrue(d[0] > 0, "fp8 blocks changed nothing: were they narrowed?");
+        NewbieFp8Image.assertClose(
+            g.image().png(),
+            "fp8 blocks ("
+                + (residents[i] == Integer.MAX_VALUE ? "all" : residents[i] + " of 4")
+                + " resident)");
       }
     }
     int width = fixtureSpec().width();
     ImageAssert.assertClose(drawn[0], drawn[1], width, "fp8 blocks resident vs streamed");
   }
 
-  /** Mean absolute difference per 8-bit channel and PSNR (dB) of two images of one size. */
-  private static double[] meanAbsAndPsnr(BufferedImage a, BufferedImage b) {
-    double sum = 0;
-    double sq = 0;
-    long n = 0;
-    for (int y = 0; y < a.getHeight(); y++) {
-      for (int x = 0; x < a.getWidth(); x++) {
-        int p = a.getRGB(x, y);
-        int q = b.getRGB(x, y);
-        for (int shift = 0; shift <= 16; shift += 8) {
-          int d = ((p >> shift) & 0xff) - ((q >> shift) & 0xff);
-          sum += Math.abs(d);
-          sq += (double) d * d;
-          n++;
-        }
-      }
+  /**
+   * fp8 asked for a float32 checkpoint (the CLI's {@code --dit-storage fp8}, the worker's {@code
+   * fleet.worker.dit-storage=fp8}): the family prices the blocks as fp8, so the planned peak of the
+   * all-resident plan falls (a byte per matrix weight instead of two, less the fp16 copy of one
+   * block's matrices while it computes and a float per matrix for its scale), and the pipeline it
+   * loads narrows them: the image is the fp8 blocks' (NewbieFp8Image's bounds), not the 16-bit one.
+   */
+  @Test
+  void askingForFp8NarrowsAFloat32CheckpointAndPlansItSo() {
+    ModelFamily family = ModelFamilies.of(FIXTURE);
+    assertEquals(StorageType.FP16, family.ditStorage(FIXTURE, DitStorageRequest.NATIVE));
+    assertEquals(StorageType.FP8, family.ditStorage(FIXTURE, DitStorageRequest.FP8));
+    NewbieDims dims = (NewbieDims) family.dims(FIXTURE);
+    GenerationSpec spec = fixtureSpec();
+    long[] peaks = new long[2];
+    StorageType[] storages = {StorageType.FP16, StorageType.FP8};
+    for (int i = 0; i < 2; i++) {
+      PlanDecision d =
+          Planner.plan(
+              dims,
+              new Workload(spec.width(), spec.height(), 1, storages[i]),
+              Long.MAX_VALUE / 4,
+              Hardware.DEFAULT,
+              EngineProfile.DJL_EAGER);
+      peaks[i] = d.chosen().predictedPeakBytes();
     }
-    double mse = sq / n;
-    return new double[] {
-      sum / n, mse == 0 ? Double.POSITIVE_INFINITY : 10 * Math.log10(255.0 * 255.0 / mse)
-    };
+    NextDitDims dit = dims.nextDit();
+    long blocks = dit.refinerLayers() + dit.layers();
+    System.out.printf(
+        "newbie-tiny all resident: predicted peak %d B with fp16 blocks, %d B with fp8%n",
+        peaks[0], peaks[1]);
+    long saved = blocks * dit.blockMatrixParams(true);
+    long widening = dit.blockMatrixParams(true) * 2 + blocks * 6 * 4;
+    assertTrue(peaks[0] - peaks[1] >= saved - widening, peaks[0] + " B vs " + peaks[1] + " B");
+    assertTrue(peaks[1] < peaks[0], peaks[0] + " B vs " + peaks[1] + " B");
+    try (GenerationPipeline p =
+        family.load(
+            FIXTURE,
+            ComputeTarget.cpu(),
+            List.of(ExecutionPlan.allResident(Long.MAX_VALUE)),
+            ExecutionOptions.defaults(),
+            DitStorageRequest.FP8)) {
+      NewbieFp8Image.assertClose(
+          p.generate(spec, GenerationListener.NONE).image().png(), "fp8 asked for newbie-tiny");
+    }
   }
 
   /**

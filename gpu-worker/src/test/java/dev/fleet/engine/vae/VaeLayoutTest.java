@@ -24,8 +24,18 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** Where the autoencoder is found and the two key layouts it is read from. */
-class VaeLayoutTest {
+public class VaeLayoutTest {
   static final Path AE = Fixtures.MODEL.resolve("vae/ae.safetensors");
+
+  /** flux-tiny's autoencoder config as diffusers' {@code AutoencoderKL} writes it. */
+  public static final String TINY_DIFFUSERS_CONFIG =
+      """
+      {"_class_name": "AutoencoderKL", "block_out_channels": [32, 32, 64, 64],
+       "in_channels": 3, "out_channels": 3, "latent_channels": 16, "layers_per_block": 1,
+       "norm_num_groups": 32, "sample_size": 64, "scaling_factor": 0.3611,
+       "shift_factor": 0.1159, "use_quant_conv": false, "use_post_quant_conv": false}
+      """;
+
   static final Path CONFIG = Fixtures.MODEL.resolve("vae/config.json");
 
   /** The fixture's params as its config.json states them. */
@@ -87,14 +97,7 @@ class VaeLayoutTest {
     Path vae = tmp.resolve("vae");
     Path file = vae.resolve("diffusion_pytorch_model.safetensors");
     writeDiffusersLayout(AE, file);
-    Files.writeString(
-        vae.resolve("config.json"),
-        """
-        {"_class_name": "AutoencoderKL", "block_out_channels": [32, 32, 64, 64],
-         "in_channels": 3, "out_channels": 3, "latent_channels": 16, "layers_per_block": 1,
-         "norm_num_groups": 32, "sample_size": 64, "scaling_factor": 0.3611,
-         "shift_factor": 0.1159, "use_quant_conv": false, "use_post_quant_conv": false}
-        """);
+    Files.writeString(vae.resolve("config.json"), TINY_DIFFUSERS_CONFIG);
     try (TensorStore written = TensorStore.open(file)) {
       // The names FLUX.1-dev's vae/diffusion_pytorch_model.safetensors uses.
       Set<String> names = written.names();
@@ -135,7 +138,7 @@ class VaeLayoutTest {
    * scripts map them (written independently of {@link DiffusersVaeStore}, which maps the other
    * way).
    */
-  static void writeDiffusersLayout(Path bflFile, Path out) throws IOException {
+  public static void writeDiffusersLayout(Path bflFile, Path out) throws IOException {
     SafetensorsWriter writer = new SafetensorsWriter();
     try (TensorStore bfl = TensorStore.open(bflFile)) {
       int levels = 0;
