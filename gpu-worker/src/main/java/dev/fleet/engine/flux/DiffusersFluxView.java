@@ -3,8 +3,6 @@ package dev.fleet.engine.flux;
 import dev.fleet.engine.safetensors.KeyMappedStore;
 import dev.fleet.engine.safetensors.KeyMappedStore.Source;
 import dev.fleet.engine.safetensors.TensorStore;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;
@@ -42,8 +40,7 @@ public final class DiffusersFluxView {
   }
 
   private static Map<String, Source> mapping(TensorStore store) {
-    Map<String, Source> m = new LinkedHashMap<>();
-    Mapper map = new Mapper(store, m);
+    KeyMappedStore.Mapping map = new KeyMappedStore.Mapping(store);
     map.linear("img_in", "x_embedder");
     map.linear("txt_in", "context_embedder");
     map.linear("time_in.in_layer", "time_text_embed.timestep_embedder.linear_1");
@@ -84,37 +81,6 @@ public final class DiffusersFluxView {
       map.tensor(b + "norm.key_norm.scale", d + "attn.norm_k.weight");
       map.linear(b + "linear2", d + "proj_out");
     }
-    return m;
-  }
-
-  /**
-   * Adds a BFL name when the first of its diffusers parts exists (a missing later part is named
-   * when the tensor is read).
-   */
-  private record Mapper(TensorStore store, Map<String, Source> out) {
-    void tensor(String bfl, String diffusers) {
-      add(bfl, Source.renamed(diffusers));
-    }
-
-    void swapped(String bfl, String diffusers) {
-      add(bfl, Source.swapped(diffusers));
-    }
-
-    void linear(String bfl, String diffusers) {
-      tensor(bfl + ".weight", diffusers + ".weight");
-      tensor(bfl + ".bias", diffusers + ".bias");
-    }
-
-    void fused(String bfl, String... diffusers) {
-      for (String p : List.of(".weight", ".bias")) {
-        add(bfl + p, Source.stacked(Arrays.stream(diffusers).map(d -> d + p).toList()));
-      }
-    }
-
-    private void add(String bfl, Source s) {
-      if (store.contains(s.parts().get(0))) {
-        out.put(bfl, s);
-      }
-    }
+    return map.sources();
   }
 }

@@ -6,7 +6,6 @@ import dev.fleet.engine.safetensors.KeyMappedStore.Source;
 import dev.fleet.engine.safetensors.PrefixedStore;
 import dev.fleet.engine.safetensors.TensorStore;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
@@ -110,8 +109,7 @@ public enum NextDitKeyLayout {
 
   /** NewBie's names, each with its diffusers source (only those the file holds). */
   private static Map<String, Source> fromDiffusers(TensorStore store) {
-    Map<String, Source> m = new LinkedHashMap<>();
-    Mapper map = new Mapper(store, m);
+    KeyMappedStore.Mapping map = new KeyMappedStore.Mapping(store);
     map.linear("x_embedder", "x_embedder");
     map.linear("t_embedder.mlp.0", "time_caption_embed.timestep_embedder.linear_1");
     map.linear("t_embedder.mlp.2", "time_caption_embed.timestep_embedder.linear_2");
@@ -147,28 +145,6 @@ public enum NextDitKeyLayout {
         map.linear(b + "adaLN_modulation.1", b + "norm1.linear");
       }
     }
-    return m;
-  }
-
-  /** Adds a NewBie name when the file holds its (first) diffusers part. */
-  private record Mapper(TensorStore store, Map<String, Source> out) {
-    void tensor(String newbie, String diffusers) {
-      add(newbie, Source.renamed(diffusers));
-    }
-
-    void linear(String newbie, String diffusers) {
-      tensor(newbie + ".weight", diffusers + ".weight");
-      tensor(newbie + ".bias", diffusers + ".bias");
-    }
-
-    void stacked(String newbie, String... diffusers) {
-      add(newbie, Source.stacked(List.of(diffusers)));
-    }
-
-    private void add(String newbie, Source s) {
-      if (store.contains(s.parts().get(0))) {
-        out.put(newbie, s);
-      }
-    }
+    return map.sources();
   }
 }

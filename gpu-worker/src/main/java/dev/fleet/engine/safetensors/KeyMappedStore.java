@@ -51,6 +51,59 @@ public final class KeyMappedStore implements TensorStore {
     }
   }
 
+  /**
+   * The sources of a view over one store, built name by name: a name is added only when the store
+   * holds the (first) part it is made from, so one mapping serves files that hold only some of the
+   * names (a missing later part of a stacked name is named when the tensor is read).
+   */
+  public static final class Mapping {
+    private final TensorStore store;
+    private final Map<String, Source> sources = new LinkedHashMap<>();
+
+    public Mapping(TensorStore store) {
+      this.store = store;
+    }
+
+    /** {@code name} is {@code part} renamed. */
+    public void tensor(String name, String part) {
+      add(name, Source.renamed(part));
+    }
+
+    /** {@code name} is {@code part} with the halves of its dim 0 swapped. */
+    public void swapped(String name, String part) {
+      add(name, Source.swapped(part));
+    }
+
+    /** A linear layer renamed: its weight and bias. */
+    public void linear(String name, String part) {
+      tensor(name + ".weight", part + ".weight");
+      tensor(name + ".bias", part + ".bias");
+    }
+
+    /** {@code name} is {@code parts} stacked along dim 0. */
+    public void stacked(String name, String... parts) {
+      add(name, Source.stacked(List.of(parts)));
+    }
+
+    /** A linear layer whose weight and bias are each the layers' stacked along dim 0. */
+    public void fused(String name, String... layers) {
+      for (String p : List.of(".weight", ".bias")) {
+        add(name + p, Source.stacked(Arrays.stream(layers).map(l -> l + p).toList()));
+      }
+    }
+
+    /** The names added, in order, and how each is made. */
+    public Map<String, Source> sources() {
+      return Collections.unmodifiableMap(sources);
+    }
+
+    private void add(String name, Source s) {
+      if (store.contains(s.parts().get(0))) {
+        sources.put(name, s);
+      }
+    }
+  }
+
   private final TensorStore base;
   private final Map<String, Source> sources;
   private final String layout;
