@@ -10,6 +10,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import dev.fleet.engine.memory.DeviceLedger;
+import dev.fleet.engine.memory.HostToDevice;
+import dev.fleet.engine.memory.Widener;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
@@ -86,6 +89,70 @@ class Gemma3TextEncoderTest {
           "a call leaves no layer on the encoder's manager");
     }
   }
+
+  /**
+   * Float8 layer matrices (the fixture's float32 narrowed to e4m3fn with a per-tensor scale when
+   * loaded, widened per layer), resident or streamed: hidden_states[-2] against transformers'
+   * float32 within {@link #FP8_REL_L2}. One e4m3fn rounding is at most 2⁻⁴ = 6.25 % of a weight (3
+   * mantissa bits) and about 3.6 % RMS (2⁻⁴/√3, uniform within half a step); a matrix product
+   * carries that relative error to its output, and each layer adds its outputs to a residual stream
+   * that the error does not touch (the embedding, × √hidden, which stays 16/32-bit), so the hidden
+   * state's relative error stays below one rounding's RMS. Measured on the fixture: printed.
+   * Resident and streamed layers widen the same bytes, so they agree to float32 rounding; the
+   * ledger holds the resident layers' bytes (one per weight plus the norm vectors) between calls.
+   */
+  @Test
+  void float8LayersStayWithinRoundingOfTransformers() {
+    Gemma3Config c = Gemma3Config.read(DIR);
+    long matrices = 0;
+    long vectors = 0;
+    try (TensorStore store = TensorStore.open(DIR.resolve("model.safetensors"))) {
+      for (String name : store.names()) {
+        if (name.startsWith("layers.") && !name.startsWith("layers." + (c.layers() - 1) + ".")) {
+          long n = store.entry(name).elements();
+          if (store.entry(name).shape().length == 2) {
+            matrices += n;
+          } else {
+            vectors += n;
+          }
+        }
+      }
+    }
+    float[][] outs = new float[2][];
+    for (boolean streamed : new boolean[] {false, true}) {
+      DeviceLedger ledger = new DeviceLedger(Long.MAX_VALUE);
+      try (TensorStore expected = TensorStore.open(NewbieFixture.EXPECTED);
+          Gemma3TextEncoder model =
+              Gemma3TextEncoder.float8(
+                  DIR,
+                  ComputeTarget.cpu(),
+                  streamed,
+                  ledger,
+                  HostToDevice.synchronous(),
+                  Widener.lookupTable());
+          NDManager m = NDManager.newBaseManager(Device.cpu())) {
+        long between = streamed ? 0 : matrices + vectors * 4;
+        assertEquals(between, ledger.inUseBytes(), "resident layers booked between calls");
+        NDArray out =
+            model.encode(
+                NewbieFixture.load(expected, "gemma.in.ids", m),
+                NewbieFixture.load(expected, "gemma.in.mask", m));
+        double err = NewbieFixture.relErr(expected, "gemma.out.hidden_states_m2", out);
+        System.out.printf(
+            "gemma fp8 layers (%s) vs transformers fp32: rel L2 %.3e%n",
+            streamed ? "streamed" : "resident", err);
+        assertTrue(err <= FP8_REL_L2, "fp8 rel L2 " + err);
+        assertTrue(err > 1e-4, "fp8 changed nothing: were the matrices narrowed? " + err);
+        assertEquals(between, ledger.inUseBytes(), "a call leaves no layer booked");
+        outs[streamed ? 1 : 0] = out.toFloatArray();
+      }
+    }
+    double apart = TensorAssert.relErr(outs[0], outs[1]);
+    assertTrue(apart <= 1e-6, "resident vs streamed fp8 rel L2 " + apart);
+  }
+
+  /** The bound of {@link #float8LayersStayWithinRoundingOfTransformers}: see there. */
+  private static final double FP8_REL_L2 = 0.036 * Math.sqrt(3) * Math.sqrt(4);
 
   @Test
   void float16AgreesWithFloat32AndStaysFiniteOnPaddedRows() {

@@ -7,8 +7,9 @@ import java.util.Objects;
  * NewBie-image's {@link MemoryModel}: bytes on the device for one job, phase by phase. The phases
  * are {@link Phase}'s, its two text-encoder slots holding NewBie's encoders: {@code T5} is Gemma 3
  * (the largest component: ≈ 3.8 B parameters as loaded, so it may be staged for its phase or
- * streamed layer by layer), {@code CLIP} is Jina CLIP v2's text tower; then the Next-DiT's
- * denoising and FLUX's autoencoder's decode.
+ * streamed layer by layer, its layer matrices in fp16 or fp8 as {@link Workload#textStorage} says),
+ * {@code CLIP} is Jina CLIP v2's text tower; then the Next-DiT's denoising and FLUX's autoencoder's
+ * decode.
  *
  * <p>Classifier-free guidance runs the conditional and the unconditional pass as one batch, so the
  * denoiser's batch ({@link #denoiserBatch}) is twice the images', and so is the text encoders'
@@ -39,6 +40,9 @@ public final class NewbieMemoryModel implements MemoryModel {
    */
   static final int SAMPLER_LATENT_COPIES = 4;
 
+  /** Bytes per weight of the widening table lookup's int64 indices. */
+  static final long WIDENING_INDEX_BYTES = 8;
+
   /** Copies of a streamed block on the device: the one computing and the next arriving. */
   static final int STREAM_BUFFERS = 2;
 
@@ -51,6 +55,17 @@ public final class NewbieMemoryModel implements MemoryModel {
     this.workload = Objects.requireNonNull(workload, "workload");
     this.engine = Objects.requireNonNull(engine, "engine");
     model.requireTokenGrid(workload);
+  }
+
+  /**
+   * Gemma's matrices in fp16 and in fp8 (narrowed when loaded, widened layer by layer): the
+   * executor runs both, for every residency.
+   */
+  @Override
+  public List<MemoryModel> textStorageVariants() {
+    StorageType other =
+        workload.textStorage() == StorageType.FP8 ? StorageType.FP16 : StorageType.FP8;
+    return List.of(this, new NewbieMemoryModel(model, workload.withTextStorage(other), engine));
   }
 
   /** Gemma 3 in the T5 slot, Jina CLIP's text tower in the CLIP slot. */
@@ -150,10 +165,40 @@ public final class NewbieMemoryModel implements MemoryModel {
     return dit.streamedSingleBlocks() > 0 ? STREAM_BUFFERS * singleBlockBytes() : 0;
   }
 
-  /** Gemma 3 as loaded (embedding and layers 0 … L−2) in fp16: the T5 slot's weights. */
+  /**
+   * Gemma 3 as loaded (embedding and layers 0 … L−2): the T5 slot's weights. The embedding stays in
+   * fp16 whatever the storage (it is only ever gathered row by row, never multiplied whole), the
+   * layers are {@link #gemmaLayerBytes}.
+   */
   @Override
   public long t5Bytes() {
-    return model.gemma().params() * F16;
+    GemmaDims g = model.gemma();
+    return g.embeddingParams() * F16 + g.loadedLayers() * gemmaLayerBytes();
+  }
+
+  /**
+   * Stored bytes of one Gemma layer: its matrices in the workload's text storage (fp8 with a
+   * float32 scale per matrix), its norm vectors in fp16.
+   */
+  public long gemmaLayerBytes() {
+    GemmaDims g = model.gemma();
+    StorageType storage = workload.textStorage();
+    long scales = storage == StorageType.FP8 ? GemmaDims.LAYER_MATRICES * FP8_SCALE_BYTES : 0;
+    return g.layerMatrixParams() * storage.bytes() + scales + g.layerVectorParams() * F16;
+  }
+
+  /**
+   * The fp16 copy of one fp8 Gemma layer's matrices while it computes (the executor widens a
+   * layer's matrices together, whatever the profile), and the widening's int64 indices of the
+   * largest matrix (the table lookup's; a cast needs none, so this is its upper bound); none for
+   * fp16 matrices.
+   */
+  public long gemmaWideningBytes() {
+    if (workload.textStorage() != StorageType.FP8) {
+      return 0;
+    }
+    GemmaDims g = model.gemma();
+    return g.layerMatrixParams() * F16 + WIDENING_INDEX_BYTES * g.largestLayerMatrix();
   }
 
   /** Jina's text tower in fp16: the CLIP slot's weights. */
@@ -315,8 +360,7 @@ public final class NewbieMemoryModel implements MemoryModel {
     return switch (gemma) {
       case RESIDENT -> 0;
       case STAGED -> t5Bytes();
-      case STREAMED ->
-          (model.gemma().embeddingParams() + STREAM_BUFFERS * model.gemma().layerParams()) * F16;
+      case STREAMED -> model.gemma().embeddingParams() * F16 + STREAM_BUFFERS * gemmaLayerBytes();
     };
   }
 
@@ -360,10 +404,13 @@ public final class NewbieMemoryModel implements MemoryModel {
 
   // --- A whole job ------------------------------------------------------------------------------
 
-  /** Gemma's phase (the T5 slot): its weights under {@code gemma} and its activations. */
+  /**
+   * Gemma's phase (the T5 slot): its weights under {@code gemma}, a layer's widened matrices when
+   * they are fp8, and its activations.
+   */
   @Override
   public long firstTextPhaseBytes(Residency gemma) {
-    return gemmaWeightBytes(gemma) + gemmaActivationBytes();
+    return gemmaWeightBytes(gemma) + gemmaWideningBytes() + gemmaActivationBytes();
   }
 
   /** Jina's phase (the CLIP slot): Gemma's caption features, held, and Jina's activations. */
