@@ -189,8 +189,8 @@ public final class NewbieMemoryModel implements MemoryModel {
 
   /**
    * The fp16 copy of one fp8 Gemma layer's matrices while it computes (the executor widens a
-   * layer's matrices together, whatever the profile), and the widening's int64 indices of the
-   * largest matrix (the table lookup's; a cast needs none, so this is its upper bound); none for
+   * layer's matrices together, whatever the profile), and, where the engine widens by table lookup
+   * rather than per layer by a cast, the lookup's int64 indices of the largest matrix; none for
    * fp16 matrices.
    */
   public long gemmaWideningBytes() {
@@ -198,7 +198,8 @@ public final class NewbieMemoryModel implements MemoryModel {
       return 0;
     }
     GemmaDims g = model.gemma();
-    return g.layerMatrixParams() * F16 + WIDENING_INDEX_BYTES * g.largestLayerMatrix();
+    long indices = engine.widensPerLayer() ? 0 : WIDENING_INDEX_BYTES * g.largestLayerMatrix();
+    return g.layerMatrixParams() * F16 + indices;
   }
 
   /** Jina's text tower in fp16: the CLIP slot's weights. */
@@ -272,7 +273,11 @@ public final class NewbieMemoryModel implements MemoryModel {
     return Math.max(joint, Math.max(noise, context));
   }
 
-  /** The fp16 copy of a streamable block's fp8 matrices while it computes (none for fp16). */
+  /**
+   * The fp16 copy of a streamable block's fp8 matrices while it computes (none for fp16): one
+   * matrix at a time where the engine widens per layer (a cast), else the block's all at once and
+   * the table lookup's int64 indices of the largest (8 bytes a weight).
+   */
   public long blockWideningBytes() {
     NextDitDims d = model.nextDit();
     StoredBlocks s = workload.storedBlocks();
@@ -283,7 +288,8 @@ public final class NewbieMemoryModel implements MemoryModel {
     if (float8 == 0) {
       return 0;
     }
-    return (engine.widensPerLayer() ? Math.min(d.largestBlockMatrix(), float8) : float8) * F16;
+    long largest = Math.min(d.largestBlockMatrix(), float8);
+    return engine.widensPerLayer() ? largest * F16 : float8 * F16 + WIDENING_INDEX_BYTES * largest;
   }
 
   /**
