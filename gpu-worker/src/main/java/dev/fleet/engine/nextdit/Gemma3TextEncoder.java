@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.core.Embedding;
+import dev.fleet.engine.checkpoint.ComponentWeights;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.HostToDevice;
 import dev.fleet.engine.memory.Widener;
@@ -31,9 +32,11 @@ import java.util.List;
  * file) onto the device for its own call and freed after it, so that at most one layer's weights
  * are on the device at a time. With its layer matrices in float8 ({@link #float8}), the layers sit
  * in a {@link BlockStore} as the DiT's blocks do: each matrix narrowed to e4m3fn with a per-tensor
- * scale when loaded (an fp8 checkpoint's kept as stored), held as bytes resident or streamed, and
- * widened on the device right before its layer's call. The embedding stays in the compute dtype: it
- * is gathered row by row, so a float8 table would need a widening of its own, per row.
+ * scale when loaded (an fp8 checkpoint's kept as stored, with the per-tensor scales ComfyUI's
+ * scaled float8 files carry, read as {@link ComponentWeights} reads them), held as bytes resident
+ * or streamed, and widened on the device right before its layer's call. The embedding stays in the
+ * compute dtype: it is gathered row by row, so a float8 table would need a widening of its own, per
+ * row.
  */
 public final class Gemma3TextEncoder implements AutoCloseable {
   /** Key prefixes a Gemma 3 text model is found under (plain, multimodal, ComfyUI). */
@@ -78,7 +81,7 @@ public final class Gemma3TextEncoder implements AutoCloseable {
    */
   public static Gemma3TextEncoder load(Path dir, ComputeTarget target) {
     Gemma3Config config = Gemma3Config.read(dir);
-    try (TensorStore store = TensorStore.open(CheckpointPaths.in(dir))) {
+    try (TensorStore store = ComponentWeights.of(CheckpointPaths.in(dir)).open()) {
       return load(new Weights(store, target), config);
     }
   }
@@ -125,7 +128,7 @@ public final class Gemma3TextEncoder implements AutoCloseable {
    */
   public static Gemma3TextEncoder stream(Path dir, ComputeTarget target) {
     Gemma3Config config = Gemma3Config.read(dir);
-    TensorStore store = TensorStore.open(CheckpointPaths.in(dir));
+    TensorStore store = ComponentWeights.of(CheckpointPaths.in(dir)).open();
     NDManager m = NDManager.newBaseManager(target.device());
     try {
       ParameterLoader scoped = prefixed(new Weights(store, target));
@@ -179,7 +182,7 @@ public final class Gemma3TextEncoder implements AutoCloseable {
       HostToDevice hostToDevice,
       Widener widener) {
     Gemma3Config config = Gemma3Config.read(dir);
-    TensorStore store = TensorStore.open(CheckpointPaths.in(dir));
+    TensorStore store = ComponentWeights.of(CheckpointPaths.in(dir)).open();
     NDManager m = NDManager.newBaseManager(target.device());
     BlockStore blocks = null;
     try {

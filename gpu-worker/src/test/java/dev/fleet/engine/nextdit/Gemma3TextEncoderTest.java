@@ -13,13 +13,21 @@ import ai.djl.ndarray.types.Shape;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.HostToDevice;
 import dev.fleet.engine.memory.Widener;
+import dev.fleet.engine.safetensors.DType;
+import dev.fleet.engine.safetensors.SafetensorsWriter;
+import dev.fleet.engine.safetensors.TensorEntry;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
+import dev.fleet.engine.weights.Narrowing;
 import dev.fleet.engine.weights.Weights;
 import dev.fleet.testing.TensorAssert;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Gemma 3's hidden_states[-2] against transformers' Gemma3TextModel on the fixture. */
 class Gemma3TextEncoderTest {
@@ -149,6 +157,69 @@ class Gemma3TextEncoderTest {
     }
     double apart = TensorAssert.relErr(outs[0], outs[1]);
     assertTrue(apart <= 1e-6, "resident vs streamed fp8 rel L2 " + apart);
+  }
+
+  /**
+   * A float8 checkpoint of Gemma (ComfyUI's scaled fp8: each layer matrix in e4m3fn with its {@code
+   * .scale_weight}, here the fixture's narrowed as the engine narrows them) is read with its
+   * scales: kept as stored by the float8 encoder it gives what narrowing the float32 checkpoint at
+   * load gives, and widened at load (the 16-bit path) the same values again.
+   */
+  @Test
+  void aScaledFloat8CheckpointIsReadWithItsScales(@TempDir Path dir) throws IOException {
+    Files.copy(DIR.resolve("config.json"), dir.resolve("config.json"));
+    try (TensorStore source = TensorStore.open(DIR.resolve("model.safetensors"))) {
+      SafetensorsWriter out = new SafetensorsWriter();
+      for (String name : new TreeSet<>(source.names())) {
+        TensorEntry e = source.entry(name);
+        float[] values = floats(source, name);
+        if (name.startsWith("layers.") && e.shape().length == 2) {
+          float scale = Narrowing.e4m3fnScale(values);
+          for (int i = 0; i < values.length; i++) {
+            values[i] /= scale;
+          }
+          out.add(name, DType.F8_E4M3, e.shape(), Narrowing.encode(values, DType.F8_E4M3));
+          String layer = name.substring(0, name.length() - ".weight".length());
+          out.add(
+              layer + ".scale_weight",
+              DType.F32,
+              new long[0],
+              Narrowing.encode(new float[] {scale}, DType.F32));
+        } else {
+          out.add(name, DType.F32, e.shape(), Narrowing.encode(values, DType.F32));
+        }
+      }
+      out.write(dir.resolve("model-fp8.safetensors"));
+    }
+    float[][] outs = new float[3][];
+    try (TensorStore expected = TensorStore.open(NewbieFixture.EXPECTED);
+        NDManager m = NDManager.newBaseManager(Device.cpu())) {
+      NDArray ids = NewbieFixture.load(expected, "gemma.in.ids", m);
+      NDArray mask = NewbieFixture.load(expected, "gemma.in.mask", m);
+      Path[] dirs = {DIR, dir, dir};
+      for (int k = 0; k < 3; k++) {
+        DeviceLedger ledger = new DeviceLedger(Long.MAX_VALUE);
+        try (Gemma3TextEncoder model =
+            k < 2
+                ? Gemma3TextEncoder.float8(
+                    dirs[k],
+                    ComputeTarget.cpu(),
+                    false,
+                    ledger,
+                    HostToDevice.synchronous(),
+                    Widener.lookupTable())
+                : Gemma3TextEncoder.load(dir, ComputeTarget.cpu())) {
+          outs[k] = model.encode(ids, mask).toFloatArray();
+        }
+      }
+    }
+    double stored = TensorAssert.relErr(outs[0], outs[1]);
+    double widened = TensorAssert.relErr(outs[0], outs[2]);
+    System.out.printf(
+        "gemma scaled fp8 checkpoint: as stored %.3e, widened at load %.3e from narrowed at load%n",
+        stored, widened);
+    assertTrue(stored <= 1e-6, "fp8 checkpoint as stored vs narrowed at load " + stored);
+    assertTrue(widened <= 1e-6, "fp8 checkpoint widened at load vs narrowed at load " + widened);
   }
 
   /** The bound of {@link #float8LayersStayWithinRoundingOfTransformers}: see there. */
