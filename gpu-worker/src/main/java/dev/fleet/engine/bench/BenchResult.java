@@ -10,6 +10,9 @@ import java.util.Locale;
  * @param bookedPeakBytes the executor's ledger peak (what it booked against the budget)
  * @param predictedPeakBytes the plan's predicted peak, reserve not included
  * @param reserveBytes the planner's reserve for the CUDA context and allocator slack
+ * @param denoiserBatch samples per forward pass while guidance runs (2 with classifier-free
+ *     guidance: the conditional and the unconditional pass batched; 1 for FLUX's distilled one)
+ * @param guidedSteps timed steps that ran the unconditional pass (none past the CFG truncation)
  */
 public record BenchResult(
     String model,
@@ -32,7 +35,9 @@ public record BenchResult(
     double hostToDeviceGBps,
     double measuredPinnedGBps,
     double boundSecondsPerStep,
-    double loadSeconds) {
+    double loadSeconds,
+    int denoiserBatch,
+    int guidedSteps) {
 
   /** One JSON object, keys in a fixed order. */
   public String toJson() {
@@ -62,6 +67,8 @@ public record BenchResult(
     field(b, "measuredPinnedGBps", fmt(measuredPinnedGBps));
     field(b, "boundSecondsPerStep", fmt(boundSecondsPerStep));
     field(b, "loadSeconds", fmt(loadSeconds));
+    field(b, "denoiserBatch", denoiserBatch);
+    field(b, "guidedSteps", guidedSteps);
     b.setLength(b.length() - 1);
     return b.append('}').toString();
   }

@@ -173,7 +173,9 @@ public final class DitBenchmark {
             median > 0 ? streamed / median / 1e9 : 0,
             pinnedGBps,
             Math.max(plan.computeSecondsPerStep(), transferSeconds),
-            loadSeconds);
+            loadSeconds,
+            1,
+            0);
       } finally {
         if (gpu) {
           JniUtils.emptyCudaCache();
@@ -210,7 +212,8 @@ public final class DitBenchmark {
     }
   }
 
-  private static double median(List<Double> xs) {
+  /** The median of {@code xs}, 0 when empty. */
+  static double median(List<Double> xs) {
     if (xs.isEmpty()) {
       return 0;
     }

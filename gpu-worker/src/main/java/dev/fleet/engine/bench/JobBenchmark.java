@@ -6,7 +6,6 @@ import dev.fleet.engine.gpu.GpuExecution;
 import dev.fleet.engine.gpu.TorchScriptHelpers;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.memory.PlanMapping;
-import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.model.ModelLocation;
 import dev.fleet.engine.pipeline.ExecutionOptions;
 import dev.fleet.engine.pipeline.GenerationListener;
@@ -21,11 +20,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Whole jobs through the {@link PlannedPipeline} the worker runs — text encoders, every denoising
- * step, the decode — under the plan ladder the planner picks for a budget, timed per phase with the
- * device synchronised at each phase boundary, the device-wide memory peak sampled per phase. The
- * first job pays one-time costs (kernel selection, allocator growth); the next ones are the steady
- * state.
+ * Whole jobs through the planned pipeline the worker runs (FLUX's or NewBie's) — text encoders,
+ * every denoising step, the decode — under the plan ladder the planner picks for a budget, timed
+ * per phase with the device synchronised at each phase boundary, the device-wide memory peak
+ * sampled per phase. The first job pays one-time costs (kernel selection, allocator growth); the
+ * next ones are the steady state.
  */
 public final class JobBenchmark {
   private JobBenchmark() {}
@@ -63,11 +62,11 @@ public final class JobBenchmark {
       List<JobTimes> jobs) {}
 
   /**
-   * Loads {@code model} under {@code decision}'s plan ladder and runs one job per spec, in order
-   * (all of one size and step count).
+   * Loads the model at {@code model} (any family's) under {@code decision}'s plan ladder and runs
+   * one job per spec, in order (all of one size and step count).
    */
   public static JobBenchResult run(
-      ModelDirectory model,
+      ModelLocation model,
       PlanDecision decision,
       List<GenerationSpec> specs,
       ComputeTarget target,
@@ -83,8 +82,7 @@ public final class JobBenchmark {
           GpuExecution.options(ExecutionOptions.defaults(), helpers, target, fp8Matmul);
       long start = System.nanoTime();
       try (GenerationPipeline pipeline =
-          ModelFamilies.of(ModelLocation.of(model))
-              .load(ModelLocation.of(model), target, plans, options)) {
+          ModelFamilies.of(model).load(model, target, plans, options)) {
         double loadSeconds = (System.nanoTime() - start) / 1e9;
         List<JobTimes> times = new ArrayList<>();
         for (GenerationSpec spec : specs) {

@@ -6,12 +6,13 @@ import dev.fleet.engine.bench.DitBenchmark;
 import dev.fleet.engine.bench.JobBenchJson;
 import dev.fleet.engine.bench.JobBenchmark;
 import dev.fleet.engine.bench.JobBenchmark.JobBenchResult;
+import dev.fleet.engine.bench.NewbieDitBenchmark;
 import dev.fleet.engine.bench.SyntheticModels;
 import dev.fleet.engine.family.ModelFamilies;
 import dev.fleet.engine.family.ModelFamily;
 import dev.fleet.engine.gpu.EngineProfiles;
-import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.model.ModelLocation;
+import dev.fleet.engine.nextdit.PlannedNewbiePipeline;
 import dev.fleet.engine.synthetic.ModelShape;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
@@ -22,6 +23,8 @@ import dev.fleet.model.memory.FluxDims;
 import dev.fleet.model.memory.FluxMemoryModel;
 import dev.fleet.model.memory.Hardware;
 import dev.fleet.model.memory.ModelDims;
+import dev.fleet.model.memory.NewbieDims;
+import dev.fleet.model.memory.NewbieMemoryModel;
 import dev.fleet.model.memory.PlanDecision;
 import dev.fleet.model.memory.Planner;
 import dev.fleet.model.memory.StorageType;
@@ -38,8 +41,10 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code ./fleet engine bench}: real denoising steps of a FLUX-shaped DiT with random weights made
- * in place, under the plan the planner picks for the budget; prints what it measured as JSON.
+ * {@code ./fleet engine bench}: real denoising steps of a FLUX- or NewBie-shaped DiT with random
+ * weights made in place, under the plan the planner picks for the budget; prints what it measured
+ * as JSON. Whole jobs ({@code --jobs N}) run on a model directory: FLUX's presets are written there
+ * with random weights, NewBie's jobs run on the NewBie directory {@code --model-dir} names.
  */
 @Command(
     name = "./fleet engine bench",
@@ -50,7 +55,11 @@ import picocli.CommandLine.Option;
             + " (nvidia-smi, device-wide), the ledger's booked peak, the predicted peak, bytes moved"
             + " host to device per step and their rate, and the plan's bound. Defaults: 1024x1024,"
             + " 5 steps, fp8. --jobs N runs whole jobs (text, steps, decode, timed and peaked per"
-            + " phase) on a synthetic model written once (--model-dir DIR keeps it).")
+            + " phase) on a synthetic model written once (--model-dir DIR keeps it). NewBie"
+            + " (--synthetic newbie or newbie-tiny): each step is its Euler step with"
+            + " classifier-free guidance (conditional and unconditional passes batched, until"
+            + " --cfg-trunc) on caption features of Gemma's 512 tokens; its --jobs need"
+            + " --model-dir DIR holding a NewBie model directory.")
 final class BenchCommand implements EngineCommand {
   @Mixin HelpOption help = new HelpOption();
 
@@ -62,7 +71,7 @@ final class BenchCommand implements EngineCommand {
       names = "--synthetic",
       paramLabel = "NAME",
       required = true,
-      description = "the preset: flux-dev, flux-schnell, shapes, tiny")
+      description = "the preset: flux-dev, flux-schnell, shapes, tiny, newbie, newbie-tiny")
   String synthetic;
 
   @Option(
@@ -114,6 +123,14 @@ final class BenchCommand implements EngineCommand {
   @Option(names = "--prompt", paramLabel = "TEXT", description = "with --jobs: every job's prompt")
   String prompt;
 
+  @Option(
+      names = "--cfg-trunc",
+      paramLabel = "T",
+      description =
+          "NewBie: model time in [0, 1] from which the unconditional pass is skipped (default 1:"
+              + " never)")
+  Double cfgTrunc;
+
   private final PrintStream out;
   private final PrintStream err;
 
@@ -125,24 +142,28 @@ final class BenchCommand implements EngineCommand {
   @Override
   public int run() {
     String name = synthetic;
-    // The bench writes and runs FLUX's DiT: its presets are FLUX's.
+    NewbieDims newbie = NewbieDims.preset(name).orElse(null);
     FluxDims dims =
-        FluxDims.preset(name)
-            .orElseThrow(
-                () ->
-                    new UsageException(
-                        "bench: --synthetic "
-                            + name
-                            + (ModelDims.preset(name).isPresent()
-                                ? " is not a FLUX preset: bench writes and times FLUX's DiT only"
-                                    + " (plan --synthetic "
-                                    + name
-                                    + " plans it)"
-                                : " is not a preset")
-                            + " (known: "
-                            + String.join(", ", FluxDims.presetNames())
-                            + ")"));
-    ModelShape shape = ModelShape.preset(name);
+        newbie != null
+            ? null
+            : FluxDims.preset(name)
+                .orElseThrow(
+                    () ->
+                        new UsageException(
+                            "bench: --synthetic "
+                                + name
+                                + " is not a preset (known: "
+                                + String.join(", ", FluxDims.presetNames())
+                                + ", "
+                                + String.join(", ", NewbieDims.presetNames())
+                                + ")"));
+    if (cfgTrunc != null && (newbie == null || !(cfgTrunc >= 0 && cfgTrunc <= 1))) {
+      throw new UsageException(
+          "bench: --cfg-trunc is NewBie's and a model time in [0, 1], got "
+              + cfgTrunc
+              + " for "
+              + name);
+    }
     long budget = budgetOption.bytes("bench");
     StorageType storage = StorageType.parse(storageName);
     int steps = stepCount != null ? stepCount : 5;
@@ -182,8 +203,12 @@ final class BenchCommand implements EngineCommand {
       engine = EngineProfile.DJL_FUSED;
     }
     if (jobs != null) {
-      return runJobs(shape, storage, budget, hardware, engine, target, fp8Matmul);
+      return runJobs(name, storage, budget, hardware, engine, target, fp8Matmul);
     }
+    if (newbie != null) {
+      return runNewbieSteps(newbie, workload, budget, hardware, engine, steps, target);
+    }
+    ModelShape shape = ModelShape.preset(name);
     FluxMemoryModel memory = dims.memoryModel(workload, engine);
     PlanDecision decision = Planner.plan(memory, budget, hardware);
     if (!decision.fits()) {
@@ -211,13 +236,46 @@ final class BenchCommand implements EngineCommand {
     return 0;
   }
 
+  /** NewBie's denoising steps with guidance under the plan for {@code workload}. */
+  private int runNewbieSteps(
+      NewbieDims dims,
+      Workload workload,
+      long budget,
+      Hardware hardware,
+      EngineProfile engine,
+      int steps,
+      ComputeTarget target) {
+    NewbieMemoryModel memory = dims.memoryModel(workload, engine);
+    PlanDecision decision = Planner.plan(memory, budget, hardware);
+    if (!decision.fits()) {
+      err.println("engine: bench: " + decision.reason());
+      return 2;
+    }
+    err.println("engine: bench: plan " + decision.chosen().name() + ": " + decision.reason());
+    BenchResult r =
+        NewbieDitBenchmark.run(
+            dims,
+            decision.chosen(),
+            memory,
+            budget,
+            workload.width(),
+            workload.height(),
+            steps,
+            cfgTrunc != null ? cfgTrunc.floatValue() : PlannedNewbiePipeline.CFG_TRUNCATION,
+            target,
+            hardware.bandwidthBytesPerSecond());
+    out.println(r.toJson());
+    return 0;
+  }
+
   /**
    * Whole jobs ({@code --jobs N}) on a model directory: {@code --model-dir DIR} when it holds one,
    * else the {@code --synthetic} preset written there first with seeded random weights (kept for
-   * the next run; without {@code --model-dir} a temporary directory, deleted after).
+   * the next run; without {@code --model-dir} a temporary directory, deleted after). NewBie's
+   * presets are not written: their jobs need a NewBie directory.
    */
   private int runJobs(
-      ModelShape shape,
+      String name,
       StorageType storage,
       long budget,
       Hardware hardware,
@@ -232,13 +290,26 @@ final class BenchCommand implements EngineCommand {
       throw new UsageException("bench: --steps must be at least 1, got " + steps);
     }
     Path dir = modelDir != null ? Path.of(modelDir) : null;
+    boolean newbie = NewbieDims.preset(name).isPresent();
+    if (newbie && (dir == null || !Files.isDirectory(dir.resolve("transformer")))) {
+      throw new UsageException(
+          "bench: --jobs for "
+              + name
+              + " needs --model-dir DIR holding a NewBie model directory (transformer/,"
+              + " text_encoder/, clip_model/, vae/, tokenizers): the synthetic writer writes"
+              + " FLUX's layouts only, got "
+              + dir);
+    }
     boolean temporary = dir == null;
     try {
       if (temporary) {
         dir = Files.createTempDirectory("fleet-bench-model");
       }
-      ModelDirectory model = SyntheticModels.writeUnlessPresent(shape, storage, dir, err);
-      ModelLocation location = ModelLocation.of(model);
+      ModelLocation location =
+          newbie
+              ? ModelLocation.of(dir)
+              : ModelLocation.of(
+                  SyntheticModels.writeUnlessPresent(ModelShape.preset(name), storage, dir, err));
       ModelFamily family = ModelFamilies.of(location);
       Workload workload =
           new Workload(
@@ -248,6 +319,10 @@ final class BenchCommand implements EngineCommand {
               family.ditStorage(location),
               family.storedBlocks(location));
       ModelDims modelDims = family.dims(location);
+      if (newbie && !(modelDims instanceof NewbieDims)) {
+        throw new UsageException(
+            "bench: --model-dir " + dir + " is not a NewBie model (its family: " + family + ")");
+      }
       PlanDecision decision = Planner.plan(modelDims, workload, budget, hardware, engine);
       if (!decision.fits()) {
         err.println("engine: bench: " + decision.reason());
@@ -260,17 +335,30 @@ final class BenchCommand implements EngineCommand {
             this.prompt != null
                 ? this.prompt
                 : SyntheticModels.PROMPTS.get(i % SyntheticModels.PROMPTS.size());
+        // NewBie: classifier-free guidance at its demo's scale, with an empty negative prompt.
         specs.add(
-            new GenerationSpec(
-                prompt,
-                42L + i,
-                steps,
-                workload.width(),
-                workload.height(),
-                modelDims.dit().guidanceEmbed() ? 3.5 : 0.0,
-                model.name()));
+            newbie
+                ? new GenerationSpec(
+                    prompt,
+                    42L + i,
+                    steps,
+                    workload.width(),
+                    workload.height(),
+                    PlannedNewbiePipeline.DEFAULTS.guidance(),
+                    location.name(),
+                    List.of(),
+                    "",
+                    cfgTrunc)
+                : new GenerationSpec(
+                    prompt,
+                    42L + i,
+                    steps,
+                    workload.width(),
+                    workload.height(),
+                    modelDims.dit().guidanceEmbed() ? 3.5 : 0.0,
+                    location.name()));
       }
-      JobBenchResult r = JobBenchmark.run(model, decision, specs, target, fp8Matmul);
+      JobBenchResult r = JobBenchmark.run(location, decision, specs, target, fp8Matmul);
       out.println(JobBenchJson.of(r, budget));
       return 0;
     } catch (IOException e) {

@@ -294,6 +294,8 @@ final class PlanCommand implements EngineCommand {
     r.put("singleBlocks", dit.singleBlocks());
     r.put("residentBytes", memory.ditNonBlockBytes() + memory.residentBlockBytes(dit));
     residency.put("t5", p.t5().label());
+    // The first text encoder's layer matrices: fp16, or fp8 widened per layer (NewBie's Gemma).
+    residency.put("t5Storage", p.t5Storage().label());
     residency.put("clip", p.clip().label());
     residency.put("autoencoder", p.autoencoder().label());
     // What the t5 and clip slots hold in this model's family (FLUX: t5, clip; NewBie: gemma3 ...).

@@ -1,6 +1,7 @@
 package dev.fleet.engine.memory;
 
 import dev.fleet.model.memory.Residency;
+import dev.fleet.model.memory.StorageType;
 
 /**
  * How one generation uses device memory, as plain numbers (what a planner decided, mapped by the
@@ -24,6 +25,9 @@ import dev.fleet.model.memory.Residency;
  * @param attentionChunk 0 computes attention over all queries at once; otherwise the number of
  *     query rows per chunk, which bounds the (B, H, chunk, L) scores
  * @param budgetBytes device bytes the ledger may book
+ * @param t5Storage the first text encoder's layer matrices on the device: {@link StorageType#FP16}
+ *     as the checkpoint's floats are computed, or {@link StorageType#FP8}, narrowed to e4m3fn when
+ *     loaded and widened layer by layer (NewBie's Gemma 3; FLUX's T5 runs fp16 only)
  */
 public record ExecutionPlan(
     String name,
@@ -33,7 +37,30 @@ public record ExecutionPlan(
     Residency autoencoder,
     int vaeTile,
     int attentionChunk,
-    long budgetBytes) {
+    long budgetBytes,
+    StorageType t5Storage) {
+
+  /** The first text encoder's matrices in 16 bits. */
+  public ExecutionPlan(
+      String name,
+      int residentDoubleBlocks,
+      int residentSingleBlocks,
+      Residency t5,
+      Residency autoencoder,
+      int vaeTile,
+      int attentionChunk,
+      long budgetBytes) {
+    this(
+        name,
+        residentDoubleBlocks,
+        residentSingleBlocks,
+        t5,
+        autoencoder,
+        vaeTile,
+        attentionChunk,
+        budgetBytes,
+        StorageType.FP16);
+  }
 
   /** Below this a tile is mostly margin (the decoder's receptive field is ~13 latent pixels). */
   public static final int MIN_VAE_TILE = 4;
@@ -76,6 +103,10 @@ public record ExecutionPlan(
     if (attentionChunk < 0) {
       throw new IllegalArgumentException(
           "plan " + name + ": attentionChunk must be 0 (unchunked) or > 0, got " + attentionChunk);
+    }
+    if (t5Storage != StorageType.FP16 && t5Storage != StorageType.FP8) {
+      throw new IllegalArgumentException(
+          "plan " + name + ": the text encoder's matrices are fp16 or fp8, got " + t5Storage);
     }
     if (budgetBytes <= 0) {
       throw new IllegalArgumentException(

@@ -20,6 +20,7 @@ import java.util.List;
  *   <li>autoencoder: its residency (resident, or staged for the decode);
  *   <li>decode tile: see {@link #vaeTile(int)};
  *   <li>attention chunk: the same number of query rows;
+ *   <li>text storage: the first text encoder's matrices in fp16 or fp8, as the plan stores them;
  *   <li>budget: the planner's budget less {@link MemoryModel#RESERVE_BYTES}, what the plan's peak
  *       was fitted into, so the ledger refuses what the planner would not have admitted.
  * </ul>
@@ -66,7 +67,8 @@ public final class PlanMapping {
         plan.autoencoder(),
         vaeTile(plan.decodeTile()),
         plan.attentionChunk(),
-        usable);
+        usable,
+        plan.t5Storage());
   }
 
   /** T5's residency as the executor runs it: CLIP is staged unless T5 is resident. */

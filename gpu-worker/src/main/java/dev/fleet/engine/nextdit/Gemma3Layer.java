@@ -11,24 +11,26 @@ import dev.fleet.engine.nn.RmsNorm;
 
 /**
  * One Gemma 3 decoder layer ({@code Gemma3DecoderLayer}, eager attention): sandwich RMS norms of
- * the form {@code x̂ · (1 + w)} (held here as their 1 + w scales), per-head q/k RMS norms before
- * the rotate-half RoPE, grouped-query attention scaled by {@code query_pre_attn_scalar^−½}, and a
- * GeGLU MLP {@code down(gelu_tanh(gate(x)) · up(x))}.
+ * the form {@code x̂ · (1 + w)} (their stored weights w held as loaded, 1 + w formed per call, so
+ * that a layer holds exactly its checkpoint's tensors and can be kept and handed out by a {@link
+ * dev.fleet.engine.nn.BlockStore}), per-head q/k RMS norms before the rotate-half RoPE,
+ * grouped-query attention scaled by {@code query_pre_attn_scalar^−½}, and a GeGLU MLP {@code
+ * down(gelu_tanh(gate(x)) · up(x))}.
  */
 record Gemma3Layer(
-    RmsNorm inputNorm,
+    NDArray inputNorm,
     Linear qProj,
     Linear kProj,
     Linear vProj,
     Linear oProj,
-    RmsNorm qNorm,
-    RmsNorm kNorm,
-    RmsNorm postAttentionNorm,
-    RmsNorm preFeedforwardNorm,
+    NDArray qNorm,
+    NDArray kNorm,
+    NDArray postAttentionNorm,
+    NDArray preFeedforwardNorm,
     Linear gateProj,
     Linear upProj,
     Linear downProj,
-    RmsNorm postFeedforwardNorm,
+    NDArray postFeedforwardNorm,
     Gemma3Config config) {
 
   /** Loads {@code layers.N.*}. */
@@ -38,32 +40,29 @@ record Gemma3Layer(
     long kv = (long) c.kvHeads() * c.headDim();
     long f = c.intermediateSize();
     return new Gemma3Layer(
-        norm(w, "input_layernorm", m, h, c),
+        w.load("input_layernorm.weight", m, h),
         new Linear(w.load("self_attn.q_proj.weight", m, q, h), null),
         new Linear(w.load("self_attn.k_proj.weight", m, kv, h), null),
         new Linear(w.load("self_attn.v_proj.weight", m, kv, h), null),
         new Linear(w.load("self_attn.o_proj.weight", m, h, q), null),
-        norm(w, "self_attn.q_norm", m, c.headDim(), c),
-        norm(w, "self_attn.k_norm", m, c.headDim(), c),
-        norm(w, "post_attention_layernorm", m, h, c),
-        norm(w, "pre_feedforward_layernorm", m, h, c),
+        w.load("self_attn.q_norm.weight", m, c.headDim()),
+        w.load("self_attn.k_norm.weight", m, c.headDim()),
+        w.load("post_attention_layernorm.weight", m, h),
+        w.load("pre_feedforward_layernorm.weight", m, h),
         new Linear(w.load("mlp.gate_proj.weight", m, f, h), null),
         new Linear(w.load("mlp.up_proj.weight", m, f, h), null),
         new Linear(w.load("mlp.down_proj.weight", m, h, f), null),
-        norm(w, "post_feedforward_layernorm", m, h, c),
+        w.load("post_feedforward_layernorm.weight", m, h),
         c);
   }
 
   /**
-   * Gemma's RMSNorm: the stored weight w scales as 1 + w; only 1 + w is kept (the stored weight is
-   * freed, so that the model holds what the memory model counts).
+   * Gemma's RMSNorm of stored weight w, scaling by 1 + w: 1 + w is formed on {@code scope} (the
+   * layer's own arrays may sit on a capped manager or in a block store), in w's dtype as
+   * transformers adds it.
    */
-  private static RmsNorm norm(
-      ParameterLoader w, String name, NDManager m, long dim, Gemma3Config c) {
-    NDArray stored = w.load(name + ".weight", m, dim);
-    NDArray onePlus = stored.add(1f);
-    stored.close();
-    return new RmsNorm(onePlus, c.rmsNormEps());
+  private RmsNorm norm(NDArray w, NDManager scope) {
+    return new RmsNorm(scope.ones(w.getShape(), w.getDataType()).addi(w), config.rmsNormEps());
   }
 
   /**
@@ -78,9 +77,9 @@ record Gemma3Layer(
       long b = x.getShape().get(0);
       long l = x.getShape().get(1);
       int hd = config.headDim();
-      NDArray h = inputNorm.forward(x);
-      NDArray q = qNorm.forward(qProj.forward(h).reshape(b, l, config.heads(), hd));
-      NDArray k = kNorm.forward(kProj.forward(h).reshape(b, l, config.kvHeads(), hd));
+      NDArray h = norm(inputNorm, scope).forward(x);
+      NDArray q = norm(qNorm, scope).forward(qProj.forward(h).reshape(b, l, config.heads(), hd));
+      NDArray k = norm(kNorm, scope).forward(kProj.forward(h).reshape(b, l, config.kvHeads(), hd));
       NDArray v = vProj.forward(h).reshape(b, l, config.kvHeads(), hd).transpose(0, 2, 1, 3);
       q = rope.apply(q.transpose(0, 2, 1, 3));
       k = rope.apply(k.transpose(0, 2, 1, 3));
@@ -100,11 +99,12 @@ record Gemma3Layer(
                   bias,
                   scale)
               .toType(x.getDataType(), false);
-      NDArray out = x.add(postAttentionNorm.forward(oProj.forward(Attention.mergeHeads(o))));
-      NDArray f = preFeedforwardNorm.forward(out);
+      NDArray out =
+          x.add(norm(postAttentionNorm, scope).forward(oProj.forward(Attention.mergeHeads(o))));
+      NDArray f = norm(preFeedforwardNorm, scope).forward(out);
       NDArray mlp =
           downProj.forward(Activations.geluTanh(gateProj.forward(f)).mul(upProj.forward(f)));
-      out = out.add(postFeedforwardNorm.forward(mlp));
+      out = out.add(norm(postFeedforwardNorm, scope).forward(mlp));
       return scope.ret(out);
     }
   }

@@ -6,6 +6,12 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.core.Embedding;
+import dev.fleet.engine.checkpoint.ComponentWeights;
+import dev.fleet.engine.memory.DeviceLedger;
+import dev.fleet.engine.memory.HostToDevice;
+import dev.fleet.engine.memory.Widener;
+import dev.fleet.engine.nn.BlockLease;
+import dev.fleet.engine.nn.BlockStore;
 import dev.fleet.engine.nn.ParameterLoader;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
@@ -24,7 +30,13 @@ import java.util.List;
  * <p>Loaded resident ({@link #load}), every layer stays on the device; streamed ({@link #stream}),
  * only the embedding does, and each layer is read from the checkpoint (host memory: the mapped
  * file) onto the device for its own call and freed after it, so that at most one layer's weights
- * are on the device at a time.
+ * are on the device at a time. With its layer matrices in float8 ({@link #float8}), the layers sit
+ * in a {@link BlockStore} as the DiT's blocks do: each matrix narrowed to e4m3fn with a per-tensor
+ * scale when loaded (an fp8 checkpoint's kept as stored, with the per-tensor scales ComfyUI's
+ * scaled float8 files carry, read as {@link ComponentWeights} reads them), held as bytes resident
+ * or streamed, and widened on the device right before its layer's call. The embedding stays in the
+ * compute dtype: it is gathered row by row, so a float8 table would need a widening of its own, per
+ * row.
  */
 public final class Gemma3TextEncoder implements AutoCloseable {
   /**
@@ -45,10 +57,13 @@ public final class Gemma3TextEncoder implements AutoCloseable {
   private final NDArray embedding;
   private final LayerSource layers;
 
+  /** The float8 layers' store, or null when the layers are held in the compute dtype. */
+  private final BlockStore stored;
+
   /** Where a call gets layer i from: resident on the device, or read for the call. */
   private interface LayerSource extends AutoCloseable {
-    /** Layer i, its weights on {@code scope} when it is read for this call. */
-    Gemma3Layer layer(int i, NDManager scope);
+    /** Layer i for one call. */
+    BlockLease<Gemma3Layer> layer(int i);
 
     /** How many layers there are: L − 1. */
     int size();
@@ -58,11 +73,16 @@ public final class Gemma3TextEncoder implements AutoCloseable {
   }
 
   private Gemma3TextEncoder(
-      Gemma3Config config, NDManager manager, NDArray embedding, LayerSource layers) {
+      Gemma3Config config,
+      NDManager manager,
+      NDArray embedding,
+      LayerSource layers,
+      BlockStore stored) {
     this.config = config;
     this.manager = manager;
     this.embedding = embedding;
     this.layers = layers;
+    this.stored = stored;
   }
 
   /**
@@ -71,7 +91,7 @@ public final class Gemma3TextEncoder implements AutoCloseable {
    */
   public static Gemma3TextEncoder load(Path dir, ComputeTarget target) {
     Gemma3Config config = Gemma3Config.read(dir);
-    try (TensorStore store = TensorStore.open(CheckpointPaths.in(dir))) {
+    try (TensorStore store = ComponentWeights.of(CheckpointPaths.in(dir)).open()) {
       return load(new Weights(store, target), config);
     }
   }
@@ -93,8 +113,8 @@ public final class Gemma3TextEncoder implements AutoCloseable {
       LayerSource layers =
           new LayerSource() {
             @Override
-            public Gemma3Layer layer(int i, NDManager scope) {
-              return resident.get(i);
+            public BlockLease<Gemma3Layer> layer(int i) {
+              return BlockLease.resident(resident.get(i));
             }
 
             @Override
@@ -105,7 +125,7 @@ public final class Gemma3TextEncoder implements AutoCloseable {
             @Override
             public void close() {}
           };
-      return new Gemma3TextEncoder(config, m, embedding, layers);
+      return new Gemma3TextEncoder(config, m, embedding, layers, null);
     } catch (RuntimeException e) {
       m.close();
       throw e;
@@ -118,7 +138,7 @@ public final class Gemma3TextEncoder implements AutoCloseable {
    */
   public static Gemma3TextEncoder stream(Path dir, ComputeTarget target) {
     Gemma3Config config = Gemma3Config.read(dir);
-    TensorStore store = TensorStore.open(CheckpointPaths.in(dir));
+    TensorStore store = ComponentWeights.of(CheckpointPaths.in(dir)).open();
     NDManager m = NDManager.newBaseManager(target.device());
     try {
       ParameterLoader scoped = prefixed(new Weights(store, target));
@@ -127,8 +147,15 @@ public final class Gemma3TextEncoder implements AutoCloseable {
       LayerSource layers =
           new LayerSource() {
             @Override
-            public Gemma3Layer layer(int i, NDManager scope) {
-              return Gemma3Layer.load(scoped.scoped("layers." + i), config, scope);
+            public BlockLease<Gemma3Layer> layer(int i) {
+              NDManager scope = NDManager.newBaseManager(target.device());
+              try {
+                return BlockLease.owning(
+                    Gemma3Layer.load(scoped.scoped("layers." + i), config, scope), scope);
+              } catch (RuntimeException e) {
+                scope.close();
+                throw e;
+              }
             }
 
             @Override
@@ -141,7 +168,7 @@ public final class Gemma3TextEncoder implements AutoCloseable {
               store.close();
             }
           };
-      return new Gemma3TextEncoder(config, m, embedding, layers);
+      return new Gemma3TextEncoder(config, m, embedding, layers, null);
     } catch (RuntimeException e) {
       m.close();
       store.close();
@@ -149,8 +176,88 @@ public final class Gemma3TextEncoder implements AutoCloseable {
     }
   }
 
+  /**
+   * Gemma with its layer matrices in float8, in a {@link BlockStore}: every layer resident on the
+   * device in its storage form, or (when {@code streamed}) in host memory and copied for its call;
+   * a 16- or 32-bit checkpoint's matrices narrowed to e4m3fn when loaded, each with its scale. The
+   * store books the layers in {@code ledger} (resident ones for the encoder's lifetime, a streamed
+   * one's copy and a layer's widened matrices for its call); the caller books the embedding ({@link
+   * #embeddingBytes}). The encoder keeps the checkpoint open until it is closed.
+   */
+  public static Gemma3TextEncoder float8(
+      Path dir,
+      ComputeTarget target,
+      boolean streamed,
+      DeviceLedger ledger,
+      HostToDevice hostToDevice,
+      Widener widener) {
+    Gemma3Config config = Gemma3Config.read(dir);
+    TensorStore store = ComponentWeights.of(CheckpointPaths.in(dir)).open();
+    NDManager m = NDManager.newBaseManager(target.device());
+    BlockStore blocks = null;
+    try {
+      Weights weights = new Weights(store, target);
+      String prefix = prefixOf(weights);
+      Weights scopedWeights = prefix.isEmpty() ? weights : weights.scoped(prefix);
+      NDArray embedding =
+          ParameterLoader.of(scopedWeights)
+              .load("embed_tokens.weight", m, config.vocabSize(), config.hiddenSize());
+      List<BlockStore.Slot> slots = new ArrayList<>(config.layers() - 1);
+      for (int i = 0; i < config.layers() - 1; i++) {
+        slots.add(
+            new BlockStore.Slot(
+                "layers." + i, streamed, (w, manager) -> Gemma3Layer.load(w, config, manager)));
+      }
+      blocks =
+          BlockStore.load(
+              scopedWeights, slots, ledger, hostToDevice, widener, false, BlockStore.Float8.NARROW);
+      BlockStore held = blocks;
+      LayerSource layers =
+          new LayerSource() {
+            @Override
+            public BlockLease<Gemma3Layer> layer(int i) {
+              return held.lease(i, Gemma3Layer.class);
+            }
+
+            @Override
+            public int size() {
+              return held.size();
+            }
+
+            @Override
+            public void close() {
+              try {
+                held.close();
+              } finally {
+                store.close();
+              }
+            }
+          };
+      return new Gemma3TextEncoder(config, m, embedding, layers, held);
+    } catch (RuntimeException e) {
+      m.close();
+      if (blocks != null) {
+        blocks.close();
+      }
+      store.close();
+      throw e;
+    }
+  }
+
+  /** Device bytes of the embedding table in the compute dtype: what a caller of float8 books. */
+  public static long embeddingBytes(Gemma3Config config, ComputeTarget target) {
+    return (long) config.vocabSize() * config.hiddenSize() * target.dtype().getNumOfBytes();
+  }
+
   /** The checkpoint's parameters past the prefix it stores Gemma under. */
   private static ParameterLoader prefixed(Weights weights) {
+    ParameterLoader w = ParameterLoader.of(weights);
+    String pre = prefixOf(weights);
+    return (key, m, shape) -> w.load(pre + key, m, shape);
+  }
+
+  /** The one of {@link #PREFIXES} the checkpoint stores Gemma under (with its dot, or empty). */
+  private static String prefixOf(Weights weights) {
     String prefix = null;
     for (String p : PREFIXES) {
       if (weights.has(p + "embed_tokens.weight")) {
@@ -164,9 +271,7 @@ public final class Gemma3TextEncoder implements AutoCloseable {
               + " is not a Gemma 3 text model: no embed_tokens.weight under any of the prefixes "
               + PREFIXES.stream().map(p -> "'" + p + "'").toList());
     }
-    ParameterLoader w = ParameterLoader.of(weights);
-    String pre = prefix;
-    return (key, m, shape) -> w.load(pre + key, m, shape);
+    return prefix;
   }
 
   public Gemma3Config config() {
@@ -176,6 +281,21 @@ public final class Gemma3TextEncoder implements AutoCloseable {
   /** The manager of the parameters (tests {@code cap()} it). */
   public NDManager manager() {
     return manager;
+  }
+
+  /**
+   * Bytes of every array the encoder holds on the device between calls: the manager's and a float8
+   * store's resident layers (a measurement).
+   */
+  public long liveBytes() {
+    return DeviceLedger.bytesOf(manager) + (stored != null ? stored.residentArrayBytes() : 0);
+  }
+
+  /** Drops a float8 store's prefetched layer copy that no call will claim (after a failure). */
+  void cancelPrefetch() {
+    if (stored != null) {
+      stored.cancelPrefetch();
+    }
   }
 
   /**
@@ -226,17 +346,23 @@ public final class Gemma3TextEncoder implements AutoCloseable {
               scope,
               HalfRope.inverseFrequencies(config.headDim(), config.slidingRopeTheta(), 1),
               l);
-      for (int i = 0; i < n; i++) {
-        boolean full = config.fullAttention().get(i);
-        NDArray next;
-        try (NDManager layerScope = scope.newSubManager()) {
-          // Resident layers ignore the scope; a streamed one's weights are freed with it.
-          Gemma3Layer layer = layers.layer(i, layerScope);
-          next = layer.forward(x, full ? fullRope : slidingRope, full ? fullBias : slidingBias);
-          next.attach(scope);
+      try {
+        for (int i = 0; i < n; i++) {
+          boolean full = config.fullAttention().get(i);
+          NDArray next;
+          // A resident layer's lease does nothing; a streamed or float8 one's frees its weights.
+          try (BlockLease<Gemma3Layer> layer = layers.layer(i)) {
+            next =
+                layer
+                    .block()
+                    .forward(x, full ? fullRope : slidingRope, full ? fullBias : slidingBias);
+            next.attach(scope);
+          }
+          x.close();
+          x = next;
         }
-        x.close();
-        x = next;
+      } finally {
+        cancelPrefetch(); // a layer past n, or after a failure, that no call of this pass claims
       }
       NDArray keep = mask.toType(dtype, false).expandDims(2);
       return scope.ret(x.mul(keep));

@@ -3,6 +3,7 @@ package dev.fleet.engine.nextdit;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fleet.engine.safetensors.TensorStore;
+import dev.fleet.model.memory.NextDitDims;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -102,6 +103,45 @@ public record NextDitParams(
     if (!(normEps > 0)) {
       throw new IllegalArgumentException("norm_eps must be positive, got " + normEps);
     }
+  }
+
+  /**
+   * The parameters of a model of {@code dims} (a preset's): NewBie's norm epsilon and position
+   * ranges, the feed-forward width 4 · dim (multiple of 1), or 4 · dim scaled by {@code
+   * ffn_dim_multiplier} to {@code dims.ffnDim()}.
+   *
+   * @throws IllegalArgumentException when no factor gives the width
+   */
+  public static NextDitParams of(NextDitDims dims) {
+    long base = 4L * dims.dim();
+    Double factor = dims.ffnDim() == base ? null : (double) dims.ffnDim() / base;
+    NextDitParams p =
+        new NextDitParams(
+            dims.patchSize(),
+            dims.inChannels(),
+            dims.dim(),
+            dims.layers(),
+            dims.refinerLayers(),
+            dims.heads(),
+            dims.kvHeads(),
+            1,
+            factor,
+            1e-5f,
+            dims.capFeatDim(),
+            dims.axesDims(),
+            List.of(1024, 512, 512),
+            dims.clipTextDim());
+    if (p.ffnDim() != dims.ffnDim()) {
+      throw new IllegalArgumentException(
+          "no Next-DiT feed-forward of dim "
+              + dims.dim()
+              + " is "
+              + dims.ffnDim()
+              + " wide (got "
+              + p.ffnDim()
+              + ")");
+    }
+    return p;
   }
 
   public int headDim() {

@@ -1,5 +1,6 @@
 package dev.fleet.engine.nextdit;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
@@ -23,7 +24,9 @@ import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * NewBie-image's diffusion transformer (NewBie's {@code NextDiT_CLIP.forward}, a Lumina-Image 2.0
@@ -174,8 +177,35 @@ public final class NextDitTransformer implements AutoCloseable {
   /** Loads everything but the streamable blocks, and those too when {@code store} is null. */
   private static NextDitTransformer load(
       Weights weights, NextDitParams params, BlockStore store, int attentionChunk) {
-    ComputeTarget target = weights.target();
-    ParameterLoader w = ParameterLoader.of(weights);
+    return load(ParameterLoader.of(weights), weights.target(), params, store, attentionChunk);
+  }
+
+  /**
+   * Every parameter the model loads, by key in load order, with its shape: the layout a checkpoint
+   * of {@code params} must hold, recorded by running the loading code itself with a loader that
+   * hands out a one-element placeholder (nothing of the model's size is allocated). A checkpoint
+   * may hold more ({@code norm_final.weight}, never read).
+   */
+  public static Map<String, long[]> parameterShapes(NextDitParams params) {
+    Map<String, long[]> shapes = new LinkedHashMap<>();
+    try (NDManager placeholders = NDManager.newBaseManager(Device.cpu())) {
+      NDArray placeholder = placeholders.zeros(new Shape(1));
+      ParameterLoader recorder =
+          (key, m, shape) -> {
+            shapes.put(key, shape.clone());
+            return placeholder;
+          };
+      load(recorder, ComputeTarget.cpu(), params, null, 0).manager.close();
+    }
+    return shapes;
+  }
+
+  private static NextDitTransformer load(
+      ParameterLoader w,
+      ComputeTarget target,
+      NextDitParams params,
+      BlockStore store,
+      int attentionChunk) {
     NDManager m = NDManager.newBaseManager(target.device());
     try {
       int a = params.adalnDim();

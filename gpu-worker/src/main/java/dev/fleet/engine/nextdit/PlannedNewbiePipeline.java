@@ -49,7 +49,9 @@ import java.util.Map;
  *
  * <p>What one plan can change: the text encoders resident for the pipeline's lifetime, or staged —
  * Gemma loaded for its phase and freed before Jina is loaded, Jina freed before the DiT runs — or
- * Gemma streamed (its embedding on the device for its phase, each layer read for its own call); the
+ * Gemma streamed (its embedding on the device for its phase, each layer read for its own call),
+ * Gemma's layer matrices in 16 bits or in float8 (narrowed to e4m3fn when loaded, kept as bytes in
+ * the shared {@link BlockStore} and widened layer by layer, as the DiT's blocks are); the
  * autoencoder resident or loaded for the decode, the decode whole or in tiles; the Next-DiT's
  * embedders, context refiner and final layer resident, its first K noise-refiner and joint blocks
  * resident and the others streamed from host memory for their call (the shared {@link BlockStore},
@@ -250,8 +252,11 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
               plan.attentionChunk());
       dit.manager().cap();
       if (plan.t5() == Residency.RESIDENT) {
-        DeviceLedger.Booking g = ledger.reserve(gemmaBytes(), "gemma resident");
-        Gemma3TextEncoder gemma = loadGemma(g);
+        DeviceLedger.Booking g =
+            ledger.reserve(
+                plan.t5Storage() == StorageType.FP8 ? gemmaEmbeddingBytes() : gemmaBytes(),
+                "gemma resident");
+        Gemma3TextEncoder gemma = openGemma(plan, Residency.RESIDENT, g);
         DeviceLedger.Booking j = ledger.reserve(jinaBytes(), "jina resident");
         text = new Encoders(gemma, g, loadJina(j), j);
       }
@@ -266,18 +271,28 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
     }
   }
 
-  private Gemma3TextEncoder loadGemma(DeviceLedger.Booking booking) {
+  /**
+   * Gemma as the plan holds it: in the compute dtype loaded whole or streamed layer by layer
+   * ({@code booking} holds all of its weights on the device, or its embedding and two layers), or
+   * with its layer matrices in float8 in a block store that books the layers itself ({@code
+   * booking} holds the embedding).
+   */
+  private Gemma3TextEncoder openGemma(
+      ExecutionPlan plan, Residency residency, DeviceLedger.Booking booking) {
+    boolean streamed = residency == Residency.STREAMED;
     try {
-      return Gemma3TextEncoder.load(model.textEncoder(), target);
-    } catch (RuntimeException e) {
-      booking.close();
-      throw e;
-    }
-  }
-
-  private Gemma3TextEncoder streamGemma(DeviceLedger.Booking booking) {
-    try {
-      return Gemma3TextEncoder.stream(model.textEncoder(), target);
+      if (plan.t5Storage() == StorageType.FP8) {
+        return Gemma3TextEncoder.float8(
+            model.textEncoder(),
+            target,
+            streamed,
+            ledger,
+            options.hostToDevice(),
+            options.widener());
+      }
+      return streamed
+          ? Gemma3TextEncoder.stream(model.textEncoder(), target)
+          : Gemma3TextEncoder.load(model.textEncoder(), target);
     } catch (RuntimeException e) {
       booking.close();
       throw e;
@@ -328,7 +343,7 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
               + spec.loras().stream().map(LoraRef::name).toList());
     }
     NewbieRequest request = request(spec);
-    NewbieMemoryModel memory = memoryModel(spec.width(), spec.height());
+    NewbieMemoryModel memory = memoryModel(spec.width(), spec.height(), l.plan().t5Storage());
     int f = dims.autoencoder().downscale();
     Shape latentShape = new Shape(1, params.inChannels(), spec.height() / f, spec.width() / f);
     float[] initial = TorchNoise.initial(noise, spec.seed(), latentShape);
@@ -443,15 +458,15 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
       LoadedPlan l, NewbieRequest request, NewbieMemoryModel memory, NDManager job) {
     Encoders resident = l.text();
     Residency gemma = l.plan().t5();
+    // float8 layers are booked by their store, layer by layer: only the embedding is booked here.
+    long gemmaBooked =
+        l.plan().t5Storage() == StorageType.FP8
+            ? gemmaEmbeddingBytes()
+            : scaled(memory.gemmaWeightBytes(gemma));
     NDArray[] caption;
     try (DeviceLedger.Booking staged =
-            resident == null
-                ? ledger.reserve(scaled(memory.gemmaWeightBytes(gemma)), "gemma " + gemma.label())
-                : null;
-        Gemma3TextEncoder own =
-            resident == null
-                ? (gemma == Residency.STREAMED ? streamGemma(staged) : loadGemma(staged))
-                : null;
+            resident == null ? ledger.reserve(gemmaBooked, "gemma " + gemma.label()) : null;
+        Gemma3TextEncoder own = resident == null ? openGemma(l.plan(), gemma, staged) : null;
         DeviceLedger.Booking act =
             ledger.reserve(scaled(memory.gemmaActivationBytes()), "gemma activations")) {
       caption =
@@ -494,9 +509,14 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
     }
   }
 
-  /** The planner's model of one job of this size, under the profile of the kernels that run. */
-  NewbieMemoryModel memoryModel(int width, int height) {
-    return dims.memoryModel(new Workload(width, height, 1, blockStorage), options.engineProfile());
+  /**
+   * The planner's model of one job of this size with Gemma's matrices stored as {@code gemma},
+   * under the profile of the kernels that run.
+   */
+  NewbieMemoryModel memoryModel(int width, int height, StorageType gemma) {
+    return dims.memoryModel(
+        new Workload(width, height, 1, blockStorage).withTextStorage(gemma),
+        options.engineProfile());
   }
 
   /** The model's dimensions as the planner and the ledger see them. */
@@ -510,6 +530,10 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
 
   private long gemmaBytes() {
     return dims.gemma().params() * dtypeBytes();
+  }
+
+  private long gemmaEmbeddingBytes() {
+    return dims.gemma().embeddingParams() * dtypeBytes();
   }
 
   private long jinaBytes() {
@@ -536,7 +560,7 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
             + DeviceLedger.bytesOf(l.dit().manager())
             + l.dit().blocks().residentArrayBytes();
     if (l.text() != null) {
-      n += DeviceLedger.bytesOf(l.text().gemma().manager());
+      n += l.text().gemma().liveBytes();
       n += DeviceLedger.bytesOf(l.text().jina().manager());
     }
     if (l.vae() != null) {

@@ -134,12 +134,110 @@ class BenchCommandTest {
     assertTrue(r[1].contains("nothing fits in 0.5 GiB"), r[1]);
   }
 
+  /**
+   * NewBie's tiny preset on CPU: each timed step is the sampler's, with classifier-free guidance
+   * (the denoiser's batch of 2) until the truncation; the plan is named, the ledger booked within
+   * the usable budget and the prediction (float16 on the CPU, so that the planner's float16
+   * arithmetic is the executor's), and nvidia-smi's measurement is not there.
+   */
   @Test
-  void anotherFamilysPresetIsRefusedSayingBenchIsFluxs() {
-    String[] r = run(2, "bench", "--synthetic", "newbie", "--budget", "8GiB");
-    assertTrue(r[1].contains("--synthetic newbie is not a FLUX preset"), r[1]);
-    assertTrue(r[1].contains("plan --synthetic newbie plans it"), r[1]);
-    r = run(2, "bench", "--synthetic", "sdxl", "--budget", "8GiB");
+  void newbieStepsRunWithGuidanceUnderThePlan() throws Exception {
+    String[] r =
+        run(
+            0,
+            "bench",
+            "--synthetic",
+            "newbie-tiny",
+            "--budget",
+            "2GiB",
+            "--width",
+            "64",
+            "--height",
+            "64",
+            "--steps",
+            "2",
+            "--precision",
+            "fp16");
+    JsonNode json = new ObjectMapper().readTree(r[0]);
+    assertEquals("newbie-tiny", json.get("model").asText());
+    assertEquals("all-resident", json.get("plan").asText());
+    assertEquals(2, json.get("secondsPerStepAll").size());
+    json.get("secondsPerStepAll").forEach(t -> assertTrue(t.asDouble() > 0, "a step took time"));
+    assertTrue(json.get("secondsPerStep").asDouble() > 0);
+    assertEquals(2, json.get("denoiserBatch").asInt());
+    assertEquals(2, json.get("guidedSteps").asInt(), "no truncation: every step guided");
+    long usable = json.get("budgetBytes").asLong() - json.get("reserveBytes").asLong();
+    long booked = json.get("bookedPeakBytes").asLong();
+    assertTrue(booked > 0 && booked <= usable, "booked " + booked + " of " + usable);
+    long predicted = json.get("predictedPeakBytes").asLong();
+    assertTrue(booked <= predicted, "booked " + booked + " > predicted " + predicted);
+    assertEquals(-1, json.get("measuredPeakDeviceBytes").asLong(), "no nvidia-smi reading on CPU");
+    assertTrue(r[1].contains("plan all-resident"), r[1]);
+    // Truncated at model time 0, no step runs the unconditional pass.
+    String[] t =
+        run(
+            0,
+            "bench",
+            "--synthetic",
+            "newbie-tiny",
+            "--budget",
+            "2GiB",
+            "--width",
+            "64",
+            "--height",
+            "64",
+            "--steps",
+            "2",
+            "--cfg-trunc",
+            "0");
+    assertEquals(0, new ObjectMapper().readTree(t[0]).get("guidedSteps").asInt());
+  }
+
+  /** NewBie's whole jobs on a NewBie directory (the fixture), timed per phase. */
+  @Test
+  void newbieJobsAreTimedPerPhaseOnANewbieDirectory() throws Exception {
+    String[] r =
+        run(
+            0,
+            "bench",
+            "--synthetic",
+            "newbie-tiny",
+            "--budget",
+            "2GiB",
+            "--jobs",
+            "2",
+            "--steps",
+            "2",
+            "--width",
+            "64",
+            "--height",
+            "64",
+            "--model-dir",
+            "src/test/resources/fixtures/newbie-tiny");
+    JsonNode json = new ObjectMapper().readTree(r[0]);
+    assertEquals(2, json.get("steps").asInt());
+    assertFalse(json.get("plan").asText().isEmpty());
+    assertEquals(2, json.get("jobs").size());
+    for (JsonNode job : json.get("jobs")) {
+      JsonNode seconds = job.get("seconds");
+      assertEquals(List.of("text", "denoise", "decode"), names(seconds));
+      seconds.forEach(s -> assertTrue(s.asDouble() > 0, "every phase took time: " + seconds));
+      assertTrue(job.get("secondsPerStep").asDouble() > 0);
+      assertTrue(job.get("bookedPeakBytes").asLong() > 0);
+      assertEquals(-1, job.get("measuredPeakDeviceBytes").get("denoise").asLong());
+    }
+    assertTrue(json.get("predictedDeviceBytes").get("t5").asLong() > 0);
+    String[] missing =
+        run(2, "bench", "--synthetic", "newbie-tiny", "--budget", "2GiB", "--jobs", "1");
+    assertTrue(missing[1].contains("needs --model-dir DIR holding a NewBie model"), missing[1]);
+  }
+
+  @Test
+  void unknownPresetsAreRefusedNamingTheKnownOnes() {
+    String[] r = run(2, "bench", "--synthetic", "sdxl", "--budget", "8GiB");
     assertTrue(r[1].contains("--synthetic sdxl is not a preset (known: "), r[1]);
+    assertTrue(r[1].contains("newbie-tiny"), r[1]);
+    r = run(2, "bench", "--synthetic", "tiny", "--budget", "2GiB", "--cfg-trunc", "0.5");
+    assertTrue(r[1].contains("--cfg-trunc is NewBie's"), r[1]);
   }
 }

@@ -26,7 +26,8 @@ class PlanMappingTest {
 
   private static Plan plan(
       DitResidency dit, Residency t5, Residency clip, Residency ae, int tile, int chunk) {
-    return new Plan(dit, t5, clip, ae, tile, chunk, new PhasePeaks(1, 1, 1, 1), 0, 0, 0, 0);
+    return new Plan(
+        dit, t5, StorageType.FP16, clip, ae, tile, chunk, new PhasePeaks(1, 1, 1, 1), 0, 0, 0, 0);
   }
 
   private static PlanDecision devAt1024(long budget) {

@@ -370,4 +370,27 @@ class NextDitTransformerTest {
   private static NDArray in(NDManager m, String name) {
     return NewbieFixture.load(expected, name, m);
   }
+
+  /**
+   * The layout recorded from the loading code (what the synthetic benchmark fills) is the fixture's
+   * checkpoint, key for key and shape for shape, but for {@code norm_final.weight}, which the
+   * forward pass never reads; and the newbie-tiny preset's parameters are the fixture's.
+   */
+  @Test
+  void theRecordedLayoutIsTheCheckpointsAndThePresetIsTheFixture() {
+    NextDitParams fixture = NextDitParams.read(NewbieFixture.DIR.resolve("transformer"));
+    NextDitParams preset = NextDitParams.of(dev.fleet.model.memory.NewbieDims.TINY.nextDit());
+    assertEquals(fixture.ffnDim(), preset.ffnDim());
+    assertEquals(fixture.dim(), preset.dim());
+    assertEquals(fixture.nKvHeads(), preset.nKvHeads());
+    assertEquals(fixture.axesDims(), preset.axesDims());
+    java.util.Map<String, long[]> shapes = NextDitTransformer.parameterShapes(preset);
+    try (TensorStore store =
+        TensorStore.open(NewbieFixture.DIR.resolve("transformer/newbie.safetensors"))) {
+      java.util.Set<String> stored = new java.util.TreeSet<>(store.names());
+      stored.remove("norm_final.weight");
+      assertEquals(stored, new java.util.TreeSet<>(shapes.keySet()));
+      shapes.forEach((k, v) -> assertTrue(java.util.Arrays.equals(store.entry(k).shape(), v), k));
+    }
+  }
 }

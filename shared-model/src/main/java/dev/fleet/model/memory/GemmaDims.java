@@ -49,10 +49,28 @@ public record GemmaDims(
    * (h x f), four RMS norms (h each) and the q and k norms (hd each).
    */
   public long layerParams() {
+    return layerMatrixParams() + layerVectorParams();
+  }
+
+  /** The matrices of one layer: q, k, v, o, gate, up and down. */
+  public static final int LAYER_MATRICES = 7;
+
+  /** One layer's matrices: q and o (H hd x h), k and v (KV hd x h), gate, up and down (f x h). */
+  public long layerMatrixParams() {
     long h = hiddenSize;
     long q = (long) heads * headDim;
     long kv = (long) kvHeads * headDim;
-    return 2 * q * h + 2 * kv * h + 3L * intermediateSize * h + 4 * h + 2L * headDim;
+    return 2 * q * h + 2 * kv * h + 3L * intermediateSize * h;
+  }
+
+  /** One layer's norm vectors: four RMS norms (h each) and the q and k norms (hd each). */
+  public long layerVectorParams() {
+    return 4L * hiddenSize + 2L * headDim;
+  }
+
+  /** The largest matrix of a layer: q or o, or one of the GeGLU's three. */
+  public long largestLayerMatrix() {
+    return Math.max((long) heads * headDim, intermediateSize) * hiddenSize;
   }
 
   /** What the engine loads: the embedding and {@link #loadedLayers} layers. */

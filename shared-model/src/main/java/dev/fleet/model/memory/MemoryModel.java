@@ -33,6 +33,16 @@ public interface MemoryModel {
   /** The job's shape. */
   Workload workload();
 
+  /**
+   * This job under each storage of the first text encoder's matrices the family's executor can run,
+   * this model's own first: the planner weighs the plans of every one ({@link
+   * Workload#textStorage}). One, this model, unless a family offers more (NewBie's Gemma 3 in fp16
+   * or fp8).
+   */
+  default java.util.List<MemoryModel> textStorageVariants() {
+    return java.util.List.of(this);
+  }
+
   /** How the executor holds temporaries. */
   EngineProfile engine();
 

@@ -7,8 +7,9 @@ import java.util.Objects;
  * NewBie-image's {@link MemoryModel}: bytes on the device for one job, phase by phase. The phases
  * are {@link Phase}'s, its two text-encoder slots holding NewBie's encoders: {@code T5} is Gemma 3
  * (the largest component: ≈ 3.8 B parameters as loaded, so it may be staged for its phase or
- * streamed layer by layer), {@code CLIP} is Jina CLIP v2's text tower; then the Next-DiT's
- * denoising and FLUX's autoencoder's decode.
+ * streamed layer by layer, its layer matrices in fp16 or fp8 as {@link Workload#textStorage} says),
+ * {@code CLIP} is Jina CLIP v2's text tower; then the Next-DiT's denoising and FLUX's autoencoder's
+ * decode.
  *
  * <p>Classifier-free guidance runs the conditional and the unconditional pass as one batch, so the
  * denoiser's batch ({@link #denoiserBatch}) is twice the images', and so is the text encoders'
@@ -39,6 +40,9 @@ public final class NewbieMemoryModel implements MemoryModel {
    */
   static final int SAMPLER_LATENT_COPIES = 4;
 
+  /** Bytes per weight of the widening table lookup's int64 indices. */
+  static final long WIDENING_INDEX_BYTES = 8;
+
   /** Copies of a streamed block on the device: the one computing and the next arriving. */
   static final int STREAM_BUFFERS = 2;
 
@@ -51,6 +55,17 @@ public final class NewbieMemoryModel implements MemoryModel {
     this.workload = Objects.requireNonNull(workload, "workload");
     this.engine = Objects.requireNonNull(engine, "engine");
     model.requireTokenGrid(workload);
+  }
+
+  /**
+   * Gemma's matrices in fp16 and in fp8 (narrowed when loaded, widened layer by layer): the
+   * executor runs both, for every residency.
+   */
+  @Override
+  public List<MemoryModel> textStorageVariants() {
+    StorageType other =
+        workload.textStorage() == StorageType.FP8 ? StorageType.FP16 : StorageType.FP8;
+    return List.of(this, new NewbieMemoryModel(model, workload.withTextStorage(other), engine));
   }
 
   /** Gemma 3 in the T5 slot, Jina CLIP's text tower in the CLIP slot. */
@@ -150,10 +165,41 @@ public final class NewbieMemoryModel implements MemoryModel {
     return dit.streamedSingleBlocks() > 0 ? STREAM_BUFFERS * singleBlockBytes() : 0;
   }
 
-  /** Gemma 3 as loaded (embedding and layers 0 … L−2) in fp16: the T5 slot's weights. */
+  /**
+   * Gemma 3 as loaded (embedding and layers 0 … L−2): the T5 slot's weights. The embedding stays in
+   * fp16 whatever the storage (it is only ever gathered row by row, never multiplied whole), the
+   * layers are {@link #gemmaLayerBytes}.
+   */
   @Override
   public long t5Bytes() {
-    return model.gemma().params() * F16;
+    GemmaDims g = model.gemma();
+    return g.embeddingParams() * F16 + g.loadedLayers() * gemmaLayerBytes();
+  }
+
+  /**
+   * Stored bytes of one Gemma layer: its matrices in the workload's text storage (fp8 with a
+   * float32 scale per matrix), its norm vectors in fp16.
+   */
+  public long gemmaLayerBytes() {
+    GemmaDims g = model.gemma();
+    StorageType storage = workload.textStorage();
+    long scales = storage == StorageType.FP8 ? GemmaDims.LAYER_MATRICES * FP8_SCALE_BYTES : 0;
+    return g.layerMatrixParams() * storage.bytes() + scales + g.layerVectorParams() * F16;
+  }
+
+  /**
+   * The fp16 copy of one fp8 Gemma layer's matrices while it computes (the executor widens a
+   * layer's matrices together, whatever the profile), and, where the engine widens by table lookup
+   * rather than per layer by a cast, the lookup's int64 indices of the largest matrix; none for
+   * fp16 matrices.
+   */
+  public long gemmaWideningBytes() {
+    if (workload.textStorage() != StorageType.FP8) {
+      return 0;
+    }
+    GemmaDims g = model.gemma();
+    long indices = engine.widensPerLayer() ? 0 : WIDENING_INDEX_BYTES * g.largestLayerMatrix();
+    return g.layerMatrixParams() * F16 + indices;
   }
 
   /** Jina's text tower in fp16: the CLIP slot's weights. */
@@ -227,7 +273,11 @@ public final class NewbieMemoryModel implements MemoryModel {
     return Math.max(joint, Math.max(noise, context));
   }
 
-  /** The fp16 copy of a streamable block's fp8 matrices while it computes (none for fp16). */
+  /**
+   * The fp16 copy of a streamable block's fp8 matrices while it computes (none for fp16): one
+   * matrix at a time where the engine widens per layer (a cast), else the block's all at once and
+   * the table lookup's int64 indices of the largest (8 bytes a weight).
+   */
   public long blockWideningBytes() {
     NextDitDims d = model.nextDit();
     StoredBlocks s = workload.storedBlocks();
@@ -238,7 +288,8 @@ public final class NewbieMemoryModel implements MemoryModel {
     if (float8 == 0) {
       return 0;
     }
-    return (engine.widensPerLayer() ? Math.min(d.largestBlockMatrix(), float8) : float8) * F16;
+    long largest = Math.min(d.largestBlockMatrix(), float8);
+    return engine.widensPerLayer() ? largest * F16 : float8 * F16 + WIDENING_INDEX_BYTES * largest;
   }
 
   /**
@@ -315,8 +366,7 @@ public final class NewbieMemoryModel implements MemoryModel {
     return switch (gemma) {
       case RESIDENT -> 0;
       case STAGED -> t5Bytes();
-      case STREAMED ->
-          (model.gemma().embeddingParams() + STREAM_BUFFERS * model.gemma().layerParams()) * F16;
+      case STREAMED -> model.gemma().embeddingParams() * F16 + STREAM_BUFFERS * gemmaLayerBytes();
     };
   }
 
@@ -360,10 +410,13 @@ public final class NewbieMemoryModel implements MemoryModel {
 
   // --- A whole job ------------------------------------------------------------------------------
 
-  /** Gemma's phase (the T5 slot): its weights under {@code gemma} and its activations. */
+  /**
+   * Gemma's phase (the T5 slot): its weights under {@code gemma}, a layer's widened matrices when
+   * they are fp8, and its activations.
+   */
   @Override
   public long firstTextPhaseBytes(Residency gemma) {
-    return gemmaWeightBytes(gemma) + gemmaActivationBytes();
+    return gemmaWeightBytes(gemma) + gemmaWideningBytes() + gemmaActivationBytes();
   }
 
   /** Jina's phase (the CLIP slot): Gemma's caption features, held, and Jina's activations. */

@@ -8,6 +8,8 @@ import java.util.Objects;
  *
  * @param dit which transformer blocks stay on the device and how the DiT is stored
  * @param t5 RESIDENT, STAGED (loaded whole for its phase) or STREAMED (layer by layer)
+ * @param t5Storage how the first text encoder's layer matrices are stored on the device: fp16, or
+ *     fp8 (NewBie's Gemma 3 narrowed to e4m3fn when loaded, widened layer by layer)
  * @param clip RESIDENT or STAGED
  * @param autoencoder RESIDENT or STAGED (loaded for the decode)
  * @param decodeTile pixels per side of a decode tile (overlap included), 0 to decode whole
@@ -22,6 +24,7 @@ import java.util.Objects;
 public record Plan(
     DitResidency dit,
     Residency t5,
+    StorageType t5Storage,
     Residency clip,
     Residency autoencoder,
     int decodeTile,
@@ -35,6 +38,7 @@ public record Plan(
   public Plan {
     Objects.requireNonNull(dit, "dit");
     Objects.requireNonNull(t5, "t5");
+    Objects.requireNonNull(t5Storage, "t5Storage");
     Objects.requireNonNull(clip, "clip");
     Objects.requireNonNull(autoencoder, "autoencoder");
     Objects.requireNonNull(phases, "phases");
@@ -59,11 +63,14 @@ public record Plan(
   }
 
   /**
-   * The strategy and its modifiers, e.g. {@code dit-partial+ae-staged+chunked-attention}; the
-   * residencies, tile and chunk say the rest.
+   * The strategy and its modifiers, e.g. {@code dit-partial+text-fp8+ae-staged+chunked-attention};
+   * the residencies, storages, tile and chunk say the rest.
    */
   public String name() {
     StringBuilder s = new StringBuilder(strategy().label());
+    if (t5Storage == StorageType.FP8) {
+      s.append("+text-fp8");
+    }
     if (autoencoder == Residency.STAGED) {
       s.append("+ae-staged");
     }
@@ -96,6 +103,17 @@ public record Plan(
   /** True when the weight traffic, not the arithmetic, sets the bound. */
   public boolean transferBound() {
     return transferSecondsPerStep > computeSecondsPerStep;
+  }
+
+  /**
+   * How many of the text encoders and the autoencoder are loaded per job (not resident): what the
+   * planner ranks loading by, so that storing a component smaller does not by itself outrank
+   * storing it in 16 bits.
+   */
+  public int componentsLoadedPerJob() {
+    int n = t5 == Residency.RESIDENT ? 0 : 1;
+    n += clip == Residency.RESIDENT ? 0 : 1;
+    return n + (autoencoder == Residency.RESIDENT ? 0 : 1);
   }
 
   public boolean decodeTiled() {

@@ -11,11 +11,13 @@ import java.util.Map;
  * Picks how to run a job within a device-memory budget: the fastest plan whose predicted peak fits
  * the budget less {@link MemoryModel#RESERVE_BYTES}. Deterministic, no I/O.
  *
- * <p>The plans considered combine: text encoders resident, staged, or (T5) streamed; the
- * autoencoder resident or staged; decode whole or in tiles of {@link #DECODE_TILES} pixels;
- * attention whole or in chunks of {@link #ATTENTION_CHUNKS} queries (unfused attention only); and
- * for each such combination the DiT wholly resident, fully streamed, and with the most blocks
- * resident that fit. They are ranked by {@link #FASTEST_FIRST}.
+ * <p>The plans considered combine: text encoders resident, staged, or (T5) streamed, the first
+ * one's matrices in each storage its family's executor runs ({@link
+ * MemoryModel#textStorageVariants}: fp16, and for NewBie's Gemma 3 fp8 too); the autoencoder
+ * resident or staged; decode whole or in tiles of {@link #DECODE_TILES} pixels; attention whole or
+ * in chunks of {@link #ATTENTION_CHUNKS} queries (unfused attention only); and for each such
+ * combination the DiT wholly resident, fully streamed, and with the most blocks resident that fit.
+ * They are ranked by {@link #FASTEST_FIRST}.
  *
  * <p>The choice is the first fitting plan in a fixed order over a fixed set (every residency of
  * every combination; the search keeps, per combination, the fitting residency that streams least,
@@ -31,19 +33,26 @@ public final class Planner {
 
   /**
    * Fastest first: the per-step bound, then the bytes streamed per step (which decide the bound on
-   * a slower link), then the bytes loaded per job; then the simpler residency, decoding whole
-   * before tiles (larger tiles first), attention whole before chunks (larger first); the smaller
-   * peak last.
+   * a slower link), then the components loaded per job (fewer first; for the plans the planner
+   * makes, the order of their bytes in 16 bits, since the text encoders move together and the
+   * autoencoder is the only other); then the simpler residency; then the first text encoder's
+   * matrices in 16 bits before fp8, so that fp8 (one e4m3fn rounding per weight) is chosen only
+   * where it lets a faster plan fit (a better bound, less streamed, fewer components loaded, or the
+   * encoder resident or staged instead of streamed), never just because it loads fewer bytes; then
+   * decoding whole before tiles (larger tiles first), attention whole before chunks (larger first);
+   * fewer bytes loaded per job, and the smaller peak last.
    */
   public static final Comparator<Plan> FASTEST_FIRST =
       Comparator.comparingDouble(Plan::boundSecondsPerStep)
           .thenComparingLong(Plan::streamedBytesPerStep)
-          .thenComparingLong(Plan::loadedBytesPerJob)
+          .thenComparingInt(Plan::componentsLoadedPerJob)
           .thenComparing(Plan::t5)
           .thenComparing(Plan::clip)
           .thenComparing(Plan::autoencoder)
+          .thenComparing(p -> p.t5Storage() == StorageType.FP8)
           .thenComparingInt(p -> offFirst(p.decodeTile()))
           .thenComparingInt(p -> offFirst(p.attentionChunk()))
+          .thenComparingLong(Plan::loadedBytesPerJob)
           .thenComparingLong(Plan::predictedPeakBytes);
 
   /** Text-encoder and autoencoder residencies that make sense together. */
@@ -112,13 +121,15 @@ public final class Planner {
     StorageType storage = memory.workload().ditStorage();
     double computeSeconds = hardware.computeSeconds(memory.flopsPerStep());
     List<Plan> plans = new ArrayList<>();
-    for (Encoders e : ENCODERS) {
-      for (int tile : tiles(memory)) {
-        for (int chunk : chunks(memory)) {
-          Shape shape = new Shape(memory, hardware, computeSeconds, e, tile, chunk);
-          plans.add(shape.plan(DitResidency.all(dit, storage)));
-          plans.add(shape.plan(DitResidency.none(dit, storage)));
-          plans.add(shape.plan(shape.mostResidentFitting(usable)));
+    for (MemoryModel variant : memory.textStorageVariants()) {
+      for (Encoders e : ENCODERS) {
+        for (int tile : tiles(variant)) {
+          for (int chunk : chunks(variant)) {
+            Shape shape = new Shape(variant, hardware, computeSeconds, e, tile, chunk);
+            plans.add(shape.plan(DitResidency.all(dit, storage)));
+            plans.add(shape.plan(DitResidency.none(dit, storage)));
+            plans.add(shape.plan(shape.mostResidentFitting(usable)));
+          }
         }
       }
     }
@@ -156,6 +167,7 @@ public final class Planner {
       return new Plan(
           dit,
           encoders.t5(),
+          memory.workload().textStorage(),
           encoders.clip(),
           encoders.autoencoder(),
           tile,
@@ -279,7 +291,8 @@ public final class Planner {
           + ByteSize.gb(p.loadedBytesPerJob() - chosen.loadedBytesPerJob())
           + " more per job";
     }
-    return "fits, but ranks after the chosen plan (more tiling or chunking)";
+    return "fits, but ranks after the chosen plan (a slower residency, fp8 text matrices, more"
+        + " tiling or chunking)";
   }
 
   /** Ranks 0 (off) first, then larger values first. */

@@ -11,6 +11,10 @@ import java.util.Objects;
  *     (widened to fp16 right before use) or fp16
  * @param storedBlocks the blocks as a checkpoint really stores them, which then size them instead
  *     of {@code ditStorage} (a mixed checkpoint); null to size them by {@code ditStorage}
+ * @param adapters the job's LoRA adapters
+ * @param textStorage storage of the first text encoder's layer matrices on the device: fp16 (as
+ *     computed) or fp8 (e4m3fn with a scale per matrix, widened layer by layer right before use),
+ *     for a family whose memory model offers it (NewBie's Gemma 3); FLUX's T5 is always fp16
  */
 public record Workload(
     int width,
@@ -18,7 +22,19 @@ public record Workload(
     int batch,
     StorageType ditStorage,
     StoredBlocks storedBlocks,
-    AdapterLoad adapters) {
+    AdapterLoad adapters,
+    StorageType textStorage) {
+
+  /** The first text encoder's matrices in 16 bits. */
+  public Workload(
+      int width,
+      int height,
+      int batch,
+      StorageType ditStorage,
+      StoredBlocks storedBlocks,
+      AdapterLoad adapters) {
+    this(width, height, batch, ditStorage, storedBlocks, adapters, StorageType.COMPUTE);
+  }
 
   /** No LoRA adapters. */
   public Workload(
@@ -47,6 +63,12 @@ public record Workload(
               + ditStorage.label()
               + " (bf16 and fp32 checkpoints are widened or narrowed to fp16 on the host)");
     }
+    Objects.requireNonNull(textStorage, "textStorage");
+    if (textStorage != StorageType.FP8 && textStorage != StorageType.FP16) {
+      throw new IllegalArgumentException(
+          "the text encoder's matrices are stored on the device as fp8 or fp16, got "
+              + textStorage.label());
+    }
   }
 
   /** One fp8 image of {@code width x height}: how the fleet runs jobs. */
@@ -56,7 +78,12 @@ public record Workload(
 
   /** This workload with LoRA adapters. */
   public Workload withAdapters(AdapterLoad load) {
-    return new Workload(width, height, batch, ditStorage, storedBlocks, load);
+    return new Workload(width, height, batch, ditStorage, storedBlocks, load, textStorage);
+  }
+
+  /** This workload with the first text encoder's matrices stored as {@code storage}. */
+  public Workload withTextStorage(StorageType storage) {
+    return new Workload(width, height, batch, ditStorage, storedBlocks, adapters, storage);
   }
 
   public long pixels() {

@@ -58,6 +58,42 @@ class NewbieMemoryModelTest {
     assertEquals(0, HELD.streamingBufferBytes(DitResidency.all(SMALL.dit(), StorageType.FP8)));
   }
 
+  /**
+   * Gemma's layer matrices in fp8: q and o 8 x 6, k and v 4 x 6, gate, up and down 8 x 6 (288
+   * weights, a byte each, and 7 float32 scales), the norm vectors (4 x 6 + 2 x 4) in fp16; the
+   * embedding (10 x 6) stays fp16. Its phase adds one layer's matrices widened to fp16 and the
+   * lookup's int64 indices of the largest (48 weights).
+   */
+  @Test
+  void gemmasMatricesInFp8AreABytePerWeightWidenedPerLayer() {
+    NewbieMemoryModel fp8 =
+        SMALL.memoryModel(
+            new Workload(16, 16, 1, StorageType.FP8).withTextStorage(StorageType.FP8),
+            EngineProfile.DJL_EAGER);
+    assertEquals(288, SMALL.gemma().layerMatrixParams());
+    assertEquals(32, SMALL.gemma().layerVectorParams());
+    assertEquals(48, SMALL.gemma().largestLayerMatrix());
+    assertEquals(288 + 7 * 4 + 32 * 2, fp8.gemmaLayerBytes());
+    assertEquals((288 + 32) * 2, HELD.gemmaLayerBytes());
+    assertEquals(60 * 2 + 3 * 380, fp8.t5Bytes());
+    assertEquals(SMALL.gemma().params() * 2, HELD.t5Bytes());
+    assertEquals(fp8.t5Bytes(), fp8.gemmaWeightBytes(Residency.STAGED));
+    assertEquals(60 * 2 + 2 * 380, fp8.gemmaWeightBytes(Residency.STREAMED));
+    assertEquals(288 * 2 + 8 * 48, fp8.gemmaWideningBytes());
+    assertEquals(0, HELD.gemmaWideningBytes());
+    assertEquals(
+        fp8.gemmaWideningBytes() + fp8.gemmaActivationBytes(),
+        fp8.firstTextPhaseBytes(Residency.RESIDENT));
+    // The planner weighs both storages, this model's first.
+    List<MemoryModel> variants = HELD.textStorageVariants();
+    assertEquals(2, variants.size());
+    assertEquals(StorageType.FP16, variants.get(0).workload().textStorage());
+    assertEquals(StorageType.FP8, variants.get(1).workload().textStorage());
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> new Workload(16, 16, 1, StorageType.FP8).withTextStorage(StorageType.BF16));
+  }
+
   @Test
   void guidanceDoublesTheDenoisersBatch() {
     assertEquals(2, HELD.denoiserBatch());

@@ -196,6 +196,31 @@ class PlannerTest {
         2 * 11_840_337_920L - 19 * 2 * 92_672L - 38 * 2 * 34_048L, m16.streamedBytesPerStep(none));
   }
 
+  /**
+   * NewBie at 1024², fp8 blocks: with room to spare Gemma stays in 16 bits (fp8 buys nothing
+   * there); in 12 GiB fp16 Gemma can only be staged, fp8 Gemma fits resident beside everything, so
+   * the planner stores Gemma in fp8 and loads nothing per job; in 8 GiB neither storage lets Gemma
+   * out of streaming, so it streams in 16 bits.
+   */
+  @Test
+  void newbieStoresGemmaInFp8OnlyWhereItLetsAFasterPlanFit() {
+    Workload w = new Workload(1024, 1024, 1, StorageType.FP8);
+    Plan roomy = Planner.plan(NewbieDims.NEWBIE, w, 64L << 30, Hardware.DEFAULT).chosen();
+    assertEquals(Residency.RESIDENT, roomy.t5());
+    assertEquals(StorageType.FP16, roomy.t5Storage());
+    Plan twelve = Planner.plan(NewbieDims.NEWBIE, w, 12L << 30, Hardware.DEFAULT).chosen();
+    assertEquals(Residency.RESIDENT, twelve.t5());
+    assertEquals(StorageType.FP8, twelve.t5Storage());
+    assertTrue(twelve.name().contains("+text-fp8"), twelve.name());
+    assertEquals(0, twelve.loadedBytesPerJob());
+    Plan eight = Planner.plan(NewbieDims.NEWBIE, w, 8L << 30, Hardware.DEFAULT).chosen();
+    assertEquals(Residency.STREAMED, eight.t5());
+    assertEquals(StorageType.FP16, eight.t5Storage());
+    // FLUX's T5 has one storage.
+    Plan flux = dev(12 * GIB).chosen();
+    assertEquals(StorageType.FP16, flux.t5Storage());
+  }
+
   @Test
   void fusedAttentionNeedsNoChunks() {
     Workload w = Workload.of(2048, 2048);
