@@ -244,7 +244,13 @@ public final class NewbieLoraFiles {
     try (var entries = Files.list(FIXTURE)) {
       for (Path p : (Iterable<Path>) entries::iterator) {
         String name = p.getFileName().toString();
-        if (!name.equals("transformer")) {
+        if (name.equals("vae")) {
+          // SOURCE.json names a path above the fixture: link the autoencoder it names instead.
+          Files.createDirectories(dir.resolve("vae"));
+          Files.copy(p.resolve("config.json"), dir.resolve("vae/config.json"));
+          Files.createSymbolicLink(
+              dir.resolve("vae/ae.safetensors"), NewbieFixture.VAE.toAbsolutePath());
+        } else if (!name.equals("transformer")) {
           Files.createSymbolicLink(dir.resolve(name), p.toAbsolutePath());
         }
       }
