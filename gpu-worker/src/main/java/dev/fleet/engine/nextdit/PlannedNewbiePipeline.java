@@ -398,6 +398,9 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
         byte[] rgb = NewbiePipeline.toRgb(pixels.toFloatArray(), spec.width(), spec.height());
         Map<String, String> pngText = NewbiePipeline.pngText(request);
         pngText.put("model", spec.model());
+        if (!spec.loras().isEmpty()) {
+          pngText.put("loras", spec.lorasText());
+        }
         byte[] png = PngEncoder.encode(rgb, spec.width(), spec.height(), pngText);
         return new PlannedGeneration(
             new GeneratedImage(spec, spec.width(), spec.height(), rgb, png),
