@@ -3,6 +3,7 @@ package dev.fleet.engine.nextdit;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fleet.engine.safetensors.TensorStore;
+import dev.fleet.model.memory.NextDitDims;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -120,6 +121,22 @@ public record NextDitParams(
       hidden = (long) (ffnDimMultiplier * hidden);
     }
     return (int) (multipleOf * ((hidden + multipleOf - 1) / multipleOf));
+  }
+
+  /** The planner's view of these dimensions. */
+  public NextDitDims dims() {
+    return new NextDitDims(
+        patchSize,
+        inChannels,
+        dim,
+        nLayers,
+        nRefinerLayers,
+        nHeads,
+        nKvHeads,
+        ffnDim(),
+        capFeatDim,
+        clipTextDim,
+        axesDims);
   }
 
   /** Width of one patch token: {@code patch² · C}. */

@@ -24,6 +24,7 @@ import dev.fleet.engine.nn.Shapes;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
+import dev.fleet.model.memory.NextDitDims;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -470,14 +471,19 @@ public final class NextDitTransformer implements AutoCloseable {
    * feed_forward.w1/w2/w3} and (modulated blocks) {@code adaLN_modulation.1}, and the final layer.
    */
   public static DitLinears loraLayers(NextDitParams p) {
+    return loraLayers(p.dims());
+  }
+
+  /** As {@link #loraLayers(NextDitParams)}, from the planner's view of the dimensions. */
+  public static DitLinears loraLayers(NextDitDims p) {
     int a = p.adalnDim();
     int d = p.dim();
     int f = p.ffnDim();
-    int qkv = (p.nHeads() + 2 * p.nKvHeads()) * p.headDim();
-    int attended = p.nHeads() * p.headDim();
+    int qkv = (p.heads() + 2 * p.kvHeads()) * p.headDim();
+    int attended = p.heads() * p.headDim();
     Map<String, int[]> s = new LinkedHashMap<>();
     s.put("x_embedder", new int[] {d, p.patchDim()});
-    s.put("t_embedder.mlp.0", new int[] {a, NextDitParams.TIME_FREQ_DIM});
+    s.put("t_embedder.mlp.0", new int[] {a, NextDitDims.TIME_FREQ_DIM});
     s.put("t_embedder.mlp.2", new int[] {a, a});
     s.put("clip_text_pooled_proj.1", new int[] {a, p.clipTextDim()});
     s.put("time_text_embed.1", new int[] {a, 2 * a});
@@ -485,10 +491,15 @@ public final class NextDitTransformer implements AutoCloseable {
     s.put("final_layer.adaLN_modulation.1", new int[] {d, a});
     s.put("final_layer.linear", new int[] {p.patchDim(), d});
     List<String> blocks = new ArrayList<>();
-    for (int i = 0; i < p.nRefinerLayers(); i++) {
+    for (int i = 0; i < p.refinerLayers(); i++) {
       blocks.add("context_refiner." + i);
     }
-    blocks.addAll(streamableNames(p));
+    for (int i = 0; i < p.refinerLayers(); i++) {
+      blocks.add("noise_refiner." + i);
+    }
+    for (int i = 0; i < p.layers(); i++) {
+      blocks.add("layers." + i);
+    }
     for (String b : blocks) {
       s.put(b + ".attention.qkv", new int[] {qkv, d});
       s.put(b + ".attention.out", new int[] {d, attended});
@@ -501,9 +512,9 @@ public final class NextDitTransformer implements AutoCloseable {
     }
     return DitLinears.of(
         "NewBie-image (Next-DiT: "
-            + p.nLayers()
+            + p.layers()
             + " joint layers, "
-            + p.nRefinerLayers()
+            + p.refinerLayers()
             + " noise- and context-refiner blocks, hidden "
             + d
             + ")",

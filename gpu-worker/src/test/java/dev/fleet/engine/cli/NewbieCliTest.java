@@ -316,6 +316,49 @@ class NewbieCliTest {
     ImageAssert.assertClose(reference, adapted, "generate --lora vs the merged model");
   }
 
+  /**
+   * plan --lora on the fixture prices the adapters as for FLUX: their factors in the compute dtype
+   * (rank 3 beside each of the Next-DiT's 42 linear layers, 2 bytes a value) plus their (tokens,
+   * rank) intermediate, all in the denoising phase's peak.
+   */
+  @Test
+  void planPricesTheLorasAdapters() throws Exception {
+    Path lora = NewbieLoraFiles.comfy(83, 0.1f).write(tmp.resolve("style.safetensors"));
+    List<String> base =
+        List.of(
+            "plan",
+            "--model",
+            FIXTURE.toString(),
+            "--budget",
+            "1GiB",
+            "--width",
+            "64",
+            "--height",
+            "64");
+    Result without = run(base.toArray(String[]::new));
+    List<String> with = new ArrayList<>(base);
+    with.addAll(List.of("--lora", lora + ":0.5"));
+    Result r = run(with.toArray(String[]::new));
+    assertEquals(0, without.code(), without.err());
+    assertEquals(0, r.code(), r.err());
+    JsonNode a = without.json();
+    JsonNode b = r.json();
+    long factors = 0;
+    for (int[] s : NewbieLoraFiles.shapes().values()) {
+      factors += 3L * (s[0] + s[1]) * 2;
+    }
+    System.out.println(
+        "plan newbie-tiny --lora: loraBytes " + b.get("loraBytes") + ", factors " + factors);
+    assertEquals(0, a.get("loraBytes").asLong());
+    assertTrue(b.get("loraBytes").asLong() > factors, r.out());
+    String denoise = dev.fleet.model.memory.Phase.DENOISE.label();
+    assertEquals(
+        b.get("loraBytes").asLong(),
+        b.get("phasePeakBytes").get(denoise).asLong()
+            - a.get("phasePeakBytes").get(denoise).asLong(),
+        "the adapters are part of the denoising phase's peak");
+  }
+
   /** A FLUX LoRA given to NewBie is refused, saying so, before anything is drawn. */
   @Test
   void generateRefusesAFluxLora() throws Exception {
