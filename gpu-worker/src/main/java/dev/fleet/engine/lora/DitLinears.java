@@ -25,14 +25,6 @@ public final class DitLinears {
   }
 
   /**
-   * A model no LoRA may adapt (a family whose denoiser takes no adapters yet): every adapter is
-   * refused, naming its first layer.
-   */
-  public static DitLinears none() {
-    return new DitLinears("a model that takes no LoRA adapters", false);
-  }
-
-  /**
    * The layers of another family's DiT, which takes no CLIP text-encoder updates.
    *
    * @param model the model in words, for messages (e.g. {@code NewBie-image (Next-DiT, 36 layers)})

@@ -228,6 +228,43 @@ class NextDitLoraTest {
     assertTrue(e.getMessage().contains("this model is NewBie-image"), e.getMessage());
   }
 
+  /**
+   * CLIP-L text-encoder keys (kohya's lora_te1_) beside NewBie's layers: NewBie's text encoders
+   * (Gemma 3, Jina CLIP) take no LoRA, so the file is refused naming the module, not half applied.
+   */
+  @Test
+  void textEncoderKeysAreRefusedForNewbie() {
+    Map<String, int[]> shapes = new java.util.LinkedHashMap<>(NewbieLoraFiles.shapes());
+    LoraFiles f = new LoraFiles(63, 0.1f, shapes);
+    f.module(
+        "lora_unet_layers_0_attention_out.lora_down.weight",
+        "lora_unet_layers_0_attention_out.lora_up.weight",
+        null,
+        Float.NaN,
+        2,
+        32,
+        32,
+        "layers.0.attention.out",
+        0,
+        false,
+        Double.NaN);
+    f.raw(
+        "lora_te1_text_model_encoder_layers_0_mlp_fc1.lora_down.weight",
+        new long[] {2, 768},
+        new float[2 * 768]);
+    f.raw(
+        "lora_te1_text_model_encoder_layers_0_mlp_fc1.lora_up.weight",
+        new long[] {3072, 2},
+        new float[3072 * 2]);
+    LoraAdapter a = LoraReader.read(f.write(tmp.resolve("with-te.safetensors")));
+    UnsupportedLoraException e =
+        assertThrows(
+            UnsupportedLoraException.class, () -> NextDitTransformer.loraLayers(params).check(a));
+    assertTrue(
+        e.getMessage().contains("lora_te1_text_model_encoder_layers_0_mlp_fc1"), e.getMessage());
+    assertTrue(e.getMessage().contains("CLIP text encoder"), e.getMessage());
+  }
+
   private void checkFormat(String label, LoraFiles files, LoraFormat format, double strength) {
     try {
       LoraAdapter a = LoraReader.read(files.write(tmp.resolve(label + ".safetensors")));
