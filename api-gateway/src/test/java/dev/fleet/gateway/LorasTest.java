@@ -126,6 +126,30 @@ class LorasTest {
     submit("{\"prompt\":\"a fox\"}").statusCode(202).body("spec.loras.size()", equalTo(0));
   }
 
+  /**
+   * A NewBie-image job takes a NewBie LoRA (kohya's names of the Next-DiT's layers) as a FLUX job
+   * takes a FLUX one: the library lists it usable and the job carries it to the worker.
+   */
+  @Test
+  void aNewbieJobTakesANewbieLora() throws IOException {
+    write(
+        library.dir().resolve("newbie-style.safetensors"),
+        kohya("lora_unet_layers_0_attention_qkv", 4));
+    given()
+        .get("/v1/loras")
+        .then()
+        .statusCode(200)
+        .body("loras.find { it.name == 'newbie-style' }.usable", equalTo(true));
+    submit(
+            "{\"prompt\":\"<character_1>a girl</character_1>\",\"model\":\"newbie\","
+                + "\"width\":512,\"height\":512,"
+                + "\"loras\":[{\"name\":\"newbie-style\",\"strength\":0.8}]}")
+        .statusCode(202)
+        .body("spec.model", equalTo("newbie"))
+        .body("spec.loras[0].name", equalTo("newbie-style"))
+        .body("spec.loras[0].strength", equalTo(0.8f));
+  }
+
   @Test
   void aJobIsPlannedWithItsLoras() throws IOException {
     // rank 64 on every double block's qkv of flux-dev (3072 -> 9216): ~75 MiB of fp16 factors.

@@ -143,6 +143,19 @@ public record GenerationSpec(
   }
 
   /**
+   * The job's LoRAs as {@code name:strength}, comma-separated, in the order applied ("" when none):
+   * the {@code loras} text chunk of the image.
+   */
+  public String lorasText() {
+    StringBuilder text = new StringBuilder();
+    for (LoraRef l : loras) {
+      text.append(text.isEmpty() ? "" : ", ").append(l.name()).append(':');
+      text.append(l.strengthText());
+    }
+    return text.toString();
+  }
+
+  /**
    * The text chunk image tools read ("parameters", in the form A1111/ComfyUI users know): the
    * prompt, then one line of settings.
    */

@@ -20,7 +20,8 @@ public final class EngineMain {
   private final PrintStream out;
   private final PrintStream err;
 
-  EngineMain(PrintStream out, PrintStream err) {
+  /** The CLI writing its results to {@code out} and its messages to {@code err}. */
+  public EngineMain(PrintStream out, PrintStream err) {
     this.out = out;
     this.err = err;
   }
@@ -36,7 +37,13 @@ public final class EngineMain {
     System.exit(new EngineMain(System.out, System.err).run(argv));
   }
 
-  int run(String... argv) {
+  /**
+   * Runs one command line, as {@code ./fleet engine ARGS} does, without exiting (other modules'
+   * tests compare their results with the CLI's).
+   *
+   * @return the exit status
+   */
+  public int run(String... argv) {
     if (argv.length == 0
         || argv[0].equals("help")
         || argv[0].equals("--help")

@@ -17,7 +17,6 @@ import dev.fleet.model.memory.AdapterLoad;
 import dev.fleet.model.memory.ByteSize;
 import dev.fleet.model.memory.DitResidency;
 import dev.fleet.model.memory.EngineProfile;
-import dev.fleet.model.memory.FluxDims;
 import dev.fleet.model.memory.Hardware;
 import dev.fleet.model.memory.MemoryModel;
 import dev.fleet.model.memory.ModelDims;
@@ -130,9 +129,19 @@ final class PlanCommand implements EngineCommand {
             "plan: --dit-storage needs --model DIR (a --synthetic preset is planned with --storage)");
       }
       String name = synthetic;
-      dims =
+      ModelFamily family =
           ModelFamilies.withPreset(name)
-              .flatMap(f -> f.preset(name))
+              .orElseThrow(
+                  () ->
+                      new UsageException(
+                          "plan: --synthetic "
+                              + name
+                              + " is not a preset (known: "
+                              + String.join(", ", ModelFamilies.presetNames())
+                              + ")"));
+      dims =
+          family
+              .preset(name)
               .orElseThrow(
                   () ->
                       new UsageException(
@@ -142,20 +151,7 @@ final class PlanCommand implements EngineCommand {
                               + String.join(", ", ModelFamilies.presetNames())
                               + ")"));
       storage = StorageType.FP8;
-      var d = dims.dit();
-      linears =
-          !(dims instanceof FluxDims)
-              ? DitLinears.none()
-              : DitLinears.of(
-                  d.inChannels(),
-                  d.outChannels(),
-                  d.vecInDim(),
-                  d.contextInDim(),
-                  d.hiddenSize(),
-                  (int) (d.hiddenSize() * d.mlpRatio()),
-                  d.depth(),
-                  d.depthSingleBlocks(),
-                  d.guidanceEmbed());
+      linears = family.loraTargets(dims);
     } else {
       if (modelOptions.model == null && System.getProperty("fleet.default.model") == null) {
         throw new UsageException(
@@ -171,7 +167,7 @@ final class PlanCommand implements EngineCommand {
       stored = storage == family.ditStorage(location) ? family.storedBlocks(location) : null;
       if (!loraOptions.isEmpty()) {
         if (family != ModelFamilies.DEFAULT) {
-          linears = DitLinears.none();
+          linears = family.loraTargets(dims);
         } else {
           ModelDirectory model = modelOptions.resolve();
           try (var store = model.openTransformer()) {

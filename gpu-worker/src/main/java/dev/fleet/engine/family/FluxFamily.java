@@ -1,6 +1,7 @@
 package dev.fleet.engine.family;
 
 import dev.fleet.engine.checkpoint.UnrecognisedCheckpointException;
+import dev.fleet.engine.lora.DitLinears;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.model.ModelDimsReader;
 import dev.fleet.engine.model.ModelDirectory;
@@ -62,6 +63,22 @@ final class FluxFamily implements ModelFamily {
   @Override
   public FluxDims dims(ModelLocation model) {
     return ModelDimsReader.read(resolve(model));
+  }
+
+  /** BFL's layers of a DiT of these dimensions. */
+  @Override
+  public DitLinears loraTargets(ModelDims dims) {
+    var d = ((FluxDims) dims).dit();
+    return DitLinears.of(
+        d.inChannels(),
+        d.outChannels(),
+        d.vecInDim(),
+        d.contextInDim(),
+        d.hiddenSize(),
+        (int) (d.hiddenSize() * d.mlpRatio()),
+        d.depth(),
+        d.depthSingleBlocks(),
+        d.guidanceEmbed());
   }
 
   @Override

@@ -1,5 +1,6 @@
 package dev.fleet.engine.family;
 
+import dev.fleet.engine.lora.DitLinears;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.model.ModelLocation;
 import dev.fleet.engine.pipeline.ExecutionOptions;
@@ -37,6 +38,12 @@ public interface ModelFamily {
 
   /** The planner's view of a model directory of this family, read from its headers and configs. */
   ModelDims dims(ModelLocation model);
+
+  /**
+   * The denoiser's linear layers a LoRA may adapt in a model of these dimensions (this family's
+   * {@link #preset} or {@link #dims}), for the planner to price a job's adapters by.
+   */
+  DitLinears loraTargets(ModelDims dims);
 
   /** How the denoiser's blocks would sit on the device, from the dtypes its checkpoint stores. */
   StorageType ditStorage(ModelLocation model);

@@ -1,8 +1,10 @@
 package dev.fleet.engine.family;
 
+import dev.fleet.engine.lora.DitLinears;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.model.ModelLocation;
 import dev.fleet.engine.nextdit.NewbieDirectory;
+import dev.fleet.engine.nextdit.NextDitTransformer;
 import dev.fleet.engine.nextdit.PlannedNewbiePipeline;
 import dev.fleet.engine.pipeline.ExecutionOptions;
 import dev.fleet.engine.weights.ComputeTarget;
@@ -44,6 +46,12 @@ final class NewbieFamily implements ModelFamily {
   @Override
   public NewbieDims dims(ModelLocation model) {
     return resolve(model).dims();
+  }
+
+  /** The Next-DiT's layers ({@link NextDitTransformer#loraLayers}). */
+  @Override
+  public DitLinears loraTargets(ModelDims dims) {
+    return NextDitTransformer.loraLayers(((NewbieDims) dims).nextDit());
   }
 
   /**

@@ -5,25 +5,35 @@ import dev.fleet.model.memory.DitDims;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** The (out, in) shape of every linear layer of a FLUX DiT a LoRA may adapt, by BFL name. */
+/**
+ * The (out, in) shape of every linear layer of a DiT a LoRA may adapt, by the model's own layer
+ * name (BFL's for FLUX, NewBie's for the Next-DiT), and whether the model's text encoder takes the
+ * adapters' CLIP updates.
+ */
 public final class DitLinears {
   private final Map<String, int[]> shapes = new LinkedHashMap<>();
-  private final int depth;
-  private final int depthSingle;
-  private final boolean guidance;
 
-  private DitLinears(int depth, int depthSingle, boolean guidance) {
-    this.depth = depth;
-    this.depthSingle = depthSingle;
-    this.guidance = guidance;
+  /** The model in words, for messages: its family and size. */
+  private final String model;
+
+  /** Whether CLIP text-encoder updates ({@link LoraPatch#CLIP}) apply to this model. */
+  private final boolean clipAdapters;
+
+  private DitLinears(String model, boolean clipAdapters) {
+    this.model = model;
+    this.clipAdapters = clipAdapters;
   }
 
   /**
-   * A model no LoRA may adapt (a family whose denoiser takes no adapters yet): every adapter is
-   * refused, naming its first layer.
+   * The layers of another family's DiT, which takes no CLIP text-encoder updates.
+   *
+   * @param model the model in words, for messages (e.g. {@code NewBie-image (Next-DiT, 36 layers)})
+   * @param shapes layer name to {out, in}
    */
-  public static DitLinears none() {
-    return new DitLinears(0, 0, false);
+  public static DitLinears of(String model, Map<String, int[]> shapes) {
+    DitLinears l = new DitLinears(model, false);
+    shapes.forEach((k, v) -> l.put(k, v[0], v[1]));
+    return l;
   }
 
   public static DitLinears of(FluxParams p) {
@@ -50,7 +60,16 @@ public final class DitLinears {
       int depth,
       int depthSingle,
       boolean guidance) {
-    DitLinears l = new DitLinears(depth, depthSingle, guidance);
+    DitLinears l =
+        new DitLinears(
+            "FLUX ("
+                + depth
+                + " double and "
+                + depthSingle
+                + " single blocks"
+                + (guidance ? "" : ", no guidance embedder")
+                + ")",
+            true);
     l.put("img_in", h, inChannels);
     l.put("txt_in", h, contextInDim);
     l.put("time_in.in_layer", h, DitDims.TIME_EMBED_DIM);
@@ -91,6 +110,16 @@ public final class DitLinears {
     return shapes.get(module);
   }
 
+  /** The family whose DiT alone has a layer of this name, or null. */
+  private static String familyOf(String module) {
+    boolean flux = BflModules.isLinear(module);
+    boolean nextDit = NextDitModules.isLinear(module);
+    if (flux == nextDit) {
+      return null;
+    }
+    return flux ? "FLUX" : "NewBie-image (Next-DiT)";
+  }
+
   /**
    * Checks that every update of {@code adapter} fits a layer of this model.
    *
@@ -99,10 +128,22 @@ public final class DitLinears {
   public void check(LoraAdapter adapter) {
     for (LoraPatch p : adapter.patches()) {
       if (p.isClip()) {
-        continue; // the text encoder's, checked against CLIP
+        if (clipAdapters) {
+          continue; // the text encoder's, checked against CLIP
+        }
+        throw new UnsupportedLoraException(
+            "LoRA "
+                + adapter.name()
+                + ": "
+                + p.source()
+                + " adapts a CLIP text encoder, which this model does not take LoRA updates for"
+                + " (this model is "
+                + model
+                + "; only its DiT takes adapters)");
       }
       int[] s = shapes.get(p.module());
       if (s == null) {
+        String family = familyOf(p.module());
         throw new UnsupportedLoraException(
             "LoRA "
                 + adapter.name()
@@ -110,12 +151,9 @@ public final class DitLinears {
                 + p.source()
                 + " adapts "
                 + p.module()
-                + ", which this model does not have ("
-                + depth
-                + " double and "
-                + depthSingle
-                + " single blocks"
-                + (guidance ? "" : ", no guidance embedder")
+                + (family == null ? "" : ", a layer of " + family + " (a " + family + " LoRA?)")
+                + ", which this model does not have (this model is "
+                + model
                 + ")");
       }
       if (p.rowOffset() + p.out() > s[0] || p.in() > s[1]) {

@@ -2,6 +2,7 @@ package dev.fleet.engine.lora;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.util.Iterator;
 import java.util.Map;
@@ -10,10 +11,16 @@ import java.util.Map;
  * PEFT's adapter configuration as diffusers writes it into a safetensors header ({@code
  * lora_adapter_metadata}: JSON with {@code r}, {@code lora_alpha}, optionally {@code rank_pattern}
  * and {@code alpha_pattern}, the keys bare or under {@code transformer.}): the scale of modules
- * without an {@code .alpha} tensor.
+ * without an {@code .alpha} tensor. Failing that, NewbieLoraTrainer's flat {@code lora_rank} and
+ * {@code lora_alpha} header entries.
  */
 final class LoraMetadata {
   static final String KEY = "lora_adapter_metadata";
+
+  /** NewbieLoraTrainer's flat header entries: the rank and alpha of every module. */
+  static final String FLAT_RANK = "lora_rank";
+
+  static final String FLAT_ALPHA = "lora_alpha";
 
   private final JsonNode config;
 
@@ -25,7 +32,7 @@ final class LoraMetadata {
   static LoraMetadata of(Map<String, String> header, String file) {
     String json = header.get(KEY);
     if (json == null) {
-      return null;
+      return flat(header, file);
     }
     try {
       JsonNode node = new ObjectMapper().readTree(json);
@@ -41,6 +48,37 @@ final class LoraMetadata {
       return m;
     } catch (IOException e) {
       throw new UnsupportedLoraException(file + ": header entry " + KEY + " is not JSON", e);
+    }
+  }
+
+  /**
+   * NewbieLoraTrainer's header: {@code lora_rank} and {@code lora_alpha} as plain string entries
+   * beside PEFT's state dict; null when the header has not both.
+   */
+  private static LoraMetadata flat(Map<String, String> header, String file) {
+    String rank = header.get(FLAT_RANK);
+    String alpha = header.get(FLAT_ALPHA);
+    if (rank == null || alpha == null) {
+      return null;
+    }
+    try {
+      ObjectNode config = new ObjectMapper().createObjectNode();
+      config.put("r", Double.parseDouble(rank.strip()));
+      config.put("lora_alpha", Double.parseDouble(alpha.strip()));
+      return new LoraMetadata(config);
+    } catch (NumberFormatException e) {
+      throw new UnsupportedLoraException(
+          file
+              + ": header entries "
+              + FLAT_RANK
+              + "="
+              + rank
+              + " and "
+              + FLAT_ALPHA
+              + "="
+              + alpha
+              + " are not numbers",
+          e);
     }
   }
 

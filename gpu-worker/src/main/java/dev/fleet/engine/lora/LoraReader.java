@@ -12,10 +12,13 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Reads a FLUX LoRA safetensors file in any of the {@link LoraFormat}s, recognised key by key, into
- * a {@link LoraAdapter} in BFL's layer names. Every key must be understood: a file with keys that
- * map to no layer (LoKr / LoHa, DoRA magnitudes, bias or norm differences, another model's layers,
- * T5 text-encoder adapters) is refused with the keys named, never applied in part.
+ * Reads a LoRA safetensors file for FLUX or NewBie-image's Next-DiT in any of the {@link
+ * LoraFormat}s, recognised key by key, into a {@link LoraAdapter} in the model's own layer names
+ * (BFL's for FLUX, NewBie's {@code models/model.py} names for the Next-DiT: a file is read as a
+ * Next-DiT LoRA when some module, past its prefix, names a Next-DiT block or embedder, see {@link
+ * NextDitModules}). Every key must be understood: a file with keys that map to no layer (LoKr /
+ * LoHa, DoRA magnitudes, bias or norm differences, another model's layers, T5 text-encoder
+ * adapters) is refused with the keys named, never applied in part.
  *
  * <p>CLIP text-encoder modules (kohya {@code
  * lora_te1_text_model_encoder_layers_N_self_attn_q_proj}, diffusers/PEFT {@code
@@ -95,8 +98,13 @@ public final class LoraReader {
           unknown.add(key); // two spellings of one factor
         }
       }
+      boolean nextDit = modules.keySet().stream().anyMatch(LoraReader::marksNextDit);
       for (Module m : modules.values()) {
-        resolve(m);
+        if (nextDit) {
+          resolveNextDit(m);
+        } else {
+          resolve(m);
+        }
         if (m.target == null) {
           unknown.addAll(m.keys.values());
         }
@@ -165,6 +173,64 @@ public final class LoraReader {
     return null;
   }
 
+  /** Module-name prefixes of the DiT in the layouts read, longest first. */
+  private static final String[] DIT_PREFIXES = {
+    "lora_transformer_",
+    "model.diffusion_model.",
+    "diffusion_model.",
+    "base_model.model.",
+    "transformer.",
+    "lora_unet_"
+  };
+
+  /** True when a module name, past any DiT prefix, names a layer of a Next-DiT. */
+  private static boolean marksNextDit(String n) {
+    return NextDitModules.marks(strip(n, DIT_PREFIXES));
+  }
+
+  /**
+   * Sets the module's Next-DiT target and format: kohya's {@code lora_unet_} underscored names,
+   * diffusers' Lumina 2 names (under {@code transformer.}, {@code base_model.model.}, {@code
+   * lora_transformer_} or bare), or NewBie's own names (under {@code diffusion_model.}, PEFT's
+   * {@code base_model.model.}, or bare).
+   */
+  private static void resolveNextDit(Module m) {
+    String n = m.name;
+    if (n.startsWith("lora_te") || n.startsWith("text_encoder")) {
+      set(m, clipTarget(n), n.startsWith("lora_te") ? LoraFormat.KOHYA : LoraFormat.DIFFUSERS);
+      return;
+    }
+    if (n.startsWith("lora_unet_")) {
+      String own = NextDitModules.fromUnderscored(n.substring("lora_unet_".length()));
+      set(m, own == null ? null : LoraTarget.whole(own), LoraFormat.KOHYA);
+      return;
+    }
+    if (n.startsWith("lora_transformer_")) {
+      set(
+          m,
+          NextDitModules.fromDiffusers(n.substring("lora_transformer_".length()), true),
+          LoraFormat.DIFFUSERS);
+      return;
+    }
+    if (m.keys.values().stream()
+        .allMatch(k -> k.endsWith(".down.weight") || k.endsWith(".up.weight"))) {
+      return; // .down/.up belong to FLUX XLabs' processors only
+    }
+    String bare =
+        strip(n, "model.diffusion_model.", "diffusion_model.", "base_model.model.", "transformer.");
+    // Under transformer. the names are diffusers' (ComfyUI also reads NewBie's own there).
+    boolean diffusers = n.startsWith("transformer.");
+    if (!diffusers && NextDitModules.isLinear(bare)) {
+      set(m, LoraTarget.whole(bare), LoraFormat.NATIVE);
+      return;
+    }
+    LoraTarget t = NextDitModules.fromDiffusers(bare, false);
+    if (t == null && NextDitModules.isLinear(bare)) {
+      t = LoraTarget.whole(bare);
+    }
+    set(m, t, LoraFormat.DIFFUSERS);
+  }
+
   /** Sets the module's BFL target and format from its spelling (null target: not understood). */
   private static void resolve(Module m) {
     String n = m.name;
@@ -196,7 +262,7 @@ public final class LoraReader {
       return; // .down/.up belong to XLabs' processors only
     }
     if (!bare.equals(n) || BflModules.isLinear(n)) {
-      set(m, BflModules.isLinear(bare) ? LoraTarget.whole(bare) : null, LoraFormat.BFL);
+      set(m, BflModules.isLinear(bare) ? LoraTarget.whole(bare) : null, LoraFormat.NATIVE);
       return;
     }
     String diffusers = strip(strip(n, "base_model.model."), "transformer.");
@@ -280,7 +346,7 @@ public final class LoraReader {
     }
     return new LoraPatch(
         m.target.module(),
-        (long) m.target.rowPart() * in,
+        m.target.rowOffset(in, out),
         rank,
         in,
         out,
@@ -374,6 +440,7 @@ public final class LoraReader {
         .anyMatch(k -> k.contains("dora_scale") || k.contains("lora_magnitude_vector"))) {
       return " (DoRA adapters are not supported, only LoRA)";
     }
-    return " (FLUX LoRAs in the kohya, diffusers/PEFT, XLabs and BFL/ComfyUI layouts are read)";
+    return " (FLUX LoRAs in the kohya, diffusers/PEFT, XLabs and BFL/ComfyUI layouts are read;"
+        + " NewBie (Next-DiT) LoRAs in the kohya, diffusers Lumina 2, PEFT and ComfyUI layouts)";
   }
 }

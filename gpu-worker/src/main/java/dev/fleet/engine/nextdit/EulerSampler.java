@@ -2,6 +2,7 @@ package dev.fleet.engine.nextdit;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import dev.fleet.engine.nn.Adapters;
 
 /**
  * NewBie's sampler ({@code transport}'s fixed-grid Euler ODE solver on the velocity, as {@code
@@ -52,6 +53,23 @@ public record EulerSampler(int steps, float shift, GuidedVelocity guidance) {
       NDArray capMask,
       NDArray pooled,
       StepListener listener) {
+    return sample(model, noise, capFeats, capMask, pooled, Adapters.NONE, listener);
+  }
+
+  /**
+   * As {@link #sample(NextDitTransformer, NDArray, NDArray, NDArray, NDArray, StepListener)}, the
+   * model with LoRA side paths in every pass.
+   *
+   * @param adapters the side paths by NewBie's layer names, or {@link Adapters#NONE}
+   */
+  public NDArray sample(
+      NextDitTransformer model,
+      NDArray noise,
+      NDArray capFeats,
+      NDArray capMask,
+      NDArray pooled,
+      Adapters adapters,
+      StepListener listener) {
     float[] t = grid();
     try (NDManager scope = NDManager.subManagerOf(noise)) {
       scope.tempAttachAll(noise, capFeats, capMask, pooled);
@@ -60,7 +78,8 @@ public record EulerSampler(int steps, float shift, GuidedVelocity guidance) {
         try (NDManager stepScope = scope.newSubManager()) {
           NDArray time = stepScope.full(new ai.djl.ndarray.types.Shape(2), t[k]);
           GuidedVelocity.Applied[] applied = new GuidedVelocity.Applied[1];
-          NDArray v = guidance.forward(model, x, time, capFeats, capMask, pooled, applied);
+          NDArray v =
+              guidance.forward(model, x, time, capFeats, capMask, pooled, adapters, applied);
           v.attach(stepScope);
           float dt = t[k + 1] - t[k];
           NDArray next = x.add(v.mul(dt));

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import dev.fleet.engine.flux.AttentionKernel;
 import dev.fleet.engine.flux.ChunkedAttention;
 import dev.fleet.engine.flux.RopeEmbedding;
+import dev.fleet.engine.nn.Adapters;
 import dev.fleet.engine.nn.Attention;
 import dev.fleet.engine.nn.Linear;
 import dev.fleet.engine.nn.ParameterLoader;
@@ -37,6 +38,20 @@ record GroupedAttention(
         h,
         kv,
         hd);
+  }
+
+  /** This attention with the adapters' side paths of {@code name.qkv} and {@code name.out}. */
+  GroupedAttention adapted(Adapters a, String name) {
+    return a == Adapters.NONE
+        ? this
+        : new GroupedAttention(
+            a.adapt(qkv, name + ".qkv"),
+            qNorm,
+            kNorm,
+            a.adapt(out, name + ".out"),
+            heads,
+            kvHeads,
+            headDim);
   }
 
   /**

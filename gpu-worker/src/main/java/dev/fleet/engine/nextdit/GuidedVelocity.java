@@ -2,6 +2,7 @@ package dev.fleet.engine.nextdit;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import dev.fleet.engine.nn.Adapters;
 
 /**
  * NewBie's classifier-free guidance ({@code forward_with_cfg} of the CLIP Next-DiT) over a batch of
@@ -37,6 +38,22 @@ public record GuidedVelocity(float scale, float cfgTrunc, float renormCfg) {
       NDArray capMask,
       NDArray pooled,
       Applied[] applied) {
+    return forward(model, x, t, capFeats, capMask, pooled, Adapters.NONE, applied);
+  }
+
+  /**
+   * As {@link #forward(NextDitTransformer, NDArray, NDArray, NDArray, NDArray, NDArray,
+   * Applied[])}, every pass with the LoRA side paths {@code adapters}.
+   */
+  public NDArray forward(
+      NextDitTransformer model,
+      NDArray x,
+      NDArray t,
+      NDArray capFeats,
+      NDArray capMask,
+      NDArray pooled,
+      Adapters adapters,
+      Applied[] applied) {
     if (x.getShape().get(0) != 2) {
       throw new IllegalArgumentException(
           "guidance needs a [cond, uncond] batch of 2, got " + x.getShape());
@@ -48,7 +65,7 @@ public record GuidedVelocity(float scale, float cfgTrunc, float renormCfg) {
       boolean guided = time < cfgTrunc;
       boolean clamped = false;
       if (guided) {
-        NDArray out = model.forward(x, t, capFeats, capMask, pooled);
+        NDArray out = model.forward(x, t, capFeats, capMask, pooled, adapters);
         NDArray cond = out.get("0:1");
         NDArray uncond = out.get("1:2");
         g = uncond.add(cond.sub(uncond).mul(scale));
@@ -67,7 +84,8 @@ public record GuidedVelocity(float scale, float cfgTrunc, float renormCfg) {
                 t.get("0:1"),
                 capFeats.get("0:1"),
                 capMask.get("0:1"),
-                pooled.get("0:1"));
+                pooled.get("0:1"),
+                adapters);
       }
       if (applied != null && applied.length > 0) {
         applied[0] = new Applied(guided, clamped);

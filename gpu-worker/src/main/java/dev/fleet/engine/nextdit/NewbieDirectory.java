@@ -9,7 +9,6 @@ import dev.fleet.engine.vae.VaeLoader;
 import dev.fleet.model.memory.GemmaDims;
 import dev.fleet.model.memory.JinaDims;
 import dev.fleet.model.memory.NewbieDims;
-import dev.fleet.model.memory.NextDitDims;
 import dev.fleet.model.memory.StorageType;
 import java.io.IOException;
 import java.io.InputStream;
@@ -154,18 +153,7 @@ public record NewbieDirectory(
     AutoEncoderParams ae = vaeParams();
     return new NewbieDims(
         name(),
-        new NextDitDims(
-            p.patchSize(),
-            p.inChannels(),
-            p.dim(),
-            p.nLayers(),
-            p.nRefinerLayers(),
-            p.nHeads(),
-            p.nKvHeads(),
-            p.ffnDim(),
-            p.capFeatDim(),
-            p.clipTextDim(),
-            p.axesDims()),
+        p.dims(),
         new GemmaDims(
             g.vocabSize(),
             g.hiddenSize(),

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.fleet.engine.flux.RopeEmbedding;
 import dev.fleet.engine.nn.Activations;
+import dev.fleet.engine.nn.Adapters;
 import dev.fleet.engine.nn.Linear;
 import dev.fleet.engine.nn.ParameterLoader;
 import dev.fleet.engine.nn.RmsNorm;
@@ -45,6 +46,26 @@ record NextDitBlock(
                 w.load("adaLN_modulation.1.weight", m, 4 * d, p.adalnDim()),
                 w.load("adaLN_modulation.1.bias", m, 4 * d))
             : null);
+  }
+
+  /**
+   * This block with the adapters' side paths of its linear layers, by NewBie's names under {@code
+   * name} (e.g. {@code layers.3}: {@code layers.3.attention.qkv}, {@code layers.3.feed_forward.w2},
+   * {@code layers.3.adaLN_modulation.1}); the weights are shared, so a resident, streamed or
+   * float8-widened block is adapted alike, in the compute dtype.
+   */
+  NextDitBlock adapted(Adapters a, String name) {
+    if (a == Adapters.NONE) {
+      return this;
+    }
+    return new NextDitBlock(
+        attention.adapted(a, name + ".attention"),
+        feedForward.adapted(a, name + ".feed_forward"),
+        attentionNorm1,
+        attentionNorm2,
+        ffnNorm1,
+        ffnNorm2,
+        modulation == null ? null : a.adapt(modulation, name + ".adaLN_modulation.1"));
   }
 
   private static RmsNorm norm(ParameterLoader w, String name, NDManager m, NextDitParams p) {

@@ -162,6 +162,22 @@ public record NextDitParams(
     return (int) (multipleOf * ((hidden + multipleOf - 1) / multipleOf));
   }
 
+  /** The planner's view of these dimensions. */
+  public NextDitDims dims() {
+    return new NextDitDims(
+        patchSize,
+        inChannels,
+        dim,
+        nLayers,
+        nRefinerLayers,
+        nHeads,
+        nKvHeads,
+        ffnDim(),
+        capFeatDim,
+        clipTextDim,
+        axesDims);
+  }
+
   /** Width of one patch token: {@code patch² · C}. */
   public int patchDim() {
     return patchSize * patchSize * inChannels;

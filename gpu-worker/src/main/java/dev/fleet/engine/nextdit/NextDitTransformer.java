@@ -9,10 +9,12 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.fleet.engine.flux.RopeEmbedding;
+import dev.fleet.engine.lora.DitLinears;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.HostToDevice;
 import dev.fleet.engine.memory.Widener;
 import dev.fleet.engine.nn.Activations;
+import dev.fleet.engine.nn.Adapters;
 import dev.fleet.engine.nn.BlockLease;
 import dev.fleet.engine.nn.BlockStore;
 import dev.fleet.engine.nn.LayerNorm;
@@ -23,6 +25,7 @@ import dev.fleet.engine.nn.Shapes;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
+import dev.fleet.model.memory.NextDitDims;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -293,6 +296,18 @@ public final class NextDitTransformer implements AutoCloseable {
    * @return (B, C, H, W) the velocity (data minus noise direction), in x's dtype on x's manager
    */
   public NDArray forward(NDArray x, NDArray t, NDArray capFeats, NDArray capMask, NDArray pooled) {
+    return forward(x, t, capFeats, capMask, pooled, Adapters.NONE);
+  }
+
+  /**
+   * One velocity prediction with LoRA side paths beside the linear layers they name (NewBie's
+   * names, as {@link #loraLayers} lists them); every other argument as for {@link #forward(NDArray,
+   * NDArray, NDArray, NDArray, NDArray)}. Each streamable block is adapted when it is leased, so
+   * resident, streamed and float8 blocks take the same side paths, in the compute dtype, and no
+   * weight is changed.
+   */
+  public NDArray forward(
+      NDArray x, NDArray t, NDArray capFeats, NDArray capMask, NDArray pooled, Adapters adapters) {
     Shape xs = x.getShape();
     int p = params.patchSize();
     if (xs.dimension() != 4
@@ -327,15 +342,20 @@ public final class NextDitTransformer implements AutoCloseable {
         maxCap = Math.max(maxCap, cl);
       }
       int seq = maxCap + nImg;
-      NDArray cond = conditioning(t, pooled.toType(dtype, false), dtype);
+      NDArray cond = conditioning(t, pooled.toType(dtype, false), dtype, adapters);
 
-      NDArray cap = capProj.forward(capNorm.forward(capFeats.toType(dtype, false)));
+      NDArray cap =
+          adapters
+              .adapt(capProj, "cap_embedder.1")
+              .forward(capNorm.forward(capFeats.toType(dtype, false)));
       NDArray img =
-          xEmbedder.forward(
-              x.toType(dtype, false)
-                  .reshape(b, c, hp, p, wp, p)
-                  .transpose(0, 2, 4, 3, 5, 1)
-                  .reshape(b, nImg, (long) p * p * c));
+          adapters
+              .adapt(xEmbedder, "x_embedder")
+              .forward(
+                  x.toType(dtype, false)
+                      .reshape(b, c, hp, p, wp, p)
+                      .transpose(0, 2, 4, 3, 5, 1)
+                      .reshape(b, nImg, (long) p * p * c));
 
       // RoPE tables: caption rows (i, 0, 0), image tokens (cap_len, r, c), padding (0, 0, 0);
       // caption rows past cap_len get no rotation at all in the context refiner.
@@ -376,8 +396,12 @@ public final class NextDitTransformer implements AutoCloseable {
       NDArray jointKeyBias = scope.create(jointBias, new Shape(b, 1, 1, seq)).toType(dtype, false);
 
       // Each block's input is dead once it has run: free it rather than at the end of the pass.
-      for (NextDitBlock block : contextRefiner) {
-        NDArray next = block.forward(cap, capRope, capBias, null, attentionChunk);
+      for (int i = 0; i < contextRefiner.size(); i++) {
+        NDArray next =
+            contextRefiner
+                .get(i)
+                .adapted(adapters, "context_refiner." + i)
+                .forward(cap, capRope, capBias, null, attentionChunk);
         cap.close();
         cap = next;
       }
@@ -385,7 +409,11 @@ public final class NextDitTransformer implements AutoCloseable {
       for (int i = 0; i < refiners; i++) {
         NDArray next;
         try (BlockLease<NextDitBlock> block = block(i)) {
-          next = block.block().forward(img, imgRope, null, cond, attentionChunk);
+          next =
+              block
+                  .block()
+                  .adapted(adapters, "noise_refiner." + i)
+                  .forward(img, imgRope, null, cond, attentionChunk);
         }
         img.close();
         img = next;
@@ -406,14 +434,26 @@ public final class NextDitTransformer implements AutoCloseable {
       for (int i = 0; i < params.nLayers(); i++) {
         NDArray next;
         try (BlockLease<NextDitBlock> block = block(refiners + i)) {
-          next = block.block().forward(h, jointRope, jointKeyBias, cond, attentionChunk);
+          next =
+              block
+                  .block()
+                  .adapted(adapters, "layers." + i)
+                  .forward(h, jointRope, jointKeyBias, cond, attentionChunk);
         }
         h.close();
         h = next;
       }
 
-      NDArray scale = finalModulation.forward(Activations.silu(cond)).add(1f).expandDims(1);
-      h = finalLinear.forward(FINAL_NORM.forward(h).mul(scale)); // (B, S, p·p·C)
+      NDArray scale =
+          adapters
+              .adapt(finalModulation, "final_layer.adaLN_modulation.1")
+              .forward(Activations.silu(cond))
+              .add(1f)
+              .expandDims(1);
+      h =
+          adapters
+              .adapt(finalLinear, "final_layer.linear")
+              .forward(FINAL_NORM.forward(h).mul(scale)); // (B, S, p·p·C)
       NDList outRows = new NDList(b);
       for (int i = 0; i < b; i++) {
         outRows.add(h.get(new NDIndex("{}, {}:{}", i, capLen[i], capLen[i] + nImg)));
@@ -432,7 +472,7 @@ public final class NextDitTransformer implements AutoCloseable {
    * c = {@code time_text_embed.1(SiLU(cat[t_emb, clip_emb]))}, t_emb from the 256-wide [cos, sin]
    * time features (t not scaled by 1000).
    */
-  private NDArray conditioning(NDArray t, NDArray pooled, DataType dtype) {
+  private NDArray conditioning(NDArray t, NDArray pooled, DataType dtype, Adapters a) {
     int half = NextDitParams.TIME_FREQ_DIM / 2;
     NDManager m = t.getManager();
     NDArray omega =
@@ -443,9 +483,70 @@ public final class NextDitTransformer implements AutoCloseable {
             .exp();
     NDArray args = t.toType(DataType.FLOAT32, false).expandDims(1).mul(omega.expandDims(0));
     NDArray freq = args.cos().concat(args.sin(), 1).toType(dtype, false);
-    NDArray tEmb = timeOut.forward(Activations.silu(timeIn.forward(freq)));
-    NDArray clipEmb = clipProj.forward(clipNorm.forward(pooled));
-    return timeText.forward(Activations.silu(tEmb.concat(clipEmb, 1)));
+    NDArray tEmb =
+        a.adapt(timeOut, "t_embedder.mlp.2")
+            .forward(Activations.silu(a.adapt(timeIn, "t_embedder.mlp.0").forward(freq)));
+    NDArray clipEmb =
+        a.adapt(clipProj, "clip_text_pooled_proj.1").forward(clipNorm.forward(pooled));
+    return a.adapt(timeText, "time_text_embed.1")
+        .forward(Activations.silu(tEmb.concat(clipEmb, 1)));
+  }
+
+  /**
+   * The linear layers of a Next-DiT of {@code p} that LoRA adapters may adapt, by the names {@link
+   * #forward(NDArray, NDArray, NDArray, NDArray, NDArray, Adapters)} asks side paths for: the
+   * embedders, every refiner and joint block's {@code attention.qkv}, {@code attention.out}, {@code
+   * feed_forward.w1/w2/w3} and (modulated blocks) {@code adaLN_modulation.1}, and the final layer.
+   */
+  public static DitLinears loraLayers(NextDitParams p) {
+    return loraLayers(p.dims());
+  }
+
+  /** As {@link #loraLayers(NextDitParams)}, from the planner's view of the dimensions. */
+  public static DitLinears loraLayers(NextDitDims p) {
+    int a = p.adalnDim();
+    int d = p.dim();
+    int f = p.ffnDim();
+    int qkv = (p.heads() + 2 * p.kvHeads()) * p.headDim();
+    int attended = p.heads() * p.headDim();
+    Map<String, int[]> s = new LinkedHashMap<>();
+    s.put("x_embedder", new int[] {d, p.patchDim()});
+    s.put("t_embedder.mlp.0", new int[] {a, NextDitDims.TIME_FREQ_DIM});
+    s.put("t_embedder.mlp.2", new int[] {a, a});
+    s.put("clip_text_pooled_proj.1", new int[] {a, p.clipTextDim()});
+    s.put("time_text_embed.1", new int[] {a, 2 * a});
+    s.put("cap_embedder.1", new int[] {d, p.capFeatDim()});
+    s.put("final_layer.adaLN_modulation.1", new int[] {d, a});
+    s.put("final_layer.linear", new int[] {p.patchDim(), d});
+    List<String> blocks = new ArrayList<>();
+    for (int i = 0; i < p.refinerLayers(); i++) {
+      blocks.add("context_refiner." + i);
+    }
+    for (int i = 0; i < p.refinerLayers(); i++) {
+      blocks.add("noise_refiner." + i);
+    }
+    for (int i = 0; i < p.layers(); i++) {
+      blocks.add("layers." + i);
+    }
+    for (String b : blocks) {
+      s.put(b + ".attention.qkv", new int[] {qkv, d});
+      s.put(b + ".attention.out", new int[] {d, attended});
+      s.put(b + ".feed_forward.w1", new int[] {f, d});
+      s.put(b + ".feed_forward.w2", new int[] {d, f});
+      s.put(b + ".feed_forward.w3", new int[] {f, d});
+      if (!b.startsWith("context_refiner.")) {
+        s.put(b + ".adaLN_modulation.1", new int[] {4 * d, a});
+      }
+    }
+    return DitLinears.of(
+        "NewBie-image (Next-DiT: "
+            + p.layers()
+            + " joint layers, "
+            + p.refinerLayers()
+            + " noise- and context-refiner blocks, hidden "
+            + d
+            + ")",
+        s);
   }
 
   /** Each sample's caption length: the sum of its mask row. */

@@ -5,13 +5,15 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.fleet.engine.image.PngEncoder;
+import dev.fleet.engine.lora.AppliedLora;
+import dev.fleet.engine.lora.DeviceAdapters;
 import dev.fleet.engine.lora.DitLinears;
 import dev.fleet.engine.lora.LoraStack;
-import dev.fleet.engine.lora.UnsupportedLoraException;
 import dev.fleet.engine.memory.BookedScope;
 import dev.fleet.engine.memory.DeviceLedger;
 import dev.fleet.engine.memory.ExecutionPlan;
 import dev.fleet.engine.memory.PlanMapping;
+import dev.fleet.engine.nn.Adapters;
 import dev.fleet.engine.nn.BlockStore;
 import dev.fleet.engine.pipeline.ExecutionOptions;
 import dev.fleet.engine.pipeline.GeneratedImage;
@@ -32,7 +34,6 @@ import dev.fleet.engine.vae.AutoEncoder;
 import dev.fleet.engine.vae.AutoEncoderParams;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.model.GenerationSpec;
-import dev.fleet.model.LoraRef;
 import dev.fleet.model.memory.NewbieDims;
 import dev.fleet.model.memory.NewbieMemoryModel;
 import dev.fleet.model.memory.Residency;
@@ -58,6 +59,11 @@ import java.util.Map;
  * as FLUX's blocks), its block matrices in 16 bits or float8 (an fp8 checkpoint's as stored, a
  * 16/32-bit one's narrowed to e4m3fn when loaded), float8 widened per block; attention over all
  * query rows at once or in the plan's chunks of rows. So it runs every plan the planner makes.
+ *
+ * <p>A job's LoRA adapters are side paths beside the Next-DiT's linear layers ({@link
+ * DeviceAdapters}, as FLUX's), built on the device in the compute dtype for the job and booked in
+ * the ledger: float8 blocks are widened first and the side path added to the widened layer's
+ * output, so an adapter is never narrowed to float8 and no weight is changed.
  *
  * <p>A job's text embeddings are computed once, in the text phase, and held through denoising; they
  * are kept on the host across jobs in the options' {@link PromptEmbeddingCache} (bounded, shared
@@ -337,18 +343,24 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
       GenerationListener listener,
       List<PlanEvent> events,
       LoraStack loras) {
-    if (!loras.isEmpty()) {
-      throw new UnsupportedLoraException(
-          "NewBie-image takes no LoRA adapters yet, got "
-              + spec.loras().stream().map(LoraRef::name).toList());
-    }
     NewbieRequest request = request(spec);
     NewbieMemoryModel memory = memoryModel(spec.width(), spec.height(), l.plan().t5Storage());
     int f = dims.autoencoder().downscale();
     Shape latentShape = new Shape(1, params.inChannels(), spec.height() / f, spec.width() / f);
     float[] initial = TorchNoise.initial(noise, spec.seed(), latentShape);
     ledger.resetPeak();
-    try (NDManager job = jobs.newSubManager()) {
+    DitLinears linears = loraTargets();
+    for (AppliedLora lora : loras.loras()) {
+      linears.check(lora.adapter()); // before any encoder runs
+    }
+    // The side paths' factors, and their (tokens, rank) intermediate beside the activations.
+    long loraBytes =
+        loras.deviceBytes(linears, dtypeBytes())
+            + (long) dtypeBytes() * loras.widestRank() * memory.denoiserBatch() * memory.tokens();
+    try (NDManager job = jobs.newSubManager();
+        BookedScope loraScope = ledger.scope(job, loraBytes, "lora adapters")) {
+      Adapters adapters =
+          DeviceAdapters.build(loras, linears, target.dtype(), loraScope.manager()).orNone();
       listener.onPhaseStart(GenerationListener.TEXT);
       NDArray[] text = encode(l, request, memory, job);
       if (listener.cancelled()) {
@@ -382,6 +394,7 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
                   text[0],
                   text[1],
                   text[2],
+                  adapters,
                   (k, lat, velocity, applied) -> {
                     trace(listener, "pipe.latents.step" + k, lat);
                     listener.onStep(k, steps);
@@ -400,6 +413,9 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
         byte[] rgb = NewbiePipeline.toRgb(pixels.toFloatArray(), spec.width(), spec.height());
         Map<String, String> pngText = NewbiePipeline.pngText(request);
         pngText.put("model", spec.model());
+        if (!spec.loras().isEmpty()) {
+          pngText.put("loras", spec.lorasText());
+        }
         byte[] png = PngEncoder.encode(rgb, spec.width(), spec.height(), pngText);
         return new PlannedGeneration(
             new GeneratedImage(spec, spec.width(), spec.height(), rgb, png),
@@ -595,10 +611,10 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
     return DEFAULTS;
   }
 
-  /** No layer: the Next-DiT takes no LoRA adapters yet. */
+  /** The Next-DiT's linear layers (refiners, joint blocks, embedders, final layer). */
   @Override
   public DitLinears loraTargets() {
-    return DitLinears.none();
+    return NextDitTransformer.loraLayers(params);
   }
 
   @Override

@@ -42,13 +42,7 @@ final class ImageOutput {
     text.put("guidance", Double.toString(spec.guidance()));
     text.put("model", spec.model());
     if (!spec.loras().isEmpty()) {
-      // name:strength, comma-separated, in the order applied
-      StringBuilder loras = new StringBuilder();
-      for (var l : spec.loras()) {
-        loras.append(loras.isEmpty() ? "" : ", ").append(l.name()).append(':');
-        loras.append(l.strengthText());
-      }
-      text.put("loras", loras.toString());
+      text.put("loras", spec.lorasText());
     }
     text.put("Software", "fleet (FLUX in Java, DJL)");
     return text;

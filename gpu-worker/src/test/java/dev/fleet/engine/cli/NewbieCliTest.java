@@ -6,7 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.fleet.engine.TensorAsserts;
+import dev.fleet.engine.lora.LoraFiles;
 import dev.fleet.engine.nextdit.NewbieFp8Image;
+import dev.fleet.engine.nextdit.NewbieLoraFiles;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.model.memory.ByteSize;
 import dev.fleet.model.memory.MemoryModel;
@@ -18,6 +20,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -286,5 +289,135 @@ class NewbieCliTest {
     assertEquals(2, bad.code(), bad.err());
     assertTrue(bad.err().contains("--dit-storage"), bad.err());
     assertTrue(bad.err().contains("'fp4' is none of native, fp8"), bad.err());
+  }
+
+  /**
+   * generate --lora on the fixture: a LoRA (ComfyUI layout, every linear layer of the Next-DiT)
+   * changes the image, and the image is the one the fixture with the LoRA merged into its DiT's
+   * float32 weights draws without it (±1 per channel).
+   */
+  @Test
+  void generateWithLoraDrawsTheMergedModelsImage() throws Exception {
+    LoraFiles files = NewbieLoraFiles.comfy(81, 0.1f);
+    Path lora = files.write(tmp.resolve("style.safetensors"));
+    Path merged =
+        NewbieLoraFiles.mergedModel(
+            tmp.resolve("merged"), List.of(files.expected()), new double[] {0.8});
+    BufferedImage base = fixtureJob(FIXTURE, "base");
+    BufferedImage adapted = fixtureJob(FIXTURE, "lora", "--lora", lora + ":0.8");
+    BufferedImage reference = fixtureJob(merged, "merged");
+    ImageAssert.Difference changed = ImageAssert.compare(base, adapted);
+    ImageAssert.Difference vsMerged = ImageAssert.compare(reference, adapted);
+    System.out.println("generate newbie-tiny --lora vs no lora: " + changed);
+    System.out.println("generate newbie-tiny --lora vs merged weights: " + vsMerged);
+    assertTrue(
+        changed.maxChannelDifference() > 8 && !changed.closeEnough(),
+        "the LoRA did not change the image: " + changed);
+    ImageAssert.assertClose(reference, adapted, "generate --lora vs the merged model");
+  }
+
+  /**
+   * plan --lora on the fixture prices the adapters as for FLUX: their factors in the compute dtype
+   * (rank 3 beside each of the Next-DiT's 42 linear layers, 2 bytes a value) plus their (tokens,
+   * rank) intermediate, all in the denoising phase's peak.
+   */
+  @Test
+  void planPricesTheLorasAdapters() throws Exception {
+    Path lora = NewbieLoraFiles.comfy(83, 0.1f).write(tmp.resolve("style.safetensors"));
+    List<String> base =
+        List.of(
+            "plan",
+            "--model",
+            FIXTURE.toString(),
+            "--budget",
+            "1GiB",
+            "--width",
+            "64",
+            "--height",
+            "64");
+    Result without = run(base.toArray(String[]::new));
+    List<String> with = new ArrayList<>(base);
+    with.addAll(List.of("--lora", lora + ":0.5"));
+    Result r = run(with.toArray(String[]::new));
+    assertEquals(0, without.code(), without.err());
+    assertEquals(0, r.code(), r.err());
+    JsonNode a = without.json();
+    JsonNode b = r.json();
+    long factors = 0;
+    for (int[] s : NewbieLoraFiles.shapes().values()) {
+      factors += 3L * (s[0] + s[1]) * 2;
+    }
+    System.out.println(
+        "plan newbie-tiny --lora: loraBytes " + b.get("loraBytes") + ", factors " + factors);
+    assertEquals(0, a.get("loraBytes").asLong());
+    assertTrue(b.get("loraBytes").asLong() > factors, r.out());
+    String denoise = dev.fleet.model.memory.Phase.DENOISE.label();
+    assertEquals(
+        b.get("loraBytes").asLong(),
+        b.get("phasePeakBytes").get(denoise).asLong()
+            - a.get("phasePeakBytes").get(denoise).asLong(),
+        "the adapters are part of the denoising phase's peak");
+  }
+
+  /** A FLUX LoRA given to NewBie is refused, saying so, before anything is drawn. */
+  @Test
+  void generateRefusesAFluxLora() throws Exception {
+    Path flux = LoraFiles.kohya(82, 0.1f).write(tmp.resolve("flux-style.safetensors"));
+    Path png = tmp.resolve("refused.png");
+    Result r =
+        run(
+            "generate",
+            "--model",
+            FIXTURE.toString(),
+            "--prompt",
+            "a cat",
+            "--width",
+            "32",
+            "--height",
+            "32",
+            "--steps",
+            "1",
+            "--lora",
+            flux.toString(),
+            "--out",
+            png.toString());
+    assertTrue(r.code() != 0, r.out());
+    assertTrue(r.err().contains("a FLUX LoRA?"), r.err());
+    assertTrue(r.err().contains("flux-style"), r.err());
+    assertTrue(!Files.exists(png), "an image was written");
+  }
+
+  /** The fixture's job ({@code case.json}) generated from {@code model}, with extra arguments. */
+  private BufferedImage fixtureJob(Path model, String name, String... extra) throws Exception {
+    JsonNode c = new ObjectMapper().readTree(FIXTURE.resolve("case.json").toFile());
+    Path png = tmp.resolve(name + ".png");
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "generate",
+                "--model",
+                model.toString(),
+                "--prompt",
+                c.get("prompt").asText(),
+                "--negative-prompt",
+                c.get("negative_prompt").asText(),
+                "--seed",
+                c.get("seed").asText(),
+                "--width",
+                c.get("width").asText(),
+                "--height",
+                c.get("height").asText(),
+                "--steps",
+                c.get("steps").asText(),
+                "--guidance",
+                c.get("cfg_scale").asText(),
+                "--cfg-truncation",
+                c.get("cfg_trunc").asText(),
+                "--out",
+                png.toString()));
+    args.addAll(List.of(extra));
+    Result r = run(args.toArray(String[]::new));
+    assertEquals(0, r.code(), r.err());
+    return ImageAssert.readPng(Files.readAllBytes(png));
   }
 }

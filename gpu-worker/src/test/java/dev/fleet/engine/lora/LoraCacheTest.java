@@ -40,7 +40,7 @@ class LoraCacheTest {
     LoraFiles.bfl(5, 0.1f).write(a);
     java.nio.file.Files.setLastModifiedTime(
         a, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 5000));
-    assertEquals(LoraFormat.BFL, cache.get(a, "a").format());
+    assertEquals(LoraFormat.NATIVE, cache.get(a, "a").format());
     assertEquals(2, cache.reads());
     assertEquals(1, cache.size());
   }

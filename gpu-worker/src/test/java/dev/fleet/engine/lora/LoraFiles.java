@@ -15,6 +15,7 @@ import java.util.Random;
  * Writes small random LoRA files for the tiny model (hidden 64, mlp 256, 2 double and 2 single
  * blocks) in each layout, and computes, independently of the engine's reader, the update each one
  * makes to BFL's weights: {@code expected} maps a BFL layer to its dense (out, in) float32 delta.
+ * Given other shapes, the same for another model's layers (NewBie's).
  */
 public final class LoraFiles {
   static final int H = 64;
@@ -23,16 +24,27 @@ public final class LoraFiles {
   private final Random random;
   private final SafetensorsWriter writer = new SafetensorsWriter();
   final Map<String, float[]> expected = new HashMap<>();
-  private final Map<String, int[]> shapes = DitShapes.tiny();
+  private final Map<String, int[]> shapes;
   private final float magnitude;
   private DType dtype = DType.F32;
 
   LoraFiles(long seed, float magnitude) {
-    this.random = new Random(seed);
-    this.magnitude = magnitude;
+    this(seed, magnitude, DitShapes.tiny());
   }
 
-  LoraFiles dtype(DType d) {
+  /** Files for another model whose layers have these (out, in) shapes, by the model's own names. */
+  public LoraFiles(long seed, float magnitude, Map<String, int[]> shapes) {
+    this.random = new Random(seed);
+    this.magnitude = magnitude;
+    this.shapes = shapes;
+  }
+
+  /** Each layer's dense (out, in) float32 update, by the model's name, at strength 1. */
+  public Map<String, float[]> expected() {
+    return expected;
+  }
+
+  public LoraFiles dtype(DType d) {
     this.dtype = d;
     return this;
   }
@@ -43,7 +55,7 @@ public final class LoraFiles {
    * landing on rows {@code [row, row+out)} of the BFL layer (halves of the up rows swapped when
    * {@code swap}).
    */
-  LoraFiles module(
+  public LoraFiles module(
       String downKey,
       String upKey,
       String alphaKey,
@@ -85,12 +97,12 @@ public final class LoraFiles {
   }
 
   /** A module with its own key (no effect on {@link #expected}). */
-  LoraFiles raw(String key, long[] shape, float[] values) {
+  public LoraFiles raw(String key, long[] shape, float[] values) {
     writer.addFloats(key, shape, values);
     return this;
   }
 
-  LoraFiles metadata(String key, String value) {
+  public LoraFiles metadata(String key, String value) {
     writer.metadata(key, value);
     return this;
   }

@@ -157,7 +157,7 @@ class LoraGenerationTest {
 
   @Test
   void bflNativeEqualsMergedWeights() throws Exception {
-    checkFormat("native", LoraFiles.bfl(4, 0.08f), LoraFormat.BFL, -0.6);
+    checkFormat("native", LoraFiles.bfl(4, 0.08f), LoraFormat.NATIVE, -0.6);
   }
 
   @Test

@@ -609,6 +609,84 @@ class PlannedNewbiePipelineTest {
     }
   }
 
+  /**
+   * A job with a LoRA under every kind of plan: all resident, blocks streamed (16-bit storage),
+   * encoders staged, each draws the image the fixture with the LoRA merged into its float32 DiT
+   * draws without one (±1 per channel); fp8 blocks (narrowed, the side path beside the widened
+   * layer in the compute dtype) draw within NewbieFp8Image's bounds of it. The side paths are the
+   * job's: nothing of them is left after it, and the ledger booked them.
+   */
+  @Test
+  void aLoraJobDrawsTheMergedModelsImageUnderEveryPlan(@TempDir Path dir) throws IOException {
+    dev.fleet.engine.lora.LoraFiles files = NewbieLoraFiles.comfy(91, 0.1f);
+    Path file = files.write(dir.resolve("style.safetensors"));
+    dev.fleet.engine.lora.LoraStack stack =
+        dev.fleet.engine.lora.LoraStack.of(
+            new dev.fleet.engine.lora.AppliedLora(
+                dev.fleet.engine.lora.LoraReader.read(file), 0.8));
+    GenerationSpec spec = fixtureSpec();
+    GenerationSpec withLora =
+        new GenerationSpec(
+            spec.prompt(),
+            spec.seed(),
+            spec.steps(),
+            spec.width(),
+            spec.height(),
+            spec.guidance(),
+            spec.model(),
+            List.of(new dev.fleet.model.LoraRef("style", 0.8)),
+            spec.negativePrompt(),
+            spec.cfgTruncation());
+    Path merged =
+        NewbieLoraFiles.mergedModel(
+            dir.resolve("merged"), List.of(files.expected()), new double[] {0.8});
+    BufferedImage want;
+    try (GenerationPipeline p =
+        ModelFamilies.of(ModelLocation.of(merged))
+            .load(
+                ModelLocation.of(merged),
+                ComputeTarget.cpu(),
+                List.of(ExecutionPlan.allResident(Long.MAX_VALUE)),
+                ExecutionOptions.defaults())) {
+      want = ImageAssert.readPng(p.generate(spec, GenerationListener.NONE).image().png());
+    }
+    List<ExecutionPlan> plans =
+        List.of(
+            ExecutionPlan.allResident(Long.MAX_VALUE),
+            partial(0, Long.MAX_VALUE),
+            staged(Long.MAX_VALUE));
+    for (ExecutionPlan plan : plans) {
+      try (PlannedNewbiePipeline p = load(List.of(plan), ComputeTarget.cpu(), StorageType.FP16)) {
+        PlannedGeneration g = p.generate(withLora, null, GenerationListener.NONE, stack);
+        BufferedImage got = ImageAssert.readPng(g.image().png());
+        System.out.println(
+            "newbie lora under "
+                + plan.name()
+                + " vs merged model: "
+                + ImageAssert.compare(want, got));
+        ImageAssert.assertClose(want, got, "LoRA under " + plan.name());
+        assertEquals(0, p.liveJobArrays(), "arrays left after the job");
+      }
+    }
+    try (PlannedNewbiePipeline p =
+        load(List.of(partial(1, Long.MAX_VALUE)), ComputeTarget.cpu(), StorageType.FP8)) {
+      PlannedGeneration g = p.generate(withLora, null, GenerationListener.NONE, stack);
+      BufferedImage got = ImageAssert.readPng(g.image().png());
+      NewbieFp8Image.Distance d = NewbieFp8Image.distance(want, got);
+      NewbieFp8Image.Distance none =
+          NewbieFp8Image.distance(ImageAssert.readPng(NewbieFixture.EXPECTED_PNG), got);
+      System.out.println(
+          "newbie lora, fp8 blocks (1 of 4 resident) vs merged model: "
+              + d
+              + "; vs no lora: "
+              + none);
+      assertTrue(d.meanAbs() <= NewbieFp8Image.MAX_MEAN_ABS, "fp8 + LoRA vs merged: " + d);
+      assertTrue(d.psnr() >= NewbieFp8Image.MIN_PSNR, "fp8 + LoRA vs merged: " + d);
+      assertTrue(none.meanAbs() > 2 * d.meanAbs(), "fp8 + LoRA is nearer no LoRA: " + none);
+      assertEquals(0, p.liveJobArrays(), "arrays left after the job");
+    }
+  }
+
   @Test
   void liveBytesOfTheLedgerAreZeroBetweenJobs() {
     try (PlannedNewbiePipeline p =
