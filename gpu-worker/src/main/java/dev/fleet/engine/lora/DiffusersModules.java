@@ -72,26 +72,13 @@ final class DiffusersModules {
     Matcher m = BLOCK.matcher(name);
     if (m.matches()) {
       boolean single = m.group(1).equals("single_transformer_blocks");
-      LoraTarget t = lookup(single ? SINGLE : DOUBLE, m.group(3), underscored);
+      LoraTarget t = LoraTarget.lookup(single ? SINGLE : DOUBLE, m.group(3), underscored);
       if (t == null) {
         return null;
       }
       String block = (single ? "single_blocks." : "double_blocks.") + m.group(2) + ".";
       return new LoraTarget(block + t.module(), t.rowPart(), t.swapHalves());
     }
-    return lookup(GLOBAL, name, underscored);
-  }
-
-  private static LoraTarget lookup(
-      Map<String, LoraTarget> table, String name, boolean underscored) {
-    if (!underscored) {
-      return table.get(name);
-    }
-    for (Map.Entry<String, LoraTarget> e : table.entrySet()) {
-      if (e.getKey().replace('.', '_').equals(name)) {
-        return e.getValue();
-      }
-    }
-    return null;
+    return LoraTarget.lookup(GLOBAL, name, underscored);
   }
 }

@@ -1,5 +1,7 @@
 package dev.fleet.engine.lora;
 
+import java.util.Map;
+
 /**
  * Where one module of a LoRA file lands in the DiT, in the model's own layer names.
  *
@@ -27,5 +29,22 @@ record LoraTarget(String module, int rowPart, int outPart, boolean swapHalves) {
   /** The first row of the layer an update of {@code in} inputs and {@code out} rows writes. */
   long rowOffset(int in, int out) {
     return (long) rowPart * in + (long) outPart * out;
+  }
+
+  /**
+   * The target of module {@code name} in {@code table} (keyed by dotted module names), or null:
+   * with {@code underscored}, {@code name} is spelt with every dot written as an underscore, as
+   * kohya's keys are.
+   */
+  static LoraTarget lookup(Map<String, LoraTarget> table, String name, boolean underscored) {
+    if (!underscored) {
+      return table.get(name);
+    }
+    for (Map.Entry<String, LoraTarget> e : table.entrySet()) {
+      if (e.getKey().replace('.', '_').equals(name)) {
+        return e.getValue();
+      }
+    }
+    return null;
   }
 }

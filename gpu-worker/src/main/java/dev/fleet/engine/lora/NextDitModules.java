@@ -120,7 +120,7 @@ final class NextDitModules {
   static LoraTarget fromDiffusers(String name, boolean underscored) {
     Matcher m = DIFFUSERS_BLOCK.matcher(name);
     if (m.matches()) {
-      LoraTarget t = lookup(DIFFUSERS_LAYERS, m.group(3), underscored);
+      LoraTarget t = LoraTarget.lookup(DIFFUSERS_LAYERS, m.group(3), underscored);
       if (t == null) {
         return null;
       }
@@ -130,19 +130,6 @@ final class NextDitModules {
     for (Map.Entry<String, String> e : DIFFUSERS_GLOBALS.entrySet()) {
       if ((underscored ? e.getKey().replace('.', '_') : e.getKey()).equals(name)) {
         return LoraTarget.whole(e.getValue());
-      }
-    }
-    return null;
-  }
-
-  private static LoraTarget lookup(
-      Map<String, LoraTarget> table, String name, boolean underscored) {
-    if (!underscored) {
-      return table.get(name);
-    }
-    for (Map.Entry<String, LoraTarget> e : table.entrySet()) {
-      if (e.getKey().replace('.', '_').equals(name)) {
-        return e.getValue();
       }
     }
     return null;
