@@ -17,9 +17,9 @@ import dev.fleet.engine.nextdit.PlannedNewbiePipeline;
 import dev.fleet.engine.nn.BlockStore;
 import dev.fleet.engine.pipeline.ExecutionOptions;
 import dev.fleet.engine.safetensors.DType;
+import dev.fleet.engine.synthetic.NewbieModelWriter;
 import dev.fleet.engine.synthetic.RecordedLayout;
 import dev.fleet.engine.synthetic.SyntheticTensorStore;
-import dev.fleet.engine.synthetic.TensorSpec;
 import dev.fleet.engine.weights.ComputeTarget;
 import dev.fleet.engine.weights.Weights;
 import dev.fleet.model.memory.DitResidency;
@@ -67,7 +67,7 @@ public final class NewbieDitBenchmark {
     SyntheticTensorStore store =
         new SyntheticTensorStore(
             RecordedLayout.of(NextDitTransformer.parameterShapes(params)),
-            t -> fp8 && isBlockMatrix(t) ? DType.F8_E4M3 : half,
+            t -> fp8 && NewbieModelWriter.isBlockMatrix(t) ? DType.F8_E4M3 : half,
             1234);
     boolean gpu = target.device().isGpu();
     int deviceIndex = Math.max(0, target.device().getDeviceId());
@@ -191,12 +191,5 @@ public final class NewbieDitBenchmark {
         }
       }
     }
-  }
-
-  /** A streamable block's matrix: what an fp8 NewBie checkpoint stores in float8. */
-  static boolean isBlockMatrix(TensorSpec t) {
-    return (t.name().startsWith("noise_refiner.") || t.name().startsWith("layers."))
-        && t.name().endsWith(".weight")
-        && t.rank() == 2;
   }
 }

@@ -3,13 +3,15 @@ package dev.fleet.engine.safetensors;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -66,6 +68,44 @@ public final class SafetensorsWriter {
    * recommends.
    */
   public void write(Path out) throws IOException {
+    List<HeaderEntry> entries = new ArrayList<>();
+    List<byte[]> blobs = new ArrayList<>();
+    for (Map.Entry<String, Pending> e : tensors.entrySet()) {
+      Pending p = e.getValue();
+      entries.add(new HeaderEntry(e.getKey(), p.dtype(), p.shape(), p.data().length));
+      blobs.add(p.data());
+    }
+    writeAtomically(
+        out,
+        header(metadata, entries),
+        channel -> {
+          for (byte[] blob : blobs) {
+            writeFully(channel, ByteBuffer.wrap(blob));
+          }
+        });
+  }
+
+  /** One tensor of a header: its key, storage type, shape and byte count, in file order. */
+  record HeaderEntry(String name, DType dtype, long[] shape, long bytes) {}
+
+  /** Writes the data of every tensor, in header order. */
+  @FunctionalInterface
+  interface Body {
+    void writeTo(WritableByteChannel channel) throws IOException;
+  }
+
+  /** Writes all of {@code data}'s remaining bytes. */
+  static void writeFully(WritableByteChannel channel, ByteBuffer data) throws IOException {
+    while (data.hasRemaining()) {
+      channel.write(data);
+    }
+  }
+
+  /**
+   * The 8-byte little-endian header length and the JSON header, padded with spaces to an 8-byte
+   * boundary; tensors' data offsets follow one another in {@code entries}' order.
+   */
+  static byte[] header(Map<String, String> metadata, List<HeaderEntry> entries) throws IOException {
     ObjectMapper json = new ObjectMapper();
     ObjectNode header = json.createObjectNode();
     if (!metadata.isEmpty()) {
@@ -73,39 +113,38 @@ public final class SafetensorsWriter {
       metadata.forEach(meta::put);
     }
     long offset = 0;
-    List<byte[]> blobs = new ArrayList<>();
-    for (Map.Entry<String, Pending> e : tensors.entrySet()) {
-      Pending p = e.getValue();
-      ObjectNode t = header.putObject(e.getKey());
-      t.put("dtype", p.dtype().name());
+    for (HeaderEntry e : entries) {
+      ObjectNode t = header.putObject(e.name());
+      t.put("dtype", e.dtype().name());
       var shape = t.putArray("shape");
-      for (long d : p.shape()) {
+      for (long d : e.shape()) {
         shape.add(d);
       }
       var offs = t.putArray("data_offsets");
       offs.add(offset);
-      offs.add(offset + p.data().length);
-      offset += p.data().length;
-      blobs.add(p.data());
+      offs.add(offset + e.bytes());
+      offset += e.bytes();
     }
     byte[] headerBytes = json.writeValueAsString(header).getBytes(StandardCharsets.UTF_8);
     int padded = (headerBytes.length + 7) / 8 * 8;
-    byte[] headerPadded = new byte[padded];
-    java.util.Arrays.fill(headerPadded, (byte) ' ');
-    System.arraycopy(headerBytes, 0, headerPadded, 0, headerBytes.length);
+    byte[] out = new byte[8 + padded];
+    java.util.Arrays.fill(out, 8, out.length, (byte) ' ');
+    ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
+    System.arraycopy(headerBytes, 0, out, 8, headerBytes.length);
+    return out;
+  }
+
+  /** Writes {@code header} then {@code body} to a temp file beside {@code out}, then moves it. */
+  static void writeAtomically(Path out, byte[] header, Body body) throws IOException {
     Path parent = out.toAbsolutePath().getParent();
     if (parent != null) {
       Files.createDirectories(parent);
     }
     Path tmp = Files.createTempFile(parent, out.getFileName().toString(), ".tmp");
-    try (OutputStream os = Files.newOutputStream(tmp)) {
-      ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
-      os.write(len.array());
-      os.write(headerPadded);
-      for (byte[] blob : blobs) {
-        os.write(blob);
-      }
-    } catch (IOException e) {
+    try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+      writeFully(channel, ByteBuffer.wrap(header));
+      body.writeTo(channel);
+    } catch (IOException | RuntimeException e) {
       Files.deleteIfExists(tmp);
       throw e;
     }

@@ -344,7 +344,7 @@ public record SyntheticModelWriter(
     }
   }
 
-  private static void requireEmpty(Path dir) throws IOException {
+  static void requireEmpty(Path dir) throws IOException {
     if (Files.exists(dir)) {
       if (!Files.isDirectory(dir)) {
         throw new IllegalArgumentException(dir + " exists and is not a directory");
@@ -368,7 +368,7 @@ public record SyntheticModelWriter(
     }
   }
 
-  private static void writeJson(Path file, ObjectNode json) {
+  static void writeJson(Path file, ObjectNode json) {
     try {
       Files.createDirectories(file.getParent());
       JSON.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), json);
