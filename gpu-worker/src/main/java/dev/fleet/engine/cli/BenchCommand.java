@@ -43,8 +43,8 @@ import picocli.CommandLine.Option;
 /**
  * {@code ./fleet engine bench}: real denoising steps of a FLUX- or NewBie-shaped DiT with random
  * weights made in place, under the plan the planner picks for the budget; prints what it measured
- * as JSON. Whole jobs ({@code --jobs N}) run on a model directory: FLUX's presets are written there
- * with random weights, NewBie's jobs run on the NewBie directory {@code --model-dir} names.
+ * as JSON. Whole jobs ({@code --jobs N}) run on a model directory: FLUX's and NewBie's presets are
+ * written there with random weights (or a model already there is used).
  */
 @Command(
     name = "./fleet engine bench",
@@ -58,8 +58,8 @@ import picocli.CommandLine.Option;
             + " phase) on a synthetic model written once (--model-dir DIR keeps it). NewBie"
             + " (--synthetic newbie or newbie-tiny): each step is its Euler step with"
             + " classifier-free guidance (conditional and unconditional passes batched, until"
-            + " --cfg-trunc) on caption features of Gemma's 512 tokens; its --jobs need"
-            + " --model-dir DIR holding a NewBie model directory.")
+            + " --cfg-trunc) on caption features of Gemma's 512 tokens; its --jobs run on a"
+            + " random-weight NewBie directory of the preset's shape, written likewise.")
 final class BenchCommand implements EngineCommand {
   @Mixin HelpOption help = new HelpOption();
 
@@ -271,8 +271,8 @@ final class BenchCommand implements EngineCommand {
   /**
    * Whole jobs ({@code --jobs N}) on a model directory: {@code --model-dir DIR} when it holds one,
    * else the {@code --synthetic} preset written there first with seeded random weights (kept for
-   * the next run; without {@code --model-dir} a temporary directory, deleted after). NewBie's
-   * presets are not written: their jobs need a NewBie directory.
+   * the next run; without {@code --model-dir} a temporary directory, deleted after), FLUX's presets
+   * by {@code SyntheticModelWriter}, NewBie's by {@code NewbieModelWriter}.
    */
   private int runJobs(
       String name,
@@ -290,16 +290,8 @@ final class BenchCommand implements EngineCommand {
       throw new UsageException("bench: --steps must be at least 1, got " + steps);
     }
     Path dir = modelDir != null ? Path.of(modelDir) : null;
-    boolean newbie = NewbieDims.preset(name).isPresent();
-    if (newbie && (dir == null || !Files.isDirectory(dir.resolve("transformer")))) {
-      throw new UsageException(
-          "bench: --jobs for "
-              + name
-              + " needs --model-dir DIR holding a NewBie model directory (transformer/,"
-              + " text_encoder/, clip_model/, vae/, tokenizers): the synthetic writer writes"
-              + " FLUX's layouts only, got "
-              + dir);
-    }
+    NewbieDims newbiePreset = NewbieDims.preset(name).orElse(null);
+    boolean newbie = newbiePreset != null;
     boolean temporary = dir == null;
     try {
       if (temporary) {
@@ -307,7 +299,8 @@ final class BenchCommand implements EngineCommand {
       }
       ModelLocation location =
           newbie
-              ? ModelLocation.of(dir)
+              ? ModelLocation.of(
+                  SyntheticModels.writeNewbieUnlessPresent(newbiePreset, storage, dir, err).root())
               : ModelLocation.of(
                   SyntheticModels.writeUnlessPresent(ModelShape.preset(name), storage, dir, err));
       ModelFamily family = ModelFamilies.of(location);

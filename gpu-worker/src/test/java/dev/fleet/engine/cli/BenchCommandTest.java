@@ -13,6 +13,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -227,9 +228,56 @@ class BenchCommandTest {
       assertEquals(-1, job.get("measuredPeakDeviceBytes").get("denoise").asLong());
     }
     assertTrue(json.get("predictedDeviceBytes").get("t5").asLong() > 0);
-    String[] missing =
-        run(2, "bench", "--synthetic", "newbie-tiny", "--budget", "2GiB", "--jobs", "1");
-    assertTrue(missing[1].contains("needs --model-dir DIR holding a NewBie model"), missing[1]);
+  }
+
+  /**
+   * NewBie's whole jobs without a model: the preset written with random weights (into a temporary
+   * directory, deleted after; into {@code --model-dir}, kept and reused), timed per phase.
+   */
+  @Test
+  void newbieJobsRunOnAWrittenSyntheticModel(@TempDir Path dir) throws Exception {
+    String[] args = {
+      "bench",
+      "--synthetic",
+      "newbie-tiny",
+      "--budget",
+      "2GiB",
+      "--jobs",
+      "2",
+      "--steps",
+      "2",
+      "--width",
+      "64",
+      "--height",
+      "64"
+    };
+    String[] r = run(0, args);
+    assertTrue(r[1].contains("wrote newbie-tiny (random weights)"), r[1]);
+    JsonNode json = new ObjectMapper().readTree(r[0]);
+    assertTrue(json.get("model").asText().startsWith("fleet-bench-model"), r[0]);
+    assertEquals(2, json.get("steps").asInt());
+    String plan = json.get("plan").asText();
+    assertFalse(plan.isEmpty());
+    assertTrue(r[1].contains("plan " + plan), r[1]);
+    assertEquals(2, json.get("jobs").size());
+    for (JsonNode job : json.get("jobs")) {
+      JsonNode seconds = job.get("seconds");
+      assertEquals(List.of("text", "denoise", "decode"), names(seconds));
+      seconds.forEach(s -> assertTrue(s.asDouble() > 0, "every phase took time: " + seconds));
+      assertEquals(plan, job.get("plan").asText());
+      assertTrue(job.get("bookedPeakBytes").asLong() > 0);
+    }
+    Path model = dir.resolve("nb");
+    String[] kept = Arrays.copyOf(args, args.length + 2);
+    kept[args.length] = "--model-dir";
+    kept[args.length + 1] = model.toString();
+    String[] first = run(0, kept);
+    assertTrue(first[1].contains("wrote newbie-tiny"), first[1]);
+    assertTrue(Files.isDirectory(model.resolve("clip_model")));
+    assertFalse(Files.exists(dir.resolve("nb.partial")), "the partial write is gone");
+    String[] again = run(0, kept);
+    assertTrue(again[1].contains("using the model in"), "the written model is reused");
+    assertEquals(2, new ObjectMapper().readTree(again[0]).get("jobs").size());
   }
 
   @Test
