@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.fleet.engine.flux.FluxParams;
 import dev.fleet.engine.model.ModelDirectory;
 import dev.fleet.engine.safetensors.DType;
-import dev.fleet.engine.safetensors.SafetensorsWriter;
+import dev.fleet.engine.safetensors.StreamingSafetensorsWriter;
 import dev.fleet.engine.text.ClipTextConfig;
 import dev.fleet.engine.text.T5Config;
 import dev.fleet.engine.tokenizer.PromptTokenizer;
@@ -44,8 +44,8 @@ import org.slf4j.LoggerFactory;
  * through any depth. Each tensor has its own random stream, seeded from the seed, the component and
  * the key: the same shape and seed give the same values whatever the storage type or sharding.
  *
- * <p>{@link SafetensorsWriter} buffers a whole file, so the heap must hold the largest file
- * (checked before writing; the full-size presets need a streaming writer or a very large heap).
+ * <p>Files are streamed tensor by tensor ({@link StreamingSafetensorsWriter}): the heap holds the
+ * largest tensor's values, not a file.
  *
  * @param shape what to write
  * @param tokenizerSource a model directory whose {@code tokenizer/} and {@code tokenizer_2/} are
@@ -225,21 +225,18 @@ public record SyntheticModelWriter(
     return shards;
   }
 
-  /** Fills, encodes and writes one safetensors file (tensors filled in parallel). */
+  /**
+   * Fills, encodes and writes one safetensors file, one tensor at a time (the heap holds one
+   * tensor's values, however large the file).
+   */
   private void writeFile(
       Path file, Component component, List<TensorSpec> tensors, Function<TensorSpec, DType> dtype)
       throws IOException {
-    requireHeapFor(file, tensors, dtype);
-    List<byte[]> data =
-        tensors.parallelStream()
-            .map(t -> Narrowing.encode(values(component, t), dtype.apply(t)))
-            .toList();
-    SafetensorsWriter writer = new SafetensorsWriter().metadata("format", "pt");
-    for (int i = 0; i < tensors.size(); i++) {
-      TensorSpec t = tensors.get(i);
-      writer.add(t.name(), dtype.apply(t), t.shape(), data.get(i));
+    try (EncodedTensorStore store =
+        new EncodedTensorStore(
+            tensors, dtype, t -> Narrowing.encode(values(component, t), dtype.apply(t)))) {
+      StreamingSafetensorsWriter.write(store, file, Map.of("format", "pt"));
     }
-    writer.write(file);
   }
 
   /** The float32 values of a tensor, from its own seeded stream. */
@@ -267,31 +264,6 @@ public record SyntheticModelWriter(
       h = (h ^ (b & 0xff)) * 0x100000001b3L;
     }
     return h ^ (seed * 0x9e3779b97f4a7c15L);
-  }
-
-  /**
-   * Fails before allocating when the heap cannot hold the file: SafetensorsWriter keeps every
-   * tensor's bytes until it writes, and each filling thread holds one tensor's floats.
-   */
-  private static void requireHeapFor(
-      Path file, List<TensorSpec> tensors, Function<TensorSpec, DType> dtype) {
-    long fileBytes = 0;
-    long largest = 0;
-    for (TensorSpec t : tensors) {
-      fileBytes += t.elements() * dtype.apply(t).bytes();
-      largest = Math.max(largest, t.elements());
-    }
-    Runtime rt = Runtime.getRuntime();
-    long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
-    long threads = Math.min(tensors.size(), Runtime.getRuntime().availableProcessors());
-    long need = fileBytes + threads * largest * Float.BYTES;
-    if (need > free) {
-      throw new IllegalStateException(
-          String.format(
-              "writing %s needs about %.1f GiB of heap (SafetensorsWriter holds the whole file),"
-                  + " %.1f GiB is free: raise -Xmx or write a smaller shape",
-              file, need / (double) (1L << 30), free / (double) (1L << 30)));
-    }
   }
 
   /**
