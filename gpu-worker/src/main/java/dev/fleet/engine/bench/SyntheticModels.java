@@ -1,7 +1,7 @@
 package dev.fleet.engine.bench;
 
 import dev.fleet.engine.model.ModelDirectory;
-import dev.fleet.engine.nextdit.NewbieDirectory;
+import dev.fleet.engine.model.ModelLocation;
 import dev.fleet.engine.safetensors.DType;
 import dev.fleet.engine.synthetic.DitStorage;
 import dev.fleet.engine.synthetic.ModelShape;
@@ -68,11 +68,12 @@ public final class SyntheticModels {
   }
 
   /**
-   * The NewBie model directory in {@code dir}: read when it holds one, otherwise {@code dims}
-   * written there first (seed 0, {@link NewbieModelWriter}'s bundled tokenizers) as for FLUX's
-   * presets, the DiT as the benchmark stores it, the text encoders in bfloat16.
+   * The model in {@code dir}: used as it is when it holds one (its family is the caller's to
+   * check), otherwise the NewBie preset {@code dims} written there first (seed 0, {@link
+   * NewbieModelWriter}'s bundled tokenizers) as FLUX's presets are, the DiT as the benchmark stores
+   * it, the text encoders in bfloat16.
    */
-  public static NewbieDirectory writeNewbieUnlessPresent(
+  public static ModelLocation writeNewbieUnlessPresent(
       NewbieDims dims, StorageType storage, Path dir, PrintStream log) throws IOException {
     if (!isPresent(dir, log)) {
       writeInPlace(
@@ -85,7 +86,7 @@ public final class SyntheticModels {
                   .withTextStorage(DType.BF16)
                   .write(partial));
     }
-    return NewbieDirectory.resolve(dir, null);
+    return ModelLocation.of(dir);
   }
 
   /** Writes a model into a directory it is then moved to. */

@@ -299,8 +299,7 @@ final class BenchCommand implements EngineCommand {
       }
       ModelLocation location =
           newbie
-              ? ModelLocation.of(
-                  SyntheticModels.writeNewbieUnlessPresent(newbiePreset, storage, dir, err).root())
+              ? SyntheticModels.writeNewbieUnlessPresent(newbiePreset, storage, dir, err)
               : ModelLocation.of(
                   SyntheticModels.writeUnlessPresent(ModelShape.preset(name), storage, dir, err));
       ModelFamily family = ModelFamilies.of(location);
@@ -314,7 +313,11 @@ final class BenchCommand implements EngineCommand {
       ModelDims modelDims = family.dims(location);
       if (newbie && !(modelDims instanceof NewbieDims)) {
         throw new UsageException(
-            "bench: --model-dir " + dir + " is not a NewBie model (its family: " + family + ")");
+            "bench: --model-dir "
+                + dir
+                + " is not a NewBie model (its family: "
+                + family.name()
+                + ")");
       }
       PlanDecision decision = Planner.plan(modelDims, workload, budget, hardware, engine);
       if (!decision.fits()) {

@@ -278,6 +278,11 @@ class BenchCommandTest {
     String[] again = run(0, kept);
     assertTrue(again[1].contains("using the model in"), "the written model is reused");
     assertEquals(2, new ObjectMapper().readTree(again[0]).get("jobs").size());
+    // A directory of another family's model is used, not overwritten, and refused by name.
+    String[] flux = Arrays.copyOf(kept, kept.length);
+    flux[kept.length - 1] = Fixtures.SHAPES_MODEL.toString();
+    String[] refused = run(2, flux);
+    assertTrue(refused[1].contains("is not a NewBie model (its family: flux)"), refused[1]);
   }
 
   @Test
