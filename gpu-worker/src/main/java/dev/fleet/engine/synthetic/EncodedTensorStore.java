@@ -7,20 +7,34 @@ import dev.fleet.engine.safetensors.TensorStore;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.function.Function;
 
 /**
  * A layout whose tensors' bytes are computed when read, by a function of the tensor: what {@link
  * SyntheticModelWriter} hands {@code StreamingSafetensorsWriter}, so that a file is written one
  * tensor at a time with the writer's own per-key values.
+ *
+ * <p>A read of the tensor at position i of {@link #names} also starts computing the next ones, up
+ * to one per processor, on the common pool: a writer that reads in order finds them made, and the
+ * filling runs on every core as when whole files were buffered, while the heap holds at most that
+ * many tensors. A tensor is computed again if read again; closing drops what was not read.
  */
 final class EncodedTensorStore implements TensorStore {
   private final Map<String, TensorSpec> specs = new LinkedHashMap<>();
   private final Map<String, TensorEntry> entries = new LinkedHashMap<>();
+  private final List<String> order = new ArrayList<>();
+  private final Map<String, Integer> position = new HashMap<>();
+  private final Map<String, CompletableFuture<byte[]>> ahead = new HashMap<>();
+  private final int lookAhead = Math.max(1, Runtime.getRuntime().availableProcessors());
   private final Function<TensorSpec, byte[]> encode;
 
   /**
@@ -37,6 +51,8 @@ final class EncodedTensorStore implements TensorStore {
     for (TensorSpec t : layout) {
       long bytes = t.elements() * dtypeOf.apply(t).bytes();
       specs.put(t.name(), t);
+      position.put(t.name(), order.size());
+      order.add(t.name());
       entries.put(
           t.name(),
           new TensorEntry(origin, t.name(), dtypeOf.apply(t), t.shape(), offset, offset + bytes));
@@ -61,7 +77,7 @@ final class EncodedTensorStore implements TensorStore {
   @Override
   public ByteBuffer bytes(String name) {
     TensorEntry e = entry(name);
-    byte[] data = encode.apply(specs.get(name));
+    byte[] data = await(next(name));
     if (data.length != e.byteSize()) {
       throw new IllegalStateException(
           name + ": encoded " + data.length + " bytes, its entry needs " + e.byteSize());
@@ -74,8 +90,34 @@ final class EncodedTensorStore implements TensorStore {
     return "synthetic layout encoded per read";
   }
 
+  /** The future of {@code name}'s bytes, with the next tensors' started behind it. */
+  private synchronized CompletableFuture<byte[]> next(String name) {
+    int at = position.get(name);
+    for (int i = at; i < Math.min(order.size(), at + lookAhead); i++) {
+      String n = order.get(i);
+      ahead.computeIfAbsent(
+          n, k -> CompletableFuture.supplyAsync(() -> encode.apply(specs.get(k))));
+    }
+    return ahead.remove(name);
+  }
+
+  private static byte[] await(CompletableFuture<byte[]> f) {
+    try {
+      return f.join();
+    } catch (CompletionException ce) {
+      if (ce.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      if (ce.getCause() instanceof Error err) {
+        throw err;
+      }
+      throw ce;
+    }
+  }
+
   @Override
-  public void close() {
-    // nothing is held: bytes are made per read
+  public synchronized void close() {
+    ahead.values().forEach(f -> f.cancel(false));
+    ahead.clear();
   }
 }
