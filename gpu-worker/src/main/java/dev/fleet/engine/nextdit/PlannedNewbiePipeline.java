@@ -26,6 +26,7 @@ import dev.fleet.engine.pipeline.PlanLadder;
 import dev.fleet.engine.pipeline.PlanStages;
 import dev.fleet.engine.pipeline.PlannedGeneration;
 import dev.fleet.engine.pipeline.PromptEmbeddingCache;
+import dev.fleet.engine.pipeline.Resources;
 import dev.fleet.engine.pipeline.SamplingDefaults;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.sampling.TorchNoise;
@@ -127,7 +128,7 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
 
     @Override
     public void close() {
-      closeQuietly(text, vae, vaeBooking, dit, ditBooking, ditStore);
+      Resources.closeQuietly(text, vae, vaeBooking, dit, ditBooking, ditStore);
     }
   }
 
@@ -140,7 +141,7 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
       implements AutoCloseable {
     @Override
     public void close() {
-      closeQuietly(gemma, gemmaBooking, jina, jinaBooking);
+      Resources.closeQuietly(gemma, gemmaBooking, jina, jinaBooking);
     }
   }
 
@@ -225,7 +226,7 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
       if (pipeline != null) {
         pipeline.close();
       } else {
-        closeQuietly(gemmaTokenizer, jinaTokenizer);
+        Resources.closeQuietly(gemmaTokenizer, jinaTokenizer);
       }
       throw e;
     }
@@ -272,7 +273,7 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
       }
       return new LoadedPlan(plan, store, dit, ditBooking, text, vae, vaeBooking);
     } catch (RuntimeException e) {
-      closeQuietly(text, vae, vaeBooking, dit, ditBooking, store);
+      Resources.closeQuietly(text, vae, vaeBooking, dit, ditBooking, store);
       throw e;
     }
   }
@@ -630,18 +631,6 @@ public final class PlannedNewbiePipeline implements GenerationPipeline {
 
   @Override
   public synchronized void close() {
-    closeQuietly(jobs, ladder, gemmaTokenizer, jinaTokenizer);
-  }
-
-  private static void closeQuietly(AutoCloseable... resources) {
-    for (AutoCloseable r : resources) {
-      if (r != null) {
-        try {
-          r.close();
-        } catch (Exception ignored) {
-          // closing the rest matters more than one failure to close
-        }
-      }
-    }
+    Resources.closeQuietly(jobs, ladder, gemmaTokenizer, jinaTokenizer);
   }
 }

@@ -119,7 +119,7 @@ public final class PlannedPipeline implements GenerationPipeline {
       if (pipeline != null) {
         pipeline.close();
       } else {
-        closeQuietly(store);
+        Resources.closeQuietly(store);
       }
       throw e;
     }
@@ -175,7 +175,7 @@ public final class PlannedPipeline implements GenerationPipeline {
       }
       return new LoadedPlan(plan, dit, blocks.get(), ditBooking, text, vae, vaeBooking);
     } catch (RuntimeException e) {
-      closeQuietly(vae, vaeBooking, text, dit, ditBooking);
+      Resources.closeQuietly(vae, vaeBooking, text, dit, ditBooking);
       throw e;
     }
   }
@@ -276,18 +276,6 @@ public final class PlannedPipeline implements GenerationPipeline {
 
   @Override
   public synchronized void close() {
-    closeQuietly(jobs, ladder, ditStore);
-  }
-
-  private static void closeQuietly(AutoCloseable... resources) {
-    for (AutoCloseable r : resources) {
-      if (r != null) {
-        try {
-          r.close();
-        } catch (Exception ignored) {
-          // closing the rest matters more than one failure to close
-        }
-      }
-    }
+    Resources.closeQuietly(jobs, ladder, ditStore);
   }
 }

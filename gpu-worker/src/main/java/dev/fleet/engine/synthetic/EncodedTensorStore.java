@@ -1,16 +1,11 @@
 package dev.fleet.engine.synthetic;
 
 import dev.fleet.engine.safetensors.DType;
-import dev.fleet.engine.safetensors.SafetensorsException;
 import dev.fleet.engine.safetensors.TensorEntry;
 import dev.fleet.engine.safetensors.TensorStore;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -29,9 +24,8 @@ import java.util.function.Function;
  * many tensors. A tensor is computed again if read again; closing drops what was not read.
  */
 final class EncodedTensorStore implements TensorStore {
-  private final Map<String, TensorSpec> specs = new LinkedHashMap<>();
-  private final Map<String, TensorEntry> entries = new LinkedHashMap<>();
-  private final List<String> order = new ArrayList<>();
+  private final LayoutEntries entries;
+  private final List<String> order;
   private final Map<String, Integer> position = new HashMap<>();
   private final Map<String, CompletableFuture<byte[]>> ahead = new HashMap<>();
   private final int lookAhead = Math.max(1, Runtime.getRuntime().availableProcessors());
@@ -46,32 +40,21 @@ final class EncodedTensorStore implements TensorStore {
       Function<TensorSpec, DType> dtypeOf,
       Function<TensorSpec, byte[]> encode) {
     this.encode = encode;
-    Path origin = Path.of("synthetic");
-    long offset = 0;
-    for (TensorSpec t : layout) {
-      long bytes = t.elements() * dtypeOf.apply(t).bytes();
-      specs.put(t.name(), t);
-      position.put(t.name(), order.size());
-      order.add(t.name());
-      entries.put(
-          t.name(),
-          new TensorEntry(origin, t.name(), dtypeOf.apply(t), t.shape(), offset, offset + bytes));
-      offset += bytes;
+    this.entries = new LayoutEntries(layout, dtypeOf);
+    this.order = entries.order();
+    for (int i = 0; i < order.size(); i++) {
+      position.put(order.get(i), i);
     }
   }
 
   @Override
   public Set<String> names() {
-    return Collections.unmodifiableSet(entries.keySet());
+    return entries.names();
   }
 
   @Override
   public TensorEntry entry(String name) {
-    TensorEntry e = entries.get(name);
-    if (e == null) {
-      throw new SafetensorsException(describe(), name, "missing tensor");
-    }
-    return e;
+    return entries.entry(name, describe());
   }
 
   @Override
@@ -96,7 +79,7 @@ final class EncodedTensorStore implements TensorStore {
     for (int i = at; i < Math.min(order.size(), at + lookAhead); i++) {
       String n = order.get(i);
       ahead.computeIfAbsent(
-          n, k -> CompletableFuture.supplyAsync(() -> encode.apply(specs.get(k))));
+          n, k -> CompletableFuture.supplyAsync(() -> encode.apply(entries.spec(k))));
     }
     return ahead.remove(name);
   }

@@ -1,17 +1,12 @@
 package dev.fleet.engine.synthetic;
 
 import dev.fleet.engine.safetensors.DType;
-import dev.fleet.engine.safetensors.SafetensorsException;
 import dev.fleet.engine.safetensors.TensorEntry;
 import dev.fleet.engine.safetensors.TensorStore;
 import dev.fleet.engine.weights.Narrowing;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Path;
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.function.Function;
@@ -30,8 +25,7 @@ public final class SyntheticTensorStore implements TensorStore {
   /** Tensors above this many bytes are filled in parallel slices. */
   private static final int PARALLEL_BYTES = 1 << 24;
 
-  private final Map<String, TensorSpec> specs = new LinkedHashMap<>();
-  private final Map<String, TensorEntry> entries = new LinkedHashMap<>();
+  private final LayoutEntries layout;
   private final long seed;
 
   /**
@@ -40,36 +34,23 @@ public final class SyntheticTensorStore implements TensorStore {
   public SyntheticTensorStore(
       List<TensorSpec> layout, Function<TensorSpec, DType> dtypeOf, long seed) {
     this.seed = seed;
-    Path origin = Path.of("synthetic");
-    long offset = 0;
-    for (TensorSpec t : layout) {
-      DType dtype = dtypeOf.apply(t);
-      long bytes = t.elements() * dtype.bytes();
-      specs.put(t.name(), t);
-      entries.put(
-          t.name(), new TensorEntry(origin, t.name(), dtype, t.shape(), offset, offset + bytes));
-      offset += bytes;
-    }
+    this.layout = new LayoutEntries(layout, dtypeOf);
   }
 
   @Override
   public Set<String> names() {
-    return Collections.unmodifiableSet(entries.keySet());
+    return layout.names();
   }
 
   @Override
   public TensorEntry entry(String name) {
-    TensorEntry e = entries.get(name);
-    if (e == null) {
-      throw new SafetensorsException(describe(), name, "missing tensor");
-    }
-    return e;
+    return layout.entry(name, describe());
   }
 
   @Override
   public ByteBuffer bytes(String name) {
     TensorEntry e = entry(name);
-    TensorSpec spec = specs.get(name);
+    TensorSpec spec = this.layout.spec(name);
     ByteBuffer out =
         ByteBuffer.allocateDirect(Math.toIntExact(e.byteSize())).order(ByteOrder.LITTLE_ENDIAN);
     byte[] pattern = pattern(spec, e.dtype());
